@@ -1,0 +1,194 @@
+"""The vocabulary of the monitor: tasks as the Taskcluster queue reports them, and requests.
+
+A *request* is an intent ("label L on push P, wanted N times"); the Taskcluster tasks that
+serve it are observed through their status snapshots. Everything here is immutable and free
+of I/O and clocks so that the state machine can be tested as tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class TaskEventKind(StrEnum):
+    """Which queue exchange a message came from."""
+
+    DEFINED = "task-defined"
+    PENDING = "task-pending"
+    RUNNING = "task-running"
+    COMPLETED = "task-completed"
+    FAILED = "task-failed"
+    EXCEPTION = "task-exception"
+
+
+EXCHANGE_PREFIX = "exchange/taskcluster-queue/v1/"
+TASK_EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_PREFIX + kind.value for kind in TaskEventKind)
+
+
+class RunState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXCEPTION = "exception"
+
+
+RUN_STATES = frozenset(s.value for s in RunState)
+TASK_STATES = RUN_STATES | {"unscheduled"}
+
+REASONS_CREATED = frozenset({"scheduled", "retry", "task-retry", "rerun", "exception"})
+REASONS_RESOLVED = frozenset(
+    {
+        "completed",
+        "failed",
+        "deadline-exceeded",
+        "canceled",
+        "superseded",
+        "claim-expired",
+        "worker-shutdown",
+        "malformed-payload",
+        "resource-unavailable",
+        "internal-error",
+        "intermittent-task",
+    }
+)
+# The queue retries these itself (a new run with reasonCreated "retry") while retriesLeft > 0.
+AUTO_RETRIED_REASONS = frozenset({"claim-expired", "worker-shutdown", "intermittent-task"})
+
+
+class Phase(StrEnum):
+    """Where one task stands, derived from its latest status snapshot."""
+
+    SCHEDULED = "scheduled"  # defined/unscheduled: waiting for dependencies
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"  # infrastructure exception that the queue is retrying
+    COMPLETED = "completed"
+    ORANGE = "orange"  # the test ran and failed
+    EXCEPTION = "exception"  # infrastructure exception, no automatic retry left
+    COALESCED = "coalesced"  # legacy "superseded"
+    CANCELED = "canceled"
+
+
+OPEN_PHASES = frozenset({Phase.SCHEDULED, Phase.PENDING, Phase.RUNNING, Phase.RETRYING})
+
+
+class RequestState(StrEnum):
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    COALESCED = "coalesced"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+FINAL_REQUEST_STATES = frozenset(
+    {RequestState.COMPLETED, RequestState.COALESCED, RequestState.FAILED, RequestState.CANCELED}
+)
+
+
+class FailureKind(StrEnum):
+    ORANGE = "orange"  # a test failure
+    EXCEPTION = "exception"  # infrastructure: the reason says which
+    BUDGET = "budget"  # the monitor gave up: a budget ran out
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: int
+    state: RunState
+    reason_created: str
+    reason_resolved: str | None = None
+    scheduled: str | None = None
+    started: str | None = None
+    resolved: str | None = None
+    worker_group: str | None = None
+    worker_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """The queue's view of one task (the `status` object of a message or of queue.status)."""
+
+    task_id: str
+    task_group_id: str
+    state: str  # unscheduled | pending | running | completed | failed | exception
+    retries_left: int
+    runs: tuple[Run, ...] = ()
+    provisioner_id: str = ""
+    worker_type: str = ""
+    scheduler_id: str = ""
+    deadline: str = ""
+
+    @property
+    def last_run(self) -> Run | None:
+        return self.runs[-1] if self.runs else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One parsed Pulse message from a task exchange."""
+
+    kind: TaskEventKind
+    status: TaskStatus
+    run_id: int | None = None
+    label: str | None = None  # from task.tags.label when the message carries it
+    routing_key: str = ""
+
+    @property
+    def task_id(self) -> str:
+        return self.status.task_id
+
+    @property
+    def task_group_id(self) -> str:
+        return self.status.task_group_id
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """What the monitor knows of one task: its newest status snapshot and derived phase."""
+
+    task_id: str
+    task_group_id: str
+    label: str | None
+    status: TaskStatus
+    phase: Phase
+    reason: str | None = None  # reasonResolved of the deciding run, when resolved
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    repo: str
+    revision: str
+    task_group_id: str  # the decision task's group, which every task of the push joins
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An intent: `label` on `push`, wanted `wanted` times."""
+
+    request_id: str
+    push: Push
+    label: str
+    wanted: int = 1
+    state: RequestState = RequestState.SCHEDULED
+    failure: FailureKind | None = None
+    reason: str | None = None
+    campaign_id: str | None = None
+    task_ids: tuple[str, ...] = ()  # tasks known to serve this request, in order seen
+    require_green: bool = False  # issue-4 knob: only completed runs count towards `wanted`
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_REQUEST_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of a request's history. The store stamps it with wall time."""
+
+    kind: str  # e.g. "task-seen", "task-phase", "state"
+    task_id: str | None = None
+    detail: dict[str, str | int | None] = field(default_factory=dict)
