@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["broker"]
+
 REFERENCE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 
 
@@ -15,6 +17,8 @@ def reference_dir() -> Path:
     """The real Mozilla data beside the project; tests that need it skip (or fail in CI) without it."""
     if not REFERENCE_DIR.is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"reference data missing: {REFERENCE_DIR} (CI must have ../shared/reference)")
+            pytest.fail(
+                f"reference data missing: {REFERENCE_DIR} (CI must have ../shared/reference)"
+            )
         pytest.skip(f"reference data not found at {REFERENCE_DIR}; clone with ../shared beside it")
     return REFERENCE_DIR
