@@ -1,0 +1,63 @@
+"""What a notification is, what a sink promises, and how a sink reports failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+
+class NotificationError(Exception):
+    """A sink could not deliver a notification; the caller may retry it later.
+
+    The message names the sink and the notification key, and never contains secrets
+    (webhook paths, passwords), so it is safe to log.
+    """
+
+    def __init__(self, sink: str, key: str, reason: str) -> None:
+        super().__init__(f"{sink} sink could not deliver notification {key!r}: {reason}")
+        self.sink = sink
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message about a campaign, delivered identically by every sink.
+
+    ``key`` is the daemon's idempotency key (e.g. ``"campaign:<id>:finished"``): sinks pass it
+    along where the channel has room for it so receivers can drop duplicates of a retried send.
+    """
+
+    key: str
+    campaign_id: str
+    kind: str
+    outcome: str
+    title: str
+    text: str
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def as_json(self) -> dict[str, Any]:
+        """The machine-readable form every structured sink ships (JSON-serialisable)."""
+        return {
+            "key": self.key,
+            "campaignId": self.campaign_id,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "title": self.title,
+            "text": self.text,
+            "details": dict(self.details),
+        }
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Delivers one notification; raises :class:`NotificationError` when it could not.
+
+    Sinks do no deduplication or persistence: the daemon's outbox does both.
+    """
+
+    name: str
+
+    async def send(self, notification: Notification) -> None: ...
