@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from mozci_monitor.core.model import (
@@ -30,6 +31,16 @@ _KINDS = {kind.value: kind for kind in TaskEventKind}
 # primary.<taskId>.<runId>.<workerGroup>.<workerId>.<provisionerId>.<workerType>
 #        .<schedulerId>.<taskGroupId>.<reserved>
 _PRIMARY_FIELDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A delivery that could not be understood, kept with its reason (nothing is lost)."""
+
+    exchange: str
+    routing_key: str
+    reason: str
+    body: bytes
 
 
 class MalformedMessage(ValueError):

@@ -1,0 +1,375 @@
+"""SQLite store: requests, tasks, the append-only timeline, rejected messages, the outbox.
+
+WAL mode with synchronous=FULL: a commit is on disk when `commit` returns, which is what
+lets the daemon ack a Pulse message right after. One connection per store object; the
+daemon keeps its store on one worker thread (`check_same_thread=False` only lets the CLI
+and tests create it on one thread and use it on another, never concurrently).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mozci_monitor.core.codec import status_to_json
+from mozci_monitor.core.machine import progress
+from mozci_monitor.core.messages import Rejection, parse_status
+from mozci_monitor.core.model import (
+    FailureKind,
+    Phase,
+    Push,
+    Request,
+    RequestState,
+    TaskRecord,
+    TimelineEntry,
+)
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE requests (
+        request_id    TEXT PRIMARY KEY,
+        campaign_id   TEXT,
+        repo          TEXT NOT NULL,
+        revision      TEXT NOT NULL,
+        task_group_id TEXT NOT NULL,
+        label         TEXT NOT NULL,
+        wanted        INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        failure       TEXT,
+        reason        TEXT,
+        task_ids      TEXT NOT NULL DEFAULT '[]',
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        is_open       INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX requests_open_group_label ON requests (task_group_id, label) WHERE is_open;
+    CREATE TABLE request_tasks (
+        task_id    TEXT NOT NULL,
+        request_id TEXT NOT NULL REFERENCES requests (request_id),
+        PRIMARY KEY (task_id, request_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE tasks (
+        task_id       TEXT PRIMARY KEY,
+        task_group_id TEXT NOT NULL,
+        label         TEXT,
+        phase         TEXT NOT NULL,
+        reason        TEXT,
+        runs          INTEGER NOT NULL,
+        rank          INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX tasks_group_label ON tasks (task_group_id, label);
+    CREATE TABLE timeline (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        task_id    TEXT,
+        detail     TEXT NOT NULL
+    );
+    CREATE INDEX timeline_request ON timeline (request_id, seq);
+    CREATE TABLE rejected (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        exchange    TEXT NOT NULL,
+        routing_key TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        body        BLOB NOT NULL
+    );
+    CREATE TABLE outbox (
+        key        TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        request_id TEXT,
+        payload    TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'pending',
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        done_at    TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (created_at) WHERE state = 'pending';
+    """,
+)
+
+REJECTED_BODY_LIMIT = 64 * 1024  # keep enough to debug a hostile message, not all of it
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (unwritable, corrupt, unknown id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    seq: int
+    at: str
+    kind: str
+    task_id: str | None
+    detail: dict[str, Any]
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open store {self.path}: {error}") from error
+        self._db.row_factory = sqlite3.Row
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+
+    @contextmanager
+    def transaction(self, *, rollback: bool = False) -> Iterator[None]:
+        """One atomic, durable unit of work; `rollback=True` for dry runs."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        if rollback:
+            self._db.execute("ROLLBACK")
+        else:
+            self._db.execute("COMMIT")
+
+    def probe_writable(self) -> None:
+        """Raise StoreError unless a write can be committed now."""
+        try:
+            with self.transaction(rollback=True):
+                self._db.execute("UPDATE outbox SET attempts = attempts WHERE 0")
+                self._db.execute("PRAGMA user_version=" + str(len(_MIGRATIONS)))
+        except sqlite3.Error as error:
+            raise StoreError(f"store {self.path} is not writable: {error}") from error
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def add_request(self, request: Request, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO requests (request_id, campaign_id, repo, revision, task_group_id, label,"
+            " wanted, state, failure, reason, task_ids, created_at, updated_at, is_open)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                request.request_id,
+                request.campaign_id,
+                request.push.repo,
+                request.push.revision,
+                request.push.task_group_id,
+                request.label,
+                request.wanted,
+                request.state.value,
+                request.failure.value if request.failure else None,
+                request.reason,
+                json.dumps(list(request.task_ids)),
+                at,
+                at,
+                0 if request.is_final else 1,
+            ),
+        )
+        for task_id in request.task_ids:
+            self._link(task_id, request.request_id)
+
+    def save_request(self, request: Request, at: str) -> None:
+        cursor = self._db.execute(
+            "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
+            " is_open=? WHERE request_id=?",
+            (
+                request.state.value,
+                request.failure.value if request.failure else None,
+                request.reason,
+                json.dumps(list(request.task_ids)),
+                at,
+                0 if request.is_final else 1,
+                request.request_id,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"no request {request.request_id}")
+        for task_id in request.task_ids:
+            self._link(task_id, request.request_id)
+
+    def _link(self, task_id: str, request_id: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO request_tasks (task_id, request_id) VALUES (?, ?)",
+            (task_id, request_id),
+        )
+
+    def get_request(self, request_id: str) -> Request | None:
+        row = self._db.execute(
+            "SELECT * FROM requests WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return _request_from_row(row) if row else None
+
+    def find_requests(self, prefix: str) -> list[Request]:
+        """Requests whose id starts with `prefix` (so people can type a short id)."""
+        rows = self._db.execute(
+            "SELECT * FROM requests WHERE request_id >= ? AND request_id < ? ORDER BY request_id",
+            (prefix, prefix + "\uffff"),
+        ).fetchall()
+        return [_request_from_row(row) for row in rows]
+
+    def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]:
+        where = "WHERE is_open" if open_only else ""
+        rows = self._db.execute(
+            f"SELECT * FROM requests {where} ORDER BY created_at DESC, request_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_request_from_row(row) for row in rows]
+
+    def open_task_groups(self) -> set[str]:
+        rows = self._db.execute("SELECT DISTINCT task_group_id FROM requests WHERE is_open")
+        return {row[0] for row in rows}
+
+    def requests_serving(
+        self, task_id: str, task_group_id: str, label: str | None
+    ) -> list[Request]:
+        """Requests that already own `task_id`, plus open ones wanting its group and label."""
+        rows = self._db.execute(
+            "SELECT r.* FROM request_tasks rt JOIN requests r USING (request_id)"
+            " WHERE rt.task_id = ?",
+            (task_id,),
+        ).fetchall()
+        if label is not None:
+            rows += self._db.execute(
+                "SELECT * FROM requests WHERE is_open AND task_group_id = ? AND label = ?",
+                (task_group_id, label),
+            ).fetchall()
+        seen: dict[str, Request] = {}
+        for row in rows:
+            seen.setdefault(row["request_id"], _request_from_row(row))
+        return list(seen.values())
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        row = self._db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        return _task_from_row(row) if row else None
+
+    def get_tasks(self, task_ids: Iterable[str]) -> dict[str, TaskRecord]:
+        ids = list(task_ids)
+        found: dict[str, TaskRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT * FROM tasks WHERE task_id IN ({marks})", chunk)
+            found.update((row["task_id"], _task_from_row(row)) for row in rows)
+        return found
+
+    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM tasks WHERE task_group_id = ? ORDER BY task_id", (task_group_id,)
+        )
+        return [_task_from_row(row) for row in rows]
+
+    def save_task(self, record: TaskRecord, at: str) -> None:
+        runs, rank = progress(record.status)
+        self._db.execute(
+            "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (task_id) DO UPDATE SET"
+            " label=excluded.label, phase=excluded.phase, reason=excluded.reason,"
+            " runs=excluded.runs, rank=excluded.rank, status=excluded.status,"
+            " updated_at=excluded.updated_at",
+            (
+                record.task_id,
+                record.task_group_id,
+                record.label,
+                record.phase.value,
+                record.reason,
+                runs,
+                rank,
+                json.dumps(status_to_json(record.status), separators=(",", ":")),
+                at,
+            ),
+        )
+
+    # -- timeline and rejections ----------------------------------------------------------
+
+    def append_timeline(self, request_id: str, entries: Sequence[TimelineEntry], at: str) -> None:
+        self._db.executemany(
+            "INSERT INTO timeline (request_id, at, kind, task_id, detail) VALUES (?,?,?,?,?)",
+            [
+                (request_id, at, entry.kind, entry.task_id, json.dumps(entry.detail))
+                for entry in entries
+            ],
+        )
+
+    def timeline(self, request_id: str) -> list[StoredEntry]:
+        rows = self._db.execute(
+            "SELECT seq, at, kind, task_id, detail FROM timeline WHERE request_id = ? ORDER BY seq",
+            (request_id,),
+        )
+        return [
+            StoredEntry(
+                row["seq"], row["at"], row["kind"], row["task_id"], json.loads(row["detail"])
+            )
+            for row in rows
+        ]
+
+    def record_rejection(self, rejection: Rejection, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO rejected (at, exchange, routing_key, reason, body) VALUES (?,?,?,?,?)",
+            (
+                at,
+                rejection.exchange[:512],
+                rejection.routing_key[:1024],
+                rejection.reason,
+                rejection.body[:REJECTED_BODY_LIMIT],
+            ),
+        )
+
+    def rejections(self, limit: int = 100) -> list[tuple[str, str, str, str]]:
+        rows = self._db.execute(
+            "SELECT at, exchange, routing_key, reason FROM rejected ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def count_rejections(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM rejected").fetchone()[0])
+
+
+def _request_from_row(row: sqlite3.Row) -> Request:
+    return Request(
+        request_id=row["request_id"],
+        push=Push(row["repo"], row["revision"], row["task_group_id"]),
+        label=row["label"],
+        wanted=row["wanted"],
+        state=RequestState(row["state"]),
+        failure=FailureKind(row["failure"]) if row["failure"] else None,
+        reason=row["reason"],
+        campaign_id=row["campaign_id"],
+        task_ids=tuple(json.loads(row["task_ids"])),
+    )
+
+
+def _task_from_row(row: sqlite3.Row) -> TaskRecord:
+    return TaskRecord(
+        task_id=row["task_id"],
+        task_group_id=row["task_group_id"],
+        label=row["label"],
+        status=parse_status(json.loads(row["status"])),
+        phase=Phase(row["phase"]),
+        reason=row["reason"],
+    )
