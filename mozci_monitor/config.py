@@ -1,0 +1,201 @@
+"""Settings: a TOML file validated against typed sections, secrets from env or a private file.
+
+Every error names the offending key (`pulse.prefetch: expected an integer, got "many"`), so
+`mozci-monitor check-config` can tell an operator exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+DEFAULT_LOCAL_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PulseSettings:
+    url: str = DEFAULT_LOCAL_URL
+    user: str = ""
+    password_env: str = "PULSE_PASSWORD"
+    password_file: str = ""
+    queue: str = "queue/mozci-monitor/requests"
+    prefetch: int = 200
+    heartbeat: float = 15.0
+    declare_exchanges: bool = True
+    reconnect_max_delay: float = 30.0
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: str = "mozci-monitor.sqlite3"
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    batch_max: int = 500
+    batch_wait: float = 0.2
+    bindings_refresh: float = 1.0
+    shutdown_grace: float = 10.0
+    stall_timeout: float = 0.0  # 0: twice the Pulse heartbeat
+    store_retry_max: float = 30.0
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "auto"  # auto | json | console
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    pulse: PulseSettings = field(default_factory=PulseSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+_CHOICES = {
+    ("log", "format"): {"auto", "json", "console"},
+    ("log", "level"): {"debug", "info", "warning", "error"},
+}
+_POSITIVE = {("pulse", "prefetch"), ("pulse", "heartbeat"), ("daemon", "batch_max")}
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read and validate a TOML file; `None` gives the defaults."""
+    if path is None:
+        return Settings()
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return settings_from_dict(raw)
+
+
+def settings_from_dict(raw: dict[str, Any]) -> Settings:
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    for name, table in raw.items():
+        if name not in known:
+            raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(known))})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name}: expected a table")
+        section_type = _resolve(known[name].type)
+        sections[name] = _section(name, section_type, table)
+    settings = replace(Settings(), **sections)
+    if not settings.pulse.queue.startswith("queue/") or settings.pulse.queue.count("/") < 2:
+        raise ConfigError("pulse.queue: must look like queue/<user>/<name> (Pulse convention)")
+    if settings.pulse.user and not settings.pulse.queue.startswith(f"queue/{settings.pulse.user}/"):
+        raise ConfigError(
+            f"pulse.queue: must start with queue/{settings.pulse.user}/ for that user"
+        )
+    return settings
+
+
+def _section(name: str, section_type: Any, table: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(section_type)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in hints:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(hints))})")
+        values[key] = _coerce(f"{name}.{key}", hints[key], value)
+        allowed = _CHOICES.get((name, key))
+        if allowed is not None and values[key] not in allowed:
+            raise ConfigError(f"{name}.{key}: must be one of {', '.join(sorted(allowed))}")
+        if (name, key) in _POSITIVE and values[key] <= 0:
+            raise ConfigError(f"{name}.{key}: must be greater than 0")
+    return section_type(**values)
+
+
+def _coerce(key: str, expected: Any, value: Any) -> Any:
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if expected is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if expected is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported setting type {expected!r}")  # pragma: no cover
+
+
+def _resolve(annotation: Any) -> Any:
+    if isinstance(annotation, str):
+        return globals()[annotation]
+    if isinstance(annotation, types.GenericAlias):  # pragma: no cover
+        return annotation.__origin__
+    return annotation
+
+
+def read_secret(env_name: str, file_path: str, *, what: str) -> str | None:
+    """A secret from the environment or from a file nobody but its owner can read."""
+    if env_name and os.environ.get(env_name):
+        return os.environ[env_name]
+    if not file_path:
+        return None
+    try:
+        mode = os.stat(file_path).st_mode
+    except OSError as error:
+        raise ConfigError(f"{what}: cannot read {file_path}: {error.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what}: {file_path} is readable by others (mode {stat.S_IMODE(mode):o});"
+            " run chmod 600 on it"
+        )
+    return Path(file_path).read_text().strip()
+
+
+def pulse_url(settings: PulseSettings) -> str:
+    """The broker URL with credentials filled in from the secret when a user is set."""
+    if not settings.user:
+        return settings.url
+    password = read_secret(settings.password_env, settings.password_file, what="pulse password")
+    if password is None:
+        raise ConfigError(
+            f"pulse.user is {settings.user!r} but no password: set ${settings.password_env}"
+            " or pulse.password_file"
+        )
+    parts = urlsplit(settings.url)
+    host = parts.hostname or "pulse.mozilla.org"
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{quote(settings.user, safe='')}:{quote(password, safe='')}@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Secret values the log redactor must never print."""
+    found: list[str] = []
+    try:
+        password = read_secret(
+            settings.pulse.password_env, settings.pulse.password_file, what="pulse password"
+        )
+    except ConfigError:
+        password = None
+    if password:
+        found.append(password)
+    token = os.environ.get("TASKCLUSTER_ACCESS_TOKEN")
+    if token:
+        found.append(token)
+    return found
