@@ -1,0 +1,453 @@
+"""In-tree actions: the decision task's `public/actions.json` and what triggering them does.
+
+actions.json follows gecko's `render_actions_json`: each action is a hook in
+`project-gecko`, hookId `in-tree-action-3-<permission>/<tcyml hash>`, whose
+`hookPayload` the client renders with JSON-e (`{input, taskId, taskGroupId}`) and sends
+to `triggerHook`. The hook creates an action task in the push's task group; when it
+runs, the callback named by `decision.action.cb_name` creates/reruns tasks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from mozci_monitor.sim.taskgraph import JSON, LEVEL, TRUST_DOMAIN, action_definition
+from mozci_monitor.sim.world import Push, QueueError, SimTask, World
+
+log = structlog.get_logger(__name__)
+# Typed as Any: jsonschema ships no type information of its own.
+_jsonschema: Any = importlib.import_module("jsonschema")
+
+_TIMES = {"type": "integer", "default": 1, "minimum": 1, "maximum": 100, "title": "Times"}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    cb_name: str
+    title: str
+    symbol: str
+    permission: str
+    order: int
+    context: list[dict[str, str]]
+    schema: JSON | None
+    description: str
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        name="retrigger",
+        cb_name="retrigger",
+        title="Retrigger",
+        symbol="rt",
+        permission="generic",
+        order=19,
+        context=[{"retrigger": "true"}],
+        schema={
+            "type": "object",
+            "properties": {
+                "downstream": {"type": "boolean", "default": False},
+                "times": _TIMES,
+            },
+        },
+        description="Create a clone of the task.",
+    ),
+    ActionSpec(
+        name="add-new-jobs",
+        cb_name="add-new-jobs",
+        title="Add new jobs",
+        symbol="add-new",
+        permission="generic",
+        order=100,
+        context=[],
+        schema={
+            "type": "object",
+            "properties": {
+                "tasks": {"type": "array", "items": {"type": "string"}},
+                "times": {**_TIMES, "default": 1},
+            },
+            "required": ["tasks"],
+        },
+        description="Add new jobs using task labels.",
+    ),
+    ActionSpec(
+        name="backfill",
+        cb_name="backfill",
+        title="Backfill",
+        symbol="Bk",
+        permission="backfill",
+        order=200,
+        context=[{}],
+        schema={
+            "type": "object",
+            "properties": {
+                "depth": {"type": "integer", "default": 19, "minimum": 1, "maximum": 25},
+                "inclusive": {"type": "boolean", "default": False},
+                "times": {"type": "integer", "default": 1, "minimum": 1, "maximum": 10},
+                "retrigger": {"type": "boolean", "default": True},
+            },
+            "additionalProperties": False,
+        },
+        description="Given a task schedule it on previous pushes in the same project.",
+    ),
+    ActionSpec(
+        name="rerun",
+        cb_name="rerun",
+        title="Rerun",
+        symbol="rr",
+        permission="generic",
+        order=300,
+        context=[{}],
+        schema={"type": "object", "properties": {}},
+        description="Rerun a task (failed or exception tasks only).",
+    ),
+    ActionSpec(
+        name="cancel",
+        cb_name="cancel",
+        title="Cancel Task",
+        symbol="cx",
+        permission="generic",
+        order=100,
+        context=[{}],
+        schema=None,
+        description="Cancel the given task",
+    ),
+    ActionSpec(
+        name="retrigger-multiple",
+        cb_name="retrigger-multiple",
+        title="Retrigger",
+        symbol="rt",
+        permission="generic",
+        order=10000,
+        context=[],
+        schema={
+            "type": "object",
+            "properties": {
+                "requests": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "tasks": {"type": "array", "items": {"type": "string"}},
+                            "times": _TIMES,
+                        },
+                    },
+                }
+            },
+        },
+        description="Create a clone of the task.",
+    ),
+    ActionSpec(
+        name="backfill-task",
+        cb_name="backfill-task",
+        title="Backfill task on a push.",
+        symbol="backfill-task",
+        permission="backfill",
+        order=500,
+        context=[],
+        schema={
+            "type": "object",
+            "properties": {
+                "label": {"type": "string"},
+                "revision": {"type": "string"},
+                "symbol": {"type": "string"},
+                "times": {"type": "integer", "default": 1, "minimum": 1, "maximum": 10},
+                "retrigger": {"type": "boolean", "default": True},
+            },
+        },
+        description="Schedule a task on a push (normally triggered by the backfill action).",
+    ),
+)
+_BY_CB = {spec.cb_name: spec for spec in ACTIONS}
+
+
+@dataclass(frozen=True)
+class HookTrigger:
+    """One recorded triggerHook call (for tests that count performed intents)."""
+
+    hook_group_id: str
+    hook_id: str
+    action: str
+    task_id: str | None
+    task_group_id: str | None
+    input: Any
+    action_task_id: str
+    at: float
+
+
+@dataclass
+class ActionLog:
+    """Every hook trigger, plus counters by action and by (action, target)."""
+
+    triggers: list[HookTrigger] = field(default_factory=list)
+    by_action: Counter[str] = field(default_factory=Counter)
+    by_target: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def record(self, trigger: HookTrigger) -> None:
+        self.triggers.append(trigger)
+        self.by_action[trigger.action] += 1
+        self.by_target[(trigger.action, _target_key(trigger))] += 1
+
+
+def _target_key(trigger: HookTrigger) -> str:
+    if trigger.action == "add-new-jobs" and isinstance(trigger.input, dict):
+        return ",".join(sorted(str(t) for t in trigger.input.get("tasks", [])))
+    if trigger.action == "backfill-task" and isinstance(trigger.input, dict):
+        return f"{trigger.input.get('label')}@{trigger.task_group_id}"
+    return trigger.task_id or trigger.task_group_id or ""
+
+
+class Actions:
+    """Renders actions.json and executes triggered in-tree actions against the world."""
+
+    def __init__(self, world: World, tcyml_hash: str) -> None:
+        self.world = world
+        self.tcyml_hash = tcyml_hash
+        self.log = ActionLog()
+
+    def hook_id(self, permission: str) -> str:
+        return f"in-tree-action-{LEVEL}-{permission}/{self.tcyml_hash}"
+
+    @property
+    def hook_group_id(self) -> str:
+        return f"project-{TRUST_DOMAIN}"
+
+    def known_hooks(self) -> set[str]:
+        return {self.hook_id(spec.permission) for spec in ACTIONS}
+
+    def actions_json(self, push: Push) -> JSON:
+        info = self.world.push_info(push)
+        rendered = []
+        for spec in sorted(ACTIONS, key=lambda s: s.order):
+            action: JSON = {
+                "name": spec.name,
+                "title": spec.title,
+                "description": spec.description,
+                "context": spec.context,
+            }
+            if spec.schema is not None:
+                action["schema"] = spec.schema
+            action.update(
+                {
+                    "kind": "hook",
+                    "hookGroupId": self.hook_group_id,
+                    "hookId": self.hook_id(spec.permission),
+                    "hookPayload": {
+                        "decision": {
+                            "action": {
+                                "name": spec.name,
+                                "title": spec.title,
+                                "description": spec.description,
+                                "taskGroupId": push.decision_task_id,
+                                "cb_name": spec.cb_name,
+                                "symbol": spec.symbol,
+                            },
+                            "repository": {
+                                "url": info.head_repository,
+                                "project": info.repo,
+                                "level": LEVEL,
+                            },
+                            "push": {
+                                "owner": "mozilla-taskcluster-maintenance@mozilla.com",
+                                "pushlog_id": str(push.push_id),
+                                "revision": push.revision,
+                                "base_revision": push.changesets[0]["node"],
+                            },
+                        },
+                        "user": {
+                            "input": {"$eval": "input"},
+                            "taskId": {"$eval": "taskId"},
+                            "taskGroupId": {"$eval": "taskGroupId"},
+                        },
+                    },
+                    "extra": {"actionPerm": spec.permission},
+                }
+            )
+            rendered.append(action)
+        return {"version": 1, "variables": {}, "actions": rendered}
+
+    # ------------------------------------------------------------------ triggering
+
+    def trigger(self, hook_group_id: str, hook_id: str, payload: JSON) -> SimTask:
+        """Handle triggerHook: validate, record, and create the action task."""
+        if hook_group_id != self.hook_group_id or hook_id not in self.known_hooks():
+            raise QueueError(404, "ResourceNotFound", f"hook {hook_group_id}/{hook_id} not found")
+        try:
+            decision = payload["decision"]
+            cb_name = str(decision["action"]["cb_name"])
+            user = payload["user"]
+        except (KeyError, TypeError):
+            raise QueueError(400, "InputError", "payload lacks decision/user context") from None
+        spec = _BY_CB.get(cb_name)
+        if spec is None:
+            raise QueueError(400, "InputError", f"unknown action callback {cb_name!r}")
+        if hook_id != self.hook_id(spec.permission):
+            raise QueueError(
+                403, "InsufficientScopes", f"{cb_name} requires the {spec.permission} hook"
+            )
+        push = self.world.push_by_group(str(decision["action"].get("taskGroupId", "")))
+        if push is None:
+            raise QueueError(400, "InputError", "decision.action.taskGroupId is not a push")
+        return self.start_action(
+            spec,
+            push,
+            task_id=user.get("taskId"),
+            task_group_id=user.get("taskGroupId"),
+            action_input=user.get("input"),
+            hook_id=hook_id,
+        )
+
+    def start_action(
+        self,
+        spec: ActionSpec,
+        push: Push,
+        *,
+        task_id: str | None,
+        task_group_id: str | None,
+        action_input: Any,
+        hook_id: str | None = None,
+    ) -> SimTask:
+        world = self.world
+        action_task_id = world.new_task_id()
+        context = {"taskGroupId": task_group_id, "taskId": task_id, "input": action_input}
+        definition = action_definition(
+            world.push_info(push),
+            task_id=action_task_id,
+            task_group_id=push.task_group_id,
+            action_name=spec.name,
+            title=spec.title,
+            symbol=spec.symbol,
+            context=context,
+            created=world.events.now,
+            deadline_hours=world.config.deadline_hours,
+        )
+        self.log.record(
+            HookTrigger(
+                hook_group_id=self.hook_group_id,
+                hook_id=hook_id or self.hook_id(spec.permission),
+                action=spec.cb_name,
+                task_id=task_id,
+                task_group_id=task_group_id,
+                input=action_input,
+                action_task_id=action_task_id,
+                at=world.events.now,
+            )
+        )
+        invalid = _validate(spec, action_input)
+        if invalid:
+            # The real action task fails when its input does not match the schema.
+            world.force(action_task_id, 0, "failed")
+            log.info("sim.action_input_invalid", action=spec.cb_name, error=invalid)
+
+        def run(action_task: SimTask) -> None:
+            created = self._perform(spec, push, task_id, action_input or {})
+            action_task.artifacts.setdefault(0, {})
+            labels = {world.tasks[t].label: t for t in created}
+            action_task.artifacts[0]["public/label-to-taskid.json"] = (
+                "application/json",
+                lambda: _dumps(labels),
+            )
+
+        return world.create_task(action_task_id, definition, push, on_success=run)
+
+    def _perform(self, spec: ActionSpec, push: Push, task_id: str | None, data: Any) -> list[str]:
+        world = self.world
+        data = data if isinstance(data, dict) else {}
+        times = int(data.get("times", 1))
+        if spec.cb_name == "retrigger":
+            target = world.tasks.get(task_id or "")
+            if target is None:
+                return []
+            created: list[str] = []
+            for _ in range(times):
+                created += world.create_labels(
+                    push, [target.label], extra_tags={"action": "retrigger-task"}
+                )
+            return created
+        if spec.cb_name == "add-new-jobs":
+            labels = [label for label in data.get("tasks", []) if label in world.graph.specs]
+            created = []
+            for _ in range(times):
+                created += world.create_labels(push, labels)
+            return created
+        if spec.cb_name == "retrigger-multiple":
+            created = []
+            for request in data.get("requests", []):
+                labels = [t for t in request.get("tasks", []) if t in world.graph.specs]
+                for _ in range(int(request.get("times", 1))):
+                    created += world.create_labels(
+                        push, labels, extra_tags={"action": "retrigger-multiple-task"}
+                    )
+            return created
+        if spec.cb_name == "rerun":
+            target = world.tasks.get(task_id or "")
+            if target is not None and target.state in ("failed", "exception"):
+                world.rerun(target.task_id)
+            return []
+        if spec.cb_name == "cancel":
+            if task_id in world.tasks:
+                world.cancel(task_id)
+            return []
+        if spec.cb_name == "backfill":
+            self._backfill(push, task_id, data)
+            return []
+        if spec.cb_name == "backfill-task":
+            label = str(data.get("label", ""))
+            if label not in world.graph.specs:
+                return []
+            if not data.get("retrigger", True) and label in push.label_to_taskid:
+                return []
+            created = []
+            for _ in range(times):
+                created += world.create_labels(
+                    push, [label], extra_tags={"action": "backfill-task"}
+                )
+            return created
+        return []
+
+    def _backfill(self, push: Push, task_id: str | None, data: JSON) -> None:
+        world = self.world
+        target = world.tasks.get(task_id or "")
+        if target is None:
+            return
+        depth = int(data.get("depth", 19))
+        first = push.index if data.get("inclusive") else push.index - 1
+        earlier = [p for p in world.pushes[max(0, first - depth + 1) : first + 1] if p.arrived]
+        backfill_task = _BY_CB["backfill-task"]
+        task_input = {
+            "label": target.label,
+            "revision": push.revision,
+            "symbol": target.definition.get("extra", {}).get("treeherder", {}).get("symbol", ""),
+            "times": int(data.get("times", 1)),
+            "retrigger": bool(data.get("retrigger", True)),
+        }
+        for other in reversed(earlier):
+            if other.task_group_id not in world.tasks:
+                continue
+            self.start_action(
+                backfill_task,
+                other,
+                task_id=None,
+                task_group_id=other.task_group_id,
+                action_input=dict(task_input),
+            )
+
+
+def _validate(spec: ActionSpec, value: Any) -> str | None:
+    if spec.schema is None:
+        return None
+    try:
+        _jsonschema.validate(value if value is not None else {}, spec.schema)
+    except _jsonschema.ValidationError as exc:
+        return str(exc.message)
+    return None
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True).encode()

@@ -1,0 +1,145 @@
+"""Configuration of the simulated Firefox CI: every knob a scenario may turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+Outcome = Literal[
+    "completed",
+    "failed",
+    "claim-expired",
+    "worker-shutdown",
+    "intermittent-task",
+    "deadline-exceeded",
+    "superseded",
+    "internal-error",
+    "malformed-payload",
+    "resource-unavailable",
+    "canceled",
+]
+
+OUTCOMES: Final[frozenset[str]] = frozenset(
+    {
+        "completed",
+        "failed",
+        "claim-expired",
+        "worker-shutdown",
+        "intermittent-task",
+        "deadline-exceeded",
+        "superseded",
+        "internal-error",
+        "malformed-payload",
+        "resource-unavailable",
+        "canceled",
+    }
+)
+
+# The queue retries these automatically while retriesLeft > 0 (a new run is created).
+AUTO_RETRIED: Final[frozenset[str]] = frozenset(
+    {"claim-expired", "worker-shutdown", "intermittent-task"}
+)
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A planted regression: `label` fails permanently from push index `from_push` on."""
+
+    label: str
+    from_push: int
+
+
+@dataclass(frozen=True)
+class ForcedOutcome:
+    """Force the outcome of one run of every task with this label (optionally one push only)."""
+
+    label: str
+    outcome: Outcome
+    run_id: int = 0
+    push: int | None = None
+
+
+@dataclass
+class SimConfig:
+    """Everything the simulator needs; defaults give a small, lively autoland.
+
+    Times are CI seconds (the simulated clock); `time_scale` converts them to wall
+    time when the simulator runs on its own (`auto_advance=True`).
+    """
+
+    seed: int = 1
+    repo: str = "autoland"
+    pushes: int = 30
+    # Pushes already in the past (fully simulated, silently) when the simulator starts;
+    # the remaining ones land one every `push_interval` CI seconds after start.
+    history_pushes: int | None = None
+    first_push_id: int = 160_000
+    push_interval: float = 600.0
+
+    broker_url: str | None = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    # Wall seconds that one CI hour lasts when auto-advancing (3.0: a push's jobs in seconds).
+    time_scale: float = 3.0
+    auto_advance: bool = True
+    tick_seconds: float = 0.05
+
+    # Task graph shape.
+    platforms: tuple[str, ...] = (
+        "linux1804-64/opt",
+        "linux1804-64/debug",
+        "windows11-64/opt",
+        "macosx1015-64/opt",
+    )
+    suites: tuple[tuple[str, int], ...] = (
+        ("mochitest-browser-chrome", 3),
+        ("mochitest-plain", 2),
+        ("xpcshell", 2),
+        ("reftest", 2),
+        ("web-platform-tests", 3),
+        ("crashtest", 1),
+    )
+    # Fraction of the full task graph's test tasks a push schedules (rest: optimised away).
+    scheduled_fraction: float = 0.7
+
+    # Durations (CI seconds): mean pending time, and run time ranges by kind.
+    mean_pending: float = 60.0
+    decision_runtime: tuple[float, float] = (120.0, 240.0)
+    build_runtime: tuple[float, float] = (900.0, 1800.0)
+    test_runtime: tuple[float, float] = (300.0, 1200.0)
+    action_runtime: tuple[float, float] = (30.0, 90.0)
+
+    # Outcome rates per run (tests and builds; the decision task always succeeds).
+    intermittent_rate: float = 0.03
+    label_failure_rates: dict[str, float] = field(default_factory=dict)
+    claim_expired_rate: float = 0.01
+    worker_shutdown_rate: float = 0.01
+    superseded_rate: float = 0.0
+    deadline_exceeded_rate: float = 0.0
+    retries: int = 5
+    deadline_hours: float = 24.0
+
+    regression: Regression | None = None
+    forced: tuple[ForcedOutcome, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.pushes < 1:
+            raise ValueError("pushes must be >= 1")
+        if self.history_pushes is not None and not 0 <= self.history_pushes <= self.pushes:
+            raise ValueError("history_pushes must be within [0, pushes]")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        for forced in self.forced:
+            if forced.outcome not in OUTCOMES:
+                raise ValueError(f"unknown outcome {forced.outcome!r}")
+
+    @property
+    def effective_history_pushes(self) -> int:
+        if self.history_pushes is not None:
+            return self.history_pushes
+        return max(self.pushes - 5, 0)
+
+    @property
+    def ci_seconds_per_wall_second(self) -> float:
+        return 3600.0 / self.time_scale
