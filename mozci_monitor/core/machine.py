@@ -11,11 +11,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from mozci_monitor.core.actions import (
+    UNLIMITED,
+    Action,
+    ActionKind,
+    Allowance,
+    Remedy,
+    build_action,
+    remedy_for,
+)
 from mozci_monitor.core.model import (
     AUTO_RETRIED_REASONS,
     OPEN_PHASES,
     FailureKind,
     Phase,
+    RemedyPolicy,
     Request,
     RequestState,
     RunState,
@@ -50,10 +60,8 @@ class TaskUpdate:
 class Decision:
     request: Request
     timeline: tuple[TimelineEntry, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.timeline)
+    actions: tuple[Action, ...] = ()
+    changed: bool = False
 
 
 def progress(status: TaskStatus) -> tuple[int, int]:
@@ -118,56 +126,166 @@ def matches(request: Request, record: TaskRecord) -> bool:
     )
 
 
-def decide(request: Request, tasks: Mapping[str, TaskRecord], update: TaskUpdate) -> Decision:
+def decide(
+    request: Request,
+    tasks: Mapping[str, TaskRecord],
+    update: TaskUpdate,
+    allowance: Allowance = UNLIMITED,
+) -> Decision:
     """Apply a task update to a request it serves.
 
     `tasks` holds the request's tasks as known before the update; the update's record
-    replaces or joins them. Returns the new request and the timeline entries to append.
+    replaces or joins them. Returns the new request, the timeline entries to append and,
+    under the WATCH remedy policy, the actions that set right what went wrong.
     """
     if not update.moved and update.record.task_id in request.task_ids:
         return Decision(request)
+    original = request
     record = update.record
     entries: list[TimelineEntry] = []
-    task_ids = request.task_ids
-    if record.task_id not in task_ids:
-        task_ids = (*task_ids, record.task_id)
+    if record.task_id not in request.task_ids:
+        request = replace(
+            request,
+            task_ids=(*request.task_ids, record.task_id),
+            expected_new=max(0, request.expected_new - 1),
+        )
         entries.append(
             TimelineEntry("task-seen", record.task_id, {"label": record.label or ""}),
         )
     previous_phase = update.previous.phase if update.previous else None
     if update.moved and (record.phase != previous_phase or _new_run(update)):
         entries.append(_phase_entry(record))
+        if record.task_id in request.awaiting_rerun:
+            awaiting = tuple(t for t in request.awaiting_rerun if t != record.task_id)
+            request = replace(request, awaiting_rerun=awaiting)
+    actions: list[Action] = []
+    if update.moved and request.remedy is RemedyPolicy.WATCH and not request.is_final:
+        request = _remedy(request, record, allowance, entries, actions)
     current = {**tasks, record.task_id: record}
-    request = replace(request, task_ids=task_ids)
-    settled = settle(request, (current[t] for t in task_ids if t in current))
+    settled = settle(request, (current[t] for t in request.task_ids if t in current))
     if (settled.state, settled.failure, settled.reason) != (
-        request.state,
-        request.failure,
-        request.reason,
+        original.state,
+        original.failure,
+        original.reason,
     ):
         entries.append(_state_entry(settled))
-    return Decision(settled, tuple(entries))
+    return Decision(settled, tuple(entries), tuple(actions), settled != original)
+
+
+def _remedy(
+    request: Request,
+    record: TaskRecord,
+    allowance: Allowance,
+    entries: list[TimelineEntry],
+    actions: list[Action],
+) -> Request:
+    remedy = remedy_for(request, record)
+    if remedy is None:
+        return request
+    refusal = allowance.exhausted_by(request)
+    if refusal is not None:
+        entries.append(
+            TimelineEntry("gave-up", record.task_id, {"wanted": remedy.kind.value, "why": refusal})
+        )
+        return replace(
+            request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
+        )
+    action = build_action(request, remedy, record)
+    actions.append(action)
+    entries.append(
+        TimelineEntry(
+            "action",
+            record.task_id,
+            {"action": action.kind.value, "key": action.key, "why": action.why},
+        )
+    )
+    return replace(
+        request,
+        actions=request.actions + 1,
+        expected_new=request.expected_new + (0 if remedy.awaits_rerun else 1),
+        replaced=(*request.replaced, record.task_id) if remedy.replaces_task else request.replaced,
+        awaiting_rerun=(
+            (*request.awaiting_rerun, record.task_id)
+            if remedy.awaits_rerun
+            else request.awaiting_rerun
+        ),
+    )
 
 
 def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
-    """Derive the request's state from its tasks. Final states never move again."""
+    """Derive the request's state from its tasks. Final states never move again.
+
+    Tasks replaced by a task the monitor scheduled do not count; tasks awaiting a rerun and
+    tasks the monitor asked for but not yet seen keep the request open.
+    """
     if request.is_final:
         return request
-    records = list(tasks)
+    records = [record for record in tasks if record.task_id not in request.replaced]
     phases = [record.phase for record in records]
     green = phases.count(Phase.COMPLETED)
-    finished = [record for record in records if record.phase not in OPEN_PHASES]
     if green >= request.wanted:
         return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
-    if records and len(finished) >= request.wanted and len(finished) == len(records):
-        return _outcome(request, finished)
+    waiting = bool(request.awaiting_rerun) or request.expected_new > 0
+    still_open = any(phase in OPEN_PHASES for phase in phases)
+    if records and not still_open and not waiting and len(records) >= request.wanted:
+        return _outcome(request, records)
     if Phase.RUNNING in phases:
         state = RequestState.RUNNING
-    elif any(phase in (Phase.PENDING, Phase.RETRYING) for phase in phases):
+    elif request.awaiting_rerun or any(p in (Phase.PENDING, Phase.RETRYING) for p in phases):
         state = RequestState.PENDING
     else:
         state = RequestState.SCHEDULED
     return replace(request, state=state, failure=None, reason=None)
+
+
+def check_missing(
+    request: Request,
+    scheduled_labels: frozenset[str],
+    graph_labels: frozenset[str],
+    allowance: Allowance = UNLIMITED,
+) -> Decision:
+    """The push's decision task has finished: schedule the label if it never appeared.
+
+    `scheduled_labels` are the labels with a task in the push's group; `graph_labels` those
+    of its full task graph (what could have been scheduled).
+    """
+    if (
+        request.is_final
+        or request.remedy is not RemedyPolicy.WATCH
+        or request.label in scheduled_labels
+        or request.task_ids
+        or request.expected_new > 0
+    ):
+        return Decision(request)
+    entries: list[TimelineEntry] = []
+    if request.label not in graph_labels:
+        failed = replace(
+            request,
+            state=RequestState.FAILED,
+            failure=FailureKind.EXCEPTION,
+            reason="label is not in the push's task graph",
+        )
+        return Decision(failed, (_state_entry(failed),), (), True)
+    refusal = allowance.exhausted_by(request)
+    if refusal is not None:
+        failed = replace(
+            request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
+        )
+        entries.append(TimelineEntry("gave-up", None, {"wanted": "add-new-jobs", "why": refusal}))
+        return Decision(failed, (*entries, _state_entry(failed)), (), True)
+    action = replace(
+        build_action(
+            request, Remedy(ActionKind.ADD_NEW_JOBS, "never scheduled", False, False), None
+        ),
+        times=request.wanted,
+    )
+    entries.append(
+        TimelineEntry(
+            "action", None, {"action": action.kind.value, "key": action.key, "why": action.why}
+        )
+    )
+    scheduled = replace(request, actions=request.actions + 1, expected_new=request.wanted)
+    return Decision(scheduled, tuple(entries), (action,), True)
 
 
 def cancel(request: Request, reason: str) -> Decision:
@@ -175,7 +293,7 @@ def cancel(request: Request, reason: str) -> Decision:
     if request.is_final:
         return Decision(request)
     canceled = replace(request, state=RequestState.CANCELED, failure=None, reason=reason)
-    return Decision(canceled, (_state_entry(canceled),))
+    return Decision(canceled, (_state_entry(canceled),), (), True)
 
 
 def _outcome(request: Request, finished: list[TaskRecord]) -> Request:

@@ -165,6 +165,14 @@ class Push:
     task_group_id: str  # the decision task's group, which every task of the push joins
 
 
+class RemedyPolicy(StrEnum):
+    """What the monitor may do for a request when its expectations are not met."""
+
+    RECORD = "record"  # observe and record only
+    WATCH = "watch"  # rerun infra failures, reschedule coalesced / missing, retrigger oranges
+    # when green runs are required
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """An intent: `label` on `push`, wanted `wanted` times."""
@@ -178,11 +186,21 @@ class Request:
     reason: str | None = None
     campaign_id: str | None = None
     task_ids: tuple[str, ...] = ()  # tasks known to serve this request, in order seen
-    require_green: bool = False  # issue-4 knob: only completed runs count towards `wanted`
+    remedy: RemedyPolicy = field(default_factory=lambda: RemedyPolicy.RECORD)
+    require_green: bool = False  # only completed runs count towards `wanted`
+    max_actions: int = 0  # per-request budget of monitor actions (retrigger, rerun, add)
+    actions: int = 0  # monitor actions issued so far
+    expected_new: int = 0  # tasks our actions asked for that have not appeared yet
+    awaiting_rerun: tuple[str, ...] = ()  # tasks we asked the queue to rerun
+    replaced: tuple[str, ...] = ()  # tasks superseded by a task we scheduled instead
 
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_REQUEST_STATES
+
+    @property
+    def actions_left(self) -> int:
+        return max(0, self.max_actions - self.actions)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,112 @@
+"""Actions the monitor decides on, and the remedy policy that picks them.
+
+An action carries an idempotency key derived from the state that decided it (the request's
+action counter), so the same decision taken twice — a redelivered message, a replay after
+a crash — yields the same key, and the outbox performs it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mozci_monitor.core.model import Phase, Push, Request, TaskRecord
+
+
+class ActionKind(StrEnum):
+    RETRIGGER = "retrigger"  # in-tree action: a new task with the same label
+    RERUN = "rerun"  # queue.rerunTask: a new run of the same task
+    ADD_NEW_JOBS = "add-new-jobs"  # in-tree action: schedule labels from the full graph
+    CANCEL = "cancel"  # queue.cancelTask
+    NOTIFY = "notify"
+
+
+# The queue resolved these as exceptions; a rerun is worth trying.
+RERUNNABLE_REASONS = frozenset(
+    {
+        "claim-expired",
+        "worker-shutdown",
+        "intermittent-task",
+        "resource-unavailable",
+        "internal-error",
+    }
+)
+# After its deadline a task is immutable: only a new task (retrigger) can replace it.
+RETRIGGER_REASONS = frozenset({"deadline-exceeded"})
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    key: str
+    kind: ActionKind
+    push: Push | None
+    request_id: str | None = None
+    campaign_id: str | None = None
+    task_id: str | None = None
+    labels: tuple[str, ...] = ()
+    times: int = 1
+    why: str = ""
+    details: dict[str, str | int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Actions still allowed beyond the request's own budget; None means no limit."""
+
+    campaign: int | None = None
+    repo_day: int | None = None
+
+    def exhausted_by(self, request: Request) -> str | None:
+        if request.actions_left <= 0:
+            return f"per-request budget of {request.max_actions} actions used up"
+        if self.campaign is not None and self.campaign <= 0:
+            return "campaign action budget used up"
+        if self.repo_day is not None and self.repo_day <= 0:
+            return f"daily action budget for {request.push.repo} used up"
+        return None
+
+
+UNLIMITED = Allowance()
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    kind: ActionKind
+    why: str
+    replaces_task: bool  # the task stops counting: a new task will stand in for it
+    awaits_rerun: bool  # the same task will get a new run
+
+
+def remedy_for(request: Request, record: TaskRecord) -> Remedy | None:
+    """What, if anything, the monitor should do about this task of this request."""
+    if record.task_id in request.replaced or record.task_id in request.awaiting_rerun:
+        return None
+    if record.phase is Phase.EXCEPTION and record.reason in RERUNNABLE_REASONS:
+        return Remedy(ActionKind.RERUN, f"infrastructure exception: {record.reason}", False, True)
+    if record.phase is Phase.EXCEPTION and record.reason in RETRIGGER_REASONS:
+        return Remedy(ActionKind.RETRIGGER, f"exception: {record.reason}", True, False)
+    if record.phase is Phase.COALESCED:
+        return Remedy(ActionKind.ADD_NEW_JOBS, "coalesced (superseded)", True, False)
+    if record.phase is Phase.ORANGE and request.require_green:
+        return Remedy(ActionKind.RETRIGGER, "orange, green runs required", False, False)
+    return None
+
+
+def action_key(request: Request) -> str:
+    """The key of the request's next action: stable for the same request state."""
+    return f"{request.request_id}/action-{request.actions + 1}"
+
+
+def build_action(request: Request, remedy: Remedy, record: TaskRecord | None) -> Action:
+    labels = (request.label,) if remedy.kind is ActionKind.ADD_NEW_JOBS else ()
+    return Action(
+        key=action_key(request),
+        kind=remedy.kind,
+        push=request.push,
+        request_id=request.request_id,
+        campaign_id=request.campaign_id,
+        task_id=record.task_id if record is not None else None,
+        labels=labels,
+        times=1,
+        why=remedy.why,
+    )
