@@ -81,6 +81,7 @@ class PushlogClient:
         base_url: str = PRODUCTION_HG_URL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.gate = gate
         self._http = JsonHttp(session, gate)
 
     def _url(self, repo: str) -> str:

@@ -74,6 +74,7 @@ class TreeherderClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = min(page_size, MAX_PAGE_SIZE)
+        self.gate = gate
         self._http = JsonHttp(session, gate)
 
     async def push(self, repo: str, revision: str) -> TreeherderPush:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -10,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 
+from mozci_monitor.sources.actions import render_action
 from mozci_monitor.sources.errors import NotFound, SourceError, TransientError
 from mozci_monitor.sources.jsonhttp import create_session
 from mozci_monitor.sources.politeness import USER_AGENT, Policy, PoliteSource
@@ -32,6 +34,7 @@ class FakeTaskcluster:
         self.page_size = page_size
         self.requests: list[web.Request] = []
         self.bodies: list[object] = []
+        self.artifacts: dict[str, object] = {}
         self.app = web.Application(middlewares=[self._record])
         r = self.app.router
         r.add_get("/api/queue/v1/task/{task_id}", self.task)
@@ -80,7 +83,8 @@ class FakeTaskcluster:
         raise web.HTTPSeeOther(f"/storage/{task_id}/{name}")
 
     async def storage(self, request):
-        return web.json_response({"stored": request.match_info["name"]})
+        name = request.match_info["name"]
+        return web.json_response(self.artifacts.get(name, {"stored": name}))
 
     async def rerun(self, request):
         status = dict(self._entry(request.match_info["task_id"])["status"], state="pending")
@@ -286,3 +290,34 @@ def test_from_environment_reads_taskcluster_variables(monkeypatch, clock):
     anonymous = TaskclusterClient.from_environment(None, gate, root_url=ROOT)  # type: ignore[arg-type]
     assert not anonymous.has_credentials
     assert anonymous.root_url == ROOT
+
+
+async def test_retrigger_flow_decision_actions_render_trigger(session, clock, fake_tc, task_group):
+    """The daemon's path for a retrigger: index -> actions.json -> render -> hook."""
+    actions = json.loads((Path(__file__).parent / "data" / "actions.json").read_text())
+    fake_tc.artifacts["public/actions.json"] = actions
+    client = make_client(session, clock, fake_tc.root_url)
+    failed = next(t for t in task_group["tasks"] if t["status"]["state"] == "failed")
+
+    decision = await client.find_decision_task("mozilla-central", "abc123")
+    actions_json = await client.artifact_json(decision, "public/actions.json")
+    target = failed["status"]["taskId"]
+    task = await client.task(target)
+    hook_group, hook_id, payload = render_action(
+        actions_json,
+        "retrigger",
+        decision,
+        target,
+        {"times": 3},
+        task_tags={**task.get("tags", {}), "retrigger": "true"},
+    )
+    action_task = await client.trigger_hook(hook_group, hook_id, payload)
+
+    assert action_task == "ACTIONTASK"
+    assert fake_tc.bodies[-1]["user"] == {
+        "input": {"times": 3},
+        "taskId": target,
+        "taskGroupId": "DECISION",
+    }
+    # index, artifact (its redirect is part of the same attempt), task, hook
+    assert client.gate.meter.total == 4
