@@ -82,7 +82,10 @@ class PulseSink:
         self._max_retries = max_retries
         self._confirm_timeout = confirm_timeout
         self._factory = connection_factory or _url_factory(
-            url or "", max_retries=max_retries, connect_timeout=connect_timeout
+            url or "",
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            connection_name=f"mozci-monitor {name}",
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"notify-{name}"
@@ -172,7 +175,9 @@ class PulseSink:
         return str(self._connection.as_uri())
 
 
-def _url_factory(url: str, *, max_retries: int, connect_timeout: float) -> Callable[[], Connection]:
+def _url_factory(
+    url: str, *, max_retries: int, connect_timeout: float, connection_name: str
+) -> Callable[[], Connection]:
     def make() -> Connection:
         return Connection(  # type: ignore[no-untyped-call]
             url,
@@ -186,6 +191,8 @@ def _url_factory(url: str, *, max_retries: int, connect_timeout: float) -> Calla
                 "interval_start": 0,
                 "interval_step": 1,
                 "interval_max": 2,
+                # Shown by the broker's management UI (and PulseGuardian): says who we are.
+                "client_properties": {"connection_name": connection_name},
             },
         )
 
