@@ -1,19 +1,30 @@
 """Applies parsed deliveries to the store through the core state machine.
 
 This is the one place where the pure core meets durable state: every call runs inside one
-store transaction, so a batch is either entirely committed (and may then be acked) or not
-at all. The store is reached through the `StorePort` protocol; the daemon picks the
-implementation.
+store transaction, so a batch — its task records, request states, timeline entries and the
+actions they call for (written to the outbox under their idempotency keys) — is either
+entirely committed, and may then be acked, or not at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from mozci_monitor.core.machine import Change, TaskUpdate, decide, matches, observe
+from mozci_monitor.core.actions import Action, Allowance
+from mozci_monitor.core.campaign import Campaign, cancel_campaign, progress_campaign
+from mozci_monitor.core.machine import (
+    Change,
+    Decision,
+    TaskUpdate,
+    cancel,
+    check_missing,
+    decide,
+    matches,
+    observe,
+)
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import Request, TaskEvent, TaskRecord, TimelineEntry
 
@@ -28,12 +39,19 @@ class StorePort(Protocol):
     def requests_serving(
         self, task_id: str, task_group_id: str, label: str | None
     ) -> list[Request]: ...
+    def get_request(self, request_id: str) -> Request | None: ...
     def add_request(self, request: Request, at: str) -> None: ...
     def save_request(self, request: Request, at: str) -> None: ...
     def append_timeline(
         self, request_id: str, entries: Sequence[TimelineEntry], at: str
     ) -> None: ...
     def record_rejection(self, rejection: Rejection, at: str) -> None: ...
+    def add_campaign(self, campaign: Campaign, at: str) -> None: ...
+    def save_campaign(self, campaign: Campaign, at: str) -> None: ...
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
+    def add_action(self, action: Action, at: str) -> bool: ...
+    def count_actions(self, *, repo: str, day: str) -> int: ...
 
 
 @dataclass
@@ -43,8 +61,11 @@ class BatchOutcome:
     stale: int = 0  # behind what we know (out-of-order delivery)
     unwatched: int = 0  # no open request watches this task's group
     rejected: int = 0
+    actions: int = 0  # new outbox entries
     changed_requests: dict[str, Request] = field(default_factory=dict)
+    finished_campaigns: dict[str, Campaign] = field(default_factory=dict)
     unlabelled: list[str] = field(default_factory=list)  # watched tasks whose label is unknown
+    completed_tasks: list[TaskRecord] = field(default_factory=list)  # for downstream
 
     @property
     def parsed(self) -> int:
@@ -56,13 +77,17 @@ class BatchOutcome:
         self.stale += other.stale
         self.unwatched += other.unwatched
         self.rejected += other.rejected
+        self.actions += other.actions
         self.changed_requests.update(other.changed_requests)
+        self.finished_campaigns.update(other.finished_campaigns)
         self.unlabelled.extend(other.unlabelled)
+        self.completed_tasks.extend(other.completed_tasks)
 
 
 class Engine:
-    def __init__(self, store: StorePort) -> None:
+    def __init__(self, store: StorePort, *, repo_day_budget: int | None = None) -> None:
         self._store = store
+        self._repo_day_budget = repo_day_budget
 
     def apply(
         self, items: Sequence[TaskEvent | Rejection], at: str, *, dry_run: bool = False
@@ -77,30 +102,38 @@ class Engine:
                     outcome.rejected += 1
                 else:
                     self._apply_event(item, watched, at, outcome)
+            self._progress_campaigns(outcome, at)
         return outcome
 
-    def register(self, request: Request, at: str) -> Request:
-        """Add a request and adopt the tasks of its group already known to serve it."""
+    def start_campaign(self, campaign: Campaign, requests: Sequence[Request], at: str) -> Campaign:
+        """Record a campaign and its requests; requests adopt tasks already known."""
+        outcome = BatchOutcome()
         with self._store.transaction():
-            self._store.add_request(request, at)
-            self._store.append_timeline(
-                request.request_id,
-                [
-                    TimelineEntry(
-                        "registered", None, {"label": request.label, "wanted": request.wanted}
-                    )
-                ],
-                at,
-            )
-            known = [
-                record
-                for record in self._store.tasks_in_group(request.push.task_group_id)
-                if matches(request, record)
-            ]
-            outcome = BatchOutcome()
-            for record in known:
-                request = self._feed(request, TaskUpdate(record, Change.NEW), at, outcome)
-            return request
+            self._store.add_campaign(campaign, at)
+            for request in requests:
+                self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
+            self._progress_campaigns(outcome, at, force={campaign.campaign_id})
+            found = self._store.get_campaign(campaign.campaign_id)
+        return found or campaign
+
+    def register(self, request: Request, at: str) -> Request:
+        """Add a lone request (no campaign) and adopt the tasks already known to serve it."""
+        outcome = BatchOutcome()
+        with self._store.transaction():
+            return self._register(request, at, outcome)
+
+    def add_requests(
+        self, campaign_id: str, requests: Sequence[Request], at: str, actions: Sequence[Action] = ()
+    ) -> BatchOutcome:
+        """Grow a running campaign (downstream tests found missing, the next backfill push)."""
+        outcome = BatchOutcome()
+        with self._store.transaction():
+            for request in requests:
+                self._register(replace(request, campaign_id=campaign_id), at, outcome)
+            for action in actions:
+                self._queue_action(action, at, outcome)
+            self._progress_campaigns(outcome, at, force={campaign_id})
+        return outcome
 
     def learn_label(self, task_id: str, label: str, at: str) -> BatchOutcome:
         """A label found out-of-band (queue.task) lets an unlabelled task join its requests."""
@@ -112,7 +145,62 @@ class Engine:
             update = observe(previous, previous.status, label)
             self._store.save_task(update.record, at)
             self._match(update, at, outcome)
+            self._progress_campaigns(outcome, at)
         return outcome
+
+    def check_missing(
+        self, request_id: str, scheduled: frozenset[str], graph: frozenset[str], at: str
+    ) -> BatchOutcome:
+        """The push's graph is known: schedule the request's label if it never appeared."""
+        outcome = BatchOutcome()
+        with self._store.transaction():
+            request = self._store.get_request(request_id)
+            if request is None:
+                return outcome
+            decision = check_missing(request, scheduled, graph, self._allowance(request, at))
+            self._record(request, decision, at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
+    def cancel_campaign(self, campaign_id: str, reason: str, at: str) -> Campaign | None:
+        outcome = BatchOutcome()
+        with self._store.transaction():
+            campaign = self._store.get_campaign(campaign_id)
+            if campaign is None:
+                return None
+            for request in self._store.campaign_requests(campaign_id):
+                self._record(request, cancel(request, reason), at, outcome)
+            decision = cancel_campaign(campaign, reason)
+            if decision.changed:
+                self._store.save_campaign(decision.campaign, at)
+                for action in decision.actions:
+                    self._queue_action(action, at, outcome)
+            return decision.campaign
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _register(self, request: Request, at: str, outcome: BatchOutcome) -> Request:
+        self._store.add_request(request, at)
+        self._store.append_timeline(
+            request.request_id,
+            [
+                TimelineEntry(
+                    "registered",
+                    None,
+                    {
+                        "label": request.label,
+                        "wanted": request.wanted,
+                        "remedy": request.remedy.value,
+                    },
+                )
+            ],
+            at,
+        )
+        outcome.changed_requests[request.request_id] = request
+        for record in self._store.tasks_in_group(request.push.task_group_id):
+            if matches(request, record):
+                request = self._feed(request, TaskUpdate(record, Change.NEW), at, outcome)
+        return request
 
     def _apply_event(
         self, event: TaskEvent, watched: set[str], at: str, outcome: BatchOutcome
@@ -133,6 +221,8 @@ class Engine:
         self._store.save_task(update.record, at)
         if update.record.label is None:
             outcome.unlabelled.append(event.task_id)
+        elif update.moved and update.record.phase.value == "completed":
+            outcome.completed_tasks.append(update.record)
         self._match(update, at, outcome)
 
     def _match(self, update: TaskUpdate, at: str, outcome: BatchOutcome) -> None:
@@ -147,9 +237,54 @@ class Engine:
         self, request: Request, update: TaskUpdate, at: str, outcome: BatchOutcome
     ) -> Request:
         tasks = self._store.get_tasks(list(request.task_ids))
-        decision = decide(request, tasks, update)
-        if decision.changed:
-            self._store.save_request(decision.request, at)
-            self._store.append_timeline(request.request_id, decision.timeline, at)
-            outcome.changed_requests[request.request_id] = decision.request
+        decision = decide(request, tasks, update, self._allowance(request, at))
+        self._record(request, decision, at, outcome)
         return decision.request
+
+    def _record(self, request: Request, decision: Decision, at: str, outcome: BatchOutcome) -> None:
+        if not decision.changed:
+            return
+        self._store.save_request(decision.request, at)
+        if decision.timeline:
+            self._store.append_timeline(request.request_id, decision.timeline, at)
+        outcome.changed_requests[request.request_id] = decision.request
+        for action in decision.actions:
+            self._queue_action(action, at, outcome)
+
+    def _queue_action(self, action: Action, at: str, outcome: BatchOutcome) -> None:
+        if not self._store.add_action(action, at):
+            return  # the same intent was queued before: once is enough
+        outcome.actions += 1
+        if action.campaign_id is None or action.kind.value == "notify":
+            return
+        campaign = self._store.get_campaign(action.campaign_id)
+        if campaign is not None:
+            self._store.save_campaign(replace(campaign, actions=campaign.actions + 1), at)
+
+    def _allowance(self, request: Request, at: str) -> Allowance:
+        campaign_left: int | None = None
+        if request.campaign_id is not None:
+            campaign = self._store.get_campaign(request.campaign_id)
+            if campaign is not None:
+                campaign_left = campaign.actions_left
+        repo_left: int | None = None
+        if self._repo_day_budget is not None:
+            used = self._store.count_actions(repo=request.push.repo, day=at[:10])
+            repo_left = self._repo_day_budget - used
+        return Allowance(campaign=campaign_left, repo_day=repo_left)
+
+    def _progress_campaigns(
+        self, outcome: BatchOutcome, at: str, force: set[str] | None = None
+    ) -> None:
+        touched = {r.campaign_id for r in outcome.changed_requests.values() if r.campaign_id}
+        for campaign_id in sorted(touched | (force or set())):
+            campaign = self._store.get_campaign(campaign_id)
+            if campaign is None or campaign.is_final:
+                continue
+            decision = progress_campaign(campaign, self._store.campaign_requests(campaign_id))
+            if decision.changed:
+                self._store.save_campaign(decision.campaign, at)
+                if decision.campaign.is_final:
+                    outcome.finished_campaigns[campaign_id] = decision.campaign
+                for action in decision.actions:
+                    self._queue_action(action, at, outcome)

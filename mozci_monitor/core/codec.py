@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mozci_monitor.core.model import Run, TaskStatus
+from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.model import Push, Run, TaskStatus
 
 
 def status_to_json(status: TaskStatus) -> dict[str, Any]:
@@ -38,3 +39,37 @@ def _run_to_json(run: Run) -> dict[str, Any]:
     }
     encoded.update({key: value for key, value in optional.items() if value is not None})
     return encoded
+
+
+def action_to_json(action: Action) -> dict[str, Any]:
+    push = action.push
+    return {
+        "key": action.key,
+        "kind": action.kind.value,
+        "push": None
+        if push is None
+        else {"repo": push.repo, "revision": push.revision, "task_group_id": push.task_group_id},
+        "request_id": action.request_id,
+        "campaign_id": action.campaign_id,
+        "task_id": action.task_id,
+        "labels": list(action.labels),
+        "times": action.times,
+        "why": action.why,
+        "details": dict(action.details),
+    }
+
+
+def action_from_json(data: dict[str, Any]) -> Action:
+    push = data.get("push")
+    return Action(
+        key=data["key"],
+        kind=ActionKind(data["kind"]),
+        push=None if push is None else Push(push["repo"], push["revision"], push["task_group_id"]),
+        request_id=data.get("request_id"),
+        campaign_id=data.get("campaign_id"),
+        task_id=data.get("task_id"),
+        labels=tuple(data.get("labels", ())),
+        times=int(data.get("times", 1)),
+        why=str(data.get("why", "")),
+        details=dict(data.get("details", {})),
+    )

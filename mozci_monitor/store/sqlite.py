@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mozci_monitor.core.codec import status_to_json
+from mozci_monitor.core.actions import Action
+from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.codec import action_from_json, action_to_json, status_to_json
 from mozci_monitor.core.machine import progress
 from mozci_monitor.core.messages import Rejection, parse_status
 from mozci_monitor.core.model import (
     FailureKind,
     Phase,
     Push,
+    RemedyPolicy,
     Request,
     RequestState,
     TaskRecord,
@@ -95,9 +98,50 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_pending ON outbox (created_at) WHERE state = 'pending';
     """,
+    """
+    ALTER TABLE requests ADD COLUMN policy TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX requests_campaign ON requests (campaign_id);
+    CREATE TABLE campaigns (
+        campaign_id   TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        repo          TEXT NOT NULL,
+        revision      TEXT NOT NULL,
+        task_group_id TEXT NOT NULL,
+        label         TEXT,
+        params        TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        outcome       TEXT,
+        summary       TEXT NOT NULL,
+        max_actions   INTEGER,
+        actions       INTEGER NOT NULL DEFAULT 0,
+        dry_run       INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        is_open       INTEGER NOT NULL DEFAULT 1
+    );
+    ALTER TABLE outbox ADD COLUMN campaign_id TEXT;
+    ALTER TABLE outbox ADD COLUMN repo TEXT;
+    ALTER TABLE outbox ADD COLUMN day TEXT;
+    ALTER TABLE outbox ADD COLUMN started_at TEXT;
+    ALTER TABLE outbox ADD COLUMN result TEXT;
+    CREATE INDEX outbox_repo_day ON outbox (repo, day);
+    """,
 )
 
 REJECTED_BODY_LIMIT = 64 * 1024  # keep enough to debug a hostile message, not all of it
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    key: str
+    action: Action
+    state: str  # pending | done | failed
+    attempts: int
+    started_at: str | None
+    created_at: str
+    done_at: str | None
+    result: str | None
+    last_error: str | None
 
 
 class StoreError(RuntimeError):
@@ -169,8 +213,8 @@ class SqliteStore:
     def add_request(self, request: Request, at: str) -> None:
         self._db.execute(
             "INSERT INTO requests (request_id, campaign_id, repo, revision, task_group_id, label,"
-            " wanted, state, failure, reason, task_ids, created_at, updated_at, is_open)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " wanted, state, failure, reason, task_ids, created_at, updated_at, is_open, policy)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 request.request_id,
                 request.campaign_id,
@@ -186,6 +230,7 @@ class SqliteStore:
                 at,
                 at,
                 0 if request.is_final else 1,
+                _policy_json(request),
             ),
         )
         for task_id in request.task_ids:
@@ -194,7 +239,7 @@ class SqliteStore:
     def save_request(self, request: Request, at: str) -> None:
         cursor = self._db.execute(
             "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
-            " is_open=? WHERE request_id=?",
+            " is_open=?, policy=? WHERE request_id=?",
             (
                 request.state.value,
                 request.failure.value if request.failure else None,
@@ -202,6 +247,7 @@ class SqliteStore:
                 json.dumps(list(request.task_ids)),
                 at,
                 0 if request.is_final else 1,
+                _policy_json(request),
                 request.request_id,
             ),
         )
@@ -349,8 +395,161 @@ class SqliteStore:
     def count_rejections(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM rejected").fetchone()[0])
 
+    # -- campaigns --------------------------------------------------------------------------
+
+    def add_campaign(self, campaign: Campaign, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO campaigns (campaign_id, kind, repo, revision, task_group_id, label,"
+            " params, state, outcome, summary, max_actions, actions, dry_run, created_at,"
+            " updated_at, is_open) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                campaign.campaign_id,
+                campaign.kind.value,
+                campaign.push.repo,
+                campaign.push.revision,
+                campaign.push.task_group_id,
+                campaign.label,
+                json.dumps(dict(campaign.params)),
+                campaign.state.value,
+                campaign.outcome,
+                json.dumps(dict(campaign.summary)),
+                campaign.max_actions,
+                campaign.actions,
+                int(campaign.dry_run),
+                at,
+                at,
+                0 if campaign.is_final else 1,
+            ),
+        )
+
+    def save_campaign(self, campaign: Campaign, at: str) -> None:
+        cursor = self._db.execute(
+            "UPDATE campaigns SET params=?, state=?, outcome=?, summary=?, actions=?,"
+            " updated_at=?, is_open=? WHERE campaign_id=?",
+            (
+                json.dumps(dict(campaign.params)),
+                campaign.state.value,
+                campaign.outcome,
+                json.dumps(dict(campaign.summary)),
+                campaign.actions,
+                at,
+                0 if campaign.is_final else 1,
+                campaign.campaign_id,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"no campaign {campaign.campaign_id}")
+
+    def get_campaign(self, campaign_id: str) -> Campaign | None:
+        row = self._db.execute(
+            "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+        ).fetchone()
+        return _campaign_from_row(row) if row else None
+
+    def find_campaigns(self, prefix: str) -> list[Campaign]:
+        rows = self._db.execute(
+            "SELECT * FROM campaigns WHERE campaign_id >= ? AND campaign_id < ?"
+            " ORDER BY campaign_id",
+            (prefix, prefix + "\uffff"),
+        ).fetchall()
+        return [_campaign_from_row(row) for row in rows]
+
+    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]:
+        where = "WHERE is_open" if open_only else ""
+        rows = self._db.execute(
+            f"SELECT * FROM campaigns {where} ORDER BY created_at DESC, campaign_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_campaign_from_row(row) for row in rows]
+
+    def campaign_requests(self, campaign_id: str) -> list[Request]:
+        rows = self._db.execute(
+            "SELECT * FROM requests WHERE campaign_id = ? ORDER BY created_at, request_id",
+            (campaign_id,),
+        ).fetchall()
+        return [_request_from_row(row) for row in rows]
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def add_action(self, action: Action, at: str) -> bool:
+        """Queue an action under its idempotency key; False when the key was already there."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (key, kind, request_id, campaign_id, repo, day,"
+            " payload, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                action.key,
+                action.kind.value,
+                action.request_id,
+                action.campaign_id,
+                action.push.repo if action.push else None,
+                at[:10],
+                json.dumps(action_to_json(action)),
+                at,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def count_actions(self, *, repo: str, day: str) -> int:
+        """Actions other than notifications queued for a repository on a UTC day."""
+        row = self._db.execute(
+            "SELECT count(*) FROM outbox WHERE repo = ? AND day = ? AND kind != 'notify'",
+            (repo, day),
+        ).fetchone()
+        return int(row[0])
+
+    def pending_actions(self, limit: int = 100) -> list[OutboxEntry]:
+        rows = self._db.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at, key LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_outbox_from_row(row) for row in rows]
+
+    def actions_of(
+        self, *, request_id: str | None = None, campaign_id: str | None = None
+    ) -> list[OutboxEntry]:
+        column, value = ("request_id", request_id) if request_id else ("campaign_id", campaign_id)
+        rows = self._db.execute(
+            f"SELECT * FROM outbox WHERE {column} = ? ORDER BY created_at, key", (value,)
+        ).fetchall()
+        return [_outbox_from_row(row) for row in rows]
+
+    def mark_action_started(self, key: str, at: str) -> None:
+        """Recorded before the action is attempted, so a crash leaves evidence to check."""
+        self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, started_at = ? WHERE key = ?", (at, key)
+        )
+
+    def mark_action_done(self, key: str, at: str, result: str) -> None:
+        self._db.execute(
+            "UPDATE outbox SET state = 'done', done_at = ?, result = ?, last_error = NULL"
+            " WHERE key = ?",
+            (at, result, key),
+        )
+
+    def mark_action_failed(self, key: str, at: str, error: str, *, final: bool) -> None:
+        self._db.execute(
+            "UPDATE outbox SET last_error = ?, state = CASE WHEN ? THEN 'failed' ELSE state END,"
+            " done_at = CASE WHEN ? THEN ? ELSE done_at END WHERE key = ?",
+            (error[:2000], final, final, at, key),
+        )
+
+
+def _policy_json(request: Request) -> str:
+    return json.dumps(
+        {
+            "remedy": request.remedy.value,
+            "require_green": request.require_green,
+            "max_actions": request.max_actions,
+            "actions": request.actions,
+            "expected_new": request.expected_new,
+            "awaiting_rerun": list(request.awaiting_rerun),
+            "replaced": list(request.replaced),
+        }
+    )
+
 
 def _request_from_row(row: sqlite3.Row) -> Request:
+    policy = json.loads(row["policy"])
     return Request(
         request_id=row["request_id"],
         push=Push(row["repo"], row["revision"], row["task_group_id"]),
@@ -361,6 +560,13 @@ def _request_from_row(row: sqlite3.Row) -> Request:
         reason=row["reason"],
         campaign_id=row["campaign_id"],
         task_ids=tuple(json.loads(row["task_ids"])),
+        remedy=RemedyPolicy(policy.get("remedy", RemedyPolicy.RECORD.value)),
+        require_green=bool(policy.get("require_green", False)),
+        max_actions=int(policy.get("max_actions", 0)),
+        actions=int(policy.get("actions", 0)),
+        expected_new=int(policy.get("expected_new", 0)),
+        awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
+        replaced=tuple(policy.get("replaced", ())),
     )
 
 
@@ -372,4 +578,34 @@ def _task_from_row(row: sqlite3.Row) -> TaskRecord:
         status=parse_status(json.loads(row["status"])),
         phase=Phase(row["phase"]),
         reason=row["reason"],
+    )
+
+
+def _campaign_from_row(row: sqlite3.Row) -> Campaign:
+    return Campaign(
+        campaign_id=row["campaign_id"],
+        kind=CampaignKind(row["kind"]),
+        push=Push(row["repo"], row["revision"], row["task_group_id"]),
+        label=row["label"],
+        params=json.loads(row["params"]),
+        state=CampaignState(row["state"]),
+        outcome=row["outcome"],
+        summary=json.loads(row["summary"]),
+        max_actions=row["max_actions"],
+        actions=row["actions"],
+        dry_run=bool(row["dry_run"]),
+    )
+
+
+def _outbox_from_row(row: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(
+        key=row["key"],
+        action=action_from_json(json.loads(row["payload"])),
+        state=row["state"],
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        created_at=row["created_at"],
+        done_at=row["done_at"],
+        result=row["result"],
+        last_error=row["last_error"],
     )
