@@ -69,8 +69,12 @@ class CircuitBreaker:
         assert self._opened_until is not None
         if state is BreakerState.OPEN or self._probe_in_flight:
             # While the probe is out, everyone else still waits for its verdict.
-            until = self._opened_until if state is BreakerState.OPEN else self._clock()
-            raise SourceUnavailable(source=self.source, until=until, failures=self._failures)
+            raise SourceUnavailable(
+                source=self.source,
+                until=self._opened_until,
+                failures=self._failures,
+                probing=state is BreakerState.HALF_OPEN,
+            )
         self._probe_in_flight = True
         _log.info("breaker half-open, probing", source=self.source)
 

@@ -67,12 +67,19 @@ class NotFound(SourceError):
 class SourceUnavailable(SourceError):
     """The source's circuit breaker is open: calls are refused without trying."""
 
-    def __init__(self, *, source: str, until: float, failures: int) -> None:
+    def __init__(self, *, source: str, until: float, failures: int, probing: bool = False) -> None:
         self.until = until
         self.failures = failures
+        self.probing = probing
         when = datetime.fromtimestamp(until, tz=UTC).isoformat(timespec="seconds")
-        super().__init__(
-            f"unavailable after {failures} consecutive failures; "
-            f"circuit open until {when} (epoch {until:.3f})",
-            source=source,
-        )
+        if probing:
+            detail = (
+                f"unavailable after {failures} consecutive failures; cool-down ended at "
+                f"{when} (epoch {until:.3f}) and a probe request is deciding whether it is back"
+            )
+        else:
+            detail = (
+                f"unavailable after {failures} consecutive failures; "
+                f"circuit open until {when} (epoch {until:.3f})"
+            )
+        super().__init__(detail, source=source)

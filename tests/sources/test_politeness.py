@@ -237,8 +237,10 @@ async def test_half_open_lets_a_single_probe_through(clock):
     probe = asyncio.create_task(gate.call(slow_ok, url="https://hg.example/"))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    with pytest.raises(SourceUnavailable):
+    with pytest.raises(SourceUnavailable) as info:
         await gate.call(slow_ok, url="https://hg.example/")
+    assert info.value.probing
+    assert "probe" in str(info.value)
     release.set()
     assert await probe == "ok"
     assert gate.breaker.state is BreakerState.CLOSED
