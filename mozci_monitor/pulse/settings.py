@@ -1,0 +1,159 @@
+"""What the Pulse consumer connects to and binds: settings, URLs and routing keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+TASK_EXCHANGE_PREFIX = "exchange/taskcluster-queue/v1/"
+
+TASK_EXCHANGES: tuple[str, ...] = tuple(
+    TASK_EXCHANGE_PREFIX + kind
+    for kind in (
+        "task-defined",
+        "task-pending",
+        "task-running",
+        "task-completed",
+        "task-failed",
+        "task-exception",
+    )
+)
+
+# mozillapulse's PulseConfiguration defaults (the library itself is not a dependency).
+PULSE_HOST = "pulse.mozilla.org"
+PULSE_PORT = 5671
+PULSE_VHOST = "/"
+
+LOCAL_URL = "amqp://guest:guest@localhost:5672//"
+
+# Pulse only lets user <user> create queues named queue/<user>/<anything>.
+_QUEUE_NAME = re.compile(r"^queue/[^/\s]+/\S+$")
+_MAX_QUEUE_NAME_BYTES = 255  # AMQP shortstr
+_SLUGID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_ROUTING_KEY_WORD = re.compile(r"^[^.\s]+$")
+
+
+class SettingsError(ValueError):
+    """The consumer settings are not usable."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by '***', safe to log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def pulse_url(
+    user: str,
+    password: str,
+    *,
+    host: str = PULSE_HOST,
+    port: int = PULSE_PORT,
+    vhost: str = PULSE_VHOST,
+    tls: bool = True,
+) -> str:
+    """An AMQP URL for Pulse; defaults are pulse.mozilla.org:5671 over TLS, vhost '/'."""
+    scheme = "amqps" if tls else "amqp"
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    path = "/" if vhost == "/" else "/" + quote(vhost, safe="")
+    return f"{scheme}://{credentials}@{host}:{port}{path}"
+
+
+def task_group_binding(task_group_id: str) -> str:
+    """Routing-key pattern for every task exchange message of one task group.
+
+    Task routing keys are primary.<taskId>.<runId>.<workerGroup>.<workerId>.<provisionerId>
+    .<workerType>.<schedulerId>.<taskGroupId>.<reserved>.
+    """
+    if not _SLUGID.match(task_group_id):
+        raise ValueError(f"not a task group id (slugid): {task_group_id!r}")
+    return f"primary.*.*.*.*.*.*.*.{task_group_id}.#"
+
+
+def validate_routing_key_pattern(pattern: str) -> None:
+    """Reject patterns that a topic exchange would take but that are surely mistakes."""
+    if not pattern or len(pattern.encode()) > _MAX_QUEUE_NAME_BYTES:
+        raise ValueError(f"routing key pattern must be 1-255 bytes: {pattern!r}")
+    if not all(_ROUTING_KEY_WORD.match(word) for word in pattern.split(".")):
+        raise ValueError(f"routing key pattern has an empty word or whitespace: {pattern!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerSettings:
+    """How to reach the broker and what to consume.
+
+    Defaults suit a local RabbitMQ; for real Pulse use `pulse_url(...)` and
+    `declare_exchanges=False` (Taskcluster owns the exchanges: declare them passively).
+    """
+
+    url: str = LOCAL_URL
+    queue_name: str
+    exchanges: tuple[str, ...] = TASK_EXCHANGES
+    routing_keys: tuple[str, ...] = ()  # initial bindings (on every exchange); see set_bindings
+    prefetch: int = 200
+    heartbeat: float = 15.0  # AMQP heartbeats on; kombu's default is off
+    declare_exchanges: bool = True
+    queue_max_length: int | None = None  # x-max-length (the broker drops the oldest beyond it)
+    message_ttl_ms: int | None = None  # x-message-ttl
+    connect_timeout: float = 10.0
+    start_timeout: float = 30.0  # PulseConsumer.start() gives up after this
+    reconnect_initial_delay: float = 0.5
+    reconnect_max_delay: float = 30.0
+    tls_ca_file: str | None = None  # extra CA for amqps (tests with a private CA)
+
+    def __post_init__(self) -> None:
+        if not _QUEUE_NAME.match(self.queue_name):
+            raise SettingsError(
+                f"queue name must look like queue/<pulse user>/<name>: {self.queue_name!r}"
+            )
+        if len(self.queue_name.encode()) > _MAX_QUEUE_NAME_BYTES:
+            raise SettingsError("queue name longer than 255 bytes")
+        scheme = urlsplit(self.url).scheme
+        if scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
+            raise SettingsError(f"unsupported broker URL scheme {scheme!r}")
+        if not self.exchanges:
+            raise SettingsError("at least one exchange is needed")
+        for key in self.routing_keys:
+            validate_routing_key_pattern(key)
+        if not 1 <= self.prefetch <= 65535:
+            raise SettingsError("prefetch must be in 1..65535")
+        if self.heartbeat < 0:
+            raise SettingsError("heartbeat must be >= 0 (0 disables heartbeats)")
+        for name in ("connect_timeout", "start_timeout", "reconnect_initial_delay"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be > 0")
+        if self.reconnect_max_delay < self.reconnect_initial_delay:
+            raise SettingsError("reconnect_max_delay must be >= reconnect_initial_delay")
+        if self.queue_max_length is not None and self.queue_max_length < 1:
+            raise SettingsError("queue_max_length must be >= 1")
+        if self.message_ttl_ms is not None and self.message_ttl_ms < 1:
+            raise SettingsError("message_ttl_ms must be >= 1")
+
+    @property
+    def uses_tls(self) -> bool:
+        return urlsplit(self.url).scheme == "amqps"
+
+    @property
+    def queue_arguments(self) -> dict[str, int]:
+        arguments: dict[str, int] = {}
+        if self.queue_max_length is not None:
+            arguments["x-max-length"] = self.queue_max_length
+        if self.message_ttl_ms is not None:
+            arguments["x-message-ttl"] = self.message_ttl_ms
+        return arguments
+
+    def __repr__(self) -> str:
+        # Dataclass repr would print the URL with its password.
+        return (
+            f"ConsumerSettings(queue_name={self.queue_name!r}, url={redact_url(self.url)!r}, "
+            f"exchanges={self.exchanges!r}, prefetch={self.prefetch}, heartbeat={self.heartbeat})"
+        )
