@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mozci_monitor.core.machine import phase_of
 from mozci_monitor.core.messages import Rejection, parse_status
 from mozci_monitor.core.model import (
     FailureKind,
+    RemedyPolicy,
     RequestState,
     Run,
     RunState,
@@ -22,7 +24,12 @@ from mozci_monitor.core.model import (
     TaskStatus,
     TimelineEntry,
 )
-from mozci_monitor.store.sqlite import REJECTED_BODY_LIMIT, SqliteStore, StoreError
+from mozci_monitor.store.sqlite import (
+    _MIGRATIONS,
+    REJECTED_BODY_LIMIT,
+    SqliteStore,
+    StoreError,
+)
 
 from .pulse_builder import GROUP, LABEL, OTHER_GROUP, OTHER_LABEL, FakeTask, make_request, slug
 
@@ -96,8 +103,34 @@ def test_schema_is_created_and_reopening_migrates_nothing(db_path: Path) -> None
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-    assert version >= 1
+    assert version == len(_MIGRATIONS)
     assert {"requests", "request_tasks", "tasks", "timeline", "rejected", "outbox"} <= tables
+
+
+def test_a_first_version_database_is_migrated_keeping_its_rows(db_path: Path) -> None:
+    """A store written by the first schema opens with today's code and keeps its data."""
+    with _raw(db_path) as old:
+        old.executescript(_MIGRATIONS[0])
+        old.execute(
+            "INSERT INTO requests (request_id, repo, revision, task_group_id, label, wanted,"
+            " state, task_ids, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            ("old-1", "autoland", "a" * 40, GROUP, LABEL, 2, "running", f'["{slug(1)}"]', AT, AT),
+        )
+        old.execute("PRAGMA user_version=1")
+    upgraded = SqliteStore(db_path)
+    try:
+        request = upgraded.get_request("old-1")
+        assert request is not None
+        assert (request.state, request.wanted, request.task_ids) == (
+            RequestState.RUNNING,
+            2,
+            (slug(1),),
+        )
+        assert upgraded.open_task_groups() == {GROUP}
+    finally:
+        upgraded.close()
+    with _raw(db_path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
 
 
 def test_file_store_is_in_wal_mode(store: SqliteStore, db_path: Path) -> None:
@@ -117,11 +150,6 @@ def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
         SqliteStore(tmp_path / "no-such-dir" / "state.sqlite3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SqliteStore on a file that is not a database raises sqlite3.DatabaseError"
-    " ('file is not a database') from PRAGMA journal_mode instead of StoreError",
-)
 def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"this is not an SQLite database, just some text\n" * 50)
@@ -145,6 +173,27 @@ def test_request_round_trip_keeps_every_field(store: SqliteStore) -> None:
     )
     store.add_request(request, AT)
     assert store.get_request("req-full") == request
+
+
+def test_request_round_trip_keeps_the_remedy_policy_fields(store: SqliteStore) -> None:
+    request = make_request(
+        "req-policy",
+        wanted=2,
+        state=RequestState.PENDING,
+        task_ids=(slug(1), slug(2)),
+        remedy=RemedyPolicy.WATCH,
+        require_green=True,
+        max_actions=4,
+        actions=2,
+        expected_new=1,
+        awaiting_rerun=(slug(1),),
+        replaced=(slug(2),),
+    )
+    store.add_request(request, AT)
+    assert store.get_request("req-policy") == request
+    progressed = replace(request, actions=3, expected_new=0, awaiting_rerun=(), replaced=())
+    store.save_request(progressed, LATER)
+    assert store.get_request("req-policy") == progressed
 
 
 def test_request_round_trip_of_defaults(store: SqliteStore) -> None:
