@@ -93,14 +93,24 @@ class PulseSink:
         # Touched only from the worker thread.
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._closed = False
+        # How many connections this sink has opened (1 while the first one holds up).
         self.connections_opened = 0
 
     async def send(self, notification: Notification) -> None:
+        """Publishes on the worker thread. Cancelling the await does not stop a publish
+        already under way: a retried send may then publish twice, with the same message_id
+        (the notification key) for consumers to deduplicate on."""
+        if self._closed:
+            raise NotificationError(self.name, notification.key, "the sink is closed")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._publish, notification)
 
     async def aclose(self) -> None:
         """Closes the broker connection and stops the worker thread; sends fail after this."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._drop_connection)
         self._executor.shutdown(wait=False)

@@ -227,3 +227,12 @@ async def test_real_broker_delivery_and_reconnect(
             assert second.properties["message_id"] == second_note.key
         finally:
             queue.delete()
+
+
+async def test_send_after_close_raises(notification: Notification) -> None:
+    sink = PulseSink("memory://", user=_user())
+    await sink.send(notification)
+    await sink.aclose()
+    await sink.aclose()  # idempotent
+    with pytest.raises(NotificationError, match="the sink is closed"):
+        await sink.send(notification)
