@@ -143,7 +143,8 @@ def decide(
     original = request
     record = update.record
     entries: list[TimelineEntry] = []
-    if record.task_id not in request.task_ids:
+    joined = record.task_id not in request.task_ids
+    if joined:
         request = replace(
             request,
             task_ids=(*request.task_ids, record.task_id),
@@ -153,13 +154,14 @@ def decide(
             TimelineEntry("task-seen", record.task_id, {"label": record.label or ""}),
         )
     previous_phase = update.previous.phase if update.previous else None
-    if update.moved and (record.phase != previous_phase or _new_run(update)):
+    fresh = update.moved or joined  # news for this request, if not for the task
+    if joined or (update.moved and (record.phase != previous_phase or _new_run(update))):
         entries.append(_phase_entry(record))
         if record.task_id in request.awaiting_rerun:
             awaiting = tuple(t for t in request.awaiting_rerun if t != record.task_id)
             request = replace(request, awaiting_rerun=awaiting)
     actions: list[Action] = []
-    if update.moved and request.remedy is RemedyPolicy.WATCH and not request.is_final:
+    if fresh and request.remedy is RemedyPolicy.WATCH and not request.is_final:
         request = _remedy(request, record, allowance, entries, actions)
     current = {**tasks, record.task_id: record}
     settled = settle(request, (current[t] for t in request.task_ids if t in current))

@@ -26,7 +26,7 @@ from mozci_monitor.core.model import (
 )
 
 MAX_BODY_BYTES = 1 << 20  # real messages are a few KiB; anything this big is hostile
-_SLUG = re.compile(r"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$")
+_SLUG = re.compile(r"[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]")
 _KINDS = {kind.value: kind for kind in TaskEventKind}
 # primary.<taskId>.<runId>.<workerGroup>.<workerId>.<provisionerId>.<workerType>
 #        .<schedulerId>.<taskGroupId>.<reserved>
@@ -52,7 +52,7 @@ class MalformedMessage(ValueError):
 
 
 def is_slug_id(value: object) -> bool:
-    return isinstance(value, str) and bool(_SLUG.match(value))
+    return isinstance(value, str) and _SLUG.fullmatch(value) is not None
 
 
 def parse_message(
@@ -61,7 +61,8 @@ def parse_message(
     """Turn one delivery from a task exchange into a `TaskEvent`, or raise `MalformedMessage`."""
     kind = _kind_of(exchange)
     payload = _decode(body)
-    _expect(payload.get("version") == 1, f"version must be 1, got {payload.get('version')!r}")
+    version = payload.get("version")
+    _expect(_is_int(version) and version == 1, f"version must be 1, got {_short(version)}")
     status = parse_status(_object(payload.get("status"), "status"))
 
     run_id = payload.get("runId")
@@ -160,12 +161,16 @@ def _kind_of(exchange: str) -> TaskEventKind:
 def _decode(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(body, Mapping):
         return body
+    if not isinstance(body, bytes | bytearray | str):
+        raise MalformedMessage(f"body must be a JSON object, got {type(body).__name__}")
     if len(body) > MAX_BODY_BYTES:
         raise MalformedMessage(f"body too large: {len(body)} bytes (limit {MAX_BODY_BYTES})")
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedMessage(f"body is not JSON: {error}") from None
+    except RecursionError:
+        raise MalformedMessage("body is not JSON we accept: nested too deeply") from None
     if not isinstance(payload, dict):
         raise MalformedMessage(f"body must be a JSON object, got {type(payload).__name__}")
     return payload
