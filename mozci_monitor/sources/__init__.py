@@ -22,7 +22,14 @@ from .models import (
     TreeherderJob,
     TreeherderPush,
 )
-from .politeness import USER_AGENT, Policy, PoliteSource, parse_retry_after, redact_url
+from .politeness import (
+    USER_AGENT,
+    Policy,
+    PoliteSource,
+    parse_retry_after,
+    redact_text,
+    redact_url,
+)
 from .ratemeter import RateMeter
 from .taskcluster import PRODUCTION_ROOT_URL, TaskclusterClient, credentials_from_environment
 from .treeherder import PRODUCTION_TREEHERDER_URL, TreeherderClient
@@ -66,6 +73,7 @@ __all__ = [
     "credentials_from_environment",
     "parse_pushlog",
     "parse_retry_after",
+    "redact_text",
     "redact_url",
     "render_action",
     "repo_path",

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .errors import NotFound, SourceError, TransientError
-from .politeness import USER_AGENT, PoliteSource, parse_retry_after, redact_url
+from .politeness import USER_AGENT, PoliteSource, parse_retry_after, redact_text, redact_url
 
 Json = Any
 QueryParams = Mapping[str, str | int]
@@ -78,7 +78,7 @@ class JsonHttp:
                         retry_after=retry_after,
                     )
                 if response.status >= 400:
-                    body = (await response.text())[:300]
+                    body = redact_text((await response.text())[:300])
                     raise SourceError(
                         f"request refused: {body}",
                         source=self.source,
@@ -96,11 +96,14 @@ class JsonHttp:
                     ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise TransientError(
-                f"cannot connect: {exc}", source=self.source, url=safe_url, request_sent=False
+                f"cannot connect: {redact_text(str(exc))}",
+                source=self.source,
+                url=safe_url,
+                request_sent=False,
             ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(
-                f"{type(exc).__name__}: {exc}", source=self.source, url=safe_url
+                f"{type(exc).__name__}: {redact_text(str(exc))}", source=self.source, url=safe_url
             ) from exc
 
 

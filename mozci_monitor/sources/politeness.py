@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -53,9 +54,26 @@ def _package_version() -> str:
 
 USER_AGENT = f"mozci-monitor/{_package_version()} (+https://github.com/mozilla/mozci-monitor)"
 
+# Taskcluster signs with `bewit`; artifact redirects land on S3/GCS signed URLs.
 _SECRET_QUERY_KEYS = frozenset(
-    {"bewit", "token", "access_token", "accesstoken", "signature", "sig", "key", "password"}
+    {
+        "bewit",
+        "token",
+        "access_token",
+        "accesstoken",
+        "signature",
+        "sig",
+        "key",
+        "password",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "googleaccessid",
+    }
 )
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
 
 
 def redact_url(url: str) -> str:
@@ -69,6 +87,11 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path, urllib.parse.urlencode(cleaned), "")
     )
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted (exception messages quote URLs)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:

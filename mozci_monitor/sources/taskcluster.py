@@ -26,7 +26,7 @@ from taskcluster.exceptions import (
 from .errors import NotFound, SourceError, TransientError
 from .jsonhttp import JsonHttp
 from .models import JsonObject, TaskGroupMember, TaskStatus
-from .politeness import PoliteSource, parse_retry_after, redact_url
+from .politeness import PoliteSource, parse_retry_after, redact_text, redact_url
 
 PRODUCTION_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
 
@@ -236,24 +236,29 @@ class TaskclusterClient:
             except TaskclusterConnectionError as exc:
                 never_left = isinstance(exc.superExc, aiohttp.ClientConnectorError)
                 raise TransientError(
-                    f"connection failed: {exc.superExc or exc}",
+                    f"connection failed: {redact_text(str(exc.superExc or exc))}",
                     source=self.gate.name,
                     url=safe_url,
                     request_sent=not never_left,
                 ) from exc
             except TaskclusterAuthFailure as exc:
                 raise SourceError(
-                    f"authentication failed: {exc}", source=self.gate.name, url=safe_url, status=401
+                    f"authentication failed: {redact_text(str(exc))}",
+                    source=self.gate.name,
+                    url=safe_url,
+                    status=401,
                 ) from exc
             except TaskclusterFailure as exc:
-                raise SourceError(str(exc), source=self.gate.name, url=safe_url) from exc
+                raise SourceError(
+                    redact_text(str(exc)), source=self.gate.name, url=safe_url
+                ) from exc
 
         return await self.gate.call(once, url=url, idempotent=idempotent)
 
 
 def _rest_failure(exc: TaskclusterRestFailure, *, source: str, url: str) -> SourceError:
     status = getattr(exc, "status_code", None)
-    message = str(exc).splitlines()[0] if str(exc) else "request failed"
+    message = redact_text(str(exc).splitlines()[0]) if str(exc) else "request failed"
     if status == 404:
         return NotFound(message, source=source, url=url, status=404)
     if status == 429 or (status is not None and status >= 500):

@@ -19,6 +19,7 @@ from mozci_monitor.sources.politeness import (
     Policy,
     PoliteSource,
     parse_retry_after,
+    redact_text,
     redact_url,
 )
 
@@ -363,3 +364,25 @@ def test_redact_url_hides_secrets():
     assert "pw" not in redacted
     assert "x=1" in redacted
     assert redacted.startswith("https://tc.example/api/queue/v1/task/X/artifacts/a?")
+
+
+def test_redact_text_hides_signed_storage_urls():
+    signed = (
+        "https://bucket.s3.amazonaws.com/public/logs/live.log?"
+        "X-Amz-Credential=AKIA%2F20261122&X-Amz-Signature=deadbeef&X-Amz-Expires=900"
+    )
+    text = redact_text(f"Cannot read body of {signed}: reset")
+    assert "deadbeef" not in text
+    assert "AKIA" not in text
+    assert "X-Amz-Expires=900" in text
+
+
+async def test_errors_never_quote_secrets_from_exceptions(session, clock):
+    http = make_http(session, clock, attempts=1)
+    signed = "https://tc.example/api/queue/v1/task/T/artifacts/private%2Fx?bewit=SECRETBEWIT"
+    with aioresponses() as m:
+        m.get(signed, exception=aiohttp.ClientPayloadError(f"truncated body from {signed}"))
+        with pytest.raises(TransientError) as info:
+            await http.get_json(signed)
+    assert "SECRETBEWIT" not in str(info.value)
+    assert "bewit=REDACTED" in str(info.value)
