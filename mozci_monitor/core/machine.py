@@ -171,7 +171,9 @@ def decide(
         original.reason,
     ):
         entries.append(_state_entry(settled))
-    return Decision(settled, tuple(entries), tuple(actions), settled != original)
+    return Decision(
+        settled, tuple(entries), tuple(actions), bool(entries) or settled != original
+    )
 
 
 def _remedy(
