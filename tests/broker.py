@@ -356,10 +356,40 @@ class _PrivateNode:
 
     def stop(self) -> None:
         ctl = _rabbitmq_tool("rabbitmqctl")
-        if ctl is not None:
+        # Without our pid file the node is not ours: `rabbitmqctl stop` would halt whatever
+        # node holds the default name.
+        if ctl is not None and self.pid_file.exists():
             with contextlib.suppress(Exception):
                 _run([ctl, "stop", str(self.pid_file)], env=self._env)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _await_amqp(timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not amqp_answers(timeout=1.0):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _start_node_or_wait() -> _PrivateNode | None:
+    """Start a private node; if another session's broker is merely disturbed, wait for it."""
+    if _wait_port(up=True, timeout=0.1):
+        # Open but not answering: another session froze or is booting it.
+        if _await_amqp(_STARTUP_TIMEOUT):
+            return None
+        raise BrokerUnavailable(f"{HOST}:{PORT} is open but does not speak AMQP as guest")
+    node = _PrivateNode()
+    try:
+        node.start()
+        return node
+    except BrokerUnavailable:
+        node.stop()
+        # The node name may be taken by a broker whose app another session stopped.
+        if _await_amqp(_STARTUP_TIMEOUT / 2):
+            return None
+        raise
 
 
 def _open_lock(path: Path) -> IO[str]:
@@ -377,16 +407,7 @@ def _broker_session() -> Iterator[RabbitMQ]:
         with _open_lock(_START_LOCK) as start_lock:
             fcntl.flock(start_lock, fcntl.LOCK_EX)
             if not amqp_answers():
-                if _wait_port(up=True, timeout=0.1):
-                    raise BrokerUnavailable(
-                        f"{HOST}:{PORT} is open but does not speak AMQP as guest"
-                    )
-                node = _PrivateNode()
-                try:
-                    node.start()
-                except BaseException:
-                    node.stop()
-                    raise
+                node = _start_node_or_wait()
             fcntl.flock(users, fcntl.LOCK_SH)
         broker = RabbitMQ(URL, pid_file=node.pid_file if node else None)
         yield broker
@@ -394,13 +415,16 @@ def _broker_session() -> Iterator[RabbitMQ]:
             broker.restore()  # leave the broker usable for the next session
     finally:
         if node is not None:
-            fcntl.flock(users, fcntl.LOCK_UN)
-            try:
-                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass  # another pytest session still uses the node: leave it running
-            else:
-                node.stop()
+            # Under the start lock, so no session can find the node up and then lose it.
+            with _open_lock(_START_LOCK) as start_lock:
+                fcntl.flock(start_lock, fcntl.LOCK_EX)
+                fcntl.flock(users, fcntl.LOCK_UN)
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # another pytest session still uses the node: leave it running
+                else:
+                    node.stop()
         users.close()
 
 
