@@ -42,8 +42,11 @@ class PulsePublisher:
     `memory://`) that ignore RabbitMQ's CC header; with AMQP the header does the work.
     """
 
-    def __init__(self, broker_url: str, *, emulate_cc: bool | None = None) -> None:
+    def __init__(
+        self, broker_url: str, *, emulate_cc: bool | None = None, connect_retries: int = 3
+    ) -> None:
         self.broker_url = broker_url
+        self.connect_retries = max(connect_retries, 1)
         self.emulate_cc = (
             emulate_cc if emulate_cc is not None else not broker_url.startswith(("amqp", "pyamqp"))
         )
@@ -89,7 +92,9 @@ class PulsePublisher:
     def _run(self) -> None:
         try:
             connection = _kombu.Connection(self.broker_url)
-            connection.ensure_connection(max_retries=3)
+            connection.ensure_connection(
+                max_retries=self.connect_retries, interval_start=0.1, interval_step=0.5
+            )
             exchanges = declare_exchanges(connection)
             producer = _kombu.Producer(connection.default_channel)
         except BaseException as exc:  # handed to start() in the caller's thread

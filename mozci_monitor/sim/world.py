@@ -212,7 +212,7 @@ class World:
                 }
             )
         tests = self.graph.test_labels
-        wanted = max(1, round(len(tests) * self.config.scheduled_fraction))
+        wanted = round(len(tests) * self.config.scheduled_fraction)
         chosen = set(rng.sample(tests, wanted))
         scheduled = [label for label in tests if label in chosen]
         builds_needed = {self.graph.specs[label].build_label for label in scheduled}
