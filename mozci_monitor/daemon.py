@@ -235,3 +235,23 @@ class Daemon:
         )
         await self._refresh_bindings()
         return registered
+
+
+def build_daemon(settings: Settings) -> Daemon:
+    """Wire the production edges: SQLite store, kombu consumer on the configured broker."""
+    from mozci_monitor.config import pulse_url
+    from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+    from mozci_monitor.store.sqlite import SqliteStore
+
+    pulse = settings.pulse
+    consumer = PulseConsumer(
+        ConsumerSettings(
+            url=pulse_url(pulse),
+            queue_name=pulse.queue,
+            prefetch=pulse.prefetch,
+            heartbeat=pulse.heartbeat,
+            declare_exchanges=pulse.declare_exchanges,
+            reconnect_max_delay=pulse.reconnect_max_delay,
+        )
+    )
+    return Daemon(settings, store=SqliteStore(settings.store.path), consumer=consumer)

@@ -1,0 +1,240 @@
+"""The spine end to end: real RabbitMQ → kombu thread → parse → SQLite commit → ack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from broker import RabbitMQ, publish_many, unique_queue_name
+from store.pulse_builder import GROUP, LABEL, FakeTask, Message, make_request, slug
+
+from mozci_monitor.config import DaemonSettings, PulseSettings, Settings
+from mozci_monitor.core.model import FailureKind, RequestState
+from mozci_monitor.daemon import EXIT_OK, Daemon
+from mozci_monitor.engine import Engine
+from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
+from mozci_monitor.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.rabbitmq
+
+AT = "2026-11-22T12:00:00.000Z"
+
+
+def _settings(url: str, queue: str, store: Path) -> Settings:
+    return Settings(
+        pulse=PulseSettings(url=url, queue=queue, heartbeat=10.0, prefetch=200),
+        daemon=DaemonSettings(batch_max=100, batch_wait=0.05, bindings_refresh=0.2),
+    )
+
+
+def _consumer(url: str, queue: str) -> PulseConsumer:
+    return PulseConsumer(ConsumerSettings(url=url, queue_name=queue, heartbeat=10.0))
+
+
+def _publish(url: str, messages: Sequence[Message]) -> None:
+    # In order, one by one: grouping by exchange would reorder a task's messages.
+    for message in messages:
+        publish_many(url, message.exchange, [(message.routing_key, message.payload)])
+
+
+async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+class _Running:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.task: asyncio.Task[int] | None = None
+
+    async def __aenter__(self) -> _Running:
+        self.task = asyncio.create_task(self.daemon.run(install_signal_handlers=False))
+        await _until(lambda: self.daemon.health.started)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.daemon.request_stop()
+        assert self.task is not None
+        assert await asyncio.wait_for(self.task, 30) == EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def running(daemon: Daemon) -> AsyncIterator[Daemon]:
+    async with _Running(daemon):
+        yield daemon
+
+
+def _state(store_path: Path, request_id: str = "req-1") -> Any:
+    store = SqliteStore(store_path)
+    try:
+        return store.get_request(request_id)
+    finally:
+        store.close()
+
+
+async def test_messages_drive_a_request_to_completed_and_are_acked(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    queue = unique_queue_name("daemon")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(), AT)
+    daemon = Daemon(
+        _settings(rabbitmq.url, queue, store_path),
+        store=SqliteStore(store_path),
+        consumer=_consumer(rabbitmq.url, queue),
+    )
+    task = FakeTask(slug(1))
+    other_group = FakeTask(slug(2), group=slug(3))
+    async with running(daemon):
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        _publish(rabbitmq.url, [*other_group.lifecycle(), *task.lifecycle()])
+        await _until(lambda: _state(store_path).state is RequestState.COMPLETED)
+        await _until(lambda: daemon.health.counters.get("applied", 0) >= 3)
+    request = _state(store_path)
+    assert request.task_ids == (task.task_id,)
+    store = SqliteStore(store_path)
+    kinds = [
+        (e.kind, e.detail.get("phase") or e.detail.get("state")) for e in store.timeline("req-1")
+    ]
+    assert kinds == [
+        ("registered", None),
+        ("task-seen", None),
+        ("task-phase", "pending"),
+        ("state", "pending"),
+        ("task-phase", "running"),
+        ("state", "running"),
+        ("task-phase", "completed"),
+        ("state", "completed"),
+    ]
+    # The other group was never bound, so its messages never reached the queue.
+    assert store.get_task(other_group.task_id) is None
+    assert rabbitmq.queue_depth(queue) == 0
+
+
+async def test_malformed_messages_are_recorded_acked_and_do_not_stop_the_daemon(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    queue = unique_queue_name("daemon-bad")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(), AT)
+    daemon = Daemon(
+        _settings(rabbitmq.url, queue, store_path),
+        store=SqliteStore(store_path),
+        consumer=_consumer(rabbitmq.url, queue),
+    )
+    task = FakeTask(slug(1))
+    messages = task.lifecycle("failed")
+    bad_key = f"primary.{slug(9)}.0._._.p.w.s.{GROUP}._"
+    async with running(daemon):
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        publish_many(rabbitmq.url, messages[0].exchange, [(bad_key, b"{not json")])
+        publish_many(rabbitmq.url, messages[0].exchange, [(bad_key, {"version": 2})])
+        _publish(rabbitmq.url, messages)
+        await _until(lambda: _state(store_path).state is RequestState.FAILED)
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+    assert _state(store_path).failure is FailureKind.ORANGE
+    store = SqliteStore(store_path)
+    assert store.count_rejections() == 2
+    reasons = sorted(r[3] for r in store.rejections())
+    assert reasons[0].startswith("body is not JSON")
+    assert reasons[1] == "version must be 1, got 2"
+    assert daemon.health.counters["rejected"] == 2
+
+
+class _CrashBeforeAck:
+    """A consumer whose acks never reach the broker: a crash between commit and ack."""
+
+    def __init__(self, inner: PulseConsumer) -> None:
+        self.inner = inner
+        self.held: list[Delivery] = []
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        return await self.inner.get_batch(max_items, max_wait)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.held.extend(deliveries)
+
+    def set_bindings(self, routing_keys: set[str]) -> None:
+        self.inner.set_bindings(routing_keys)
+
+    def is_stalled(self, now: float) -> bool:
+        return self.inner.is_stalled(now)
+
+    async def stop(self, grace: float) -> None:
+        await self.inner.stop(0.5)
+
+
+async def test_restart_redelivers_unacked_messages_and_applies_nothing_twice(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    queue = unique_queue_name("daemon-restart")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(wanted=2), AT)
+    settings = _settings(rabbitmq.url, queue, store_path)
+    first, second = FakeTask(slug(1)), FakeTask(slug(2))
+
+    crashing = _CrashBeforeAck(_consumer(rabbitmq.url, queue))
+    daemon = Daemon(settings, store=SqliteStore(store_path), consumer=crashing)
+    async with running(daemon):
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        _publish(rabbitmq.url, first.lifecycle())
+        await _until(lambda: len(crashing.held) == 3)
+    # Committed but never acked: the broker kept them for the next consumer.
+    await _until(lambda: rabbitmq.queue_depth(queue) == 3)
+    store = SqliteStore(store_path)
+    timeline_before = store.timeline("req-1")
+    # 1 of 2 runs done and nothing open: waiting for the second task to appear.
+    assert _state(store_path).state is RequestState.SCHEDULED
+    _publish(rabbitmq.url, second.lifecycle())
+
+    daemon = Daemon(
+        settings, store=SqliteStore(store_path), consumer=_consumer(rabbitmq.url, queue)
+    )
+    async with running(daemon):
+        await _until(lambda: _state(store_path).state is RequestState.COMPLETED)
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+    # The redelivered three change nothing: pending and running are behind the stored
+    # completed (stale), completed is the same (duplicate).
+    assert daemon.health.counters["stale"] == 2
+    assert daemon.health.counters["duplicates"] == 1
+    assert daemon.health.counters["applied"] == 3  # the second task's three
+    timeline_after = store.timeline("req-1")
+    assert timeline_after[: len(timeline_before)] == timeline_before
+    seen = [e.task_id for e in timeline_after if e.kind == "task-seen"]
+    assert seen == [first.task_id, second.task_id]
+    phases = [(e.task_id, e.detail["phase"]) for e in timeline_after if e.kind == "task-phase"]
+    assert len(phases) == len(set(phases)) == 6
+
+
+async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    queue = unique_queue_name("daemon-stop")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(wanted=50, label=LABEL), AT)
+    daemon = Daemon(
+        _settings(rabbitmq.url, queue, store_path),
+        store=SqliteStore(store_path),
+        consumer=_consumer(rabbitmq.url, queue),
+    )
+    tasks = [FakeTask(slug(100 + n)) for n in range(50)]
+    messages = [m for task in tasks for m in task.lifecycle()]
+    async with running(daemon):
+        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await asyncio.to_thread(_publish, rabbitmq.url, messages)
+        await _until(lambda: daemon.health.counters.get("messages", 0) > 0)
+    # Stopped mid-stream: whatever was consumed was committed and acked, the rest waits.
+    consumed = daemon.health.counters["messages"]
+    assert rabbitmq.queue_depth(queue) == len(messages) - consumed
+    store = SqliteStore(store_path)
+    assert sum(1 for t in tasks if store.get_task(t.task_id)) >= consumed // 3
