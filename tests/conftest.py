@@ -14,7 +14,7 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "refe
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """The real Mozilla data beside the project; tests that need it skip (or fail in CI) without it."""
+    """The real Mozilla data beside the project; without it tests skip (or fail in CI)."""
     if not REFERENCE_DIR.is_dir():
         if os.environ.get("CI"):
             pytest.fail(
