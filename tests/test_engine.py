@@ -535,13 +535,6 @@ def _phase_log(store: SqliteStore, task_id: str) -> list[tuple[object, object]]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (working-tree engine, Engine._record): timeline entries of a decision are"
-    " dropped when the request itself does not change (Decision.changed is now"
-    " `settled != original`), so a task phase that leaves the request state as it was"
-    " (RETRYING -> PENDING of a retry run) is never logged",
-)
 def test_every_phase_of_a_retried_task_is_logged(engine: Engine, store: SqliteStore) -> None:
     engine.register(make_request(), AT)
     a = FakeTask(slug(1))
@@ -557,12 +550,6 @@ def test_every_phase_of_a_retried_task_is_logged(engine: Engine, store: SqliteSt
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (working-tree engine, Engine._record): a second task going pending -> running"
-    " while the request is already running changes no request field, and its task-phase"
-    " entry is dropped",
-)
 def test_phases_of_a_second_task_are_logged_while_the_request_state_holds(
     engine: Engine, store: SqliteStore
 ) -> None:
