@@ -135,6 +135,17 @@ def test_auto_retried_exceptions_wait_for_the_queue_then_get_a_rerun(reason: str
     assert [a.kind for a in exhausted.actions] == [ActionKind.RERUN]
 
 
+def test_a_broken_task_adopted_late_still_gets_its_remedy() -> None:
+    broken = observe(None, status("exception:internal-error"), LABEL).record
+    duplicate = observe(broken, status("exception:internal-error"), LABEL)
+    assert duplicate.change is Change.DUPLICATE
+    decision = decide(watched(), {TASK_A: broken}, duplicate)
+    assert [a.kind for a in decision.actions] == [ActionKind.RERUN]
+    assert decision.request.awaiting_rerun == (TASK_A,)
+    redelivered = decide(decision.request, {TASK_A: broken}, duplicate)
+    assert redelivered == Decision(decision.request)  # known now: no second action
+
+
 def test_record_policy_never_acts() -> None:
     for final_run in ("exception:internal-error", "exception:superseded", "failed"):
         decision = _decide(request(require_green=True, max_actions=5), status(final_run))
@@ -387,11 +398,6 @@ def test_check_missing_out_of_budget_gives_up() -> None:
 # --------------------------------------------------------------------------- Decision contract
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: decide() returns timeline entries with changed=False when only a task "
-    "moved (request unchanged); engine._record() drops the entries when not changed",
-)
 def test_a_decision_with_timeline_entries_is_changed() -> None:
     running = {
         t: observe(None, status("running", task_id=t), LABEL).record for t in (TASK_A, TASK_B)

@@ -592,8 +592,9 @@ def test_completed_request_is_not_reopened_by_a_rerun_of_its_task() -> None:
     desk.feed_named("completed")
     decision = desk.feed_named("rerun-pending")
     assert decision.request.state is S.COMPLETED
-    # The task's progress is recorded, the request's state is not touched.
+    # The task's progress is recorded (so the decision is a change), the state is not touched.
     assert _kinds(decision) == ["task-phase"]
+    assert decision.changed
     assert desk.feed_named("rerun-failed").request.state is S.COMPLETED
 
 
@@ -622,8 +623,9 @@ def test_a_task_seen_before_the_request_is_adopted_on_its_next_message() -> None
     decision = desk.feed_named("running")  # a duplicate of what we know
     assert decision.request.task_ids == (TASK_A,)
     assert decision.request.state is S.RUNNING
-    assert "task-seen" in _kinds(decision)
-    assert "state" in _kinds(decision)
+    # News for the request even if not for the task: seen, where it stands, what that means.
+    assert _kinds(decision) == ["task-seen", "task-phase", "state"]
+    assert decision.changed
 
 
 def test_decide_ignores_non_moving_updates_of_known_tasks() -> None:
