@@ -90,9 +90,11 @@ class FaultInjector:
             if fault.kind == "timeout":
                 await asyncio.sleep(self.timeout_seconds)
                 return await handler(request)
-            transport = request.transport
+            protocol = request.protocol
+            transport = protocol.transport if protocol is not None else None
             if transport is not None:
                 transport.abort()
-            raise ConnectionResetError("injected connection reset")
+            # Never written: the connection is gone, the client sees a disconnect.
+            return web.Response(status=500)
 
         return inject
