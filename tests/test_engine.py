@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store.pulse_builder import (
     GROUP,
     LABEL,
@@ -635,3 +637,112 @@ def test_real_reference_messages_drive_a_request(reference_dir: Path) -> None:
     # Reference messages carry no task definition: every stored task is unlabelled.
     assert len(outcome.unlabelled) == in_group
     store.close()
+
+
+# -- any delivery order, any redelivery -----------------------------------------------------------
+
+_SCRIPTS: dict[str, list[tuple[str, ...]]] = {
+    "green": [("pending",), ("running",), ("completed",)],
+    "orange": [("pending",), ("running",), ("failed",)],
+    "deadline": [("pending",), ("exception", "deadline-exceeded")],
+    "superseded": [("pending",), ("exception", "superseded")],
+    "retried": [
+        ("pending",),
+        ("running",),
+        ("exception", "claim-expired"),
+        ("retry",),
+        ("running",),
+        ("completed",),
+    ],
+}
+_RANK = {"scheduled": 0, "pending": 1, "running": 2}
+
+
+def _script_messages(task: FakeTask, script: str) -> list[Message]:
+    messages = []
+    for step in _SCRIPTS[script]:
+        if step[0] == "pending":
+            messages.append(task.pending())
+        elif step[0] == "retry":
+            messages.append(task.pending("retry"))
+        elif step[0] == "running":
+            messages.append(task.running())
+        else:
+            messages.append(task.resolve(step[0], step[1] if len(step) > 1 else None))
+    return messages
+
+
+@st.composite
+def _deliveries(draw: st.DrawFn) -> tuple[list[str], list[int], list[int]]:
+    scripts = draw(st.lists(st.sampled_from(sorted(_SCRIPTS)), min_size=1, max_size=3))
+    total = sum(len(_SCRIPTS[s]) for s in scripts)
+    order = draw(st.permutations(range(total)))
+    extra = draw(st.lists(st.integers(0, total - 1), max_size=total))
+    inserts = draw(st.lists(st.integers(0, total), min_size=len(extra), max_size=len(extra)))
+    delivery = list(order)
+    for item, position in zip(extra, inserts, strict=True):
+        delivery.insert(position, item)
+    cuts = draw(st.lists(st.integers(1, max(1, len(delivery) - 1)), max_size=3))
+    return scripts, delivery, sorted(set(cuts))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_deliveries())
+def test_any_order_and_redelivery_converges_and_logs_each_step_once(
+    case: tuple[list[str], list[int], list[int]],
+) -> None:
+    scripts, delivery, cuts = case
+    store = SqliteStore(":memory:")
+    try:
+        engine = Engine(store)
+        engine.register(make_request(wanted=len(scripts)), AT)
+        tasks = [FakeTask(slug(n + 1)) for n in range(len(scripts))]
+        per_task = [_script_messages(t, s) for t, s in zip(tasks, scripts, strict=True)]
+        messages = [m for ms in per_task for m in ms]
+        delivered = [messages[i].event() for i in delivery]
+        for start, end in zip([0, *cuts], [*cuts, len(delivered)], strict=True):
+            engine.apply(delivered[start:end], AT)
+
+        # Every task ends at its furthest snapshot, whatever the order.
+        for task, own in zip(tasks, per_task, strict=True):
+            stored = store.get_task(task.task_id)
+            assert stored is not None
+            assert stored.status == own[-1].event().status
+        request = _state(store)
+        assert sorted(request.task_ids) == sorted(t.task_id for t in tasks)
+
+        # The timeline has each task seen once and its phases only moving forward.
+        timeline = store.timeline("req-1")
+        for task in tasks:
+            seen = [e for e in timeline if e.kind == "task-seen" and e.task_id == task.task_id]
+            assert len(seen) == 1
+            steps = [
+                (int(e.detail.get("run") or 0), _RANK.get(str(e.detail["phase"]), 3))
+                for e in timeline
+                if e.kind == "task-phase" and e.task_id == task.task_id
+            ]
+            assert steps == sorted(set(steps)), steps
+
+        # With one task the outcome cannot depend on the order.
+        if len(scripts) == 1:
+            in_order = SqliteStore(":memory:")
+            try:
+                reference_engine = Engine(in_order)
+                reference_engine.register(make_request(wanted=1), AT)
+                reference_engine.apply([m.event() for m in messages], AT)
+                expected = _state(in_order)
+            finally:
+                in_order.close()
+            assert (request.state, request.failure, request.reason) == (
+                expected.state,
+                expected.failure,
+                expected.reason,
+            )
+
+        # Redelivering everything once more changes nothing.
+        again = engine.apply([m.event() for m in messages], AT)
+        assert again.applied == 0
+        assert again.changed_requests == {}
+        assert store.timeline("req-1") == timeline
+    finally:
+        store.close()

@@ -544,3 +544,20 @@ def test_state_and_timeline_survive_close_and_reopen(db_path: Path) -> None:
         assert again.requests_serving(slug(50), GROUP, None) == [request]
     finally:
         again.close()
+
+
+def test_two_stores_on_one_file_see_each_others_commits(db_path: Path) -> None:
+    """The CLI registers requests while the daemon holds its own store open."""
+    daemon = SqliteStore(db_path)
+    cli = SqliteStore(db_path)
+    try:
+        assert daemon.open_task_groups() == set()
+        with cli.transaction():
+            cli.add_request(make_request("from-cli"), AT)
+        assert daemon.open_task_groups() == {GROUP}
+        with daemon.transaction():
+            daemon.save_task(_task_record(60, "pending"), AT)
+        assert cli.get_task(slug(60)) == _task_record(60, "pending")
+    finally:
+        cli.close()
+        daemon.close()
