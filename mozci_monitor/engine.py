@@ -19,6 +19,7 @@ from mozci_monitor.core.machine import (
     Change,
     Decision,
     TaskUpdate,
+    action_failed,
     cancel,
     check_missing,
     decide,
@@ -159,6 +160,19 @@ class Engine:
                 return outcome
             decision = check_missing(request, scheduled, graph, self._allowance(request, at))
             self._record(request, decision, at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
+    def action_failed(self, action: Action, error: str, at: str) -> BatchOutcome:
+        """The outbox gave up on an action: its request ends failed, with the reason."""
+        outcome = BatchOutcome()
+        with self._store.transaction():
+            if action.request_id is None:
+                return outcome
+            request = self._store.get_request(action.request_id)
+            if request is None:
+                return outcome
+            self._record(request, action_failed(request, action.key, error), at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome
 

@@ -109,4 +109,7 @@ def build_action(request: Request, remedy: Remedy, record: TaskRecord | None) ->
         labels=labels,
         times=1,
         why=remedy.why,
+        # What the task looked like when we decided: lets a restart tell whether a rerun
+        # it is unsure about already happened (the run count grew).
+        details={"runs": len(record.status.runs)} if record is not None else {},
     )

@@ -347,3 +347,19 @@ def _state_entry(request: Request) -> TimelineEntry:
     if request.reason is not None:
         detail["reason"] = request.reason
     return TimelineEntry("state", None, detail)
+
+
+def action_failed(request: Request, key: str, error: str) -> Decision:
+    """A remedy could not be performed: the request ends, saying why."""
+    if request.is_final:
+        return Decision(request)
+    failed = replace(
+        request,
+        state=RequestState.FAILED,
+        failure=FailureKind.ACTION,
+        reason=f"action {key} failed: {error}"[:500],
+        expected_new=0,
+        awaiting_rerun=(),
+    )
+    entry = TimelineEntry("action-failed", None, {"key": key, "error": error[:500]})
+    return Decision(failed, (entry, _state_entry(failed)), (), True)

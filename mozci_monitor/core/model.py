@@ -93,6 +93,7 @@ class FailureKind(StrEnum):
     ORANGE = "orange"  # a test failure
     EXCEPTION = "exception"  # infrastructure: the reason says which
     BUDGET = "budget"  # the monitor gave up: a budget ran out
+    ACTION = "action-failed"  # the monitor's remedy could not be performed
 
 
 @dataclass(frozen=True, slots=True)

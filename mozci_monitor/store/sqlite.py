@@ -517,6 +517,28 @@ class SqliteStore:
         ).fetchall()
         return [_outbox_from_row(row) for row in rows]
 
+    def count_done_like(self, action: Action) -> int:
+        """Done outbox entries of the same kind, task and labels in the same push.
+
+        Used to tell, after a crash, whether an action task found in the push's group
+        is ours or one we already accounted for.
+        """
+        rows = self._db.execute(
+            "SELECT payload FROM outbox WHERE state = 'done' AND kind = ? AND repo IS ?",
+            (action.kind.value, action.push.repo if action.push else None),
+        )
+        count = 0
+        for (payload,) in rows:
+            other = action_from_json(json.loads(payload))
+            if (
+                other.push == action.push
+                and other.task_id == action.task_id
+                and sorted(other.labels) == sorted(action.labels)
+                and not (other.request_id == action.request_id and other.key == action.key)
+            ):
+                count += 1
+        return count
+
     def mark_action_started(self, key: str, at: str) -> None:
         """Recorded before the action is attempted, so a crash leaves evidence to check."""
         self._db.execute(

@@ -1,0 +1,351 @@
+"""Performs the outbox: every action the engine decided on, exactly once.
+
+Each entry is marked *started* (committed) before it is attempted and *done* (committed)
+after. An entry found started but not done — the daemon died in between — is *in doubt*:
+before trying it again the actuator asks Taskcluster whether it already happened (the
+task got a new run; the push's group holds the action task), so a crash never performs an
+intent twice. Failures that may pass (5xx, timeouts, breaker open) are retried with
+backoff; failures that will not (the action does not exist, the task cannot be rerun) end
+the request with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+import structlog
+
+from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.notify import Notification, NotificationError, Sink
+from mozci_monitor.sources import HookCall, SourceError
+from mozci_monitor.sources.actions import ActionError
+from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
+from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ActionSource(Protocol):
+    """What the actuator needs of Taskcluster (satisfied by sources.TaskclusterClient)."""
+
+    async def task(self, task_id: str) -> dict[str, Any]: ...
+    async def status(self, task_id: str) -> TaskStatus: ...
+    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
+    async def find_decision_task(self, repo: str, revision: str) -> str: ...
+    async def trigger_hook(
+        self, hook_group_id: str, hook_id: str, payload: dict[str, Any]
+    ) -> str | None: ...
+    async def rerun_task(self, task_id: str) -> TaskStatus: ...
+    async def cancel_task(self, task_id: str) -> TaskStatus: ...
+
+
+class OutboxStore(Protocol):
+    def pending_actions(self, limit: int = 100) -> list[Any]: ...
+    def mark_action_started(self, key: str, at: str) -> None: ...
+    def mark_action_done(self, key: str, at: str, result: str) -> None: ...
+    def mark_action_failed(self, key: str, at: str, error: str, *, final: bool) -> None: ...
+    def count_done_like(self, action: Action) -> int: ...
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+
+
+Render = Callable[..., HookCall]
+InStore = Callable[..., Awaitable[Any]]
+
+
+class _Permanent(Exception):
+    """This action cannot succeed, however often it is tried."""
+
+
+@dataclass(frozen=True)
+class ActuatorSettings:
+    dry_run: bool = False
+    max_attempts: int = 8
+    retry_base: float = 1.0
+    retry_max: float = 60.0
+    batch: int = 50
+
+
+class Actuator:
+    def __init__(
+        self,
+        *,
+        in_store: InStore,
+        store: OutboxStore,
+        taskcluster: ActionSource,
+        render: Render,
+        sinks: Sequence[Sink],
+        on_permanent_failure: Callable[[Action, str], Awaitable[None]],
+        now: Callable[[], str],
+        settings: ActuatorSettings = ActuatorSettings(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._in_store = in_store
+        self._store = store
+        self._tc = taskcluster
+        self._render = render
+        self._sinks = list(sinks)
+        self._on_permanent_failure = on_permanent_failure
+        self._now = now
+        self._settings = settings
+        self._sleep = sleep
+        self._wake = asyncio.Event()
+        self._actions_json: dict[str, Any] = {}  # decision task id -> actions.json
+        self._delivered: dict[str, set[str]] = {}  # notification key -> sinks that have it
+        self.performed: dict[str, int] = {}
+        self.failures = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, idle: float = 5.0) -> None:
+        """Drain the outbox whenever woken (or every `idle` seconds), until cancelled."""
+        delay = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=max(delay, idle) if delay else idle
+                )
+            self._wake.clear()
+            retry_later = await self.drain()
+            if retry_later:
+                delay = min(max(delay * 2, self._settings.retry_base), self._settings.retry_max)
+                await self._sleep(delay)
+                self._wake.set()
+            else:
+                delay = 0.0
+
+    async def drain(self) -> bool:
+        """Attempt every pending action once; True if some must be retried later."""
+        entries = await self._in_store(self._store.pending_actions, self._settings.batch)
+        retry_later = False
+        for entry in entries:
+            retry_later |= not await self._attempt(entry)
+        return retry_later
+
+    async def _attempt(self, entry: Any) -> bool:
+        action: Action = entry.action
+        in_doubt = entry.started_at is not None and entry.attempts > 0
+        await self._in_store(self._store.mark_action_started, action.key, self._now())
+        try:
+            if in_doubt and await self._already_done(action):
+                result = "already performed (confirmed after restart)"
+            else:
+                result = await self._perform(action)
+        except _Permanent as error:
+            await self._give_up(action, str(error))
+            return True
+        except (SourceError, NotificationError, OSError, TimeoutError) as error:
+            final = entry.attempts + 1 >= self._settings.max_attempts or isinstance(error, NotFound)
+            if final:
+                await self._give_up(action, _describe(error))
+                return True
+            self.failures += 1
+            await self._in_store(
+                self._store.mark_action_failed,
+                action.key,
+                self._now(),
+                _describe(error),
+                final=False,
+            )
+            level = (
+                log.warning if isinstance(error, TransientError | SourceUnavailable) else log.error
+            )
+            level(
+                "action failed; will retry",
+                key=action.key,
+                kind=action.kind.value,
+                error=_describe(error),
+                attempt=entry.attempts + 1,
+            )
+            return False
+        await self._in_store(self._store.mark_action_done, action.key, self._now(), result)
+        self.performed[action.kind.value] = self.performed.get(action.kind.value, 0) + 1
+        log.info(
+            "action done",
+            key=action.key,
+            kind=action.kind.value,
+            task=action.task_id,
+            labels=list(action.labels) or None,
+            why=action.why,
+            result=result,
+        )
+        return True
+
+    async def _give_up(self, action: Action, error: str) -> None:
+        self.failures += 1
+        await self._in_store(
+            self._store.mark_action_failed, action.key, self._now(), error, final=True
+        )
+        log.error("action abandoned", key=action.key, kind=action.kind.value, error=error)
+        await self._on_permanent_failure(action, error)
+
+    # -- performing -----------------------------------------------------------------------
+
+    async def _perform(self, action: Action) -> str:
+        if action.kind is ActionKind.NOTIFY:
+            return await self._notify(action)
+        if self._settings.dry_run:
+            what = _describe_action(action)
+            log.info("dry run: would perform", key=action.key, action=what, why=action.why)
+            return f"dry-run: would {what}"
+        if action.kind is ActionKind.RERUN:
+            assert action.task_id is not None
+            try:
+                status = await self._tc.rerun_task(action.task_id)
+            except NotFound as error:
+                raise _Permanent(f"task {action.task_id} cannot be rerun: {error}") from None
+            return f"rerun: task {action.task_id} now has {len(status.runs)} runs"
+        if action.kind is ActionKind.CANCEL:
+            assert action.task_id is not None
+            await self._tc.cancel_task(action.task_id)
+            return f"canceled {action.task_id}"
+        return await self._in_tree(action)
+
+    async def _in_tree(self, action: Action) -> str:
+        push = action.push
+        if push is None:
+            raise _Permanent("no push to act on")
+        actions_json = await self._actions_json_for(push.repo, push.revision, push.task_group_id)
+        tags: Mapping[str, str] | None = None
+        if action.kind is ActionKind.RETRIGGER:
+            assert action.task_id is not None
+            name, task_id = "retrigger", action.task_id
+            user_input: dict[str, Any] = {"times": action.times}
+            definition = await self._tc.task(action.task_id)
+            tags = definition.get("tags") or {}
+        else:
+            name, task_id = "add-new-jobs", None
+            user_input = {"tasks": list(action.labels), "times": action.times}
+        try:
+            call = self._render(
+                actions_json, name, push.task_group_id, task_id, user_input, task_tags=tags
+            )
+        except ActionError as error:
+            raise _Permanent(str(error)) from None
+        action_task = await self._tc.trigger_hook(call.hook_group_id, call.hook_id, call.payload)
+        return f"{name} via hook {call.hook_id}: action task {action_task}"
+
+    async def _actions_json_for(self, repo: str, revision: str, group: str) -> Any:
+        if group not in self._actions_json:
+            decision = await self._tc.find_decision_task(repo, revision)
+            self._actions_json[group] = await self._tc.artifact_json(
+                decision, "public/actions.json"
+            )
+        return self._actions_json[group]
+
+    async def _notify(self, action: Action) -> str:
+        campaign = None
+        if action.campaign_id is not None:
+            campaign = await self._in_store(self._store.get_campaign, action.campaign_id)
+        notification = build_notification(action, campaign)
+        done = self._delivered.setdefault(action.key, set())
+        errors: list[str] = []
+        for sink in self._sinks:
+            if sink.name in done:
+                continue
+            try:
+                await sink.send(notification)
+            except NotificationError as error:
+                errors.append(str(error))
+                continue
+            done.add(sink.name)
+        if errors:
+            raise NotificationError("notify", action.key, "; ".join(errors))
+        self._delivered.pop(action.key, None)
+        return f"notified via {', '.join(s.name for s in self._sinks) or 'no sink'}"
+
+    # -- in-doubt checks ----------------------------------------------------------------
+
+    async def _already_done(self, action: Action) -> bool:
+        if action.kind is ActionKind.RERUN and action.task_id is not None:
+            status = await self._tc.status(action.task_id)
+            return len(status.runs) > int(action.details.get("runs") or 0)
+        if action.kind in (ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS) and action.push:
+            members = await self._tc.list_task_group(action.push.task_group_id)
+            found = sum(1 for member in members if _is_action_task_for(member.task, action))
+            ours: int = await self._in_store(self._store.count_done_like, action)
+            return found > ours
+        return False
+
+
+def _is_action_task_for(task: Mapping[str, Any], action: Action) -> bool:
+    extra = task.get("extra") or {}
+    performed = extra.get("action") if isinstance(extra, Mapping) else None
+    if not isinstance(performed, Mapping):
+        return False
+    context = performed.get("context") or {}
+    user_input = context.get("input") or {}
+    if action.kind is ActionKind.RETRIGGER:
+        return bool(
+            performed.get("name") == "retrigger" and context.get("taskId") == action.task_id
+        )
+    return bool(
+        performed.get("name") == "add-new-jobs"
+        and sorted(user_input.get("tasks") or []) == sorted(action.labels)
+    )
+
+
+def build_notification(action: Action, campaign: Campaign | None) -> Notification:
+    details: dict[str, Any] = dict(action.details)
+    if campaign is None:
+        return Notification(
+            key=action.key,
+            campaign_id=action.campaign_id or "",
+            kind=str(details.get("kind") or "watch"),
+            outcome=str(details.get("state") or "finished"),
+            title=action.why,
+            text=action.why,
+            details=details,
+        )
+    push = campaign.push
+    lines = [
+        f"{campaign.kind.value} of {campaign.label or 'the push'}"
+        f" on {push.repo}@{push.revision[:12]}",
+        f"outcome: {campaign.outcome or campaign.state.value}",
+    ]
+    summary = dict(campaign.summary)
+    if summary.get("states"):
+        lines.append("requests: " + ", ".join(f"{k} {v}" for k, v in summary["states"].items()))
+    if summary.get("answer"):
+        lines.append(f"answer: {summary['answer']}")
+    lines.append(f"monitor actions: {campaign.actions}")
+    return Notification(
+        key=action.key,
+        campaign_id=campaign.campaign_id,
+        kind=campaign.kind.value,
+        outcome=campaign.state.value,
+        title=f"mozci-monitor: {campaign.kind.value} {campaign.state.value}"
+        f" ({campaign.label or push.revision[:12]})",
+        text="\n".join(lines),
+        details={
+            "campaign": campaign.campaign_id,
+            "kind": campaign.kind.value,
+            "state": campaign.state.value,
+            "outcome": campaign.outcome,
+            "repo": push.repo,
+            "revision": push.revision,
+            "task_group_id": push.task_group_id,
+            "label": campaign.label,
+            "summary": summary,
+            "actions": campaign.actions,
+        },
+    )
+
+
+def _describe_action(action: Action) -> str:
+    if action.kind is ActionKind.ADD_NEW_JOBS:
+        return f"add-new-jobs {', '.join(action.labels)} x{action.times}"
+    return f"{action.kind.value} {action.task_id} x{action.times}"
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:1000]
