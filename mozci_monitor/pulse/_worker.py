@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import random
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -79,8 +80,10 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
 
 
 def is_fatal_at_start(exc: BaseException) -> bool:
+    """Errors that retrying cannot fix: credentials, permissions, certificates, arguments."""
     return any(
-        getattr(link, "code", None) in _FATAL_CODES
+        isinstance(link, ssl.SSLCertVerificationError)
+        or getattr(link, "code", None) in _FATAL_CODES
         or getattr(link, "reply_code", None) in _FATAL_CODES
         for link in _exception_chain(exc)
     )
