@@ -187,6 +187,16 @@ def test_prefetch_above_the_amqp_limit_is_refused(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, "[pulse]\nprefetch = 70000"))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: TOML nan passes the 'greater than 0' check (nan <= 0 is False), so"
+    " pulse.heartbeat = nan is accepted and reaches the AMQP connection",
+)
+def test_nan_is_not_a_positive_number(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^pulse\.heartbeat:"):
+        load_settings(_write(tmp_path, "[pulse]\nheartbeat = nan"))
+
+
 # -- secrets -------------------------------------------------------------------------------------
 
 
