@@ -59,6 +59,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
         description="Create a clone of the task.",
     ),
     ActionSpec(
+        name="retrigger",
+        cb_name="retrigger-disabled",
+        title="Retrigger (disabled)",
+        symbol="rt",
+        permission="generic",
+        order=20,
+        context=[{}],
+        schema={
+            "type": "object",
+            "properties": {
+                "downstream": {"type": "boolean", "default": False},
+                "times": _TIMES,
+                "force": {"type": "boolean", "default": False},
+            },
+        },
+        description="Create a clone of the task (needs `force`: rerun it instead).",
+    ),
+    ActionSpec(
         name="add-new-jobs",
         cb_name="add-new-jobs",
         title="Add new jobs",
@@ -339,11 +357,11 @@ class Actions:
                 at=world.events.now,
             )
         )
-        invalid = _validate(spec, action_input)
-        if invalid:
-            # The real action task fails when its input does not match the schema.
+        refusal = _validate(spec, action_input) or self._refusal(spec, task_id, action_input)
+        if refusal:
+            # The real action task fails (and creates nothing) on input its callback rejects.
             world.force(action_task_id, 0, "failed")
-            log.info("sim.action_input_invalid", action=spec.cb_name, error=invalid)
+            log.info("sim.action_refused", action=spec.cb_name, reason=refusal)
 
         def run(action_task: SimTask) -> None:
             created = self._perform(spec, push, task_id, action_input or {})
@@ -356,11 +374,29 @@ class Actions:
 
         return world.create_task(action_task_id, definition, push, on_success=run)
 
+    def _refusal(self, spec: ActionSpec, task_id: str | None, data: Any) -> str | None:
+        """Why the in-tree callback would exit with an error, if it would."""
+        data = data if isinstance(data, dict) else {}
+        graph = self.world.graph.specs
+        needs_task = ("retrigger", "retrigger-disabled", "rerun", "backfill", "cancel")
+        if spec.cb_name in needs_task and task_id not in self.world.tasks:
+            return f"task {task_id} not found"
+        if spec.cb_name == "retrigger-disabled" and not data.get("force"):
+            return "this task should not be retriggered (pass force)"
+        labels: list[str] = list(data.get("tasks", [])) if spec.cb_name == "add-new-jobs" else []
+        if spec.cb_name == "retrigger-multiple":
+            for request in data.get("requests", []):
+                labels += list(request.get("tasks", []))
+        unknown = [label for label in labels if label not in graph]
+        if unknown:
+            return f"{unknown[0]} was not found in the task-graph"
+        return None
+
     def _perform(self, spec: ActionSpec, push: Push, task_id: str | None, data: Any) -> list[str]:
         world = self.world
         data = data if isinstance(data, dict) else {}
         times = int(data.get("times", 1))
-        if spec.cb_name == "retrigger":
+        if spec.cb_name in ("retrigger", "retrigger-disabled"):
             target = world.tasks.get(task_id or "")
             if target is None:
                 return []

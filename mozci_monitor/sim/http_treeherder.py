@@ -8,6 +8,7 @@ superseded, or retry when the queue retried the run.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -67,8 +68,6 @@ def job_result(task: SimTask, run_id: int) -> tuple[str, str]:
 
 
 def _iso_to_unix(stamp: str | None) -> int | None:
-    from datetime import datetime
-
     if not stamp:
         return None
     return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())

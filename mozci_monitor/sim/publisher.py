@@ -97,6 +97,7 @@ class PulsePublisher:
             )
             exchanges = declare_exchanges(connection)
             producer = _kombu.Producer(connection.default_channel)
+            publish = connection.ensure(producer, producer.publish, max_retries=3)
         except BaseException as exc:  # handed to start() in the caller's thread
             self._failure = exc
             self._ready.set()
@@ -109,24 +110,17 @@ class PulsePublisher:
                     if item is _STOP:
                         return
                     assert isinstance(item, PulseMessage)
-                    self._send(connection, producer, exchanges, item)
+                    self._send(publish, exchanges, item)
                 finally:
                     self._queue.task_done()
         finally:
             connection.release()
 
-    def _send(
-        self,
-        connection: Any,
-        producer: Any,
-        exchanges: dict[str, Any],
-        message: PulseMessage,
-    ) -> None:
+    def _send(self, publish: Any, exchanges: dict[str, Any], message: PulseMessage) -> None:
         exchange = exchanges[message.exchange]
         keys = [message.routing_key]
         if self.emulate_cc:
             keys += list(message.cc)
-        publish = connection.ensure(producer, producer.publish, max_retries=3)
         try:
             for index, key in enumerate(keys):
                 headers = {"CC": list(message.cc)} if index == 0 and not self.emulate_cc else {}
@@ -139,8 +133,9 @@ class PulsePublisher:
                     headers=headers,
                 )
         except Exception:
-            self.errors += 1
             log.exception("sim.publish_failed", exchange=message.exchange)
+            with self._lock:
+                self.errors += 1
             return
         with self._lock:
             self.published[message.exchange] += 1

@@ -14,12 +14,13 @@ from aiohttp import web
 
 from mozci_monitor.sim.actions import Actions, HookTrigger
 from mozci_monitor.sim.app import build_app
+from mozci_monitor.sim.clock import iso
 from mozci_monitor.sim.config import SimConfig
 from mozci_monitor.sim.context import Notification, SimContext
 from mozci_monitor.sim.faults import FaultInjector
 from mozci_monitor.sim.publisher import PulsePublisher
 from mozci_monitor.sim.pulse_messages import PulseMessage, build_message
-from mozci_monitor.sim.taskgraph import full_task_graph_entry, tcyml_hash
+from mozci_monitor.sim.taskgraph import full_task_graph_entry, task_definition, tcyml_hash
 from mozci_monitor.sim.world import Push, SimTask, Transition, World
 
 log = structlog.get_logger(__name__)
@@ -255,9 +256,6 @@ class Simulator:
 
 
 def _template_for(world: World, push: Push, label: str) -> dict[str, Any]:
-    from mozci_monitor.sim.clock import iso  # local: only needed for optimised-away labels
-    from mozci_monitor.sim.taskgraph import task_definition
-
     return task_definition(
         world.graph.specs[label],
         push=world.push_info(push),

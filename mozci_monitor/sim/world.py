@@ -244,7 +244,8 @@ class World:
         self.create_task(
             push.decision_task_id, definition, push, on_success=self._decision_creates_graph
         )
-        log.debug("sim.push_arrived", push_id=push.push_id, revision=push.revision)
+        if self.listeners:  # live pushes only: history is simulated silently
+            log.info("sim.push_arrived", push_id=push.push_id, revision=push.revision)
 
     def _decision_creates_graph(self, decision: SimTask) -> None:
         push = decision.push

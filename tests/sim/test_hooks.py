@@ -177,3 +177,32 @@ def test_config_rejects_bad_values() -> None:
         SimConfig(pushes=0)
     with pytest.raises(ValueError):
         SimConfig(pushes=3, history_pushes=4)
+
+
+async def test_builds_retrigger_only_with_force(sim: Simulator) -> None:
+    push = sim.pushes[0]
+    build_id = push.label_to_taskid["build-linux64/opt"]
+    refused = await trigger_action(sim, push, "retrigger", task_id=build_id, action_input={})
+    forced = await trigger_action(
+        sim, push, "retrigger", task_id=build_id, action_input={"force": True}
+    )
+    await sim.advance(3 * 3600)
+    assert sim.task(refused["taskId"]).state == "failed"
+    assert sim.task(forced["taskId"]).state == "completed"
+    assert len(sim.tasks_of(push, "build-linux64/opt")) == 2
+    assert sim.stats.hook_triggers == {"retrigger-disabled": 2}
+
+
+async def test_add_new_jobs_with_an_unknown_label_creates_nothing(sim: Simulator) -> None:
+    push = sim.pushes[0]
+    before = len(sim.tasks_of(push))
+    response = await trigger_action(
+        sim,
+        push,
+        "add-new-jobs",
+        task_id=None,
+        action_input={"tasks": ["test-linux1804-64/opt-xpcshell", "test-nope"]},
+    )
+    await sim.advance(600)
+    assert sim.task(response["taskId"]).state == "failed"
+    assert len(sim.tasks_of(push)) == before + 1  # only the action task itself
