@@ -178,6 +178,7 @@ def test_settings_from_dict_accepts_what_load_settings_reads() -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=pytest.fail.Exception,
     reason="BUG: pulse.prefetch has no upper bound, but AMQP basic.qos prefetch_count is a"
     " 16-bit field (py-amqp packs it as a short): 70000 passes check-config and fails at"
     " connect time",
@@ -189,6 +190,7 @@ def test_prefetch_above_the_amqp_limit_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=pytest.fail.Exception,
     reason="BUG: TOML nan passes the 'greater than 0' check (nan <= 0 is False), so"
     " pulse.heartbeat = nan is accepted and reaches the AMQP connection",
 )
@@ -295,6 +297,7 @@ def test_pulse_url_without_password_names_where_to_put_it() -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="BUG: pulse_url rebuilds the netloc from urlsplit().hostname, which drops the"
     " brackets of an IPv6 literal: amqps://[::1]:5671/ becomes amqps://u:p@::1:5671/",
 )
@@ -306,6 +309,7 @@ def test_pulse_url_keeps_an_ipv6_host_bracketed(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.xfail(
     strict=True,
+    raises=ValueError,
     reason="BUG: a non-numeric port in pulse.url makes pulse_url raise a bare ValueError"
     " from urlsplit().port instead of a ConfigError naming pulse.url (check-config then"
     " dies with a traceback)",
