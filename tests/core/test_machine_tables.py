@@ -31,6 +31,7 @@ from mozci_monitor.core.model import (
     REASONS_RESOLVED,
     FailureKind,
     Phase,
+    RemedyPolicy,
     Request,
     RequestState,
     TaskRecord,
@@ -770,6 +771,16 @@ def _fold(snapshots: Iterable[TaskStatus], wanted: int = 1) -> tuple[TaskRecord,
     return desk.tasks[TASK_A], desk.request
 
 
+def _fold_watched(snapshots: Iterable[TaskStatus]) -> tuple[Request, list[tuple[str, str]]]:
+    desk = Desk(request(remedy=RemedyPolicy.WATCH, max_actions=5, require_green=True))
+    actions = []
+    for snapshot in snapshots:
+        decision = desk.feed(snapshot)
+        if decision is not None:
+            actions += [(action.key, action.kind.value) for action in decision.actions]
+    return desk.request, actions
+
+
 def _deliveries(life: list[TaskStatus]) -> st.SearchStrategy[list[int]]:
     return st.lists(st.integers(0, len(life) - 1), min_size=1, max_size=3 * len(life))
 
@@ -799,6 +810,19 @@ def test_shuffled_delivery_gives_the_same_request_state(data: st.DataObject) -> 
     _, in_order = _fold((life[i] for i in sorted(set(delivered))), wanted)
     assert _state_of(shuffled) == _state_of(in_order)
     assert shuffled.task_ids == in_order.task_ids == (TASK_A,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_shuffled_delivery_asks_for_the_same_remedies(data: st.DataObject) -> None:
+    """Under WATCH, redelivery and reordering neither repeat nor lose an action."""
+    life = data.draw(task_lives(reruns=False), label="life")
+    delivered = data.draw(_deliveries(life), label="delivered")
+    shuffled, shuffled_actions = _fold_watched(life[i] for i in delivered)
+    in_order, in_order_actions = _fold_watched(life[i] for i in sorted(set(delivered)))
+    assert shuffled_actions == in_order_actions
+    assert len(shuffled_actions) <= 1
+    assert shuffled == in_order
 
 
 @settings(max_examples=100, deadline=None)
