@@ -11,7 +11,12 @@ from mozci_monitor.sim.cli import run_sim
 from mozci_monitor.sim.config import ForcedOutcome, Outcome, Regression, SimConfig
 from mozci_monitor.sim.faults import FaultInjector
 from mozci_monitor.sim.publisher import PulsePublisher
-from mozci_monitor.sim.pulse_messages import PulseMessage, build_message, routing_key
+from mozci_monitor.sim.pulse_messages import (
+    PulseMessage,
+    build_message,
+    routing_key,
+    simulated_messages,
+)
 from mozci_monitor.sim.simulator import SimStats, Simulator
 from mozci_monitor.sim.world import Push, SimTask, Transition
 
@@ -31,4 +36,5 @@ __all__ = [
     "build_message",
     "routing_key",
     "run_sim",
+    "simulated_messages",
 ]

@@ -144,7 +144,8 @@ async def pushes(request: web.Request) -> web.Response:
     selected = [p for p in world.pushes if p.arrived]
     revision = request.query.get("revision")
     if revision:
-        selected = [p for p in selected if p.revision == revision]
+        # like Treeherder, any changeset of a push finds it, not only its tip
+        selected = [p for p in selected if any(c["node"] == revision for c in p.changesets)]
     elif "id" in request.query:
         selected = [p for p in selected if str(p.treeherder_id) == request.query["id"]]
     count = int(request.query.get("count", 10))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mozci_monitor.sim.world import Transition
+from mozci_monitor.sim.config import SimConfig
+from mozci_monitor.sim.world import Transition, World
 
 EXCHANGE_PREFIX: Final = "exchange/taskcluster-queue/v1/"
 TASK_EXCHANGES: Final = (
@@ -100,3 +101,23 @@ def build_message(transition: Transition) -> PulseMessage:
         cc=tuple(f"route.{route}" for route in transition.routes),
         body=body,
     )
+
+
+def simulated_messages(config: SimConfig, *, ci_seconds: float | None = None) -> list[PulseMessage]:
+    """Every message a world publishes from its first push on, without HTTP or broker.
+
+    For benchmarks and tests that need many real-format messages: runs `ci_seconds` of CI
+    time (default: until every push's tasks are resolved, deadlines excluded).
+    """
+    world = World(config)
+    messages: list[PulseMessage] = []
+    world.listeners.append(lambda transition: messages.append(build_message(transition)))
+    if ci_seconds is not None:
+        world.advance_to(world.events.now + ci_seconds)
+        return messages
+    last_push = world.pushes[-1].date
+    while (due := world.events.next_time()) is not None:
+        if due > last_push and world.active_runs == 0:
+            break  # only deadlines of tasks stuck behind failures remain
+        world.advance_to(due)
+    return messages

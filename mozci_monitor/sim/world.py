@@ -9,7 +9,6 @@ reasonCreated `rerun`; the deadline resolves anything left as deadline-exceeded.
 
 from __future__ import annotations
 
-import copy
 import functools
 import random
 from collections.abc import Callable
@@ -113,7 +112,7 @@ class SimTask:
             "expires": d["expires"],
             "retriesLeft": self.retries_left,
             "state": self.state,
-            "runs": copy.deepcopy(self.runs),
+            "runs": [dict(run) for run in self.runs],  # runs hold only scalars
         }
 
 
@@ -160,6 +159,8 @@ class World:
         # Called when a decision task has created its graph (artifacts are attached there).
         self.decision_listeners: list[Callable[[SimTask], None]] = []
         self.tasks_created = 0
+        # Runs currently pending or running: zero means nothing moves until a deadline.
+        self.active_runs = 0
         self.reruns = 0
         self._next_job_id = 400_000_000
         history = config.effective_history_pushes
@@ -400,6 +401,7 @@ class World:
     def _add_run(self, task: SimTask, reason_created: str) -> None:
         run_id = len(task.runs)
         task.runs.append(self._new_run(run_id, reason_created))
+        self.active_runs += 1
         self._emit("pending", task, run_id)
         delay = self._run_rng.expovariate(1.0 / self.config.mean_pending)
         self.events.after(delay, lambda: self._claim(task, run_id))
@@ -489,6 +491,8 @@ class World:
     def _finish_run(self, task: SimTask, run_id: int, state: str, reason: str) -> None:
         run = task.runs[run_id]
         started = run.get("started") is not None
+        if run["state"] in ("pending", "running"):
+            self.active_runs -= 1
         run["state"] = state
         run["reasonResolved"] = reason
         run["resolved"] = iso(self.events.now)
@@ -501,6 +505,7 @@ class World:
             task.retries_left -= 1
             reason_created = "task-retry" if reason == "intermittent-task" else "retry"
             task.runs.append(self._new_run(run_id + 1, reason_created))
+            self.active_runs += 1
             self._emit("pending", task, run_id + 1)
             delay = self._run_rng.expovariate(1.0 / self.config.mean_pending)
             self.events.after(delay, lambda: self._claim(task, run_id + 1))

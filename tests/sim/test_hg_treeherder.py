@@ -144,3 +144,10 @@ async def test_jobs_accept_legacy_result_set_id(sim: Simulator, param: str) -> N
     push = sim.pushes[0]
     body = await get_json(f"{sim.treeherder_url}/api/jobs/", **{param: str(push.treeherder_id)})
     assert body["results"]
+
+
+async def test_treeherder_push_found_by_any_of_its_changesets(sim: Simulator) -> None:
+    push = next(p for p in sim.pushes if len(p.changesets) > 1)
+    first = push.changesets[0]["node"]
+    body = await get_json(f"{sim.treeherder_url}/api/project/autoland/push/", revision=first)
+    assert [r["id"] for r in body["results"]] == [push.treeherder_id]

@@ -13,7 +13,7 @@ from typing import Any
 import kombu
 import pytest
 
-from mozci_monitor.sim import PulseMessage, PulsePublisher, Simulator
+from mozci_monitor.sim import PulseMessage, PulsePublisher, Simulator, simulated_messages
 from mozci_monitor.sim.pulse_messages import TASK_EXCHANGES, exchange_name
 
 from .conftest import small_config
@@ -223,3 +223,21 @@ async def test_cc_header_routes_on_rabbitmq(rabbitmq: Any, bindings: Any) -> Non
     assert routed_ids and set(routed_ids) <= set(primary_ids)
     # one copy per queue even when several of its bindings match, like real Pulse
     assert sorted(both_ids) == sorted(primary_ids)
+
+
+def test_simulated_messages_without_server_or_broker(
+    validate: Callable[[str, Any], None],
+) -> None:
+    config = small_config(history_pushes=0, pushes=3, intermittent_rate=0.2)
+    messages = simulated_messages(config)
+    assert messages == simulated_messages(config)  # deterministic
+    per_task: dict[str, list[str]] = {}
+    for message in messages:
+        validate(f"{message.exchange.removeprefix(PREFIX)}-message.json", message.body)
+        per_task.setdefault(message.body["status"]["taskId"], []).append(message.exchange)
+    # every task ends resolved (or is stuck behind a failed build), in order
+    for exchanges in per_task.values():
+        assert exchanges[0].endswith("task-defined")
+        if len(exchanges) > 1:
+            assert exchanges[-1].rsplit("-", 1)[1] in ("completed", "failed", "exception")
+    assert len(simulated_messages(config, ci_seconds=600)) < len(messages)
