@@ -355,12 +355,10 @@ class World:
         task = self._get(task_id)
         if task.state in _RESOLVED:
             return task
-        if not task.runs:
-            task.runs.append(self._new_run(0, "exception"))
-        run = task.runs[-1]
         if self._past_deadline(task):
             raise QueueError(409, "RequestConflict", "task is past its deadline")
-        self._finish_run(task, run["runId"], "exception", "canceled")
+        self._ensure_run(task)
+        self._finish_run(task, len(task.runs) - 1, "exception", "canceled")
         return task
 
     def force(self, task_id_or_label: str, run_id: int, outcome: str) -> None:
@@ -527,9 +525,15 @@ class World:
     def _deadline(self, task: SimTask) -> None:
         if task.state in _RESOLVED:
             return
-        if not task.runs:
-            task.runs.append(self._new_run(0, "exception"))
+        self._ensure_run(task)
         self._finish_run(task, len(task.runs) - 1, "exception", "deadline-exceeded")
+
+    def _ensure_run(self, task: SimTask) -> None:
+        """An unscheduled task resolved by the queue gets a run created just for that."""
+        if not task.runs:
+            run = self._new_run(0, "exception")
+            run["state"] = "exception"  # never pending: not an active run
+            task.runs.append(run)
 
     def _past_deadline(self, task: SimTask) -> bool:
         return self.events.now >= _seconds_of(task.definition["deadline"], self.events.now)

@@ -139,3 +139,25 @@ async def test_auto_advance_runs_ci_time(make_sim: Any) -> None:
         await asyncio.sleep(0.01)
     assert sim.now > 3600
     assert sim.pushes[-1].index >= 3
+
+
+async def test_canceling_an_unscheduled_task_creates_an_exception_run(sim: Simulator) -> None:
+    push = await _live_push(sim)
+    await sim.advance(400)
+    waiting = next(t for t in sim.tasks_of(push) if t.state == "unscheduled")
+    active = sim.world.active_runs
+    sim.world.cancel(waiting.task_id)
+    assert sim.world.active_runs == active
+    assert waiting.runs == [
+        {
+            "runId": 0,
+            "state": "exception",
+            "reasonCreated": "exception",
+            "reasonResolved": "canceled",
+            "scheduled": waiting.runs[0]["scheduled"],
+            "resolved": waiting.runs[0]["resolved"],
+        }
+    ]
+    await sim.run_until_idle()
+    assert waiting.state == "exception"  # completing its build does not revive it
+    assert sim.world.active_runs == 0
