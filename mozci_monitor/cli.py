@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, load_settings, secrets_of
-from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
+from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
 from mozci_monitor.core.model import Push, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args, settings)
     except (ConfigError, StoreError) as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"mozci-monitor: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     return result
 
@@ -122,6 +125,12 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:
+    for what, value in [("--task-group", args.task_group)] + [
+        ("--task-id", task_id) for task_id in args.task_id
+    ]:
+        if not is_slug_id(value):
+            print(f"mozci-monitor: {what} {value!r} is not a Taskcluster task id", file=sys.stderr)
+            return 2
     store = _open_store(args, settings)
     request = Request(
         request_id=secrets.token_hex(6),
@@ -239,7 +248,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     total = BatchOutcome()
     reasons: list[str] = []
     with open(args.file, "rb") as handle:
-        for chunk in _chunks(_replay_items(handle, reasons), 500):
+        # A dry run must see its own earlier effects, so it is one transaction, rolled back.
+        size = sys.maxsize if args.dry_run else 500
+        for chunk in _chunks(_replay_items(handle, reasons), size):
             total.add(engine.apply(chunk, _now(), dry_run=args.dry_run))
     verb = "would apply" if args.dry_run else "applied"
     print(

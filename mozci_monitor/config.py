@@ -6,6 +6,7 @@ Every error names the offending key (`pulse.prefetch: expected an integer, got "
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -49,6 +50,27 @@ class DaemonSettings:
     shutdown_grace: float = 10.0
     stall_timeout: float = 0.0  # 0: twice the Pulse heartbeat
     store_retry_max: float = 30.0
+    reconcile_interval: float = 300.0  # seconds between REST catch-ups of watched groups
+
+
+@dataclass(frozen=True)
+class SourcesSettings:
+    taskcluster_root_url: str = "https://firefox-ci-tc.services.mozilla.com"
+    treeherder_url: str = "https://treeherder.mozilla.org"
+    hg_url: str = "https://hg.mozilla.org"
+    taskcluster_rate: float = 20.0  # requests per second
+    treeherder_rate: float = 5.0
+    hg_rate: float = 5.0
+    max_concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class ActionsSettings:
+    dry_run: bool = False  # decide and log every action, perform none
+    max_per_request: int = 3
+    max_per_campaign: int = 0  # 0: no campaign-wide limit
+    max_per_repo_day: int = 200  # 0: no daily limit
+    max_attempts: int = 8
 
 
 @dataclass(frozen=True)
@@ -62,14 +84,28 @@ class Settings:
     pulse: PulseSettings = field(default_factory=PulseSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    actions: ActionsSettings = field(default_factory=ActionsSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    # Validated by notify.build_sinks when the daemon starts (and by check-config).
+    notify: dict[str, Any] = field(default_factory=lambda: {"sinks": ["log"]})
 
 
 _CHOICES = {
     ("log", "format"): {"auto", "json", "console"},
     ("log", "level"): {"debug", "info", "warning", "error"},
 }
-_POSITIVE = {("pulse", "prefetch"), ("pulse", "heartbeat"), ("daemon", "batch_max")}
+_MAXIMUM = {("pulse", "prefetch"): 65535}  # AMQP's prefetch count is a 16-bit field
+_POSITIVE = {
+    ("pulse", "prefetch"),
+    ("pulse", "heartbeat"),
+    ("daemon", "batch_max"),
+    ("sources", "taskcluster_rate"),
+    ("sources", "treeherder_rate"),
+    ("sources", "hg_rate"),
+    ("sources", "max_concurrency"),
+    ("actions", "max_attempts"),
+}
 
 
 def load_settings(path: str | Path | None) -> Settings:
@@ -94,6 +130,9 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(known))})")
         if not isinstance(table, dict):
             raise ConfigError(f"{name}: expected a table")
+        if name == "notify":
+            sections[name] = dict(table)
+            continue
         section_type = _resolve(known[name].type)
         sections[name] = _section(name, section_type, table)
     settings = replace(Settings(), **sections)
@@ -116,8 +155,13 @@ def _section(name: str, section_type: Any, table: dict[str, Any]) -> Any:
         allowed = _CHOICES.get((name, key))
         if allowed is not None and values[key] not in allowed:
             raise ConfigError(f"{name}.{key}: must be one of {', '.join(sorted(allowed))}")
-        if (name, key) in _POSITIVE and values[key] <= 0:
+        if (name, key) in _POSITIVE and not values[key] > 0:
             raise ConfigError(f"{name}.{key}: must be greater than 0")
+        if isinstance(values[key], float) and not (math.isfinite(values[key]) and values[key] >= 0):
+            raise ConfigError(f"{name}.{key}: must be a finite number, 0 or more")
+        limit = _MAXIMUM.get((name, key))
+        if limit is not None and values[key] > limit:
+            raise ConfigError(f"{name}.{key}: must be at most {limit}")
     return section_type(**values)
 
 
@@ -179,7 +223,12 @@ def pulse_url(settings: PulseSettings) -> str:
         )
     parts = urlsplit(settings.url)
     host = parts.hostname or "pulse.mozilla.org"
-    port = f":{parts.port}" if parts.port else ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError as error:
+        raise ConfigError(f"pulse.url: {error}") from None
     netloc = f"{quote(settings.user, safe='')}:{quote(password, safe='')}@{host}{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 

@@ -124,13 +124,25 @@ class Engine:
             return self._register(request, at, outcome)
 
     def add_requests(
-        self, campaign_id: str, requests: Sequence[Request], at: str, actions: Sequence[Action] = ()
+        self,
+        campaign_id: str,
+        requests: Sequence[Request],
+        at: str,
+        actions: Sequence[Action] = (),
+        campaign: Campaign | None = None,
     ) -> BatchOutcome:
-        """Grow a running campaign (downstream tests found missing, the next backfill push)."""
+        """Grow a running campaign (downstream tests found missing, the next backfill push).
+
+        `campaign`, when given, is the campaign with its updated params, saved first.
+        Requests already known are skipped, so expanding twice adds nothing.
+        """
         outcome = BatchOutcome()
         with self._store.transaction():
+            if campaign is not None:
+                self._store.save_campaign(campaign, at)
             for request in requests:
-                self._register(replace(request, campaign_id=campaign_id), at, outcome)
+                if self._store.get_request(request.request_id) is None:
+                    self._register(replace(request, campaign_id=campaign_id), at, outcome)
             for action in actions:
                 self._queue_action(action, at, outcome)
             self._progress_campaigns(outcome, at, force={campaign_id})

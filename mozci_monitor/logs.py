@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -33,11 +33,21 @@ class Redactor:
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in event_dict.items():
-            if isinstance(value, str):
-                event_dict[key] = redact_text(value, self.secrets)
-            elif isinstance(value, BaseException):
-                event_dict[key] = redact_text(repr(value), self.secrets)
+            event_dict[key] = self._clean(value, depth=0)
         return event_dict
+
+    def _clean(self, value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            return redact_text(value, self.secrets)
+        if isinstance(value, BaseException):
+            return redact_text(repr(value), self.secrets)
+        if depth > 8:  # deeper than any log field we write: stringify rather than recurse
+            return redact_text(repr(value), self.secrets)
+        if isinstance(value, Mapping):
+            return {k: self._clean(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._clean(v, depth + 1) for v in value]
+        return value
 
 
 def configure_logging(

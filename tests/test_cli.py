@@ -389,13 +389,6 @@ def test_replay_dry_run_changes_nothing(cli: Cli, tmp_path: Path, store_path: Pa
     assert _dump(store_path) != before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: replay --dry-run rolls back every 500-line chunk separately, so a later chunk"
-    " does not see what earlier ones would have applied: its report differs from the real"
-    " run (a redelivered message counts as applied instead of duplicate)",
-)
 def test_replay_dry_run_reports_what_a_real_run_does_beyond_one_chunk(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -410,12 +403,6 @@ def test_replay_dry_run_reports_what_a_real_run_does_beyond_one_chunk(
     assert dry.splitlines()[0].replace("would apply", "applied") == real.splitlines()[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="BUG: replay of a missing file raises FileNotFoundError out of main() (a traceback)"
-    " instead of printing 'mozci-monitor: cannot read ...' and exiting non-zero",
-)
 def test_replay_of_a_missing_file_is_an_error_message(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("replay", str(tmp_path / "absent.jsonl"))
     assert code != 0

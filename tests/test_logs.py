@@ -102,12 +102,6 @@ def test_redactor_turns_exceptions_into_their_redacted_repr() -> None:
     assert f"alice:{REDACTED}@" in redacted["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: Redactor only looks at top-level str and exception values; a secret inside a"
-    " dict/list/tuple value (e.g. headers={'Authorization': ...}) is rendered as is",
-)
 def test_redactor_masks_secrets_nested_in_containers() -> None:
     redacted = _redact(
         {"event": "request", "headers": {"Authorization": f"Bearer {TOKEN}"}, "args": [SECRET]}

@@ -81,7 +81,14 @@ def progress_campaign(campaign: Campaign, requests: Sequence[Request]) -> Campai
     Watch, downstream and fill campaigns end when every request has ended. (The sheriff
     campaigns with an answer of their own — backfill, until-fail, bisect — build on this.)
     """
-    if campaign.is_final or not requests or any(not r.is_final for r in requests):
+    # A downstream campaign is not done before its builds' tests were looked at, unless a
+    # build it watches ended without completing (then there is nothing to expand).
+    waiting = (
+        campaign.kind is CampaignKind.DOWNSTREAM
+        and not campaign.params.get("expanded")
+        and all(r.state is RequestState.COMPLETED or not r.is_final for r in requests)
+    )
+    if campaign.is_final or waiting or not requests or any(not r.is_final for r in requests):
         summary = summarise(requests)
         if summary == campaign.summary or campaign.is_final:
             return CampaignDecision(campaign)

@@ -171,9 +171,7 @@ def decide(
         original.reason,
     ):
         entries.append(_state_entry(settled))
-    return Decision(
-        settled, tuple(entries), tuple(actions), bool(entries) or settled != original
-    )
+    return Decision(settled, tuple(entries), tuple(actions), bool(entries) or settled != original)
 
 
 def _remedy(

@@ -1,0 +1,328 @@
+"""Brings the store up to date from Taskcluster's REST API when Pulse cannot.
+
+Pulse is at-least-once only while the queue exists and is bound: a request registered after
+its tasks started, a queue deleted by PulseGuardian, a daemon that was down — each leaves
+transitions nobody delivered. The reconciler lists the watched task groups, feeds every
+task's status through the same engine as Pulse messages (duplicates are no-ops), and, once
+a push's decision task is done, finds watched labels that were never scheduled and the
+tests a finished build should have triggered (downstream campaigns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+import structlog
+
+from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.campaign import Campaign, CampaignKind, downstream_missing
+from mozci_monitor.core.messages import MalformedMessage, parse_status
+from mozci_monitor.core.model import (
+    RemedyPolicy,
+    Request,
+    TaskEvent,
+    TaskEventKind,
+    TaskRecord,
+)
+from mozci_monitor.engine import BatchOutcome, Engine
+from mozci_monitor.sources import SourceError
+from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+
+log = structlog.get_logger(__name__)
+
+_KIND_OF_STATE = {
+    "unscheduled": TaskEventKind.DEFINED,
+    "pending": TaskEventKind.PENDING,
+    "running": TaskEventKind.RUNNING,
+    "completed": TaskEventKind.COMPLETED,
+    "failed": TaskEventKind.FAILED,
+    "exception": TaskEventKind.EXCEPTION,
+}
+
+
+class GroupSource(Protocol):
+    async def task(self, task_id: str) -> dict[str, Any]: ...
+    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
+
+
+class ReconcileStore(Protocol):
+    def open_task_groups(self) -> set[str]: ...
+    def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]: ...
+    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]: ...
+    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
+    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
+
+
+InStore = Callable[..., Awaitable[Any]]
+
+
+def event_from_member(member: TaskGroupMember) -> TaskEvent | None:
+    """A listTaskGroup entry as if it had come from Pulse (its latest transition)."""
+    try:
+        status = parse_status(status_json(member.status))
+    except MalformedMessage as error:
+        log.warning("unparseable task status from the queue", task=member.task_id, reason=error)
+        return None
+    kind = _KIND_OF_STATE[status.state]
+    run_id = status.runs[-1].run_id if status.runs else None
+    return TaskEvent(kind=kind, status=status, run_id=run_id, label=member.label)
+
+
+def status_json(status: TaskStatus) -> dict[str, Any]:
+    return {
+        "taskId": status.task_id,
+        "taskGroupId": status.task_group_id,
+        "state": status.state,
+        "retriesLeft": status.retries_left,
+        "runs": [
+            {
+                "runId": run.run_id,
+                "state": run.state,
+                "reasonCreated": run.reason_created,
+                **({"reasonResolved": run.reason_resolved} if run.reason_resolved else {}),
+            }
+            for run in status.runs
+        ],
+    }
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: ReconcileStore,
+        in_store: InStore,
+        taskcluster: GroupSource,
+        now: Callable[[], str],
+        on_outcome: Callable[[BatchOutcome], Awaitable[None]],
+        concurrency: int = 8,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._in_store = in_store
+        self._tc = taskcluster
+        self._now = now
+        self._on_outcome = on_outcome
+        self._limit = asyncio.Semaphore(concurrency)
+        self._graphs: dict[str, Mapping[str, Sequence[str]]] = {}  # group -> label -> deps
+        self._builds: dict[str, list[str]] = {}  # group -> build labels of its full graph
+        self.groups_reconciled = 0
+
+    # -- whole groups ---------------------------------------------------------------------
+
+    async def reconcile_all(self) -> None:
+        groups = await self._in_store(self._store.open_task_groups)
+        await self.reconcile_groups(groups)
+
+    async def reconcile_groups(self, groups: Iterable[str]) -> None:
+        await asyncio.gather(*(self._reconcile_one(group) for group in sorted(groups)))
+
+    async def _reconcile_one(self, group: str) -> None:
+        async with self._limit:
+            try:
+                members = await self._tc.list_task_group(group)
+            except SourceError as error:
+                log.warning("cannot list task group", group=group, error=str(error))
+                return
+        events = [e for e in (event_from_member(m) for m in members) if e is not None]
+        outcome = await self._in_store(self._engine.apply, events, self._now())
+        self.groups_reconciled += 1
+        if outcome.applied:
+            log.info(
+                "reconciled task group", group=group, tasks=len(events), caught_up=outcome.applied
+            )
+        await self._on_outcome(outcome)
+        decision = next((m for m in members if m.task_id == group), None)
+        if decision is None or decision.status.state != "completed":
+            return  # the graph is not known until the decision task is done
+        await self._check_missing(group, members)
+        await self._expand_downstream(group, members)
+
+    async def _check_missing(self, group: str, members: Sequence[TaskGroupMember]) -> None:
+        requests = [
+            r
+            for r in await self._in_store(self._store.list_requests, open_only=True)
+            if r.push.task_group_id == group
+            and r.remedy is RemedyPolicy.WATCH
+            and not r.task_ids
+            and r.expected_new == 0
+        ]
+        if not requests:
+            return
+        graph = await self._graph(group)
+        if graph is None:
+            return
+        scheduled = frozenset(m.label for m in members if m.label)
+        for request in requests:
+            outcome = await self._in_store(
+                self._engine.check_missing,
+                request.request_id,
+                scheduled,
+                frozenset(graph),
+                self._now(),
+            )
+            await self._on_outcome(outcome)
+
+    async def _graph(self, group: str) -> Mapping[str, Sequence[str]] | None:
+        if group not in self._graphs:
+            try:
+                graph = await self._tc.artifact_json(group, "public/full-task-graph.json")
+            except SourceError as error:
+                log.warning("cannot read the full task graph", group=group, error=str(error))
+                return None
+            self._graphs[group] = {
+                label: _dependency_labels(entry, graph) for label, entry in graph.items()
+            }
+            self._builds[group] = sorted(
+                label
+                for label, entry in graph.items()
+                if isinstance(entry, Mapping) and entry.get("kind") == "build"
+            )
+        return self._graphs[group]
+
+    # -- downstream -----------------------------------------------------------------------
+
+    async def _expand_downstream(self, group: str, members: Sequence[TaskGroupMember]) -> None:
+        campaigns = [
+            c
+            for c in await self._in_store(self._store.list_campaigns, open_only=True)
+            if c.kind is CampaignKind.DOWNSTREAM and c.push.task_group_id == group
+        ]
+        if not campaigns:
+            return
+        graph = await self._graph(group)
+        if graph is None:
+            return
+        by_label: dict[str, list[TaskGroupMember]] = {}
+        for member in members:
+            if member.label:
+                by_label.setdefault(member.label, []).append(member)
+        for campaign in campaigns:
+            await self._expand(campaign, graph, by_label)
+
+    async def _expand(
+        self,
+        campaign: Campaign,
+        graph: Mapping[str, Sequence[str]],
+        by_label: Mapping[str, list[TaskGroupMember]],
+    ) -> None:
+        group = campaign.push.task_group_id
+        builds = [campaign.label] if campaign.label else self._builds.get(group, [])
+        done = set(campaign.params.get("expanded_builds", ()))
+        finished = [
+            build
+            for build in builds
+            if build not in done
+            and any(m.status.state == "completed" for m in by_label.get(build, ()))
+        ]
+        if not finished:
+            return
+        scheduled = frozenset(by_label)
+        coalesced = frozenset(
+            label
+            for label, tasks in by_label.items()
+            if tasks
+            and all(
+                t.status.runs and t.status.runs[-1].reason_resolved == "superseded" for t in tasks
+            )
+        )
+        requests: list[Request] = []
+        actions: list[Action] = []
+        budget = int(campaign.params.get("max_actions_per_request", 3))
+        for build in finished:
+            missing = downstream_missing(build, graph, scheduled, coalesced)
+            never_scheduled = tuple(label for label in missing if label not in scheduled)
+            for label in missing:
+                requests.append(
+                    Request(
+                        request_id=f"{campaign.campaign_id}-{_short(label)}",
+                        push=campaign.push,
+                        label=label,
+                        wanted=1,
+                        remedy=RemedyPolicy.WATCH,
+                        max_actions=budget,
+                        expected_new=1 if label in never_scheduled else 0,
+                        actions=1 if label in never_scheduled else 0,
+                    )
+                )
+            if never_scheduled:
+                actions.append(
+                    Action(
+                        key=f"{campaign.campaign_id}/downstream/{build}",
+                        kind=ActionKind.ADD_NEW_JOBS,
+                        push=campaign.push,
+                        campaign_id=campaign.campaign_id,
+                        labels=never_scheduled,
+                        times=1,
+                        why=f"{build} completed; its tests were optimised away",
+                    )
+                )
+            log.info(
+                "downstream of a finished build",
+                campaign=campaign.campaign_id,
+                build=build,
+                missing=list(missing),
+            )
+        expanded = sorted(done | set(finished))
+        params = dict(campaign.params)
+        params["expanded_builds"] = expanded
+        params["expanded"] = set(expanded) >= set(builds)
+        outcome = await self._in_store(
+            self._engine.add_requests,
+            campaign.campaign_id,
+            _unique(requests),
+            self._now(),
+            actions,
+            replace(campaign, params=params),
+        )
+        await self._on_outcome(outcome)
+
+    # -- labels -----------------------------------------------------------------------------
+
+    async def resolve_labels(self, task_ids: Iterable[str]) -> None:
+        """Messages without `task.tags` (older Pulse payloads): ask the queue for the label."""
+
+        async def one(task_id: str) -> None:
+            async with self._limit:
+                try:
+                    definition = await self._tc.task(task_id)
+                except SourceError as error:
+                    log.warning("cannot read task definition", task=task_id, error=str(error))
+                    return
+            label = (definition.get("tags") or {}).get("label") or (
+                definition.get("metadata") or {}
+            ).get("name")
+            if label:
+                outcome = await self._in_store(
+                    self._engine.learn_label, task_id, str(label), self._now()
+                )
+                await self._on_outcome(outcome)
+
+        await asyncio.gather(*(one(task_id) for task_id in dict.fromkeys(task_ids)))
+
+
+def _dependency_labels(entry: Any, graph: Mapping[str, Any]) -> list[str]:
+    """full-task-graph.json maps label -> {task, dependencies: {name: label}}."""
+    if not isinstance(entry, Mapping):
+        return []
+    deps = entry.get("dependencies") or {}
+    values = deps.values() if isinstance(deps, Mapping) else deps
+    return [str(d) for d in values if str(d) in graph]
+
+
+def _short(label: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(label.encode()).hexdigest()[:10]
+
+
+def _unique(requests: list[Request]) -> list[Request]:
+    seen: dict[str, Request] = {}
+    for request in requests:
+        seen.setdefault(request.request_id, request)
+    return list(seen.values())
