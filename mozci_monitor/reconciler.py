@@ -149,8 +149,7 @@ class Reconciler:
             for r in await self._in_store(self._store.list_requests, open_only=True)
             if r.push.task_group_id == group
             and r.remedy is RemedyPolicy.WATCH
-            and not r.task_ids
-            and r.expected_new == 0
+            and len(set(r.task_ids) - set(r.replaced)) + r.expected_new < r.wanted
         ]
         if not requests:
             return

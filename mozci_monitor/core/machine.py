@@ -246,21 +246,23 @@ def check_missing(
     graph_labels: frozenset[str],
     allowance: Allowance = UNLIMITED,
 ) -> Decision:
-    """The push's decision task has finished: schedule the label if it never appeared.
+    """The push's decision task has finished: make sure `wanted` runs will exist.
 
-    `scheduled_labels` are the labels with a task in the push's group; `graph_labels` those
-    of its full task graph (what could have been scheduled).
+    A label that never appeared is scheduled with add-new-jobs (`times=wanted`); a label
+    with fewer tasks than wanted is retriggered for the difference. `scheduled_labels` are
+    the labels with a task in the push's group, `graph_labels` those of its full task graph
+    (what could have been scheduled at all). Call it after the group's tasks were fed in,
+    so the request has adopted the tasks that exist.
     """
-    if (
-        request.is_final
-        or request.remedy is not RemedyPolicy.WATCH
-        or request.label in scheduled_labels
-        or request.task_ids
-        or request.expected_new > 0
-    ):
+    if request.is_final or request.remedy is not RemedyPolicy.WATCH:
         return Decision(request)
-    entries: list[TimelineEntry] = []
-    if request.label not in graph_labels:
+    counted = [t for t in request.task_ids if t not in request.replaced]
+    have = len(counted) + request.expected_new
+    if have >= request.wanted:
+        return Decision(request)
+    if not counted and request.label in scheduled_labels:
+        return Decision(request)  # its task exists but was not adopted yet: wait for it
+    if not counted and request.label not in graph_labels:
         failed = replace(
             request,
             state=RequestState.FAILED,
@@ -268,26 +270,28 @@ def check_missing(
             reason="label is not in the push's task graph",
         )
         return Decision(failed, (_state_entry(failed),), (), True)
+    missing = request.wanted - have
+    if counted:
+        remedy = Remedy(ActionKind.RETRIGGER, f"{missing} more run(s) wanted", False, False)
+        source_task: str | None = counted[0]
+    else:
+        remedy = Remedy(ActionKind.ADD_NEW_JOBS, "never scheduled", False, False)
+        source_task = None
     refusal = allowance.exhausted_by(request)
     if refusal is not None:
         failed = replace(
             request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
         )
-        entries.append(TimelineEntry("gave-up", None, {"wanted": "add-new-jobs", "why": refusal}))
-        return Decision(failed, (*entries, _state_entry(failed)), (), True)
-    action = replace(
-        build_action(
-            request, Remedy(ActionKind.ADD_NEW_JOBS, "never scheduled", False, False), None
-        ),
-        times=request.wanted,
+        gave_up = TimelineEntry("gave-up", None, {"wanted": remedy.kind.value, "why": refusal})
+        return Decision(failed, (gave_up, _state_entry(failed)), (), True)
+    action = replace(build_action(request, remedy, None), task_id=source_task, times=missing)
+    entry = TimelineEntry(
+        "action", source_task, {"action": action.kind.value, "key": action.key, "why": action.why}
     )
-    entries.append(
-        TimelineEntry(
-            "action", None, {"action": action.kind.value, "key": action.key, "why": action.why}
-        )
+    scheduled = replace(
+        request, actions=request.actions + 1, expected_new=request.expected_new + missing
     )
-    scheduled = replace(request, actions=request.actions + 1, expected_new=request.wanted)
-    return Decision(scheduled, tuple(entries), (action,), True)
+    return Decision(scheduled, (entry,), (action,), True)
 
 
 def cancel(request: Request, reason: str) -> Decision:
