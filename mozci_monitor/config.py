@@ -58,9 +58,9 @@ class SourcesSettings:
     taskcluster_root_url: str = "https://firefox-ci-tc.services.mozilla.com"
     treeherder_url: str = "https://treeherder.mozilla.org"
     hg_url: str = "https://hg.mozilla.org"
-    taskcluster_rate: float = 20.0  # requests per second
-    treeherder_rate: float = 5.0
-    hg_rate: float = 5.0
+    taskcluster_rate: int = 20  # requests per second
+    treeherder_rate: int = 5
+    hg_rate: int = 5
     max_concurrency: int = 8
 
 

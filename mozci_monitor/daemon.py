@@ -3,29 +3,39 @@
 Pulse deliveries → parse → engine (one store transaction per batch) → ack. A batch is acked
 only after its transaction committed; if the store cannot be written, nothing is acked and
 the same batch is retried until it can be, while the daemon reports itself not ready.
+After the commit, the actuator performs the actions the batch queued in the outbox, and
+the reconciler catches up through Taskcluster's REST API on what Pulse did not say.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, OutboxStore, Render
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings
+from mozci_monitor.core.actions import Action
+from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
+from mozci_monitor.notify import Sink
 from mozci_monitor.pulse import Delivery, task_group_binding
+from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_STALLED = 3  # the consumer hung (e.g. on a silent broker): let the supervisor restart us
@@ -40,8 +50,22 @@ class ConsumerPort(Protocol):
     async def stop(self, grace: float) -> None: ...
 
 
-class DaemonStore(StorePort, Protocol):
+class DaemonStore(StorePort, OutboxStore, ReconcileStore, Protocol):
     def probe_writable(self) -> None: ...
+
+
+class TaskclusterPort(ActionSource, GroupSource, Protocol):
+    pass
+
+
+@dataclass
+class Services:
+    """The outside world the daemon acts on; absent, it only records (replay, tests)."""
+
+    taskcluster: TaskclusterPort
+    render: Render
+    sinks: Sequence[Sink] = ()
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -78,13 +102,15 @@ class Daemon:
         *,
         store: DaemonStore,
         consumer: ConsumerPort,
+        services: Services | None = None,
         wall_clock: Callable[[], str] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.health = Health()
         self._store = store
-        self._engine = Engine(store)
+        budget = settings.actions.max_per_repo_day or None
+        self.engine = Engine(store, repo_day_budget=budget)
         self._consumer = consumer
         self._now = wall_clock
         self._monotonic = monotonic
@@ -93,6 +119,41 @@ class Daemon:
         # SQLite work stays on one thread: the event loop never blocks on disk.
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._bound: set[str] = set()
+        self._downstream_groups: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._services = services
+        self.actuator: Actuator | None = None
+        self.reconciler: Reconciler | None = None
+        if services is not None:
+            self.actuator = Actuator(
+                in_store=self.in_store,
+                store=store,
+                taskcluster=services.taskcluster,
+                render=services.render,
+                sinks=services.sinks,
+                on_permanent_failure=self._action_abandoned,
+                now=wall_clock,
+                settings=ActuatorSettings(
+                    dry_run=settings.actions.dry_run,
+                    max_attempts=settings.actions.max_attempts,
+                ),
+            )
+            self.reconciler = Reconciler(
+                engine=self.engine,
+                store=store,
+                in_store=self.in_store,
+                taskcluster=services.taskcluster,
+                now=wall_clock,
+                on_outcome=self._after_commit,
+                concurrency=settings.sources.max_concurrency,
+            )
+
+    async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store call on the store's own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._store_thread, functools.partial(fn, *args, **kwargs)
+        )
 
     def request_stop(self, exit_code: int = EXIT_OK) -> None:
         if not self._stop.is_set():
@@ -104,7 +165,7 @@ class Daemon:
         if install_signal_handlers:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
-        await self._refresh_bindings()
+        await self._refresh_bindings(reconcile_new=False)
         await self._consumer.start()
         self.health.started = True
         log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
@@ -113,26 +174,62 @@ class Daemon:
             asyncio.create_task(self._watch_bindings(), name="bindings"),
             asyncio.create_task(self._watch_consumer(), name="stall-watch"),
         ]
+        if self.actuator is not None:
+            # Unfinished outbox entries from before a restart are retried now.
+            workers.append(asyncio.create_task(self._supervise(self.actuator.run), name="outbox"))
+            self.actuator.wake()
+        if self.reconciler is not None:
+            workers.append(asyncio.create_task(self._supervise(self._reconcile_loop), name="rec"))
         try:
             await self._stop.wait()
         finally:
-            self.health.started = False
-            log.info("daemon stopping", exit_code=self._exit_code)
-            for worker in workers[1:]:
-                worker.cancel()
-            # The consume loop notices the stop between batches: in-flight work is committed
-            # and acked before the consumer closes.
-            grace = self.settings.daemon.shutdown_grace
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(workers[0], timeout=grace)
-            await asyncio.gather(*workers[1:], return_exceptions=True)
-            await self._consumer.stop(grace)
-            self._store_thread.shutdown(wait=True)
-            if install_signal_handlers:
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(signum)
+            await self._shutdown(workers, install_signal_handlers)
         log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
         return self._exit_code
+
+    async def _shutdown(self, workers: list[asyncio.Task[Any]], signals: bool) -> None:
+        self.health.started = False
+        log.info("daemon stopping", exit_code=self._exit_code)
+        for worker in workers[1:]:
+            worker.cancel()
+        for task in list(self._background):
+            task.cancel()
+        # The consume loop notices the stop between batches: in-flight work is committed
+        # and acked before the consumer closes.
+        grace = self.settings.daemon.shutdown_grace
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(workers[0], timeout=grace)
+        await asyncio.gather(*workers[1:], *self._background, return_exceptions=True)
+        await self._consumer.stop(grace)
+        self._store_thread.shutdown(wait=True)
+        if self._services is not None:
+            for close in self._services.closers:
+                with contextlib.suppress(Exception):
+                    await close()
+        if signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    async def _supervise(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Keep a background loop alive: log its failure, wait, start it again."""
+        while True:
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.error("background loop failed; restarting", error=repr(error))
+                await asyncio.sleep(2.0)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
+    # -- consuming ------------------------------------------------------------------------
 
     async def _consume(self) -> None:
         settings = self.settings.daemon
@@ -146,18 +243,14 @@ class Daemon:
         outcome = await self._commit(items)
         self._consumer.ack(batch)
         self._report(outcome, items)
-        if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
-            await self._refresh_bindings()
+        await self._after_commit(outcome)
 
     async def _commit(self, items: list[TaskEvent | Rejection]) -> BatchOutcome:
         """Commit the batch, retrying while the store cannot be written; never gives up."""
         delay = 0.1
-        loop = asyncio.get_running_loop()
         while True:
             try:
-                outcome = await loop.run_in_executor(
-                    self._store_thread, self._engine.apply, items, self._now()
-                )
+                outcome = await self.in_store(self.engine.apply, items, self._now())
             except Exception as error:  # the store is down: keep the batch, do not ack
                 if self.health.store_writable:
                     log.error("store not writable; holding the batch unacked", error=repr(error))
@@ -170,6 +263,30 @@ class Daemon:
                 log.info("store writable again")
             self.health.store_writable = True
             return outcome
+
+    async def _after_commit(self, outcome: BatchOutcome) -> None:
+        """What a committed change sets in motion: actions, label look-ups, expansions."""
+        for campaign in outcome.finished_campaigns.values():
+            self.health.count("campaigns_finished")
+            log.info(
+                "campaign finished",
+                campaign=campaign.campaign_id,
+                kind=campaign.kind.value,
+                state=campaign.state.value,
+                outcome=campaign.outcome,
+            )
+        if outcome.actions and self.actuator is not None:
+            self.health.count("actions_queued", outcome.actions)
+            self.actuator.wake()
+        if self.reconciler is None:
+            return
+        if outcome.unlabelled:
+            self._spawn(self.reconciler.resolve_labels(outcome.unlabelled), "labels")
+        expand = {t.task_group_id for t in outcome.completed_tasks} & self._downstream_groups
+        if expand:
+            self._spawn(self.reconciler.reconcile_groups(expand), "downstream")
+        if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
+            await self._refresh_bindings()
 
     def _report(self, outcome: BatchOutcome, items: Sequence[TaskEvent | Rejection]) -> None:
         health = self.health
@@ -197,23 +314,52 @@ class Daemon:
                 reason=request.reason,
             )
 
+    # -- bindings and catch-up ------------------------------------------------------------
+
     async def _watch_bindings(self) -> None:
         while True:
             await asyncio.sleep(self.settings.daemon.bindings_refresh)
             await self._refresh_bindings()
 
-    async def _refresh_bindings(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _refresh_bindings(self, *, reconcile_new: bool = True) -> None:
         try:
-            groups = await loop.run_in_executor(self._store_thread, self._store.open_task_groups)
+            groups = await self.in_store(self._store.open_task_groups)
+            campaigns = await self.in_store(self._store.list_campaigns, open_only=True)
         except Exception as error:
             log.warning("cannot read watched groups", error=repr(error))
             return
-        if groups != self._bound:
-            added, removed = groups - self._bound, self._bound - groups
-            self._consumer.set_bindings({task_group_binding(group) for group in groups})
-            log.info("bindings changed", added=sorted(added), removed=sorted(removed))
-            self._bound = groups
+        self._downstream_groups = {
+            c.push.task_group_id for c in campaigns if c.kind is CampaignKind.DOWNSTREAM
+        }
+        if groups == self._bound:
+            return
+        added, removed = groups - self._bound, self._bound - groups
+        self._consumer.set_bindings({task_group_binding(group) for group in groups})
+        log.info("bindings changed", added=sorted(added), removed=sorted(removed))
+        self._bound = groups
+        if added and reconcile_new and self.reconciler is not None:
+            # Tasks that changed before the binding existed are only visible through REST.
+            self._spawn(self.reconciler.reconcile_groups(added), "catch-up")
+
+    async def _reconcile_loop(self) -> None:
+        assert self.reconciler is not None
+        seen = self._consumer_generation()
+        await self.reconciler.reconcile_all()
+        interval = self.settings.daemon.reconcile_interval
+        next_full = self._monotonic() + interval
+        while True:
+            await asyncio.sleep(1.0)
+            generation = self._consumer_generation()
+            if generation != seen or self._monotonic() >= next_full:
+                if generation != seen:
+                    log.info("consumer reconnected or queue re-created; reconciling")
+                seen = generation
+                next_full = self._monotonic() + interval
+                await self.reconciler.reconcile_all()
+
+    def _consumer_generation(self) -> int:
+        health = getattr(self._consumer, "health", None)
+        return int(getattr(health, "generation", 0)) if health is not None else 0
 
     async def _watch_consumer(self) -> None:
         stall = self.settings.daemon.stall_timeout or 2 * self.settings.pulse.heartbeat
@@ -226,27 +372,94 @@ class Daemon:
                 self.request_stop(EXIT_STALLED)
             self.health.consumer_stalled = stalled
 
-    # -- used by the CLI and tests ------------------------------------------------------
+    async def _action_abandoned(self, action: Action, error: str) -> None:
+        outcome = await self.in_store(self.engine.action_failed, action, error, self._now())
+        await self._after_commit(outcome)
+
+    # -- used by the CLI, the demo and tests ----------------------------------------------
 
     async def register(self, request: Request) -> Request:
-        loop = asyncio.get_running_loop()
-        registered = await loop.run_in_executor(
-            self._store_thread, self._engine.register, request, self._now()
-        )
+        registered = await self.in_store(self.engine.register, request, self._now())
         await self._refresh_bindings()
         return registered
 
+    async def start_campaign(self, campaign: Campaign, requests: Sequence[Request]) -> Campaign:
+        started = await self.in_store(self.engine.start_campaign, campaign, requests, self._now())
+        await self._refresh_bindings()
+        if self.actuator is not None:
+            self.actuator.wake()
+        return started
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", task=task.get_name(), error=repr(task.exception()))
+
+
+def build_services(settings: Settings, *, pulse_url: str | None = None) -> Services:
+    """Taskcluster client and notification sinks from the settings (one HTTP session)."""
+    from mozci_monitor.notify import build_sinks, close_sinks, make_notify_client
+    from mozci_monitor.sources import render_action
+    from mozci_monitor.sources.clients import SourceSettings, create_clients
+    from mozci_monitor.sources.jsonhttp import create_session
+    from mozci_monitor.sources.politeness import Policy
+    from mozci_monitor.sources.taskcluster import credentials_from_environment
+
+    sources = settings.sources
+    session = create_session()
+    _, credentials = credentials_from_environment()
+    concurrency = sources.max_concurrency
+    clients = create_clients(
+        session,
+        SourceSettings(
+            taskcluster_root_url=sources.taskcluster_root_url,
+            taskcluster_credentials=credentials,
+            treeherder_url=sources.treeherder_url,
+            hg_url=sources.hg_url,
+            policies={
+                name: Policy(rate_limit=rate, max_concurrency=concurrency)
+                for name, rate in (
+                    ("taskcluster", sources.taskcluster_rate),
+                    ("treeherder", sources.treeherder_rate),
+                    ("hgmo", sources.hg_rate),
+                )
+            },
+        ),
+    )
+    notify_config = dict(settings.notify)
+    notify_config.setdefault("taskcluster_root_url", sources.taskcluster_root_url)
+    notify_client = None
+    if "taskcluster" in notify_config.get("sinks", ()):
+        notify_client = make_notify_client(
+            sources.taskcluster_root_url, session=session, credentials=credentials
+        )
+    sinks = build_sinks(
+        notify_config, session=session, notify_client=notify_client, pulse_url=pulse_url
+    )
+
+    async def close() -> None:
+        await close_sinks(sinks)
+        await session.close()
+
+    return Services(
+        taskcluster=clients.taskcluster,
+        render=render_action,
+        sinks=sinks,
+        closers=[close],
+    )
+
 
 def build_daemon(settings: Settings) -> Daemon:
-    """Wire the production edges: SQLite store, kombu consumer on the configured broker."""
+    """Wire the production edges: SQLite store, kombu consumer, Taskcluster, sinks."""
     from mozci_monitor.config import pulse_url
     from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
     from mozci_monitor.store.sqlite import SqliteStore
 
     pulse = settings.pulse
+    url = pulse_url(pulse)
     consumer = PulseConsumer(
         ConsumerSettings(
-            url=pulse_url(pulse),
+            url=url,
             queue_name=pulse.queue,
             prefetch=pulse.prefetch,
             heartbeat=pulse.heartbeat,
@@ -254,4 +467,9 @@ def build_daemon(settings: Settings) -> Daemon:
             reconnect_max_delay=pulse.reconnect_max_delay,
         )
     )
-    return Daemon(settings, store=SqliteStore(settings.store.path), consumer=consumer)
+    return Daemon(
+        settings,
+        store=SqliteStore(settings.store.path),
+        consumer=consumer,
+        services=build_services(settings, pulse_url=url),
+    )
