@@ -13,12 +13,17 @@ from mozci_monitor.sim.simulator import Simulator
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mozci-monitor sim", description=__doc__)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repo", default="autoland")
-    parser.add_argument("--pushes", type=int, default=30)
-    parser.add_argument("--history-pushes", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same world")
+    parser.add_argument("--repo", default="autoland", help="repository name (project)")
+    parser.add_argument("--pushes", type=int, default=30, help="pushes in the pushlog")
+    parser.add_argument(
+        "--history-pushes",
+        type=int,
+        default=None,
+        help="pushes already done at start (default: all but the last 5)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
         "--broker-url",
         default="memory://",
