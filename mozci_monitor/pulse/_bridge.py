@@ -13,15 +13,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
+from enum import Enum
 
 from .delivery import ConsumerHealth, Delivery
+
+
+class Settle(Enum):
+    """What to tell the broker about a handled delivery."""
+
+    ACK = "ack"
+    REQUEUE = "requeue"  # basic.reject, requeue: the broker delivers it again
+    DROP = "drop"  # basic.reject, no requeue: the broker discards (or dead-letters) it
 
 
 class SharedState:
     def __init__(self, routing_keys: Collection[str]) -> None:
         self._lock = threading.Lock()
         self.inbox: deque[Delivery] = deque()
-        self._acks: deque[Delivery] = deque()
+        self._settles: deque[tuple[Delivery, Settle]] = deque()
         self._bindings: frozenset[str] = frozenset(routing_keys)
         self._bindings_version = 0
         self._stop_requested = False
@@ -33,6 +42,7 @@ class SharedState:
         self._queue_recreations = 0
         self._delivered = 0
         self._acked = 0
+        self._rejected = 0
         self._stale_acks = 0
         self._generation = 0
         self._last_error: str | None = None
@@ -40,14 +50,14 @@ class SharedState:
 
     # -- asyncio side -> thread ----------------------------------------------------------
 
-    def request_acks(self, deliveries: Iterable[Delivery]) -> None:
-        self._acks.extend(deliveries)  # deque.extend is atomic: no lock needed
+    def request_settle(self, deliveries: Iterable[Delivery], how: Settle) -> None:
+        self._settles.extend((d, how) for d in deliveries)  # atomic: no lock needed
 
-    def take_acks(self) -> list[Delivery]:
-        taken: list[Delivery] = []
+    def take_settles(self) -> list[tuple[Delivery, Settle]]:
+        taken: list[tuple[Delivery, Settle]] = []
         while True:
             try:
-                taken.append(self._acks.popleft())
+                taken.append(self._settles.popleft())
             except IndexError:
                 return taken
 
@@ -117,9 +127,10 @@ class SharedState:
         with self._lock:
             self._queue_recreations += 1
 
-    def count_acks(self, acked: int, stale: int) -> None:
+    def count_settled(self, acked: int, rejected: int, stale: int) -> None:
         with self._lock:
             self._acked += acked
+            self._rejected += rejected
             self._stale_acks += stale
 
     def set_error(self, error: str | None) -> None:
@@ -144,6 +155,7 @@ class SharedState:
                 queue_recreations=self._queue_recreations,
                 delivered=self._delivered,
                 acked=self._acked,
+                rejected=self._rejected,
                 stale_acks=self._stale_acks,
                 generation=self._generation,
                 last_error=self._last_error,

@@ -29,7 +29,7 @@ from amqp.exceptions import ConnectionForced
 from kombu.connection import Connection as _KombuConnection
 from kombu.exceptions import KombuError
 
-from ._bridge import SharedState
+from ._bridge import Settle, SharedState
 from ._wakeup import Waker, readable_now, wait_readable
 from .delivery import Delivery
 from .settings import ConsumerSettings, redact_url
@@ -377,15 +377,18 @@ class KombuWorker:
             self._queue_lost = True
 
     def _apply_requests(self, channel: Any) -> None:
-        acked = stale = 0
-        for delivery in self._state.take_acks():
+        acked = rejected = stale = 0
+        for delivery, how in self._state.take_settles():
             if delivery._generation != self._generation:
-                stale += 1
-                continue
-            channel.basic_ack(delivery._tag)
-            acked += 1
-        if acked or stale:
-            self._state.count_acks(acked, stale)
+                stale += 1  # that channel is gone; the broker redelivers the message
+            elif how is Settle.ACK:
+                channel.basic_ack(delivery._tag)
+                acked += 1
+            else:
+                channel.basic_reject(delivery._tag, requeue=how is Settle.REQUEUE)
+                rejected += 1
+        if acked or rejected or stale:
+            self._state.count_settled(acked, rejected, stale)
         self._sync_bindings(channel)
         if self._state.stop_requested and not self._consumer_cancelled:
             channel.basic_cancel(self._consumer_tag)

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import structlog
 
-from ._bridge import SharedState
+from ._bridge import Settle, SharedState
 from ._wakeup import Waker
 from ._worker import KombuWorker
 from .delivery import ConsumerHealth, Delivery
@@ -151,17 +151,40 @@ class PulseConsumer:
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Ack deliveries whose effects are committed. Thread-safe; returns at once.
 
-        Acks for deliveries this consumer did not hand out, or already acked, are ignored
+        Acks for deliveries this consumer did not hand out, or already settled, are ignored
         (a double ack would make the broker close the channel).
         """
+        self._settle(deliveries, Settle.ACK)
+
+    def reject(self, deliveries: Sequence[Delivery], *, requeue: bool = True) -> None:
+        """Hand deliveries back unprocessed. Thread-safe; returns at once.
+
+        With requeue the broker delivers them again (mind a message that always fails);
+        without, it discards them. An unsettled delivery keeps a prefetch slot until the
+        connection closes, so every delivery must be acked or rejected.
+        """
+        self._settle(deliveries, Settle.REQUEUE if requeue else Settle.DROP)
+
+    @contextlib.contextmanager
+    def processing(self, deliveries: Sequence[Delivery]) -> Iterator[Sequence[Delivery]]:
+        """Ack when the block exits cleanly; reject with requeue when it raises."""
+        try:
+            yield deliveries
+        except BaseException:
+            self.reject(deliveries, requeue=True)
+            raise
+        self.ack(deliveries)
+
+    def _settle(self, deliveries: Sequence[Delivery], how: Settle) -> None:
         with self._outstanding_lock:
             fresh = [d for d in deliveries if d in self._outstanding]
             self._outstanding.difference_update(fresh)
             drained = not self._outstanding
         if fresh:
-            self._state.request_acks(fresh)
+            self._state.request_settle(fresh, how)
             self._waker.wake()
-        if drained and self._loop is not None:
+        # Only stop() waits for this; see there for why reading _stopping here is safe.
+        if drained and self._stopping and self._loop is not None:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._all_acked.set)
 
@@ -202,7 +225,7 @@ class PulseConsumer:
         if self._thread is None:
             return
         deadline = time.monotonic() + max(grace, 0.0)
-        self._stopping = True
+        self._stopping = True  # before looking at _outstanding: _settle reads it after
         self._inbox_ready.set()  # release a get_batch waiting right now
         self._state.inbox.clear()
         self._state.request_stop()

@@ -31,6 +31,7 @@ class ConsumerHealth:
     queue_recreations: int  # times the queue had vanished (deleted) and was declared again
     delivered: int  # messages received from the broker
     acked: int  # acks sent to the broker
-    stale_acks: int  # acks dropped because their delivery came from an older channel
+    rejected: int  # rejects sent to the broker (requeued or dropped)
+    stale_acks: int  # acks/rejects dropped: their delivery came from an older channel
     generation: int  # channel generation; bumps on every reconnect or queue recreation
     last_error: str | None  # last connection/channel error, already redacted

@@ -260,3 +260,28 @@ async def test_frozen_broker_is_reported_as_stalled(
         got = await collect(c, 1)
         assert [d.body for d in got] == [b"thawed"]
         c.ack(got)
+
+
+async def test_reject_requeues_or_drops(rabbitmq: RabbitMQ, queue_name: str) -> None:
+    group = slugid()
+    async with running(make_settings(rabbitmq.url, queue_name, task_group_binding(group))) as c:
+        publish(rabbitmq.url, PENDING, routing_key(group), b"retry me")
+        first = await collect(c, 1)
+        c.reject(first)  # requeue
+        again = await collect(c, 1)
+        assert [(d.body, d.redelivered) for d in again] == [(b"retry me", True)]
+        c.reject(again, requeue=False)
+        await eventually(lambda: c.health.rejected == 2)
+        assert await c.get_batch(10, max_wait=0.3) == []
+        assert c.health.acked == 0
+
+        publish(rabbitmq.url, PENDING, routing_key(group), b"fails once")
+        batch = await collect(c, 1)
+        with pytest.raises(RuntimeError), c.processing(batch):
+            raise RuntimeError("store unavailable")
+        batch = await collect(c, 1)
+        assert [(d.body, d.redelivered) for d in batch] == [(b"fails once", True)]
+        with c.processing(batch):
+            pass
+        await eventually(lambda: c.health.acked == 1 and c.health.rejected == 3)
+    assert rabbitmq.queue_depth(queue_name) == 0
