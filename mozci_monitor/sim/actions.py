@@ -381,6 +381,9 @@ class Actions:
         needs_task = ("retrigger", "retrigger-disabled", "rerun", "backfill", "cancel")
         if spec.cb_name in needs_task and task_id not in self.world.tasks:
             return f"task {task_id} not found"
+        clones = ("retrigger", "retrigger-disabled", "backfill")
+        if spec.cb_name in clones and self.world.tasks[str(task_id)].label not in graph:
+            return f"task {task_id} is not in the full task graph"
         if spec.cb_name == "retrigger-disabled" and not data.get("force"):
             return "this task should not be retriggered (pass force)"
         labels: list[str] = list(data.get("tasks", [])) if spec.cb_name == "add-new-jobs" else []

@@ -108,7 +108,11 @@ class Simulator:
         while True:
             await asyncio.sleep(self.config.tick_seconds)
             now = loop.time()
-            self.world.advance_to(self.world.events.now + (now - last) * rate)
+            try:
+                self.world.advance_to(self.world.events.now + (now - last) * rate)
+            except Exception:
+                # One broken event must not stop the clock of a long-running demo.
+                log.exception("sim.event_failed")
             last = now
 
     # ------------------------------------------------------------------ time

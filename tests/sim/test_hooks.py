@@ -206,3 +206,16 @@ async def test_add_new_jobs_with_an_unknown_label_creates_nothing(sim: Simulator
     await sim.advance(600)
     assert sim.task(response["taskId"]).state == "failed"
     assert len(sim.tasks_of(push)) == before + 1  # only the action task itself
+
+
+async def test_retrigger_of_a_task_outside_the_graph_fails_cleanly(sim: Simulator) -> None:
+    push = sim.pushes[0]
+    definition = dict(sim.task(_test_task(sim)).definition)
+    definition.update(dependencies=[], metadata={**definition["metadata"], "name": "custom"})
+    definition["tags"] = {**definition["tags"], "label": "custom"}
+    task_id = sim.world.new_task_id()
+    sim.world.create_task(task_id, definition, push)
+    response = await trigger_action(sim, push, "retrigger", task_id=task_id, action_input={})
+    await sim.advance(3600)
+    assert sim.task(response["taskId"]).state == "failed"
+    assert len(sim.tasks_of(push, "custom")) == 1
