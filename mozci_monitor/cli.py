@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(show)
     show.set_defaults(handler=_show)
 
+    demo = commands.add_parser(
+        "demo", help="run the simulator and the daemon together, one campaign of each kind"
+    )
+    from mozci_monitor.demo import add_arguments as add_demo_arguments
+
+    add_demo_arguments(demo)
+    demo.set_defaults(handler=_demo)
+
+    sim = commands.add_parser("sim", help="serve the Firefox CI simulator alone", add_help=False)
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(handler=_sim)
+
     replay = commands.add_parser("replay", help="feed recorded messages through the machine")
     replay.add_argument("file", help='JSON lines: {"exchange", "routing_key", "payload"}')
     replay.add_argument("--dry-run", action="store_true", help="apply, report, then roll back")
@@ -112,6 +124,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     daemon = build_daemon(settings)
     return asyncio.run(daemon.run())
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from mozci_monitor.demo import run_demo
+
+    return asyncio.run(run_demo(args))
+
+
+def _sim(args: argparse.Namespace, settings: Settings) -> int:
+    from mozci_monitor.sim import run_sim
+
+    return int(run_sim(args.sim_args) or 0)
 
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,380 @@
+"""`mozci-monitor demo`: the simulator and the daemon in one process, one campaign of each kind.
+
+Nothing outside this machine is touched: the simulator serves Taskcluster, Treeherder and
+the hg pushlog on loopback and publishes Pulse messages to an in-process broker
+(`memory://`, or a real RabbitMQ with `--broker`); the daemon consumes them into a
+temporary SQLite store, acts through the simulated Hooks service and notifies in the log.
+Scenarios are planted on a push that is just arriving, so every remedy gets exercised:
+runs missing, an infrastructure exception, a coalesced task, a job never scheduled and
+the tests of a finished build that were optimised away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from mozci_monitor.config import (
+    ActionsSettings,
+    DaemonSettings,
+    PulseSettings,
+    Settings,
+    SourcesSettings,
+    StoreSettings,
+)
+from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.model import Push, RemedyPolicy, Request
+
+log = structlog.get_logger("mozci_monitor.demo")
+
+DEMO_QUEUE = "queue/mozci-demo/requests"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    title: str
+    campaign: Campaign
+    requests: tuple[Request, ...]
+    force: tuple[tuple[str, str], ...] = ()  # (label, outcome of its first run)
+
+
+def plan_scenarios(
+    push: Push, scheduled: Sequence[str], graph: dict[str, dict[str, str]], budget: int
+) -> list[Scenario]:
+    """Pick labels of the push for each scenario; deterministic for a given world."""
+    tests = [label for label in scheduled if label.startswith("test-")]
+    unscheduled = sorted(
+        label for label in graph if label.startswith("test-") and label not in scheduled
+    )
+    builds = [label for label in scheduled if label.startswith("build-")]
+    # The build with the most optimised-away tests makes the clearest downstream case.
+    downstream_build = max(
+        builds,
+        key=lambda b: sum(1 for label in unscheduled if graph[label].get("build") == b),
+    )
+    unscheduled_elsewhere = [
+        label for label in unscheduled if graph[label].get("build") != downstream_build
+    ]
+    missing_label = (unscheduled_elsewhere or unscheduled)[0]
+
+    def watch(
+        title: str, label: str, times: int, force: tuple[tuple[str, str], ...] = ()
+    ) -> Scenario:
+        campaign_id = "c-" + secrets.token_hex(4)
+        campaign = Campaign(
+            campaign_id, CampaignKind.WATCH, push, label=label, params={"times": times}
+        )
+        request = Request(
+            request_id=f"{campaign_id}-r1",
+            push=push,
+            label=label,
+            wanted=times,
+            remedy=RemedyPolicy.WATCH,
+            max_actions=budget,
+        )
+        return Scenario(title, campaign, (request,), force)
+
+    downstream_id = "c-" + secrets.token_hex(4)
+    downstream = Campaign(downstream_id, CampaignKind.DOWNSTREAM, push, label=downstream_build)
+    build_request = Request(
+        request_id=f"{downstream_id}-build",
+        push=push,
+        label=downstream_build,
+        remedy=RemedyPolicy.WATCH,
+        max_actions=budget,
+    )
+    return [
+        watch("3 runs wanted, 1 scheduled: retrigger the rest", tests[0], 3),
+        watch("infrastructure exception: rerun", tests[1], 1, ((tests[1], "internal-error"),)),
+        watch("coalesced (superseded): schedule again", tests[2], 1, ((tests[2], "superseded"),)),
+        watch("never scheduled (optimised away): add it", missing_label, 1),
+        Scenario(
+            f"downstream of {downstream_build}: add its optimised-away tests",
+            downstream,
+            (build_request,),
+        ),
+    ]
+
+
+class Timeline:
+    """A structlog processor printing the demo's live timeline, one line per change.
+
+    The daemon's own log events are the source; everything else is dropped unless
+    `verbose`, so a person sees what happens, not how.
+    """
+
+    def __init__(self, *, verbose: bool, out: Any) -> None:
+        self.verbose = verbose
+        self.out = out
+        self.started = time.monotonic()
+        self.labels: dict[str, str] = {}
+
+    def __call__(self, logger: Any, method: str, event: Any) -> Any:
+        line = self._line(event)
+        if line:
+            elapsed = time.monotonic() - self.started
+            print(f"{elapsed:6.2f}s  {line}", file=self.out, flush=True)
+        if self.verbose or method in ("warning", "error", "critical", "exception"):
+            return event
+        raise structlog.DropEvent
+
+    def _line(self, event: Any) -> str | None:
+        name = event.get("event")
+        if name == "request changed":
+            state = event["state"] + (f"/{event['failure']}" if event.get("failure") else "")
+            reason = f" ({event['reason']})" if event.get("reason") else ""
+            return f"request {event['request']:<22} {state:<18} {event['label']}{reason}"
+        if name == "action done":
+            what = ", ".join(event.get("labels") or []) or event.get("task") or ""
+            return f"action  {event['kind']:<22} {what} — {event['why']}"
+        if name == "action failed; will retry" or name == "action abandoned":
+            return f"action  {event['kind']:<22} {name}: {event.get('error')}"
+        if name == "campaign finished":
+            return (
+                f"campaign {event['campaign']} ({event['kind']}) {event['state']}:"
+                f" {event['outcome']}"
+            )
+        if name == "demo":
+            return f"demo    {event['note']}"
+        if name == "notification":
+            return f"notify  {event.get('title', '')}"
+        return None
+
+
+def _configure_demo_logging(*, verbose: bool, out: Any) -> None:
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            Timeline(verbose=verbose, out=out),
+            structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from mozci_monitor.daemon import Daemon, build_services
+    from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+    from mozci_monitor.sim import SimConfig, Simulator
+    from mozci_monitor.store.sqlite import SqliteStore
+
+    started = time.monotonic()
+    _configure_demo_logging(verbose=args.verbose, out=sys.stderr if args.json else sys.stdout)
+    broker = args.broker or "memory://"
+    workdir = Path(tempfile.mkdtemp(prefix="mozci-monitor-demo-"))
+    sim = Simulator(
+        SimConfig(
+            seed=args.seed,
+            broker_url=broker,
+            pushes=12,
+            history_pushes=8,
+            push_interval=900.0,
+            time_scale=args.time_scale,
+            intermittent_rate=0.0,
+            claim_expired_rate=0.02,
+            worker_shutdown_rate=0.0,
+        )
+    )
+    await sim.start()
+    settings = Settings(
+        pulse=PulseSettings(url=broker, queue=DEMO_QUEUE, heartbeat=10.0),
+        store=StoreSettings(path=str(workdir / "demo.sqlite3")),
+        daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=2.0),
+        sources=SourcesSettings(
+            taskcluster_root_url=sim.root_url,
+            treeherder_url=sim.treeherder_url,
+            hg_url=sim.hg_url,
+            taskcluster_rate=200,
+        ),
+        actions=ActionsSettings(dry_run=args.dry_run, max_per_request=3),
+    )
+    store = SqliteStore(settings.store.path)
+    consumer = PulseConsumer(
+        ConsumerSettings(url=broker, queue_name=DEMO_QUEUE, heartbeat=10.0, prefetch=500)
+    )
+    daemon = Daemon(settings, store=store, consumer=consumer, services=build_services(settings))
+    runner = asyncio.create_task(daemon.run(install_signal_handlers=False), name="daemon")
+    try:
+        while not daemon.health.started:
+            if runner.done():
+                return await runner
+            await asyncio.sleep(0.05)
+        push, scheduled = await _next_live_push(sim)
+        graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
+        scenarios = plan_scenarios(push, scheduled, graph, budget=3)
+        _say(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) is arriving")
+        for scenario in scenarios:
+            for label, outcome in scenario.force:
+                await _force_first_run(sim, push, label, outcome)
+            await daemon.start_campaign(scenario.campaign, scenario.requests)
+            _say(
+                f"campaign {scenario.campaign.campaign_id} [{scenario.campaign.kind.value}]"
+                f" {scenario.title}: {scenario.campaign.label}"
+            )
+        ids = [s.campaign.campaign_id for s in scenarios]
+        deadline = started + args.timeout
+        while time.monotonic() < deadline:
+            campaigns = [await daemon.in_store(store.get_campaign, i) for i in ids]
+            if all(c is not None and c.is_final for c in campaigns):
+                break
+            await asyncio.sleep(0.2)
+        summary = await _summary(daemon, store, ids, sim)
+    finally:
+        daemon.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner, 30)
+        await sim.stop()
+    _print_summary(summary, scenarios, as_json=args.json, elapsed=time.monotonic() - started)
+    return 0 if all(c["final"] for c in summary["campaigns"]) else 1
+
+
+async def _next_live_push(sim: Any) -> tuple[Push, list[str]]:
+    """Wait for the first push that arrives after start and for its decision task's graph."""
+    world_push = next(p for p in sim.world.pushes if not p.arrived)
+    for _ in range(1200):  # the simulator lands a push every few wall seconds
+        if world_push.arrived and len(sim.tasks_of(world_push)) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the simulator's next push did not arrive within a minute")
+    push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
+    return push, list(world_push.scheduled_labels)
+
+
+async def _force_first_run(sim: Any, push: Push, label: str, outcome: str) -> None:
+    world_push = next(p for p in sim.world.pushes if p.task_group_id == push.task_group_id)
+    tasks = sim.tasks_of(world_push, label)
+    for task in tasks:
+        sim.force_outcome(task.task_id, 0, outcome)
+
+
+async def _summary(daemon: Any, store: Any, ids: list[str], sim: Any) -> dict[str, Any]:
+    campaigns = []
+    for campaign_id in ids:
+        campaign = await daemon.in_store(store.get_campaign, campaign_id)
+        requests = await daemon.in_store(store.campaign_requests, campaign_id)
+        outbox = await daemon.in_store(store.actions_of, campaign_id=campaign_id)
+        requests_outbox = []
+        for request in requests:
+            requests_outbox += await daemon.in_store(
+                store.actions_of, request_id=request.request_id
+            )
+        actions = {e.key: e for e in [*outbox, *requests_outbox]}.values()
+        campaigns.append(
+            {
+                "id": campaign_id,
+                "kind": campaign.kind.value,
+                "state": campaign.state.value,
+                "outcome": campaign.outcome,
+                "label": campaign.label,
+                "final": campaign.is_final,
+                "requests": [
+                    {
+                        "id": r.request_id,
+                        "label": r.label,
+                        "state": r.state.value,
+                        "failure": r.failure.value if r.failure else None,
+                        "reason": r.reason,
+                        "tasks": len(r.task_ids),
+                    }
+                    for r in requests
+                ],
+                "actions": [
+                    {"kind": e.action.kind.value, "state": e.state, "why": e.action.why}
+                    for e in actions
+                    if e.action.kind.value != "notify"
+                ],
+                "notifications": sum(
+                    1 for e in actions if e.action.kind.value == "notify" and e.state == "done"
+                ),
+            }
+        )
+    counters = daemon.health.counters
+    return {
+        "campaigns": campaigns,
+        "messages_consumed": counters.get("messages", 0),
+        "simulator": {
+            "hook_triggers": sim.stats.hook_triggers,
+            "reruns": sim.stats.reruns,
+        },
+    }
+
+
+def _print_summary(
+    summary: dict[str, Any], scenarios: Sequence[Scenario], *, as_json: bool, elapsed: float
+) -> None:
+    if as_json:
+        document = {
+            "campaigns": [
+                {
+                    "id": c["id"],
+                    "kind": c["kind"],
+                    "state": c["state"],
+                    "outcome": c["outcome"],
+                    "requests": c["requests"],
+                    "actions": c["actions"],
+                    "notifications": c["notifications"],
+                }
+                for c in summary["campaigns"]
+            ],
+            "messages_consumed": summary["messages_consumed"],
+        }
+        print(json.dumps(document, indent=2))
+        return
+    print()
+    print(f"summary ({elapsed:.1f} s, {summary['messages_consumed']} Pulse messages consumed)")
+    titles = {s.campaign.campaign_id: s.title for s in scenarios}
+    for campaign in summary["campaigns"]:
+        title = titles[campaign["id"]]
+        print(f"  {campaign['id']}  {campaign['kind']:<10} {campaign['state']:<9} {title}")
+        print(f"      outcome: {campaign['outcome']}")
+        for request in campaign["requests"]:
+            state = request["state"] + (f"/{request['failure']}" if request["failure"] else "")
+            print(f"      request {request['label']}: {state}, {request['tasks']} task(s)")
+        for action in campaign["actions"]:
+            print(f"      action {action['kind']} ({action['why']}): {action['state']}")
+        print(f"      notifications sent: {campaign['notifications']}")
+    print(
+        f"  simulator saw hook triggers {summary['simulator']['hook_triggers']}"
+        f" and {summary['simulator']['reruns']} rerun(s)"
+    )
+
+
+def _say(text: str) -> None:
+    log.info("demo", note=text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", help="kombu URL of a broker (default: memory://, in-process)")
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (same seed, same run)")
+    parser.add_argument(
+        "--time-scale", type=float, default=2.0, help="wall seconds per simulated CI hour"
+    )
+    parser.add_argument("--timeout", type=float, default=55.0, help="give up after this long")
+    parser.add_argument("--dry-run", action="store_true", help="decide actions, perform none")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--verbose", action="store_true", help="also show the daemon's log")
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper
+    parser = argparse.ArgumentParser(prog="mozci-monitor demo")
+    add_arguments(parser)
+    return asyncio.run(run_demo(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
