@@ -5,6 +5,7 @@ from __future__ import annotations
 from mozci_monitor.sim import PulseMessage, Simulator
 
 from .conftest import small_config
+from .helpers import trigger_action
 
 
 async def _run(seed: int) -> tuple[list[PulseMessage], list[str], list[str]]:
@@ -40,3 +41,24 @@ def test_revisions_and_ids_have_real_shapes() -> None:
     ids = list(sim.world.tasks)
     assert len(ids) == len(set(ids))
     assert all(len(task_id) == 22 for task_id in ids)
+
+
+async def test_same_steps_through_http_give_the_same_messages() -> None:
+    async def scenario() -> list[PulseMessage]:
+        sim = Simulator(small_config(seed=11, intermittent_rate=0.1))
+        messages: list[PulseMessage] = []
+        sim.add_message_listener(messages.append)
+        await sim.start()
+        try:
+            await sim.advance(1200)
+            push = sim.pushes[0]
+            test = next(t for t in sim.tasks_of(push) if t.kind == "test")
+            await trigger_action(sim, push, "retrigger", task_id=test.task_id, action_input={})
+            await sim.advance(3 * 3600)
+        finally:
+            await sim.stop()
+        return messages
+
+    first = await scenario()
+    assert any(m.body["task"]["tags"].get("action") == "retrigger-task" for m in first)
+    assert first == await scenario()
