@@ -39,7 +39,7 @@ from mozci_monitor.core.model import Push, RemedyPolicy, Request
 
 log = structlog.get_logger("mozci_monitor.demo")
 
-DEMO_QUEUE = "queue/mozci-demo/requests"
+DEMO_QUEUE = "queue/mozci-demo/requests"  # with --broker, pick your own with --queue
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     )
     await sim.start()
     settings = Settings(
-        pulse=PulseSettings(url=broker, queue=DEMO_QUEUE, heartbeat=10.0),
+        pulse=PulseSettings(url=broker, queue=args.queue, heartbeat=10.0),
         store=StoreSettings(path=str(workdir / "demo.sqlite3")),
         daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=2.0),
         sources=SourcesSettings(
@@ -204,7 +204,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     )
     store = SqliteStore(settings.store.path)
     consumer = PulseConsumer(
-        ConsumerSettings(url=broker, queue_name=DEMO_QUEUE, heartbeat=10.0, prefetch=500)
+        ConsumerSettings(url=broker, queue_name=args.queue, heartbeat=10.0, prefetch=500)
     )
     daemon = Daemon(settings, store=store, consumer=consumer, services=build_services(settings))
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False), name="daemon")
@@ -360,6 +360,7 @@ def _say(text: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", help="kombu URL of a broker (default: memory://, in-process)")
+    parser.add_argument("--queue", default=DEMO_QUEUE, help="Pulse queue the daemon consumes")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (same seed, same run)")
     parser.add_argument(
         "--time-scale", type=float, default=2.0, help="wall seconds per simulated CI hour"
