@@ -9,13 +9,15 @@ import os
 import secrets
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, load_settings, secrets_of
+from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
-from mozci_monitor.core.model import Push, Request, TaskEvent
+from mozci_monitor.core.model import Push, RemedyPolicy, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.store.sqlite import SqliteStore, StoreError
@@ -69,8 +71,30 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--label", required=True, help="task label, e.g. test-linux1804-64/opt-…")
     watch.add_argument("--times", type=_positive_int, default=1, help="runs wanted (default 1)")
     watch.add_argument("--task-id", action="append", default=[], help="a task known to serve it")
+    watch.add_argument(
+        "--green", action="store_true", help="only green runs count: retrigger oranges"
+    )
+    watch.add_argument("--record-only", action="store_true", help="observe and record; never act")
+    _campaign_options(watch)
     _store_option(watch)
     watch.set_defaults(handler=_watch)
+
+    downstream = commands.add_parser(
+        "downstream", help="when a build completes, schedule its tests that were optimised away"
+    )
+    downstream.add_argument("--repo", required=True)
+    downstream.add_argument("--revision", required=True)
+    downstream.add_argument("--task-group", required=True, help="the push's decision task group")
+    downstream.add_argument("--build", help="build label (default: every build of the push)")
+    _campaign_options(downstream)
+    _store_option(downstream)
+    downstream.set_defaults(handler=_downstream)
+
+    campaigns = commands.add_parser("campaigns", help="list campaigns")
+    campaigns.add_argument("--open", action="store_true", help="only campaigns still running")
+    campaigns.add_argument("--json", action="store_true")
+    _store_option(campaigns)
+    campaigns.set_defaults(handler=_campaigns)
 
     listing = commands.add_parser("list", help="list requests")
     listing.add_argument("--open", action="store_true", help="only requests not yet final")
@@ -102,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(replay)
     replay.set_defaults(handler=_replay)
     return parser
+
+
+def _campaign_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-actions",
+        type=_positive_int,
+        help="actions allowed per request (default: actions.max_per_request)",
+    )
+    parser.add_argument(
+        "--campaign-budget", type=_positive_int, help="actions allowed for the whole campaign"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="decide and log actions, perform none"
+    )
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -149,28 +187,118 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:
-    for what, value in [("--task-group", args.task_group)] + [
-        ("--task-id", task_id) for task_id in args.task_id
-    ]:
-        if not is_slug_id(value):
-            print(f"mozci-monitor: {what} {value!r} is not a Taskcluster task id", file=sys.stderr)
-            return 2
-    store = _open_store(args, settings)
+    if not _valid_ids(args):
+        return 2
+    push = Push(args.repo, args.revision, args.task_group)
+    campaign = _campaign(CampaignKind.WATCH, push, args, settings, label=args.label)
     request = Request(
-        request_id=secrets.token_hex(6),
-        push=Push(args.repo, args.revision, args.task_group),
+        request_id=f"{campaign.campaign_id}-r1",
+        push=push,
         label=args.label,
         wanted=args.times,
         task_ids=tuple(dict.fromkeys(args.task_id)),
+        remedy=RemedyPolicy.RECORD if args.record_only else RemedyPolicy.WATCH,
+        require_green=args.green,
+        max_actions=args.max_actions or settings.actions.max_per_request,
     )
-    request = Engine(store).register(request, _now())
-    print(request.request_id)
+    store = _open_store(args, settings)
+    Engine(store).start_campaign(campaign, [request], _now())
+    print(campaign.campaign_id)
     print(
-        f"watching {request.label} x{request.wanted} on {request.push.repo}"
-        f"@{request.push.revision[:12]} (state: {request.state.value})",
+        f"watching {request.label} x{request.wanted} on {push.repo}@{push.revision[:12]}"
+        f" (campaign {campaign.campaign_id}; the running daemon picks it up)",
         file=sys.stderr,
     )
     return 0
+
+
+def _downstream(args: argparse.Namespace, settings: Settings) -> int:
+    if not _valid_ids(args):
+        return 2
+    push = Push(args.repo, args.revision, args.task_group)
+    campaign = _campaign(CampaignKind.DOWNSTREAM, push, args, settings, label=args.build)
+    budget = args.max_actions or settings.actions.max_per_request
+    campaign = replace(campaign, params={**campaign.params, "max_actions_per_request": budget})
+    requests = []
+    if args.build:
+        requests.append(
+            Request(
+                request_id=f"{campaign.campaign_id}-build",
+                push=push,
+                label=args.build,
+                remedy=RemedyPolicy.WATCH,
+                max_actions=budget,
+            )
+        )
+    store = _open_store(args, settings)
+    Engine(store).start_campaign(campaign, requests, _now())
+    print(campaign.campaign_id)
+    return 0
+
+
+def _campaign(
+    kind: CampaignKind,
+    push: Push,
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    label: str | None,
+) -> Campaign:
+    return Campaign(
+        campaign_id="c-" + secrets.token_hex(5),
+        kind=kind,
+        push=push,
+        label=label,
+        params={"times": getattr(args, "times", 1)},
+        max_actions=args.campaign_budget or settings.actions.max_per_campaign or None,
+        dry_run=args.dry_run,
+    )
+
+
+def _valid_ids(args: argparse.Namespace) -> bool:
+    checks = [("--task-group", args.task_group)]
+    checks += [("--task-id", task_id) for task_id in getattr(args, "task_id", [])]
+    for what, value in checks:
+        if not is_slug_id(value):
+            print(f"mozci-monitor: {what} {value!r} is not a Taskcluster task id", file=sys.stderr)
+            return False
+    return True
+
+
+def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(args, settings)
+    campaigns = store.list_campaigns(open_only=args.open)
+    if args.json:
+        print(json.dumps([campaign_json(c) for c in campaigns], indent=2))
+        return 0
+    if not campaigns:
+        print("no campaigns")
+        return 0
+    print(f"{'ID':<13}  {'KIND':<10}  {'STATE':<9}  {'ACTIONS':>7}  {'PUSH':<24}  OUTCOME")
+    for c in campaigns:
+        push = f"{c.push.repo}@{c.push.revision[:12]}"
+        print(
+            f"{c.campaign_id:<13}  {c.kind.value:<10}  {c.state.value:<9}  {c.actions:>7}"
+            f"  {push:<24}  {c.outcome or c.label or ''}"
+        )
+    return 0
+
+
+def campaign_json(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.campaign_id,
+        "kind": campaign.kind.value,
+        "state": campaign.state.value,
+        "outcome": campaign.outcome,
+        "label": campaign.label,
+        "repo": campaign.push.repo,
+        "revision": campaign.push.revision,
+        "task_group_id": campaign.push.task_group_id,
+        "actions": campaign.actions,
+        "max_actions": campaign.max_actions,
+        "dry_run": campaign.dry_run,
+        "summary": dict(campaign.summary),
+    }
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
@@ -182,12 +310,12 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     if not requests:
         print("no requests")
         return 0
-    print(f"{'ID':<12}  {'STATE':<16}  {'RUNS':>4}  {'PUSH':<24}  LABEL")
+    print(f"{'ID':<18}  {'STATE':<16}  {'RUNS':>4}  {'PUSH':<24}  LABEL")
     for request in requests:
         state = request.state.value + (f"/{request.failure.value}" if request.failure else "")
         push = f"{request.push.repo}@{request.push.revision[:12]}"
         print(
-            f"{request.request_id:<12}  {state:<16}  {request.wanted:>4}  {push:<24}"
+            f"{request.request_id:<18}  {state:<16}  {request.wanted:>4}  {push:<24}"
             f"  {request.label}"
         )
     return 0
@@ -195,6 +323,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
+    # Request ids start with their campaign's id: a prefix naming one campaign shows the
+    # campaign, unless it is a request's full id.
+    campaigns = store.find_campaigns(args.request_id)
+    if len(campaigns) == 1 and store.get_request(args.request_id) is None:
+        return _show_campaign(store, campaigns[0], as_json=args.json)
     matches = store.find_requests(args.request_id)
     if len(matches) != 1:
         what = "no request" if not matches else f"{len(matches)} requests"
@@ -234,6 +367,42 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         detail = " ".join(f"{k}={v}" for k, v in entry.detail.items())
         task = f" {entry.task_id}" if entry.task_id else ""
         print(f"  {entry.at}  {entry.kind:<10}{task}  {detail}")
+    return 0
+
+
+def _show_campaign(store: SqliteStore, campaign: Campaign, *, as_json: bool) -> int:
+    requests = store.campaign_requests(campaign.campaign_id)
+    actions = store.actions_of(campaign_id=campaign.campaign_id)
+    for request in requests:
+        actions += store.actions_of(request_id=request.request_id)
+    unique = {entry.key: entry for entry in actions}
+    if as_json:
+        document = campaign_json(campaign)
+        document["requests"] = [request_json(r) for r in requests]
+        document["actions"] = [
+            {
+                "key": e.key,
+                "kind": e.action.kind.value,
+                "state": e.state,
+                "why": e.action.why,
+                "result": e.result,
+                "error": e.last_error,
+            }
+            for e in unique.values()
+        ]
+        print(json.dumps(document, indent=2))
+        return 0
+    print(f"campaign {campaign.campaign_id} ({campaign.kind.value}): {campaign.state.value}")
+    if campaign.outcome:
+        print(f"  outcome: {campaign.outcome}")
+    print(f"  push:    {campaign.push.repo}@{campaign.push.revision}")
+    print("requests:")
+    for request in requests:
+        state = request.state.value + (f"/{request.failure.value}" if request.failure else "")
+        print(f"  {request.request_id:<24} {state:<18} {request.label}")
+    print("actions:")
+    for entry in unique.values():
+        print(f"  {entry.action.kind.value:<13} {entry.state:<8} {entry.action.why}")
     return 0
 
 

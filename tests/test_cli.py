@@ -50,7 +50,7 @@ class Cli:
             *extra,
         )
         assert code == 0
-        return out.strip()
+        return out.strip() + "-r1"  # watch prints its campaign; the request is its first
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def _write_lines(tmp_path: Path, lines: list[str], name: str = "messages.jsonl")
 # -- watch, list, show ----------------------------------------------------------------------------
 
 
-def test_watch_prints_the_new_request_id(cli: Cli, store_path: Path) -> None:
+def test_watch_prints_the_new_campaign_id(cli: Cli, store_path: Path) -> None:
     code, out, err = cli(
         "watch",
         "--repo",
@@ -131,8 +131,9 @@ def test_watch_prints_the_new_request_id(cli: Cli, store_path: Path) -> None:
         slug(1),
     )
     assert code == 0
-    request_id = out.strip()
-    assert re.fullmatch(r"[0-9a-f]{12}", request_id), out
+    campaign_id = out.strip()
+    assert re.fullmatch(r"c-[0-9a-f]{10}", campaign_id), out
+    request_id = campaign_id + "-r1"
     assert f"watching {LABEL} x2 on autoland@{REVISION[:12]}" in err
     store = _open(store_path)
     try:
@@ -183,7 +184,7 @@ def test_list_table_and_json(cli: Cli, store_path: Path) -> None:
         "repo": "autoland",
         "revision": REVISION,
         "task_group_id": GROUP,
-        "campaign_id": None,
+        "campaign_id": first.removesuffix("-r1"),
         "task_ids": [],
     }
     assert {key: listed[first].get(key) for key in expected} == expected
@@ -205,7 +206,7 @@ def test_list_open_leaves_out_final_requests(cli: Cli, tmp_path: Path) -> None:
 
 def test_show_by_unique_prefix_text(cli: Cli, tmp_path: Path) -> None:
     request_id = cli.watch()
-    code, out, _ = cli("show", request_id[:6])
+    code, out, _ = cli("show", request_id)
     assert code == 0
     assert out.splitlines()[0] == f"request {request_id}: scheduled"
     assert f"label:   {LABEL} x1" in out
@@ -228,7 +229,7 @@ def test_show_json_has_tasks_and_timeline(cli: Cli, tmp_path: Path) -> None:
     lines = [m.jsonl() for m in FakeTask(slug(1)).lifecycle("failed")]
     assert cli("replay", str(_write_lines(tmp_path, lines)))[0] == 0
 
-    code, out, _ = cli("show", request_id[:4], "--json")
+    code, out, _ = cli("show", request_id, "--json")
     assert code == 0
     document = json.loads(out)
     assert document["id"] == request_id
@@ -476,3 +477,61 @@ def test_no_command_prints_help_and_exits_2(cli: Cli) -> None:
     code, out, _ = cli(store=False)
     assert code == 2
     assert "usage: mozci-monitor" in out
+
+
+def test_show_of_a_campaign_prefix_lists_its_requests_and_actions(cli: Cli, tmp_path: Path) -> None:
+    request_id = cli.watch("--times", "2")
+    campaign_id = request_id.removesuffix("-r1")
+    code, out, _ = cli("show", campaign_id[:6])
+    assert code == 0
+    assert out.splitlines()[0] == f"campaign {campaign_id} (watch): running"
+    assert re.search(rf"^  {re.escape(request_id)}\s+scheduled\s+{re.escape(LABEL)}$", out, re.M)
+    code, out, _ = cli("show", campaign_id, "--json")
+    document = json.loads(out)
+    assert (document["id"], document["kind"], document["state"]) == (
+        campaign_id,
+        "watch",
+        "running",
+    )
+    assert [r["id"] for r in document["requests"]] == [request_id]
+    assert document["actions"] == []
+
+
+def test_campaigns_lists_watch_and_downstream(cli: Cli) -> None:
+    cli.watch()
+    code, out, _ = cli(
+        "downstream",
+        "--repo",
+        "autoland",
+        "--revision",
+        REVISION,
+        "--task-group",
+        GROUP,
+        "--build",
+        "build-linux64/opt",
+    )
+    assert code == 0
+    downstream_id = out.strip()
+    code, out, _ = cli("campaigns", "--json")
+    assert code == 0
+    kinds = sorted(c["kind"] for c in json.loads(out))
+    assert kinds == ["downstream", "watch"]
+    code, out, _ = cli("show", downstream_id, "--json")
+    document = json.loads(out)
+    assert [r["label"] for r in document["requests"]] == ["build-linux64/opt"]
+
+
+def test_watch_refuses_a_task_group_that_is_not_a_task_id(cli: Cli) -> None:
+    code, _, err = cli(
+        "watch",
+        "--repo",
+        "autoland",
+        "--revision",
+        REVISION,
+        "--task-group",
+        "nope",
+        "--label",
+        LABEL,
+    )
+    assert code == 2
+    assert "--task-group 'nope' is not a Taskcluster task id" in err
