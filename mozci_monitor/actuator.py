@@ -193,7 +193,7 @@ class Actuator:
     async def _perform(self, action: Action) -> str:
         if action.kind is ActionKind.NOTIFY:
             return await self._notify(action)
-        if self._settings.dry_run:
+        if self._settings.dry_run or await self._campaign_is_dry_run(action):
             what = _describe_action(action)
             log.info("dry run: would perform", key=action.key, action=what, why=action.why)
             return f"dry-run: would {what}"
@@ -209,6 +209,12 @@ class Actuator:
             await self._tc.cancel_task(action.task_id)
             return f"canceled {action.task_id}"
         return await self._in_tree(action)
+
+    async def _campaign_is_dry_run(self, action: Action) -> bool:
+        if action.campaign_id is None:
+            return False
+        campaign = await self._in_store(self._store.get_campaign, action.campaign_id)
+        return bool(campaign is not None and campaign.dry_run)
 
     async def _in_tree(self, action: Action) -> str:
         push = action.push
