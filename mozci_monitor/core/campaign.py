@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.model import FailureKind, Push, Request, RequestState
+from mozci_monitor.core.sheriff import (
+    PushResult,
+    Verdict,
+    backfill_answer,
+    change_point,
+    verdict_of,
+)
 
 
 class CampaignKind(StrEnum):
@@ -76,26 +83,128 @@ def summarise(requests: Sequence[Request]) -> dict[str, Any]:
 
 
 def progress_campaign(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """Finish a watch-like campaign once all its requests are final, and notify once.
+    """Finish a campaign once its requests are final, with its answer, and notify once.
 
-    Watch, downstream and fill campaigns end when every request has ended. (The sheriff
-    campaigns with an answer of their own — backfill, until-fail, bisect — build on this.)
+    Watch, downstream and fill campaigns end when every request has ended; until-fail ends
+    with its one request; backfill and bisect end when every push's runs are in, with the
+    answer computed from them.
     """
-    # A downstream campaign is not done before its builds' tests were looked at, unless a
-    # build it watches ended without completing (then there is nothing to expand).
+    if campaign.is_final:
+        return CampaignDecision(campaign)
+    if campaign.kind in (CampaignKind.BACKFILL, CampaignKind.BISECT):
+        return _finish_if(campaign, requests, _range_answer)
+    if campaign.kind is CampaignKind.UNTIL_FAIL:
+        return _finish_if(campaign, requests, _until_fail_answer, need_requests=True)
+    expanding = campaign.kind in (CampaignKind.DOWNSTREAM, CampaignKind.FILL)
+    # A downstream or fill campaign is not done before the push's graph was looked at,
+    # unless a build it watches ended without completing (then there is nothing to expand).
     waiting = (
-        campaign.kind is CampaignKind.DOWNSTREAM
+        expanding
         and not campaign.params.get("expanded")
         and all(r.state is RequestState.COMPLETED or not r.is_final for r in requests)
     )
-    if campaign.is_final or waiting or not requests or any(not r.is_final for r in requests):
-        summary = summarise(requests)
-        if summary == campaign.summary or campaign.is_final:
-            return CampaignDecision(campaign)
-        return CampaignDecision(replace(campaign, summary=summary), (), True)
-    state, outcome = _verdict(requests)
-    finished = replace(campaign, state=state, outcome=outcome, summary=summarise(requests))
+    if waiting or (not requests and not expanding):
+        return _summary_only(campaign, requests)
+    return _finish_if(campaign, requests, _requests_answer, need_requests=not expanding)
+
+
+Answer = tuple[CampaignState, str, dict[str, Any]]
+
+
+def _finish_if(
+    campaign: Campaign,
+    requests: Sequence[Request],
+    answer: Callable[[Campaign, Sequence[Request]], Answer],
+    *,
+    need_requests: bool = False,
+) -> CampaignDecision:
+    if any(not r.is_final for r in requests) or (need_requests and not requests):
+        return _summary_only(campaign, requests)
+    state, outcome, extra = answer(campaign, requests)
+    summary = {**summarise(requests), **extra}
+    finished = replace(campaign, state=state, outcome=outcome, summary=summary)
     return CampaignDecision(finished, (notification_action(finished),), True)
+
+
+def _summary_only(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    summary = {**campaign.summary, **summarise(requests)}
+    if summary == campaign.summary:
+        return CampaignDecision(campaign)
+    return CampaignDecision(replace(campaign, summary=summary), (), True)
+
+
+def _requests_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    state, outcome = (
+        _verdict(requests)
+        if requests
+        else (
+            CampaignState.FINISHED,
+            "nothing was missing",
+        )
+    )
+    extra: dict[str, Any] = {}
+    if campaign.kind in (CampaignKind.DOWNSTREAM, CampaignKind.FILL):
+        extra["added"] = list(campaign.params.get("added", ()))
+    return state, outcome, extra
+
+
+def _until_fail_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    request = requests[0]
+    runs = request.runs_green + request.runs_orange
+    answer: dict[str, Any] = {
+        "answer": {
+            "failed_task": request.first_orange,
+            "green": request.runs_green,
+            "orange": request.runs_orange,
+        }
+    }
+    if request.failure is FailureKind.ORANGE:
+        return (
+            CampaignState.FINISHED,
+            f"failure hit on run {runs} ({request.runs_green} green before it):"
+            f" task {request.first_orange}",
+            answer,
+        )
+    if request.state is RequestState.COMPLETED:
+        return CampaignState.FINISHED, f"no failure in {runs} runs (budget reached)", answer
+    if request.failure is FailureKind.BUDGET:
+        return (
+            CampaignState.GAVE_UP,
+            f"{request.reason}; {request.runs_green} green runs, no failure",
+            answer,
+        )
+    return CampaignState.FAILED, request.reason or request.state.value, answer
+
+
+def _range_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    by_id = {r.request_id: r for r in requests}
+    results: list[PushResult] = []
+    for entry in campaign.params.get("pushes", ()):
+        request = by_id.get(str(entry.get("request_id") or ""))
+        if request is not None:
+            # The request adopted the push's existing runs of the label: count them once.
+            green, orange = request.runs_green, request.runs_orange
+            verdict = verdict_of(green, orange, 0, len(request.task_ids))
+        else:
+            green, orange = int(entry.get("green", 0)), int(entry.get("orange", 0))
+            verdict = Verdict(entry.get("verdict", Verdict.UNKNOWN.value))
+        results.append(
+            PushResult(
+                push_id=int(entry["push_id"]),
+                revision=str(entry["revision"]),
+                verdict=verdict,
+                green=green,
+                orange=orange,
+                note=str(entry.get("note", "")),
+            )
+        )
+    if campaign.kind is CampaignKind.BACKFILL:
+        answer = backfill_answer(results)
+    else:
+        answer = change_point(results)
+    budget = [r for r in requests if r.failure is FailureKind.BUDGET]
+    state = CampaignState.GAVE_UP if budget else CampaignState.FINISHED
+    return state, str(answer["summary"]), {"answer": answer}
 
 
 def _verdict(requests: Sequence[Request]) -> tuple[CampaignState, str]:

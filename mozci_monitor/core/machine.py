@@ -161,10 +161,14 @@ def decide(
             awaiting = tuple(t for t in request.awaiting_rerun if t != record.task_id)
             request = replace(request, awaiting_rerun=awaiting)
     actions: list[Action] = []
-    if fresh and request.remedy is RemedyPolicy.WATCH and not request.is_final:
+    acting = request.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
+    if fresh and acting and not request.is_final:
         request = _remedy(request, record, allowance, entries, actions)
     current = {**tasks, record.task_id: record}
-    settled = settle(request, (current[t] for t in request.task_ids if t in current))
+    records = [current[t] for t in request.task_ids if t in current]
+    settled = settle(request, records)
+    if settled.remedy is RemedyPolicy.UNTIL_FAIL:
+        settled = _until_fail(settled, records, allowance, entries, actions)
     if (settled.state, settled.failure, settled.reason) != (
         original.state,
         original.failure,
@@ -214,6 +218,66 @@ def _remedy(
     )
 
 
+def _until_fail(
+    request: Request,
+    records: list[TaskRecord],
+    allowance: Allowance,
+    entries: list[TimelineEntry],
+    actions: list[Action],
+) -> Request:
+    """Keep a batch of runs going until one fails; then cancel what is still open."""
+    counted = [r for r in records if r.task_id not in request.replaced]
+    if request.state is RequestState.FAILED and request.failure is FailureKind.ORANGE:
+        if request.cancel_on_fail:
+            for record in counted:
+                if record.phase in OPEN_PHASES:
+                    actions.append(
+                        Action(
+                            key=f"{request.request_id}/cancel/{record.task_id}",
+                            kind=ActionKind.CANCEL,
+                            push=request.push,
+                            request_id=request.request_id,
+                            campaign_id=request.campaign_id,
+                            task_id=record.task_id,
+                            why="a run failed: the extra runs are not needed",
+                        )
+                    )
+        return request
+    if request.is_final:
+        return request
+    in_flight = sum(1 for r in counted if r.phase in OPEN_PHASES) + request.expected_new
+    total = len(counted) + request.expected_new
+    if in_flight or total >= request.wanted or not counted:
+        return request
+    times = min(max(request.batch, 1), request.wanted - total)
+    refusal = allowance.exhausted_by(request)
+    if refusal is not None:
+        entries.append(TimelineEntry("gave-up", None, {"wanted": "retrigger", "why": refusal}))
+        failed = replace(
+            request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
+        )
+        entries.append(_state_entry(failed))
+        return failed
+    remedy = Remedy(ActionKind.RETRIGGER, f"no failure in {total} runs: {times} more", False, False)
+    action = replace(
+        build_action(request, remedy, counted[0]), task_id=counted[0].task_id, times=times
+    )
+    actions.append(action)
+    entries.append(
+        TimelineEntry(
+            "action",
+            counted[0].task_id,
+            {"action": action.kind.value, "key": action.key, "why": action.why},
+        )
+    )
+    return replace(
+        request,
+        actions=request.actions + 1,
+        expected_new=request.expected_new + times,
+        state=RequestState.PENDING,
+    )
+
+
 def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     """Derive the request's state from its tasks. Final states never move again.
 
@@ -225,6 +289,20 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     records = [record for record in tasks if record.task_id not in request.replaced]
     phases = [record.phase for record in records]
     green = phases.count(Phase.COMPLETED)
+    oranges = [record for record in records if record.phase is Phase.ORANGE]
+    request = replace(
+        request,
+        runs_green=green,
+        runs_orange=len(oranges),
+        first_orange=request.first_orange or (oranges[0].task_id if oranges else None),
+    )
+    if request.remedy is RemedyPolicy.UNTIL_FAIL and oranges:
+        return replace(
+            request,
+            state=RequestState.FAILED,
+            failure=FailureKind.ORANGE,
+            reason=f"failed on run {green + len(oranges)}: task {request.first_orange}",
+        )
     if green >= request.wanted:
         return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
     waiting = bool(request.awaiting_rerun) or request.expected_new > 0
@@ -254,9 +332,11 @@ def check_missing(
     (what could have been scheduled at all). Call it after the group's tasks were fed in,
     so the request has adopted the tasks that exist.
     """
-    if request.is_final or request.remedy is not RemedyPolicy.WATCH:
+    if request.is_final or request.remedy is RemedyPolicy.RECORD:
         return Decision(request)
     counted = [t for t in request.task_ids if t not in request.replaced]
+    if request.remedy is RemedyPolicy.UNTIL_FAIL and counted:
+        return Decision(request)  # its batches are driven by its own runs (decide)
     have = len(counted) + request.expected_new
     if have >= request.wanted:
         return Decision(request)
@@ -271,6 +351,8 @@ def check_missing(
         )
         return Decision(failed, (_state_entry(failed),), (), True)
     missing = request.wanted - have
+    if request.remedy is RemedyPolicy.UNTIL_FAIL:
+        missing = min(missing, max(request.batch, 1))  # one batch at a time
     if counted:
         remedy = Remedy(ActionKind.RETRIGGER, f"{missing} more run(s) wanted", False, False)
         source_task: str | None = counted[0]

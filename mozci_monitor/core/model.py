@@ -172,6 +172,7 @@ class RemedyPolicy(StrEnum):
     RECORD = "record"  # observe and record only
     WATCH = "watch"  # rerun infra failures, reschedule coalesced / missing, retrigger oranges
     # when green runs are required
+    UNTIL_FAIL = "until-fail"  # WATCH, plus retrigger in batches until a run fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,12 @@ class Request:
     expected_new: int = 0  # tasks our actions asked for that have not appeared yet
     awaiting_rerun: tuple[str, ...] = ()  # tasks we asked the queue to rerun
     replaced: tuple[str, ...] = ()  # tasks superseded by a task we scheduled instead
+    batch: int = 0  # UNTIL_FAIL: runs triggered at a time
+    cancel_on_fail: bool = True  # UNTIL_FAIL: cancel runs still open once one failed
+    # Derived by settle() from the tasks, kept so campaigns can answer from requests alone.
+    runs_green: int = 0
+    runs_orange: int = 0
+    first_orange: str | None = None  # task id of the first orange run seen
 
     @property
     def is_final(self) -> bool:
