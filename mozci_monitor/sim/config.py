@@ -43,10 +43,15 @@ AUTO_RETRIED: Final[frozenset[str]] = frozenset(
 
 @dataclass(frozen=True)
 class Regression:
-    """A planted regression: `label` fails permanently from push index `from_push` on."""
+    """A planted regression: `label` fails from push index `from_push` on.
+
+    `rate` 1.0 (the default) is a permanent failure, the case backfill looks for; a lower
+    rate is an intermittent that got worse at that push, the case bisection looks for.
+    """
 
     label: str
     from_push: int
+    rate: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class SimConfig:
     deadline_hours: float = 24.0
 
     regression: Regression | None = None
+    regressions: tuple[Regression, ...] = ()  # more planted regressions, on other labels
     forced: tuple[ForcedOutcome, ...] = ()
 
     def __post_init__(self) -> None:

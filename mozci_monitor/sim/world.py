@@ -450,14 +450,17 @@ class World:
                 return forced.outcome
         if task.kind in ("decision-task", "action-callback"):
             return "completed"
-        regression = self.config.regression
-        if (
-            regression is not None
-            and regression.label == task.label
-            and push is not None
-            and push.index >= regression.from_push
-        ):
-            return "failed"
+        planted = (self.config.regression, *self.config.regressions)
+        for regression in planted:
+            if (
+                regression is not None
+                and regression.label == task.label
+                and push is not None
+                and push.index >= regression.from_push
+            ):
+                if regression.rate >= 1.0 or self._run_rng.random() < regression.rate:
+                    return "failed"
+                return "completed"
         cfg = self.config
         draw = self._run_rng.random()
         for outcome, rate in (
