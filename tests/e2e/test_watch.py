@@ -1,0 +1,297 @@
+"""Watch campaigns end to end: the simulator plants a problem, the daemon sets it right.
+
+Each test plants one scenario on the push that is arriving, watches one label and checks
+what a user would: the request's final state, its timeline, the outbox and — counted at
+the simulator — exactly the intents the monitor should have performed, no more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e.harness import (
+    SHERIFF,
+    Broker,
+    Scene,
+    actions_taken,
+    final_state,
+    phases,
+    scene,
+    until,
+)
+from mozci_monitor.config import ActionsSettings
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.model import FailureKind, RequestState
+
+
+def _notified_once(sc: Scene, campaign_id: str, outcome: str) -> None:
+    """One notification per campaign: through every sink, once, saying how it ended."""
+    notes = [n for n in sc.recorder.sent if n.campaign_id == campaign_id]
+    assert [n.outcome for n in notes] == [outcome]
+    notify = [e for e in sc.outbox(campaign_id=campaign_id) if e.action.kind.value == "notify"]
+    assert [(e.key, e.state) for e in notify] == [(f"campaign:{campaign_id}:finished", "done")]
+    mails = [n for n in sc.sim.notifications if n.payload.get("address") == SHERIFF]
+    assert len(mails) == 1
+    assert outcome in mails[0].payload["subject"]
+
+
+async def test_orange_is_recorded_and_left_alone(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "failed"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FAILED
+        final = sc.request(request.request_id)
+        assert (final.state, final.failure) == (RequestState.FAILED, FailureKind.ORANGE)
+        (task,) = sc.tasks(label)
+        assert final.task_ids == (task.task_id,)
+        timeline = sc.timeline(request.request_id)
+        assert timeline[0].kind == "registered"
+        assert [e.task_id for e in timeline if e.kind == "task-seen"] == [task.task_id]
+        assert phases(timeline, task.task_id)[-1] == ("orange", 0, "scheduled")
+        assert actions_taken(timeline) == []
+        assert final_state(timeline) == {
+            "state": "failed",
+            "failure": "orange",
+            "reason": "1 of 1 runs failed",
+        }
+        assert sc.outbox(request_id=request.request_id) == []
+        stats = sc.sim.stats
+        assert (stats.hook_triggers, stats.reruns) == ({}, 0)
+        _notified_once(sc, campaign.campaign_id, "failed")
+
+
+async def test_orange_with_green_required_is_retriggered_until_green(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "failed"})
+        campaign, request = sc.watch(label, require_green=True)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        orange, green = sc.tasks(label)
+        assert final.task_ids == (orange.task_id, green.task_id)
+        timeline = sc.timeline(request.request_id)
+        assert phases(timeline, orange.task_id)[-1] == ("orange", 0, "scheduled")
+        assert phases(timeline, green.task_id)[-1] == ("completed", 0, "scheduled")
+        assert actions_taken(timeline) == [("retrigger", "orange, green runs required")]
+        assert final_state(timeline) == {"state": "completed"}
+        (entry,) = sc.outbox(request_id=request.request_id)
+        assert (entry.action.kind.value, entry.action.task_id, entry.state, entry.attempts) == (
+            "retrigger",
+            orange.task_id,
+            "done",
+            1,
+        )
+        assert entry.result is not None and entry.result.startswith("retrigger via hook")
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"retrigger": 1}
+        assert stats.action_calls == {("retrigger", orange.task_id): 1}
+        assert stats.reruns == 0
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_infrastructure_exception_is_rerun_once(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "internal-error"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        (task,) = sc.tasks(label)
+        assert final.task_ids == (task.task_id,)
+        timeline = sc.timeline(request.request_id)
+        seen = phases(timeline, task.task_id)
+        assert ("exception", 0, "scheduled") in seen
+        assert seen[-1] == ("completed", 1, "rerun")
+        assert actions_taken(timeline) == [("rerun", "infrastructure exception: internal-error")]
+        assert final_state(timeline) == {"state": "completed"}
+        (entry,) = sc.outbox(request_id=request.request_id)
+        assert (entry.action.kind.value, entry.action.task_id, entry.state) == (
+            "rerun",
+            task.task_id,
+            "done",
+        )
+        assert entry.result == f"rerun: task {task.task_id} now has 2 runs"
+        stats = sc.sim.stats
+        assert (stats.hook_triggers, stats.reruns) == ({}, 1)
+        assert [run["reasonCreated"] for run in task.runs] == ["scheduled", "rerun"]
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_auto_retried_exception_is_left_to_the_queue(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "claim-expired"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        (task,) = sc.tasks(label)
+        assert [run["reasonCreated"] for run in task.runs] == ["scheduled", "retry"]
+        timeline = sc.timeline(request.request_id)
+        seen = phases(timeline, task.task_id)
+        assert any(run == 1 and created == "retry" for _, run, created in seen)
+        assert seen[-1] == ("completed", 1, "retry")
+        assert actions_taken(timeline) == []
+        assert final_state(timeline) == {"state": "completed"}
+        assert sc.outbox(request_id=request.request_id) == []
+        stats = sc.sim.stats
+        assert (stats.hook_triggers, stats.reruns) == ({}, 0)
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_coalesced_task_is_scheduled_again_once(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "superseded"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        coalesced, fresh = sc.tasks(label)
+        assert final.task_ids == (coalesced.task_id, fresh.task_id)
+        assert final.replaced == (coalesced.task_id,)
+        timeline = sc.timeline(request.request_id)
+        assert phases(timeline, coalesced.task_id)[-1] == ("coalesced", 0, "scheduled")
+        assert phases(timeline, fresh.task_id)[-1] == ("completed", 0, "scheduled")
+        assert actions_taken(timeline) == [("add-new-jobs", "coalesced (superseded)")]
+        assert final_state(timeline) == {"state": "completed"}
+        (entry,) = sc.outbox(request_id=request.request_id)
+        assert (entry.action.kind.value, entry.action.labels, entry.state) == (
+            "add-new-jobs",
+            (label,),
+            "done",
+        )
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"add-new-jobs": 1}
+        assert stats.action_calls == {("add-new-jobs", label): 1}
+        assert stats.reruns == 0
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_label_never_scheduled_is_added_once(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        builds = {label for label in sc.scheduled if label.startswith("build-")}
+        label = next(
+            label
+            for label in sc.unscheduled_tests()
+            if sc.sim.world.graph.dependencies(label).get("build") in builds
+        )
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        (task,) = sc.tasks(label)
+        assert final.task_ids == (task.task_id,)
+        timeline = sc.timeline(request.request_id)
+        assert actions_taken(timeline) == [("add-new-jobs", "never scheduled")]
+        assert phases(timeline, task.task_id)[-1] == ("completed", 0, "scheduled")
+        assert final_state(timeline) == {"state": "completed"}
+        (entry,) = sc.outbox(request_id=request.request_id)
+        assert (entry.action.kind.value, entry.action.labels, entry.state) == (
+            "add-new-jobs",
+            (label,),
+            "done",
+        )
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"add-new-jobs": 1}
+        assert stats.action_calls == {("add-new-jobs", label): 1}
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_budget_exhausted_gives_up_after_one_rerun(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "internal-error", 1: "internal-error"})
+        campaign, request = sc.watch(label, max_actions=1)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.GAVE_UP
+        final = sc.request(request.request_id)
+        assert (final.state, final.failure) == (RequestState.FAILED, FailureKind.BUDGET)
+        assert final.reason == "per-request budget of 1 actions used up"
+        (task,) = sc.tasks(label)
+        timeline = sc.timeline(request.request_id)
+        assert actions_taken(timeline) == [("rerun", "infrastructure exception: internal-error")]
+        gave_up = [e.detail for e in timeline if e.kind == "gave-up"]
+        assert gave_up == [{"wanted": "rerun", "why": "per-request budget of 1 actions used up"}]
+        assert phases(timeline, task.task_id)[-1] == ("exception", 1, "rerun")
+        assert final_state(timeline)["failure"] == "budget"
+        assert [
+            (e.action.kind.value, e.state) for e in sc.outbox(request_id=request.request_id)
+        ] == [("rerun", "done")]
+        stats = sc.sim.stats
+        assert (stats.hook_triggers, stats.reruns) == ({}, 1)
+        _notified_once(sc, campaign.campaign_id, "gave-up")
+
+
+async def test_dry_run_decides_every_remedy_and_performs_none(
+    broker: Broker, tmp_path: Path
+) -> None:
+    dry = ActionsSettings(dry_run=True, max_per_request=3)
+    async with scene(broker.url, broker.queue, tmp_path, actions=dry) as sc:
+        tests = sc.scheduled_tests
+        sc.plant(tests[0], {0: "internal-error"})
+        sc.plant(tests[1], {0: "failed"})
+        sc.plant(tests[2], {0: "superseded"})
+        never = sc.unscheduled_tests()[0]
+        wanted = {
+            tests[0]: ("rerun", {}),
+            tests[1]: ("retrigger", {"require_green": True}),
+            tests[2]: ("add-new-jobs", {}),
+            never: ("add-new-jobs", {}),
+        }
+        requests = {}
+        for label, (_, options) in wanted.items():
+            campaign, request = sc.watch(label, **options)  # type: ignore[arg-type]
+            await sc.start(campaign, request)
+            requests[label] = request.request_id
+        sc.go()
+
+        def all_decided() -> bool:
+            return all(
+                [e.state for e in sc.outbox(request_id=rid)] == ["done"]
+                for rid in requests.values()
+            )
+
+        await until(all_decided, "every dry-run action marked done")
+        for label, (kind, _) in wanted.items():
+            (entry,) = sc.outbox(request_id=requests[label])
+            assert entry.action.kind.value == kind
+            assert entry.result is not None and entry.result.startswith("dry-run: would "), entry
+            assert kind in entry.result
+        stats = sc.sim.stats
+        assert (stats.hook_triggers, stats.action_calls, stats.reruns) == ({}, {}, 0)
+        # Nothing was performed, so what the requests wait for never comes.
+        for rid in requests.values():
+            assert not sc.request(rid).is_final
