@@ -1,0 +1,154 @@
+"""Run the real daemon (SQLite store, kombu consumer) against a queue and time it.
+
+The daemon is built exactly as `build_daemon` builds it (same defaults for prefetch,
+batch size and batch wait), except that `services` is chosen by the benchmark: None for
+the pure consume → commit → ack path, the simulator's Taskcluster for the latency run.
+Logging is configured as in production (JSON lines) but written to a file, so its cost
+is counted and the terminal stays readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from mozci_monitor.config import DaemonSettings, PulseSettings, Settings, StoreSettings
+from mozci_monitor.core.model import Request, TimelineEntry
+from mozci_monitor.daemon import Daemon, Services
+from mozci_monitor.logs import configure_logging
+from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
+from mozci_monitor.store.sqlite import SqliteStore
+
+_log_file: IO[str] | None = None
+
+
+def log_to_file(path: Path) -> None:
+    """Production logging (JSON lines, info) into `path` instead of stderr."""
+    global _log_file
+    configure_logging(format="json", level="info")
+    if _log_file is None:
+        _log_file = path.open("a")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_log_file))
+
+
+def register_all(store: SqliteStore, requests: Sequence[Request], at: str) -> None:
+    """Add watched requests in one transaction (what Engine.register does, without 1 fsync each)."""
+    with store.transaction():
+        for request in requests:
+            store.add_request(request, at)
+            store.append_timeline(
+                request.request_id,
+                [TimelineEntry("registered", None, {"label": request.label})],
+                at,
+            )
+
+
+class TimedConsumer(PulseConsumer):
+    """The production consumer, noting when deliveries are first handed out and acked."""
+
+    def __init__(self, settings: ConsumerSettings, expected: int) -> None:
+        super().__init__(settings)
+        self.expected = expected
+        self.first_delivery: float | None = None
+        self.acks_requested = 0
+        self.all_acked_requested: float | None = None
+        self.batches = 0
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        batch = await super().get_batch(max_items, max_wait)
+        if batch:
+            self.batches += 1
+            if self.first_delivery is None:
+                self.first_delivery = time.perf_counter()
+        return batch
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        super().ack(deliveries)
+        self.acks_requested += len(deliveries)
+        if self.all_acked_requested is None and self.acks_requested >= self.expected:
+            self.all_acked_requested = time.perf_counter()
+
+
+@dataclass
+class DrainResult:
+    messages: int
+    started_to_acked_s: float  # daemon.run() called → broker has every ack
+    first_delivery_to_acked_s: float  # first batch handed out → broker has every ack
+    batches: int
+    counters: dict[str, int]
+
+
+def bench_settings(
+    url: str, queue: str, store_path: Path, *, sources: Any = None, actions: Any = None
+) -> Settings:
+    extra: dict[str, Any] = {}
+    if sources is not None:
+        extra["sources"] = sources
+    if actions is not None:
+        extra["actions"] = actions
+    return Settings(
+        pulse=PulseSettings(url=url, queue=queue),
+        store=StoreSettings(path=str(store_path)),
+        daemon=DaemonSettings(),
+        **extra,
+    )
+
+
+def make_daemon(
+    settings: Settings, expected: int, services: Services | None = None
+) -> tuple[Daemon, TimedConsumer, SqliteStore]:
+    pulse = settings.pulse
+    consumer = TimedConsumer(
+        ConsumerSettings(
+            url=pulse.url,
+            queue_name=pulse.queue,
+            prefetch=pulse.prefetch,
+            heartbeat=pulse.heartbeat,
+            declare_exchanges=pulse.declare_exchanges,
+            reconnect_max_delay=pulse.reconnect_max_delay,
+        ),
+        expected,
+    )
+    store = SqliteStore(settings.store.path)
+    return Daemon(settings, store=store, consumer=consumer, services=services), consumer, store
+
+
+async def drain(settings: Settings, expected: int, timeout: float) -> DrainResult:
+    """Start the daemon on a pre-filled queue; stop once the broker has `expected` acks."""
+    daemon, consumer, store = make_daemon(settings, expected)
+    started = time.perf_counter()
+    runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if runner.done():
+                await runner
+                raise RuntimeError("the daemon stopped before draining the queue")
+            if consumer.health.acked >= expected:
+                done = time.perf_counter()
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"daemon acked {consumer.health.acked}/{expected} within {timeout}s"
+                )
+            await asyncio.sleep(0.002)
+    finally:
+        daemon.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner, 30)
+        store.close()
+    assert consumer.first_delivery is not None
+    return DrainResult(
+        messages=expected,
+        started_to_acked_s=done - started,
+        first_delivery_to_acked_s=done - consumer.first_delivery,
+        batches=consumer.batches,
+        counters=dict(daemon.health.counters),
+    )
