@@ -8,18 +8,23 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from mozci_monitor import planner
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, load_settings, secrets_of
-from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
 from mozci_monitor.core.model import Push, RemedyPolicy, Request, TaskEvent
+from mozci_monitor.daemon import Services, build_services
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
+from mozci_monitor.planner import Plan, PlanError, Pushlog
+from mozci_monitor.sources import SourceError
 from mozci_monitor.store.sqlite import SqliteStore, StoreError
 
 CONFIG_ENV = "MOZCI_MONITOR_CONFIG"
@@ -90,6 +95,55 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(downstream)
     downstream.set_defaults(handler=_downstream)
 
+    backfill = commands.add_parser(
+        "backfill", help="find the last good push of a failing label, fill the pushes after it"
+    )
+    _push_options(backfill, task_group=False)
+    backfill.add_argument("--label", required=True)
+    backfill.add_argument("--max-revisions", type=_positive_int, default=20)
+    backfill.add_argument("--times", type=_positive_int, default=1, help="runs per push")
+    _campaign_options(backfill)
+    _wait_options(backfill)
+    _store_option(backfill)
+    backfill.set_defaults(handler=_backfill)
+
+    until_fail = commands.add_parser(
+        "until-fail", help="retrigger a label in batches until a run fails (an intermittent)"
+    )
+    _push_options(until_fail, task_group=True)
+    until_fail.add_argument("--label", required=True)
+    until_fail.add_argument("--batch", type=_positive_int, default=5, help="runs at a time")
+    until_fail.add_argument("--budget", type=_positive_int, default=50, help="runs at most")
+    until_fail.add_argument(
+        "--keep-pending", action="store_true", help="do not cancel open runs after a failure"
+    )
+    _campaign_options(until_fail)
+    _wait_options(until_fail)
+    _store_option(until_fail)
+    until_fail.set_defaults(handler=_until_fail)
+
+    fill = commands.add_parser("fill", help="schedule every job of a push that did not run")
+    _push_options(fill, task_group=True)
+    fill.add_argument("--include", action="append", default=[], help="regex labels must match")
+    fill.add_argument("--exclude", action="append", default=[], help="regex labels must not")
+    _campaign_options(fill)
+    _wait_options(fill)
+    _store_option(fill)
+    fill.set_defaults(handler=_fill)
+
+    bisect = commands.add_parser(
+        "bisect", help="failure rate of a label per push over a range, and where it rises"
+    )
+    _push_options(bisect, task_group=False)
+    bisect.add_argument("--label", required=True)
+    bisect.add_argument("--from-revision", help="first push of the range (default: walk back)")
+    bisect.add_argument("--max-revisions", type=_positive_int, default=10)
+    bisect.add_argument("--times", type=_positive_int, default=10, help="runs per push")
+    _campaign_options(bisect)
+    _wait_options(bisect)
+    _store_option(bisect)
+    bisect.set_defaults(handler=_bisect)
+
     campaigns = commands.add_parser("campaigns", help="list campaigns")
     campaigns.add_argument("--open", action="store_true", help="only campaigns still running")
     campaigns.add_argument("--json", action="store_true")
@@ -140,6 +194,20 @@ def _campaign_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="decide and log actions, perform none"
     )
+
+
+def _push_options(parser: argparse.ArgumentParser, *, task_group: bool) -> None:
+    parser.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
+    parser.add_argument("--revision", required=True)
+    if task_group:
+        parser.add_argument(
+            "--task-group", help="the push's decision task group (default: from the index)"
+        )
+
+
+def _wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true", help="show progress until the campaign ends")
+    parser.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds")
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -234,6 +302,146 @@ def _downstream(args: argparse.Namespace, settings: Settings) -> int:
     Engine(store).start_campaign(campaign, requests, _now())
     print(campaign.campaign_id)
     return 0
+
+
+def _backfill(args: argparse.Namespace, settings: Settings) -> int:
+    async def plan(services: Services) -> Plan:
+        return await planner.plan_backfill(
+            _pushlog(services),
+            services.taskcluster,
+            repo=args.repo,
+            revision=args.revision,
+            label=args.label,
+            max_revisions=args.max_revisions,
+            times=args.times,
+            **_budget_args(args, settings),
+        )
+
+    return _submit_planned(args, settings, plan)
+
+
+def _bisect(args: argparse.Namespace, settings: Settings) -> int:
+    async def plan(services: Services) -> Plan:
+        return await planner.plan_bisect(
+            _pushlog(services),
+            services.taskcluster,
+            repo=args.repo,
+            revision=args.revision,
+            label=args.label,
+            first_revision=args.from_revision,
+            max_revisions=args.max_revisions,
+            times=args.times,
+            **_budget_args(args, settings),
+        )
+
+    return _submit_planned(args, settings, plan)
+
+
+def _until_fail(args: argparse.Namespace, settings: Settings) -> int:
+    async def plan(services: Services) -> Plan:
+        push = await _resolve_push(services, args)
+        return planner.plan_until_fail(
+            push,
+            label=args.label,
+            batch=args.batch,
+            budget=args.budget,
+            cancel_on_fail=not args.keep_pending,
+            campaign_budget=args.campaign_budget or settings.actions.max_per_campaign or None,
+            dry_run=args.dry_run,
+        )
+
+    return _submit_planned(args, settings, plan)
+
+
+def _fill(args: argparse.Namespace, settings: Settings) -> int:
+    async def plan(services: Services) -> Plan:
+        push = await _resolve_push(services, args)
+        return planner.plan_fill(
+            push, include=args.include, exclude=args.exclude, **_budget_args(args, settings)
+        )
+
+    return _submit_planned(args, settings, plan)
+
+
+def _budget_args(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    return {
+        "max_actions": args.max_actions or settings.actions.max_per_request,
+        "campaign_budget": args.campaign_budget or settings.actions.max_per_campaign or None,
+        "dry_run": args.dry_run,
+    }
+
+
+def _pushlog(services: Services) -> Pushlog:
+    if services.pushlog is None:
+        raise ConfigError("no hg pushlog source configured ([sources] hg_url)")
+    return services.pushlog
+
+
+async def _resolve_push(services: Services, args: argparse.Namespace) -> Push:
+    group = args.task_group
+    if group is None:
+        group = await services.taskcluster.find_decision_task(args.repo, args.revision)
+    elif not is_slug_id(group):
+        raise ConfigError(f"--task-group {group!r} is not a Taskcluster task id")
+    return Push(args.repo, args.revision, group)
+
+
+def _submit_planned(
+    args: argparse.Namespace, settings: Settings, plan: Callable[[Services], Awaitable[Plan]]
+) -> int:
+    """Plan against the sources, record the campaign, optionally wait for its end."""
+
+    async def run() -> Plan:
+        services = build_services(settings)
+        try:
+            return await plan(services)
+        finally:
+            for close in services.closers:
+                await close()
+
+    try:
+        planned = asyncio.run(run())
+    except (PlanError, SourceError) as error:
+        print(f"mozci-monitor: {error}", file=sys.stderr)
+        return 1
+    store = _open_store(args, settings)
+    campaign = Engine(store).start_campaign(planned.campaign, planned.requests, _now())
+    print(campaign.campaign_id)
+    print(
+        f"{campaign.kind.value} campaign {campaign.campaign_id}: {len(planned.requests)}"
+        f" request(s){' (dry run)' if campaign.dry_run else ''}; the running daemon watches it",
+        file=sys.stderr,
+    )
+    if getattr(args, "wait", False):
+        return _wait_for(store, campaign.campaign_id, args.wait_timeout)
+    return 0
+
+
+def _wait_for(store: SqliteStore, campaign_id: str, timeout: float) -> int:
+    """Poll the store until the campaign is final, printing each change of its summary."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        campaign = store.get_campaign(campaign_id)
+        if campaign is None:
+            print(f"mozci-monitor: campaign {campaign_id} vanished", file=sys.stderr)
+            return 1
+        states = dict(campaign.summary).get("states", {})
+        line = f"{campaign.state.value}: " + (
+            ", ".join(f"{k} {v}" for k, v in states.items()) or "waiting for the daemon"
+        )
+        if line != last:
+            print(line, file=sys.stderr, flush=True)
+            last = line
+        if campaign.is_final:
+            print(f"{campaign.state.value}: {campaign.outcome}")
+            return 0 if campaign.state is CampaignState.FINISHED else 1
+        time.sleep(1.0)
+    print(
+        f"mozci-monitor: campaign {campaign_id} still running after {timeout:.0f} s",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _campaign(
@@ -396,6 +604,25 @@ def _show_campaign(store: SqliteStore, campaign: Campaign, *, as_json: bool) -> 
     if campaign.outcome:
         print(f"  outcome: {campaign.outcome}")
     print(f"  push:    {campaign.push.repo}@{campaign.push.revision}")
+    answer = dict(campaign.summary).get("answer")
+    if isinstance(answer, dict):
+        if answer.get("summary"):
+            print(f"  answer:  {answer['summary']}")
+        for push in answer.get("pushes", ()):  # backfill
+            note = f"  ({push['note']})" if push.get("note") else ""
+            print(
+                f"    push {push['push_id']}  {push['revision'][:12]}  {push['verdict']:<8}"
+                f" green {push['green']} orange {push['orange']}{note}"
+            )
+        for row in answer.get("revisions", ()):  # bisect
+            rate = "-" if row["rate"] is None else f"{row['rate']:.0%}"
+            low, high = row["interval"]
+            print(
+                f"    push {row['push_id']}  {row['revision'][:12]}  failures"
+                f" {row['failures']}/{row['runs']}  rate {rate} (95% {low:.0%}-{high:.0%})"
+            )
+        if answer.get("failed_task"):  # until-fail
+            print(f"  failing task: {answer['failed_task']}")
     print("requests:")
     for request in requests:
         state = request.state.value + (f"/{request.failure.value}" if request.failure else "")

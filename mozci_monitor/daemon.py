@@ -30,6 +30,7 @@ from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_messa
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
 from mozci_monitor.notify import Sink
+from mozci_monitor.planner import Pushlog
 from mozci_monitor.pulse import Delivery, task_group_binding
 from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
 
@@ -65,6 +66,7 @@ class Services:
     taskcluster: TaskclusterPort
     render: Render
     sinks: Sequence[Sink] = ()
+    pushlog: Pushlog | None = None  # for planning campaigns over push ranges
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -445,6 +447,7 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
         taskcluster=clients.taskcluster,
         render=render_action,
         sinks=sinks,
+        pushlog=clients.hgmo,
         closers=[close],
     )
 

@@ -18,7 +18,12 @@ from typing import Any, Protocol
 import structlog
 
 from mozci_monitor.core.actions import Action, ActionKind
-from mozci_monitor.core.campaign import Campaign, CampaignKind, downstream_missing
+from mozci_monitor.core.campaign import (
+    Campaign,
+    CampaignKind,
+    downstream_missing,
+    select_labels,
+)
 from mozci_monitor.core.messages import MalformedMessage, parse_status
 from mozci_monitor.core.model import (
     RemedyPolicy,
@@ -142,6 +147,7 @@ class Reconciler:
             return  # the graph is not known until the decision task is done
         await self._check_missing(group, members)
         await self._expand_downstream(group, members)
+        await self._expand_fill(group, members)
 
     async def _check_missing(self, group: str, members: Sequence[TaskGroupMember]) -> None:
         requests = [
@@ -271,6 +277,7 @@ class Reconciler:
         params = dict(campaign.params)
         params["expanded_builds"] = expanded
         params["expanded"] = set(expanded) >= set(builds)
+        params["added"] = sorted({*params.get("added", ()), *(r.label for r in requests)})
         outcome = await self._in_store(
             self._engine.add_requests,
             campaign.campaign_id,
@@ -280,6 +287,64 @@ class Reconciler:
             replace(campaign, params=params),
         )
         await self._on_outcome(outcome)
+
+    async def _expand_fill(self, group: str, members: Sequence[TaskGroupMember]) -> None:
+        campaigns = [
+            c
+            for c in await self._in_store(self._store.list_campaigns, open_only=True)
+            if c.kind is CampaignKind.FILL
+            and c.push.task_group_id == group
+            and not c.params.get("expanded")
+        ]
+        if not campaigns:
+            return
+        graph = await self._graph(group)
+        if graph is None:
+            return
+        scheduled = {m.label for m in members if m.label}
+        never_ran = sorted(label for label in graph if label not in scheduled)
+        for campaign in campaigns:
+            labels = select_labels(
+                never_ran,
+                list(campaign.params.get("include", ())),
+                list(campaign.params.get("exclude", ())),
+            )
+            budget = int(campaign.params.get("max_actions_per_request", 3))
+            requests = [
+                Request(
+                    request_id=f"{campaign.campaign_id}-{_short(label)}",
+                    push=campaign.push,
+                    label=label,
+                    remedy=RemedyPolicy.WATCH,
+                    max_actions=budget,
+                    expected_new=1,
+                    actions=1,
+                )
+                for label in labels
+            ]
+            actions = []
+            if labels:
+                actions.append(
+                    Action(
+                        key=f"{campaign.campaign_id}/fill",
+                        kind=ActionKind.ADD_NEW_JOBS,
+                        push=campaign.push,
+                        campaign_id=campaign.campaign_id,
+                        labels=tuple(labels),
+                        why=f"{len(labels)} job(s) of the full graph never ran",
+                    )
+                )
+            params = {**campaign.params, "expanded": True, "added": labels}
+            log.info("fill planned", campaign=campaign.campaign_id, added=len(labels))
+            outcome = await self._in_store(
+                self._engine.add_requests,
+                campaign.campaign_id,
+                requests,
+                self._now(),
+                actions,
+                replace(campaign, params=params),
+            )
+            await self._on_outcome(outcome)
 
     # -- labels -----------------------------------------------------------------------------
 

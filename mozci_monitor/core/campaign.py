@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -259,3 +260,17 @@ def downstream_missing(
     """
     dependents = sorted(label for label, needs in dependencies.items() if build_label in needs)
     return tuple(label for label in dependents if label not in scheduled or label in coalesced)
+
+
+def select_labels(
+    labels: Sequence[str], include: Sequence[str], exclude: Sequence[str]
+) -> list[str]:
+    """Like the old triggerbyfilters: every include pattern must match, no exclude may."""
+    chosen = []
+    for label in labels:
+        if include and not all(re.search(p, label) for p in include):
+            continue
+        if any(re.search(p, label) for p in exclude):
+            continue
+        chosen.append(label)
+    return chosen
