@@ -1,0 +1,398 @@
+"""A client of the daemon's HTTP API, and the `submit/list/show/cancel/wait` commands on it.
+
+`MonitorClient` speaks JSON over an injected (or owned) `aiohttp.ClientSession`. The
+`cmd_*` coroutines are what the CLI subcommands run: they print, and return an exit code.
+`wait` polls a campaign until it is final: a progress bar on a terminal, one plain line
+per change otherwise (logs, CI); exit code 0 when the campaign finished, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import aiohttp
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+TOKEN_ENV = "MOZCI_MONITOR_API_TOKEN"
+URL_ENV = "MOZCI_MONITOR_API_URL"
+
+EXIT_FINISHED = 0
+EXIT_NOT_FINISHED = 1
+EXIT_ERROR = 2
+
+_FINAL_REQUEST_STATES = frozenset({"completed", "coalesced", "failed", "canceled"})
+
+
+class ApiClientError(Exception):
+    """The API answered with an error (`status` 0: it could not be reached)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+class MonitorClient:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def __aenter__(self) -> MonitorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- the API ----------------------------------------------------------------------------
+
+    async def submit(self, submission: Mapping[str, Any]) -> dict[str, Any]:
+        """Start a campaign; `submission` as in the OpenAPI `Submission` schema."""
+        result: dict[str, Any] = await self._call("POST", "/api/campaigns", dict(submission))
+        return result
+
+    async def list(self, *, open_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        query = f"?open={'true' if open_only else 'false'}&limit={limit}"
+        result: list[dict[str, Any]] = await self._call("GET", "/api/campaigns" + query)
+        return result
+
+    async def show(self, campaign_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", _campaign_path(campaign_id))
+        return result
+
+    async def cancel(self, campaign_id: str, reason: str | None = None) -> dict[str, Any]:
+        body = {"reason": reason} if reason else None
+        result: dict[str, Any] = await self._call(
+            "POST", _campaign_path(campaign_id) + "/cancel", body
+        )
+        return result
+
+    async def ready(self) -> dict[str, Any]:
+        """The /readyz document (whether or not the daemon is ready)."""
+        result: dict[str, Any] = await self._call("GET", "/readyz", accept=(200, 503))
+        return result
+
+    async def wait(
+        self,
+        campaign_id: str,
+        *,
+        interval: float = 5.0,
+        give_up_after: float | None = None,
+        out: TextIO | None = None,
+        tty: bool | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> int:
+        """Poll until the campaign is final; 0 if it finished, 1 otherwise (or timed out)."""
+        stream = sys.stderr if out is None else out
+        progress = _Progress(stream, stream.isatty() if tty is None else tty)
+        deadline = None if give_up_after is None else clock() + give_up_after
+        unreachable = False
+        while True:
+            try:
+                detail = await self.show(campaign_id)
+            except ApiClientError as error:
+                if error.status != 0:
+                    progress.close()
+                    raise
+                # The daemon may be restarting (systemd Restart=on-failure): keep polling.
+                if not unreachable:
+                    progress.note(f"API unreachable, still trying: {error.message}")
+                unreachable = True
+            else:
+                unreachable = False
+                progress.update(detail)
+                if detail.get("final"):
+                    progress.close()
+                    progress.note(_final_line(detail))
+                    return EXIT_FINISHED if detail.get("state") == "finished" else EXIT_NOT_FINISHED
+            if deadline is not None and clock() >= deadline:
+                progress.close()
+                progress.note(
+                    f"{campaign_id}: not final after {give_up_after:g}s; giving up waiting"
+                )
+                return EXIT_NOT_FINISHED
+            await sleep(interval)
+
+    # -- transport --------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        accept: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        headers = {"Accept": "application/json"}
+        if self._token and method != "GET":
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            async with self._session.request(
+                method,
+                self._base + path,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            raise ApiClientError(0, f"cannot reach {self._base}: {error!r}") from None
+        try:
+            document = json.loads(text) if text else None
+        except ValueError:
+            raise ApiClientError(status, f"not JSON: {text[:200]!r}") from None
+        if status not in accept:
+            if isinstance(document, dict) and "error" in document:
+                raise ApiClientError(status, str(document["error"]), document.get("field"))
+            raise ApiClientError(status, text[:200])
+        return document
+
+
+def _campaign_path(campaign_id: str) -> str:
+    return "/api/campaigns/" + quote(campaign_id, safe="")
+
+
+# -- progress -----------------------------------------------------------------------------
+
+
+def _counts(detail: Mapping[str, Any]) -> tuple[int, int]:
+    requests = detail.get("requests") or []
+    final = sum(1 for r in requests if r.get("state") in _FINAL_REQUEST_STATES)
+    return final, len(requests)
+
+
+def _states(detail: Mapping[str, Any]) -> str:
+    states: dict[str, int] = {}
+    for request in detail.get("requests") or []:
+        key = request.get("state", "?") + (
+            f"/{request['failure']}" if request.get("failure") else ""
+        )
+        states[key] = states.get(key, 0) + 1
+    return ", ".join(f"{name} {count}" for name, count in sorted(states.items()))
+
+
+def _final_line(detail: Mapping[str, Any]) -> str:
+    outcome = detail.get("outcome") or ""
+    return f"{detail.get('id')} {detail.get('state')}: {outcome}".rstrip(": ")
+
+
+class _Progress:
+    """A one-line bar redrawn in place on a terminal; plain lines on change otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, out: TextIO, tty: bool) -> None:
+        self._out = out
+        self._tty = tty
+        self._last: str | None = None
+        self._drawn = False
+
+    def update(self, detail: Mapping[str, Any]) -> None:
+        final, total = _counts(detail)
+        summary = f"{detail.get('id')} {detail.get('state')}: {final}/{total} requests final"
+        states = _states(detail)
+        line = f"{summary} ({states})" if states else summary
+        if self._tty:
+            filled = self.WIDTH * final // total if total else 0
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            self._out.write(f"\r\x1b[2K[{bar}] {line}")
+            self._out.flush()
+            self._drawn = True
+        elif line != self._last:
+            self._out.write(line + "\n")
+            self._out.flush()
+        self._last = line
+
+    def note(self, text: str) -> None:
+        self.close()
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        if self._drawn:
+            self._out.write("\n")
+            self._out.flush()
+            self._drawn = False
+
+
+# -- commands (what `mozci-monitor submit/list/show/cancel/wait` run) -----------------------
+
+
+def format_campaigns(campaigns: list[dict[str, Any]]) -> str:
+    if not campaigns:
+        return "no campaigns"
+    lines = [f"{'ID':<13}  {'KIND':<10}  {'STATE':<9}  {'ACTIONS':>7}  {'PUSH':<24}  OUTCOME"]
+    for c in campaigns:
+        push = f"{c['repo']}@{c['revision'][:12]}"
+        lines.append(
+            f"{c['id']:<13}  {c['kind']:<10}  {c['state']:<9}  {c['actions']:>7}"
+            f"  {push:<24}  {c.get('outcome') or c.get('label') or ''}"
+        )
+    return "\n".join(lines)
+
+
+def format_campaign(detail: Mapping[str, Any]) -> str:
+    lines = [f"campaign {detail['id']} ({detail['kind']}): {detail['state']}"]
+    if detail.get("outcome"):
+        lines.append(f"  outcome: {detail['outcome']}")
+    lines.append(
+        f"  push:    {detail['repo']}@{detail['revision']} group {detail['task_group_id']}"
+    )
+    lines.append("requests:")
+    for request in detail.get("requests") or []:
+        state = request["state"] + (f"/{request['failure']}" if request.get("failure") else "")
+        lines.append(f"  {request['id']:<24} {state:<18} {request['label']}")
+        for entry in request.get("timeline") or []:
+            info = " ".join(f"{k}={v}" for k, v in (entry.get("detail") or {}).items())
+            task = f" {entry['task_id']}" if entry.get("task_id") else ""
+            lines.append(f"      {entry['at']}  {entry['kind']:<10}{task}  {info}".rstrip())
+    lines.append("actions:")
+    for action in detail.get("actions") or []:
+        error = f" ({action['error']})" if action.get("error") else ""
+        lines.append(f"  {action['kind']:<13} {action['state']:<8} {action['why']}{error}")
+    return "\n".join(lines)
+
+
+async def cmd_submit(
+    client: MonitorClient,
+    submission: Mapping[str, Any],
+    *,
+    wait: bool = False,
+    interval: float = 5.0,
+    give_up_after: float | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Print the new campaign's id (stdout); with `wait`, then wait for it."""
+    stdout, stderr = out or sys.stdout, err or sys.stderr
+    return await _guard(
+        stderr, _submit(client, submission, wait, interval, give_up_after, stdout, stderr)
+    )
+
+
+async def _submit(
+    client: MonitorClient,
+    submission: Mapping[str, Any],
+    wait: bool,
+    interval: float,
+    give_up_after: float | None,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    campaign = await client.submit(submission)
+    print(campaign["id"], file=stdout)
+    if not wait:
+        return 0
+    return await client.wait(
+        campaign["id"], interval=interval, give_up_after=give_up_after, out=stderr
+    )
+
+
+async def cmd_list(
+    client: MonitorClient,
+    *,
+    open_only: bool = False,
+    limit: int = 50,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    stdout, stderr = out or sys.stdout, err or sys.stderr
+
+    async def run() -> int:
+        campaigns = await client.list(open_only=open_only, limit=limit)
+        text = json.dumps(campaigns, indent=2) if as_json else format_campaigns(campaigns)
+        print(text, file=stdout)
+        return 0
+
+    return await _guard(stderr, run())
+
+
+async def cmd_show(
+    client: MonitorClient,
+    campaign_id: str,
+    *,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    stdout, stderr = out or sys.stdout, err or sys.stderr
+
+    async def run() -> int:
+        detail = await client.show(campaign_id)
+        print(json.dumps(detail, indent=2) if as_json else format_campaign(detail), file=stdout)
+        return 0
+
+    return await _guard(stderr, run())
+
+
+async def cmd_cancel(
+    client: MonitorClient,
+    campaign_id: str,
+    *,
+    reason: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    stdout, stderr = out or sys.stdout, err or sys.stderr
+
+    async def run() -> int:
+        campaign = await client.cancel(campaign_id, reason)
+        print(f"{campaign['id']} {campaign['state']}", file=stdout)
+        return 0
+
+    return await _guard(stderr, run())
+
+
+async def cmd_wait(
+    client: MonitorClient,
+    campaign_id: str,
+    *,
+    interval: float = 5.0,
+    give_up_after: float | None = None,
+    err: TextIO | None = None,
+) -> int:
+    stderr = err or sys.stderr
+    return await _guard(
+        stderr, client.wait(campaign_id, interval=interval, give_up_after=give_up_after, out=stderr)
+    )
+
+
+async def _guard(err: TextIO, body: Awaitable[int]) -> int:
+    try:
+        return await body
+    except ApiClientError as error:
+        where = f" ({error.field})" if error.field and error.field not in error.message else ""
+        print(f"mozci-monitor: {error.message}{where}", file=err)
+        return EXIT_ERROR
