@@ -278,7 +278,7 @@ def format_campaign(detail: Mapping[str, Any]) -> str:
             task = f" {entry['task_id']}" if entry.get("task_id") else ""
             lines.append(f"      {entry['at']}  {entry['kind']:<10}{task}  {info}".rstrip())
     lines.append("actions:")
-    for action in detail.get("actions") or []:
+    for action in detail.get("action_log") or []:
         error = f" ({action['error']})" if action.get("error") else ""
         lines.append(f"  {action['kind']:<13} {action['state']:<8} {action['why']}{error}")
     return "\n".join(lines)

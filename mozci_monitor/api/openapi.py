@@ -223,10 +223,14 @@ _SCHEMAS: dict[str, Any] = {
             _ref("Campaign"),
             {
                 "type": "object",
-                "required": ["requests", "actions"],
+                "required": ["requests", "action_log"],
                 "properties": {
                     "requests": {"type": "array", "items": _ref("Request")},
-                    "actions": {"type": "array", "items": _ref("Action")},
+                    "action_log": {
+                        "type": "array",
+                        "items": _ref("Action"),
+                        "description": "what the monitor decided to do, and how it went",
+                    },
                 },
             },
         ]

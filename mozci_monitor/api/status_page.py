@@ -137,9 +137,9 @@ function renderCampaign(c) {
     table.append(row);
   }
   section.append(table);
-  if ((c.actions_list || []).length) {
+  if ((c.action_log || []).length) {
     const list = el("ul", "actions");
-    for (const a of c.actions_list) {
+    for (const a of c.action_log) {
       const line = a.kind + " " + a.state + ": " + a.why + (a.error ? " — " + a.error : "");
       list.append(el("li", "action a-" + a.state, line));
     }
@@ -167,7 +167,6 @@ async function refresh() {
     main.replaceChildren();
     if (!details.length) main.append(el("p", "empty", "no campaigns yet"));
     for (const c of details) {
-      c.actions_list = c.actions;
       main.append(renderCampaign(c));
     }
     document.getElementById("updated").textContent = "updated " +

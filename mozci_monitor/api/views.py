@@ -75,7 +75,7 @@ def campaign_detail_json(
 ) -> dict[str, Any]:
     document = campaign_json(campaign)
     document["requests"] = [request_json(request, timeline) for request, timeline in requests]
-    document["actions"] = [action_json(action) for action in actions]
+    document["action_log"] = [action_json(action) for action in actions]
     return document
 
 
