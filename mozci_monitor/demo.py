@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import secrets
 import sys
 import tempfile
@@ -41,6 +42,16 @@ log = structlog.get_logger("mozci_monitor.demo")
 
 DEMO_QUEUE = "queue/mozci-demo/requests"  # with --broker, pick your own with --queue
 
+# Planted in the simulated world, so that each sheriff campaign has a known right answer.
+BACKFILL_LABEL = "test-windows11-64/opt-reftest-1"  # fails for good from REGRESSION_PUSH on
+REGRESSION_PUSH = 4
+BISECT_LABEL = "test-macosx1015-64/opt-xpcshell-1"  # fails 60% of the time from INTERMITTENT_PUSH
+INTERMITTENT_PUSH = 5
+INTERMITTENT_RATE = 0.6
+UNTIL_FAIL_LABEL = "test-linux1804-64/debug-mochitest-plain-1"  # an intermittent at 25%
+UNTIL_FAIL_RATE = 0.25
+RESERVED = (BACKFILL_LABEL, BISECT_LABEL, UNTIL_FAIL_LABEL)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -48,15 +59,18 @@ class Scenario:
     campaign: Campaign
     requests: tuple[Request, ...]
     force: tuple[tuple[str, str], ...] = ()  # (label, outcome of its first run)
+    expected: str = ""  # what the simulator planted, to compare with the answer
 
 
 def plan_scenarios(
     push: Push, scheduled: Sequence[str], graph: dict[str, dict[str, str]], budget: int
 ) -> list[Scenario]:
     """Pick labels of the push for each scenario; deterministic for a given world."""
-    tests = [label for label in scheduled if label.startswith("test-")]
+    tests = [label for label in scheduled if label.startswith("test-") and label not in RESERVED]
     unscheduled = sorted(
-        label for label in graph if label.startswith("test-") and label not in scheduled
+        label
+        for label in graph
+        if label.startswith("test-") and label not in scheduled and label not in RESERVED
     )
     builds = [label for label in scheduled if label.startswith("build-")]
     # The build with the most optimised-away tests makes the clearest downstream case.
@@ -105,6 +119,67 @@ def plan_scenarios(
             downstream,
             (build_request,),
         ),
+    ]
+
+
+async def plan_sheriff_scenarios(
+    sim: Any, services: Any, live: Push, fill_exclude: Sequence[str]
+) -> list[Scenario]:
+    """Backfill, bisect, until-fail and fill, planned against the simulator's sources."""
+    from mozci_monitor import planner
+
+    repo = sim.config.repo
+    pushes = sim.world.pushes
+    history = [p for p in pushes if p.arrived and p.index < len(pushes) - 1]
+    failing = next(
+        p
+        for p in reversed(history)
+        if any(t.runs and t.runs[-1]["state"] == "failed" for t in sim.tasks_of(p, BACKFILL_LABEL))
+    )
+    backfill = await planner.plan_backfill(
+        services.pushlog,
+        services.taskcluster,
+        repo=repo,
+        revision=failing.revision,
+        label=BACKFILL_LABEL,
+        max_revisions=failing.index,
+        times=1,
+    )
+    culprit = pushes[REGRESSION_PUSH]
+    last = history[-1]
+    bisect = await planner.plan_bisect(
+        services.pushlog,
+        services.taskcluster,
+        repo=repo,
+        revision=last.revision,
+        label=BISECT_LABEL,
+        first_revision=pushes[1].revision,
+        times=10,
+    )
+    worse = pushes[INTERMITTENT_PUSH]
+    until_fail = planner.plan_until_fail(live, label=UNTIL_FAIL_LABEL, batch=5, budget=40)
+    fill = planner.plan_fill(live, include=["xpcshell"], exclude=list(fill_exclude))
+    return [
+        Scenario(
+            f"backfill {BACKFILL_LABEL} from {failing.revision[:12]}",
+            backfill.campaign,
+            backfill.requests,
+            expected=f"first bad {culprit.revision[:12]} (push {culprit.push_id})",
+        ),
+        Scenario(
+            f"bisect the failure rate of {BISECT_LABEL}",
+            bisect.campaign,
+            bisect.requests,
+            expected=f"rate rises at {worse.revision[:12]} (push {worse.push_id})"
+            f" from 0% to {INTERMITTENT_RATE:.0%}",
+        ),
+        Scenario(
+            f"retrigger {UNTIL_FAIL_LABEL} until it fails",
+            until_fail.campaign,
+            until_fail.requests,
+            expected=f"an intermittent failing {UNTIL_FAIL_RATE:.0%} of the time",
+        ),
+        Scenario("fill the push's missing xpcshell jobs", fill.campaign, fill.requests),
     ]
 
 
@@ -169,7 +244,7 @@ def _configure_demo_logging(*, verbose: bool, out: Any) -> None:
 async def run_demo(args: argparse.Namespace) -> int:
     from mozci_monitor.daemon import Daemon, build_services
     from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
-    from mozci_monitor.sim import SimConfig, Simulator
+    from mozci_monitor.sim import Regression, SimConfig, Simulator
     from mozci_monitor.store.sqlite import SqliteStore
 
     started = time.monotonic()
@@ -180,13 +255,18 @@ async def run_demo(args: argparse.Namespace) -> int:
         SimConfig(
             seed=args.seed,
             broker_url=broker,
-            pushes=12,
-            history_pushes=8,
+            pushes=11,
+            history_pushes=10,
             push_interval=900.0,
             time_scale=args.time_scale,
             intermittent_rate=0.0,
             claim_expired_rate=0.02,
             worker_shutdown_rate=0.0,
+            regressions=(
+                Regression(BACKFILL_LABEL, REGRESSION_PUSH),
+                Regression(BISECT_LABEL, INTERMITTENT_PUSH, rate=INTERMITTENT_RATE),
+            ),
+            label_failure_rates={UNTIL_FAIL_LABEL: UNTIL_FAIL_RATE},
         )
     )
     await sim.start()
@@ -206,7 +286,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     consumer = PulseConsumer(
         ConsumerSettings(url=broker, queue_name=args.queue, heartbeat=10.0, prefetch=500)
     )
-    daemon = Daemon(settings, store=store, consumer=consumer, services=build_services(settings))
+    services = build_services(settings)
+    daemon = Daemon(settings, store=store, consumer=consumer, services=services)
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False), name="daemon")
     try:
         while not daemon.health.started:
@@ -216,6 +297,14 @@ async def run_demo(args: argparse.Namespace) -> int:
         push, scheduled = await _next_live_push(sim)
         graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
         scenarios = plan_scenarios(push, scheduled, graph, budget=3)
+        watched = [r.label for sc in scenarios for r in sc.requests]
+        downstream_build = next(
+            sc.campaign.label for sc in scenarios if sc.campaign.kind is CampaignKind.DOWNSTREAM
+        )
+        watched += [label for label, deps in graph.items() if deps.get("build") == downstream_build]
+        scenarios += await plan_sheriff_scenarios(
+            sim, services, push, fill_exclude=[re.escape(label) for label in watched]
+        )
         _say(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) is arriving")
         for scenario in scenarios:
             for label, outcome in scenario.force:
@@ -298,6 +387,7 @@ async def _summary(daemon: Any, store: Any, ids: list[str], sim: Any) -> dict[st
                     for e in actions
                     if e.action.kind.value != "notify"
                 ],
+                "answer": dict(campaign.summary).get("answer"),
                 "notifications": sum(
                     1 for e in actions if e.action.kind.value == "notify" and e.state == "done"
                 ),
@@ -328,6 +418,7 @@ def _print_summary(
                     "requests": c["requests"],
                     "actions": c["actions"],
                     "notifications": c["notifications"],
+                    "answer": c["answer"],
                 }
                 for c in summary["campaigns"]
             ],
@@ -338,10 +429,13 @@ def _print_summary(
     print()
     print(f"summary ({elapsed:.1f} s, {summary['messages_consumed']} Pulse messages consumed)")
     titles = {s.campaign.campaign_id: s.title for s in scenarios}
+    expected = {s.campaign.campaign_id: s.expected for s in scenarios}
     for campaign in summary["campaigns"]:
         title = titles[campaign["id"]]
         print(f"  {campaign['id']}  {campaign['kind']:<10} {campaign['state']:<9} {title}")
         print(f"      outcome: {campaign['outcome']}")
+        if expected[campaign["id"]]:
+            print(f"      planted: {expected[campaign['id']]}")
         for request in campaign["requests"]:
             state = request["state"] + (f"/{request['failure']}" if request["failure"] else "")
             print(f"      request {request['label']}: {state}, {request['tasks']} task(s)")

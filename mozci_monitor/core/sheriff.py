@@ -117,10 +117,10 @@ def wilson_interval(failures: int, runs: int, z: float = Z_95) -> tuple[float, f
 def change_point(oldest_first: Sequence[PushResult], z_threshold: float = Z_95) -> dict[str, Any]:
     """The push where the failure rate rises, if it rises significantly.
 
-    For every split, the failure rate of the pushes from there on is compared with the one
-    before it (two-proportion z-test, pooled). The answer is the split with the largest
-    rise, when that rise is significant at 95% (z >= 1.96); earlier splits that are also
-    significant only because they include part of the worse range are not the answer.
+    The change point is the split of the range into "before" and "from here on" that best
+    explains the runs with one failure rate on each side (maximum likelihood, Bernoulli
+    runs); it is the answer when the rate after it is higher than before it at 95%
+    confidence (two-proportion z-test, pooled, z >= 1.96).
     """
     rows = []
     for push in oldest_first:
@@ -136,18 +136,18 @@ def change_point(oldest_first: Sequence[PushResult], z_threshold: float = Z_95) 
                 "interval": [round(low, 4), round(high, 4)],
             }
         )
-    best: tuple[float, int] | None = None
+    best: tuple[float, int] | None = None  # (log-likelihood, split), then (z, split)
     for split in range(1, len(oldest_first)):
-        before = oldest_first[:split]
-        after = oldest_first[split:]
-        z = _rise(
-            sum(p.orange for p in before),
-            sum(p.green + p.orange for p in before),
-            sum(p.orange for p in after),
-            sum(p.green + p.orange for p in after),
-        )
-        if z is not None and z >= z_threshold and (best is None or z > best[0]):
-            best = (z, split)
+        before, after = _counts(oldest_first[:split]), _counts(oldest_first[split:])
+        if before[1] == 0 or after[1] == 0:
+            continue
+        likelihood = _log_likelihood(*before) + _log_likelihood(*after)
+        if best is None or likelihood > best[0]:
+            best = (likelihood, split)
+    if best is not None:
+        split = best[1]
+        z = _rise(*_counts(oldest_first[:split]), *_counts(oldest_first[split:]))
+        best = (z, split) if z is not None and z >= z_threshold else None
     answer: dict[str, Any] = {"revisions": rows, "first_worse": None}
     if best is not None:
         z, split = best
@@ -163,6 +163,18 @@ def change_point(oldest_first: Sequence[PushResult], z_threshold: float = Z_95) 
     else:
         answer["summary"] = "no significant rise of the failure rate in the range"
     return answer
+
+
+def _counts(pushes: Sequence[PushResult]) -> tuple[int, int]:
+    """(failures, runs) over several pushes."""
+    return sum(p.orange for p in pushes), sum(p.green + p.orange for p in pushes)
+
+
+def _log_likelihood(failures: int, runs: int) -> float:
+    if runs == 0 or failures in (0, runs):
+        return 0.0
+    rate = failures / runs
+    return failures * math.log(rate) + (runs - failures) * math.log(1 - rate)
 
 
 def _rise(fail_a: int, runs_a: int, fail_b: int, runs_b: int) -> float | None:

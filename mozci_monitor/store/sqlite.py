@@ -570,6 +570,11 @@ def _policy_json(request: Request) -> str:
             "expected_new": request.expected_new,
             "awaiting_rerun": list(request.awaiting_rerun),
             "replaced": list(request.replaced),
+            "batch": request.batch,
+            "cancel_on_fail": request.cancel_on_fail,
+            "runs_green": request.runs_green,
+            "runs_orange": request.runs_orange,
+            "first_orange": request.first_orange,
         }
     )
 
@@ -593,6 +598,11 @@ def _request_from_row(row: sqlite3.Row) -> Request:
         expected_new=int(policy.get("expected_new", 0)),
         awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
         replaced=tuple(policy.get("replaced", ())),
+        batch=int(policy.get("batch", 0)),
+        cancel_on_fail=bool(policy.get("cancel_on_fail", True)),
+        runs_green=int(policy.get("runs_green", 0)),
+        runs_orange=int(policy.get("runs_orange", 0)),
+        first_orange=policy.get("first_orange"),
     )
 
 
