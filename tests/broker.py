@@ -50,6 +50,8 @@ _LOCK_DIR = Path(tempfile.gettempdir())
 _START_LOCK = _LOCK_DIR / "mozci-monitor-rabbitmq.start.lock"
 _USERS_LOCK = _LOCK_DIR / "mozci-monitor-rabbitmq.users.lock"
 _STARTUP_TIMEOUT = 60.0
+# py-amqp's default TCP_USER_TIMEOUT (1 s) drops publishers that a busy broker throttles.
+_TRANSPORT_OPTIONS = {"socket_settings": {socket.TCP_USER_TIMEOUT: 30_000}}
 _CTL_TIMEOUT = 60.0
 
 
@@ -218,7 +220,9 @@ class RabbitMQ:
 
     @contextlib.contextmanager
     def _channel(self) -> Iterator[Any]:
-        with kombu.Connection(self.url, connect_timeout=5) as conn:
+        with kombu.Connection(
+            self.url, connect_timeout=5, transport_options=_TRANSPORT_OPTIONS
+        ) as conn:
             channel = conn.channel()
             try:
                 yield channel
@@ -283,7 +287,7 @@ def publish_many(
     """Publish (routing_key, body) pairs over one connection; returns how many were sent."""
     ex = _exchange(exchange)
     count = 0
-    with kombu.Connection(url, connect_timeout=5) as conn:
+    with kombu.Connection(url, connect_timeout=5, transport_options=_TRANSPORT_OPTIONS) as conn:
         channel = conn.channel()
         ex(channel).declare()
         producer = kombu.Producer(channel, exchange=ex)

@@ -219,12 +219,20 @@ class KombuWorker:
             if self._settings.tls_ca_file:
                 context["cafile"] = self._settings.tls_ca_file
             ssl_options = {"context": context, "server_hostname": host}
+        heartbeat = max(1, round(self._settings.heartbeat)) if self._settings.heartbeat else 0
+        transport_options: dict[str, Any] = {}
+        if hasattr(socket, "TCP_USER_TIMEOUT") and not self._settings.url.startswith("memory:"):
+            # py-amqp drops a connection whose sent data stays unacknowledged for 1 s, which
+            # a busy broker applying flow control (or a slow network) easily causes. Dead
+            # peers are the heartbeats' job: allow as long as they do.
+            user_timeout_ms = int(2 * (heartbeat or 15) * 1000)
+            transport_options["socket_settings"] = {socket.TCP_USER_TIMEOUT: user_timeout_ms}
         connection: Connection = _KombuConnection(  # type: ignore[no-untyped-call]
             self._settings.url,
-            # AMQP negotiates whole seconds.
-            heartbeat=max(1, round(self._settings.heartbeat)) if self._settings.heartbeat else 0,
+            heartbeat=heartbeat,  # AMQP negotiates whole seconds
             connect_timeout=self._settings.connect_timeout,
             ssl=ssl_options,
+            transport_options=transport_options,
         )
         return connection
 
