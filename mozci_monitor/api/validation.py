@@ -76,13 +76,16 @@ def parse_submission(document: object) -> CampaignSubmission:
         if name not in document:
             raise _bad(name, "required")
     label_field = "label" if kind is CampaignKind.WATCH else "build"
-    label = document.get(label_field)
     return CampaignSubmission(
         kind=kind,
         repo=_pattern(document, "repo", REPO_PATTERN, "a repository name like autoland"),
         revision=_pattern(document, "revision", REVISION_PATTERN, "12 to 40 lowercase hex digits"),
         task_group=_slug(document.get("task_group"), "task_group"),
-        label=None if label is None else _pattern(document, label_field, LABEL_PATTERN, "a label"),
+        label=(
+            _pattern(document, label_field, LABEL_PATTERN, "a task label")
+            if label_field in document
+            else None
+        ),
         times=_int(document, "times", 1, MAX_TIMES, default=1),
         green=_bool(document, "green"),
         record_only=_bool(document, "record_only"),
