@@ -1,0 +1,224 @@
+"""The API client and its commands against a real API server (in-memory backend)."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from api.fakes import GROUP, LABEL, REVISION, TOKEN, FakeBackend
+
+from mozci_monitor.api import ApiOptions, ApiServer
+from mozci_monitor.client import (
+    EXIT_ERROR,
+    EXIT_FINISHED,
+    EXIT_NOT_FINISHED,
+    ApiClientError,
+    MonitorClient,
+    cmd_cancel,
+    cmd_list,
+    cmd_show,
+    cmd_submit,
+    cmd_wait,
+)
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.model import FailureKind, RequestState
+
+WATCH: dict[str, Any] = {
+    "kind": "watch",
+    "repo": "autoland",
+    "revision": REVISION,
+    "task_group": GROUP,
+    "label": LABEL,
+}
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+async def server(backend: FakeBackend) -> AsyncIterator[ApiServer]:
+    api = ApiServer(backend, ApiOptions(port=0, token=TOKEN))
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def client(server: ApiServer) -> AsyncIterator[MonitorClient]:
+    async with MonitorClient(server.url, TOKEN) as monitor:
+        yield monitor
+
+
+async def test_submit_list_show_cancel(client: MonitorClient, backend: FakeBackend) -> None:
+    created = await client.submit({**WATCH, "times": 2})
+    assert created["state"] == "running"
+    assert backend.submitted[0].times == 2
+    listed = await client.list(open_only=True)
+    assert [c["id"] for c in listed] == [created["id"]]
+    shown = await client.show(created["id"])
+    assert shown["requests"][0]["label"] == LABEL
+    canceled = await client.cancel(created["id"], "not needed")
+    assert (canceled["state"], canceled["outcome"]) == ("canceled", "not needed")
+    assert await client.list(open_only=True) == []
+
+
+async def test_errors_carry_status_and_field(client: MonitorClient, server: ApiServer) -> None:
+    with pytest.raises(ApiClientError) as bad:
+        await client.submit({**WATCH, "times": 0})
+    assert (bad.value.status, bad.value.field) == (400, "times")
+    with pytest.raises(ApiClientError) as missing:
+        await client.show("c-nothing")
+    assert missing.value.status == 404
+    async with MonitorClient(server.url, "wrong") as intruder:
+        with pytest.raises(ApiClientError) as forbidden:
+            await intruder.cancel("c-anything")
+    assert forbidden.value.status == 403
+
+
+async def test_commands_print_and_return_exit_codes(
+    client: MonitorClient, backend: FakeBackend
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert await cmd_submit(client, WATCH, out=out, err=err) == 0
+    campaign_id = out.getvalue().strip()
+    assert campaign_id in backend.campaigns
+
+    out = io.StringIO()
+    assert await cmd_list(client, out=out) == 0
+    assert campaign_id in out.getvalue() and "running" in out.getvalue()
+
+    out = io.StringIO()
+    assert await cmd_show(client, campaign_id, out=out) == 0
+    assert f"campaign {campaign_id} (watch): running" in out.getvalue()
+    assert LABEL in out.getvalue() and "registered" in out.getvalue()
+
+    out = io.StringIO()
+    assert await cmd_cancel(client, campaign_id, reason="oops", out=out) == 0
+    assert out.getvalue().strip() == f"{campaign_id} canceled"
+
+    err = io.StringIO()
+    assert await cmd_submit(client, {**WATCH, "kind": "bisect"}, out=out, err=err) == EXIT_ERROR
+    assert "bisect campaigns are not supported yet" in err.getvalue()
+
+
+def _advance(backend: FakeBackend, campaign_id: str, steps: list[Any]) -> Any:
+    """A fake sleep: each poll interval, the backend moves the campaign one step on."""
+
+    async def sleep(_: float) -> None:
+        if steps:
+            steps.pop(0)(backend, campaign_id)
+
+    return sleep
+
+
+def _request_done(backend: FakeBackend, campaign_id: str) -> None:
+    (request,) = backend.requests[campaign_id]
+    backend.requests[campaign_id] = [replace(request, state=RequestState.COMPLETED)]
+
+
+def _finish(state: CampaignState) -> Any:
+    def step(backend: FakeBackend, campaign_id: str) -> None:
+        backend.campaigns[campaign_id] = replace(
+            backend.campaigns[campaign_id], state=state, outcome=f"it {state.value}"
+        )
+
+    return step
+
+
+async def test_wait_plain_lines_until_finished(client: MonitorClient, backend: FakeBackend) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+    out = io.StringIO()
+    steps = [lambda b, c: None, _request_done, _finish(CampaignState.FINISHED)]
+    code = await client.wait(
+        campaign_id, interval=0, out=out, sleep=_advance(backend, campaign_id, steps)
+    )
+    assert code == EXIT_FINISHED
+    lines = out.getvalue().splitlines()
+    # One line per change, not per poll; no terminal control characters.
+    assert lines == [
+        f"{campaign_id} running: 0/1 requests final (scheduled 1)",
+        f"{campaign_id} running: 1/1 requests final (completed 1)",
+        f"{campaign_id} finished: 1/1 requests final (completed 1)",
+        f"{campaign_id} finished: it finished",
+    ]
+
+
+async def test_wait_draws_a_bar_on_a_terminal(client: MonitorClient, backend: FakeBackend) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+    out = Tty()
+    steps = [_request_done, _finish(CampaignState.FINISHED)]
+    code = await client.wait(
+        campaign_id, interval=0, out=out, sleep=_advance(backend, campaign_id, steps)
+    )
+    assert code == EXIT_FINISHED
+    text = out.getvalue()
+    assert text.count("\r\x1b[2K[") == 3  # redrawn in place, once per poll
+    assert "[" + "-" * 30 + "]" in text  # empty bar first
+    assert "[" + "#" * 30 + "]" in text  # then full
+    assert text.endswith(f"{campaign_id} finished: it finished\n")
+
+
+@pytest.mark.parametrize("state", [CampaignState.FAILED, CampaignState.GAVE_UP])
+async def test_wait_is_1_when_the_campaign_did_not_finish(
+    client: MonitorClient, backend: FakeBackend, state: CampaignState
+) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+
+    def orange(b: FakeBackend, c: str) -> None:
+        (request,) = b.requests[c]
+        b.requests[c] = [replace(request, state=RequestState.FAILED, failure=FailureKind.ORANGE)]
+
+    steps = [orange, _finish(state)]
+    out = io.StringIO()
+    code = await client.wait(
+        campaign_id, interval=0, out=out, sleep=_advance(backend, campaign_id, steps)
+    )
+    assert code == EXIT_NOT_FINISHED
+    assert "failed/orange 1" in out.getvalue()
+
+
+async def test_wait_gives_up_after_a_while(client: MonitorClient, backend: FakeBackend) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    out = io.StringIO()
+    code = await client.wait(
+        campaign_id, interval=5, give_up_after=12, out=out, sleep=sleep, clock=lambda: now[0]
+    )
+    assert code == EXIT_NOT_FINISHED
+    assert now[0] == 15
+    assert "not final after 12s" in out.getvalue()
+
+
+async def test_wait_command_on_a_canceled_campaign(
+    client: MonitorClient, backend: FakeBackend
+) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+    await client.cancel(campaign_id)
+    err = io.StringIO()
+    assert await cmd_wait(client, campaign_id, interval=0, err=err) == EXIT_NOT_FINISHED
+    assert f"{campaign_id} canceled" in err.getvalue()
+
+
+async def test_unreachable_api_is_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with MonitorClient(f"http://127.0.0.1:{port}", TOKEN, timeout=5) as nowhere:
+        err = io.StringIO()
+        assert await cmd_show(nowhere, "c-1", err=err) == EXIT_ERROR
+        assert f"cannot reach http://127.0.0.1:{port}" in err.getvalue()
