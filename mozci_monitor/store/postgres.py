@@ -35,32 +35,40 @@ How several daemons share it safely:
 
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import structlog
 from psycopg.rows import DictRow, dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
 
 from mozci_monitor.core.actions import Action
-from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.codec import action_from_json, action_to_json, status_to_json
 from mozci_monitor.core.machine import progress
-from mozci_monitor.core.messages import Rejection, parse_status
+from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
-    FailureKind,
-    Phase,
-    Push,
-    RemedyPolicy,
     Request,
-    RequestState,
     TaskRecord,
     TimelineEntry,
 )
 from mozci_monitor.store._schema_pg import MIGRATIONS
-from mozci_monitor.store.sqlite import REJECTED_BODY_LIMIT, OutboxEntry, StoredEntry, StoreError
+from mozci_monitor.store.sqlite import (
+    REJECTED_BODY_LIMIT,
+    OutboxEntry,
+    StoredEntry,
+    StoreError,
+    _policy_json,
+)
+from mozci_monitor.store.sqlite import _campaign_from_row as _sqlite_campaign_from_row
+from mozci_monitor.store.sqlite import _outbox_from_row as _sqlite_outbox_from_row
+from mozci_monitor.store.sqlite import _request_from_row as _sqlite_request_from_row
+from mozci_monitor.store.sqlite import _task_from_row as _sqlite_task_from_row
 
 log = structlog.get_logger(__name__)
 
@@ -105,10 +113,21 @@ class PostgresStore:
         """The connection, opened again after it broke (the daemon retries the batch)."""
         if self._conn is None or self._conn.closed:
             try:
-                self._conn = psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row)
+                self._conn = _connect(self.dsn)
             except psycopg.Error as error:
                 raise StoreError(f"cannot connect to {_redacted(self.dsn)}: {error}") from error
         return self._conn
+
+    def _execute(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> psycopg.Cursor[DictRow]:
+        """Every statement with parameters: PostgreSQL text cannot hold NUL, which a
+        hostile Pulse message may carry (SQLite stores it); it becomes U+FFFD."""
+        if isinstance(params, Mapping):
+            params = {name: _text(value) for name, value in params.items()}
+        elif params is not None:
+            params = [_text(value) for value in params]
+        return self._db.execute(query, params)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -117,11 +136,11 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         """0 for an empty database."""
-        row = self._db.execute("SELECT to_regclass('schema_version') IS NOT NULL AS present")
+        row = self._execute("SELECT to_regclass('schema_version') IS NOT NULL AS present")
         found = row.fetchone()
         if found is None or not found["present"]:
             return 0
-        latest = self._db.execute("SELECT max(version) AS version FROM schema_version").fetchone()
+        latest = self._execute("SELECT max(version) AS version FROM schema_version").fetchone()
         return int(latest["version"] or 0) if latest else 0
 
     def migrate(self) -> int:
@@ -154,17 +173,17 @@ class PostgresStore:
         """Raise StoreError unless a write can be committed now."""
         try:
             with self._db.transaction(force_rollback=True):
-                row = self._db.execute("SELECT pg_is_in_recovery() AS standby").fetchone()
+                row = self._execute("SELECT pg_is_in_recovery() AS standby").fetchone()
                 if row is not None and row["standby"]:
                     raise StoreError(f"store {_redacted(self.dsn)} is a read-only standby")
-                self._db.execute("UPDATE outbox SET attempts = attempts WHERE false")
+                self._execute("UPDATE outbox SET attempts = attempts WHERE false")
         except psycopg.Error as error:
             raise StoreError(f"store {_redacted(self.dsn)} is not writable: {error}") from error
 
     # -- requests ---------------------------------------------------------------------------
 
     def add_request(self, request: Request, at: str) -> None:
-        self._db.execute(
+        self._execute(
             "INSERT INTO requests (request_id, campaign_id, repo, revision, task_group_id, label,"
             " wanted, state, failure, reason, task_ids, created_at, updated_at, is_open, policy)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -179,27 +198,27 @@ class PostgresStore:
                 request.state.value,
                 request.failure.value if request.failure else None,
                 request.reason,
-                Jsonb(list(request.task_ids)),
+                _json(list(request.task_ids)),
                 at,
                 at,
                 not request.is_final,
-                Jsonb(_policy(request)),
+                _json(json.loads(_policy_json(request))),
             ),
         )
         self._link(request.task_ids, request.request_id)
 
     def save_request(self, request: Request, at: str) -> None:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE requests SET state=%s, failure=%s, reason=%s, task_ids=%s, updated_at=%s,"
             " is_open=%s, policy=%s WHERE request_id=%s",
             (
                 request.state.value,
                 request.failure.value if request.failure else None,
                 request.reason,
-                Jsonb(list(request.task_ids)),
+                _json(list(request.task_ids)),
                 at,
                 not request.is_final,
-                Jsonb(_policy(request)),
+                _json(json.loads(_policy_json(request))),
                 request.request_id,
             ),
         )
@@ -209,21 +228,21 @@ class PostgresStore:
 
     def _link(self, task_ids: Sequence[str], request_id: str) -> None:
         if task_ids:
-            self._db.execute(
+            self._execute(
                 "INSERT INTO request_tasks (task_id, request_id)"
                 " SELECT unnest(%s::text[]), %s ON CONFLICT DO NOTHING",
                 (list(task_ids), request_id),
             )
 
     def get_request(self, request_id: str) -> Request | None:
-        row = self._db.execute(
+        row = self._execute(
             "SELECT * FROM requests WHERE request_id = %s", (request_id,)
         ).fetchone()
         return _request_from_row(row) if row else None
 
     def find_requests(self, prefix: str) -> list[Request]:
         """Requests whose id starts with `prefix` (so people can type a short id)."""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM requests WHERE starts_with(request_id, %s) ORDER BY request_id",
             (prefix,),
         ).fetchall()
@@ -231,27 +250,27 @@ class PostgresStore:
 
     def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]:
         where = "WHERE is_open" if open_only else ""
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT * FROM requests {where} ORDER BY created_at DESC, request_id LIMIT %s",
             (limit,),
         ).fetchall()
         return [_request_from_row(row) for row in rows]
 
     def open_task_groups(self) -> set[str]:
-        rows = self._db.execute("SELECT DISTINCT task_group_id FROM requests WHERE is_open")
+        rows = self._execute("SELECT DISTINCT task_group_id FROM requests WHERE is_open")
         return {row["task_group_id"] for row in rows}
 
     def requests_serving(
         self, task_id: str, task_group_id: str, label: str | None
     ) -> list[Request]:
         """Requests that already own `task_id`, plus open ones wanting its group and label."""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT r.* FROM request_tasks rt JOIN requests r USING (request_id)"
             " WHERE rt.task_id = %s",
             (task_id,),
         ).fetchall()
         if label is not None:
-            rows += self._db.execute(
+            rows += self._execute(
                 "SELECT * FROM requests WHERE is_open AND task_group_id = %s AND label = %s",
                 (task_group_id, label),
             ).fetchall()
@@ -263,24 +282,24 @@ class PostgresStore:
     # -- tasks ------------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> TaskRecord | None:
-        row = self._db.execute("SELECT * FROM tasks WHERE task_id = %s", (task_id,)).fetchone()
+        row = self._execute("SELECT * FROM tasks WHERE task_id = %s", (task_id,)).fetchone()
         return _task_from_row(row) if row else None
 
     def get_tasks(self, task_ids: Iterable[str]) -> dict[str, TaskRecord]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM tasks WHERE task_id = ANY(%s)", (list(task_ids),)
         ).fetchall()
         return {row["task_id"]: _task_from_row(row) for row in rows}
 
     def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM tasks WHERE task_group_id = %s ORDER BY task_id", (task_group_id,)
         )
         return [_task_from_row(row) for row in rows]
 
     def save_task(self, record: TaskRecord, at: str) -> None:
         runs, rank = progress(record.status)
-        self._db.execute(
+        self._execute(
             "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
             " updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (task_id) DO UPDATE SET"
             " label=excluded.label, phase=excluded.phase, reason=excluded.reason,"
@@ -294,7 +313,7 @@ class PostgresStore:
                 record.reason,
                 runs,
                 rank,
-                Jsonb(status_to_json(record.status)),
+                _json(status_to_json(record.status)),
                 at,
             ),
         )
@@ -309,24 +328,26 @@ class PostgresStore:
                 "INSERT INTO timeline (request_id, at, kind, task_id, detail)"
                 " VALUES (%s,%s,%s,%s,%s)",
                 [
-                    (request_id, at, entry.kind, entry.task_id, Jsonb(dict(entry.detail)))
+                    (request_id, at, entry.kind, entry.task_id, _json(entry.detail))
                     for entry in entries
                 ],
             )
 
     def timeline(self, request_id: str) -> list[StoredEntry]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT seq, at, kind, task_id, detail FROM timeline WHERE request_id = %s"
             " ORDER BY seq",
             (request_id,),
         )
         return [
-            StoredEntry(int(row["seq"]), row["at"], row["kind"], row["task_id"], row["detail"])
+            StoredEntry(
+                int(row["seq"]), row["at"], row["kind"], row["task_id"], json.loads(row["detail"])
+            )
             for row in rows
         ]
 
     def record_rejection(self, rejection: Rejection, at: str) -> None:
-        self._db.execute(
+        self._execute(
             "INSERT INTO rejected (at, exchange, routing_key, reason, body)"
             " VALUES (%s,%s,%s,%s,%s)",
             (
@@ -339,20 +360,20 @@ class PostgresStore:
         )
 
     def rejections(self, limit: int = 100) -> list[tuple[str, str, str, str]]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT at, exchange, routing_key, reason FROM rejected ORDER BY seq DESC LIMIT %s",
             (limit,),
         )
         return [(row["at"], row["exchange"], row["routing_key"], row["reason"]) for row in rows]
 
     def count_rejections(self) -> int:
-        row = self._db.execute("SELECT count(*) AS n FROM rejected").fetchone()
+        row = self._execute("SELECT count(*) AS n FROM rejected").fetchone()
         return int(row["n"]) if row else 0
 
     # -- campaigns --------------------------------------------------------------------------
 
     def add_campaign(self, campaign: Campaign, at: str) -> None:
-        self._db.execute(
+        self._execute(
             "INSERT INTO campaigns (campaign_id, kind, repo, revision, task_group_id, label,"
             " params, state, outcome, summary, max_actions, actions, dry_run, created_at,"
             " updated_at, is_open) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -363,10 +384,10 @@ class PostgresStore:
                 campaign.push.revision,
                 campaign.push.task_group_id,
                 campaign.label,
-                Jsonb(dict(campaign.params)),
+                _json(dict(campaign.params)),
                 campaign.state.value,
                 campaign.outcome,
-                Jsonb(dict(campaign.summary)),
+                _json(dict(campaign.summary)),
                 campaign.max_actions,
                 campaign.actions,
                 campaign.dry_run,
@@ -377,14 +398,14 @@ class PostgresStore:
         )
 
     def save_campaign(self, campaign: Campaign, at: str) -> None:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE campaigns SET params=%s, state=%s, outcome=%s, summary=%s, actions=%s,"
             " updated_at=%s, is_open=%s WHERE campaign_id=%s",
             (
-                Jsonb(dict(campaign.params)),
+                _json(dict(campaign.params)),
                 campaign.state.value,
                 campaign.outcome,
-                Jsonb(dict(campaign.summary)),
+                _json(dict(campaign.summary)),
                 campaign.actions,
                 at,
                 not campaign.is_final,
@@ -395,13 +416,13 @@ class PostgresStore:
             raise StoreError(f"no campaign {campaign.campaign_id}")
 
     def get_campaign(self, campaign_id: str) -> Campaign | None:
-        row = self._db.execute(
+        row = self._execute(
             "SELECT * FROM campaigns WHERE campaign_id = %s", (campaign_id,)
         ).fetchone()
         return _campaign_from_row(row) if row else None
 
     def find_campaigns(self, prefix: str) -> list[Campaign]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM campaigns WHERE starts_with(campaign_id, %s) ORDER BY campaign_id",
             (prefix,),
         ).fetchall()
@@ -409,14 +430,14 @@ class PostgresStore:
 
     def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]:
         where = "WHERE is_open" if open_only else ""
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT * FROM campaigns {where} ORDER BY created_at DESC, campaign_id LIMIT %s",
             (limit,),
         ).fetchall()
         return [_campaign_from_row(row) for row in rows]
 
     def campaign_requests(self, campaign_id: str) -> list[Request]:
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM requests WHERE campaign_id = %s ORDER BY created_at, request_id",
             (campaign_id,),
         ).fetchall()
@@ -426,7 +447,7 @@ class PostgresStore:
 
     def add_action(self, action: Action, at: str) -> bool:
         """Queue an action under its idempotency key; False when the key was already there."""
-        cursor = self._db.execute(
+        cursor = self._execute(
             "INSERT INTO outbox (key, kind, request_id, campaign_id, repo, day, payload,"
             " created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
             (
@@ -436,7 +457,7 @@ class PostgresStore:
                 action.campaign_id,
                 action.push.repo if action.push else None,
                 at[:10],
-                Jsonb(action_to_json(action)),
+                _json(action_to_json(action)),
                 at,
             ),
         )
@@ -444,7 +465,7 @@ class PostgresStore:
 
     def count_actions(self, *, repo: str, day: str) -> int:
         """Actions other than notifications queued for a repository on a UTC day."""
-        row = self._db.execute(
+        row = self._execute(
             "SELECT count(*) AS n FROM outbox WHERE repo = %s AND day = %s AND kind != 'notify'",
             (repo, day),
         ).fetchone()
@@ -452,7 +473,7 @@ class PostgresStore:
 
     def pending_actions(self, limit: int = 100) -> list[OutboxEntry]:
         """Every pending entry, claimed or not (for people and single-instance use)."""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at, key LIMIT %s",
             (limit,),
         ).fetchall()
@@ -467,7 +488,7 @@ class PostgresStore:
         hung: in doubt if started) and entries `owner` already holds (lease extended), oldest
         first. Rows another transaction is claiming right now are skipped, not waited for.
         """
-        rows = self._db.execute(
+        rows = self._execute(
             "UPDATE outbox SET claimed_by = %(owner)s,"
             " lease_until = clock_timestamp() + make_interval(secs => %(lease)s)"
             " WHERE key IN ("
@@ -483,7 +504,7 @@ class PostgresStore:
 
     def release_actions(self, owner: str) -> int:
         """Give up `owner`'s claims on pending entries (clean shutdown): others take them now."""
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE outbox SET claimed_by = NULL, lease_until = NULL"
             " WHERE claimed_by = %s AND state = 'pending'",
             (owner,),
@@ -492,7 +513,7 @@ class PostgresStore:
 
     def claim_of(self, key: str) -> tuple[str | None, bool]:
         """(claimer, lease still running) of an entry; for tests and `show`."""
-        row = self._db.execute(
+        row = self._execute(
             "SELECT claimed_by, coalesce(lease_until > clock_timestamp(), false) AS live"
             " FROM outbox WHERE key = %s",
             (key,),
@@ -505,7 +526,7 @@ class PostgresStore:
         self, *, request_id: str | None = None, campaign_id: str | None = None
     ) -> list[OutboxEntry]:
         column, value = ("request_id", request_id) if request_id else ("campaign_id", campaign_id)
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT * FROM outbox WHERE {column} = %s ORDER BY created_at, key", (value,)
         ).fetchall()
         return [_outbox_from_row(row) for row in rows]
@@ -516,14 +537,14 @@ class PostgresStore:
         Used to tell, after a crash, whether an action task found in the push's group
         is ours or one we already accounted for.
         """
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT payload FROM outbox WHERE state = 'done' AND kind = %s"
             " AND repo IS NOT DISTINCT FROM %s",
             (action.kind.value, action.push.repo if action.push else None),
         )
         count = 0
         for row in rows:
-            other = action_from_json(row["payload"])
+            other = action_from_json(json.loads(row["payload"]))
             if (
                 other.push == action.push
                 and other.task_id == action.task_id
@@ -539,7 +560,7 @@ class PostgresStore:
         With `owner`, only while `owner` holds the claim: False means another instance
         took the entry over and this one must not attempt it.
         """
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE outbox SET attempts = attempts + 1, started_at = %s WHERE key = %s"
             " AND (%s::text IS NULL OR claimed_by = %s)",
             (at, key, owner, owner),
@@ -547,7 +568,7 @@ class PostgresStore:
         return cursor.rowcount == 1
 
     def mark_action_done(self, key: str, at: str, result: str, *, owner: str | None = None) -> bool:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE outbox SET state = 'done', done_at = %s, result = %s, last_error = NULL,"
             " lease_until = NULL WHERE key = %s AND (%s::text IS NULL OR claimed_by = %s)",
             (at, result, key, owner, owner),
@@ -557,7 +578,7 @@ class PostgresStore:
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
     ) -> bool:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE outbox SET last_error = %(error)s,"
             " state = CASE WHEN %(final)s THEN 'failed' ELSE state END,"
             " done_at = CASE WHEN %(final)s THEN %(at)s ELSE done_at END,"
@@ -575,7 +596,7 @@ class PostgresStore:
         The holder taking it again extends it. Not releasing a lease is how "at most once
         per period across instances" is said (e.g. reconcile group G at most every N s).
         """
-        row = self._db.execute(
+        row = self._execute(
             "INSERT INTO leases (name, owner, until)"
             " VALUES (%(name)s, %(owner)s, clock_timestamp() + make_interval(secs => %(s)s))"
             " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until"
@@ -586,16 +607,22 @@ class PostgresStore:
         return row is not None
 
     def release_lease(self, name: str, owner: str) -> bool:
-        cursor = self._db.execute(
-            "DELETE FROM leases WHERE name = %s AND owner = %s", (name, owner)
-        )
+        cursor = self._execute("DELETE FROM leases WHERE name = %s AND owner = %s", (name, owner))
         return cursor.rowcount == 1
 
     def lease_holder(self, name: str) -> str | None:
-        row = self._db.execute(
+        row = self._execute(
             "SELECT owner FROM leases WHERE name = %s AND until > clock_timestamp()", (name,)
         ).fetchone()
         return row["owner"] if row else None
+
+
+def _connect(dsn: str) -> Connection:
+    conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+    # JSON as text, decoded by the same converters as SQLite's (stored as JSONB so that
+    # people can query into it).
+    conn.adapters.register_loader("jsonb", TextLoader)
+    return conn
 
 
 def _redacted(dsn: str) -> str:
@@ -611,81 +638,38 @@ def _redacted(dsn: str) -> str:
     return make_conninfo("", **params)
 
 
-def _text(value: str) -> str:
-    """PostgreSQL text cannot hold NUL, which hostile Pulse messages may carry."""
-    return value.replace("\x00", "\ufffd")
+def _text(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
-def _policy(request: Request) -> dict[str, Any]:
-    return {
-        "remedy": request.remedy.value,
-        "require_green": request.require_green,
-        "max_actions": request.max_actions,
-        "actions": request.actions,
-        "expected_new": request.expected_new,
-        "awaiting_rerun": list(request.awaiting_rerun),
-        "replaced": list(request.replaced),
-    }
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _json(value: Any) -> str:
+    """JSON text for a JSONB column, which refuses \\u0000 escapes (U+FFFD instead)."""
+    return _JSON_NUL.sub(r"\1\\ufffd", json.dumps(value, separators=(",", ":")))
+
+
+def _row(row: Mapping[str, Any]) -> sqlite3.Row:
+    """The SQLite store's row converters read any mapping with the same columns.
+
+    JSON columns come back as text (see `_connect`), so both stores decode them with the
+    same code and a field added to the model is stored by both or by neither.
+    """
+    return cast(sqlite3.Row, row)
 
 
 def _request_from_row(row: Mapping[str, Any]) -> Request:
-    policy = row["policy"]
-    return Request(
-        request_id=row["request_id"],
-        push=Push(row["repo"], row["revision"], row["task_group_id"]),
-        label=row["label"],
-        wanted=row["wanted"],
-        state=RequestState(row["state"]),
-        failure=FailureKind(row["failure"]) if row["failure"] else None,
-        reason=row["reason"],
-        campaign_id=row["campaign_id"],
-        task_ids=tuple(row["task_ids"]),
-        remedy=RemedyPolicy(policy.get("remedy", RemedyPolicy.RECORD.value)),
-        require_green=bool(policy.get("require_green", False)),
-        max_actions=int(policy.get("max_actions", 0)),
-        actions=int(policy.get("actions", 0)),
-        expected_new=int(policy.get("expected_new", 0)),
-        awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
-        replaced=tuple(policy.get("replaced", ())),
-    )
+    return _sqlite_request_from_row(_row(row))
 
 
 def _task_from_row(row: Mapping[str, Any]) -> TaskRecord:
-    return TaskRecord(
-        task_id=row["task_id"],
-        task_group_id=row["task_group_id"],
-        label=row["label"],
-        status=parse_status(row["status"]),
-        phase=Phase(row["phase"]),
-        reason=row["reason"],
-    )
+    return _sqlite_task_from_row(_row(row))
 
 
 def _campaign_from_row(row: Mapping[str, Any]) -> Campaign:
-    return Campaign(
-        campaign_id=row["campaign_id"],
-        kind=CampaignKind(row["kind"]),
-        push=Push(row["repo"], row["revision"], row["task_group_id"]),
-        label=row["label"],
-        params=row["params"],
-        state=CampaignState(row["state"]),
-        outcome=row["outcome"],
-        summary=row["summary"],
-        max_actions=row["max_actions"],
-        actions=row["actions"],
-        dry_run=bool(row["dry_run"]),
-    )
+    return _sqlite_campaign_from_row(_row(row))
 
 
 def _outbox_from_row(row: Mapping[str, Any]) -> OutboxEntry:
-    return OutboxEntry(
-        key=row["key"],
-        action=action_from_json(row["payload"]),
-        state=row["state"],
-        attempts=row["attempts"],
-        started_at=row["started_at"],
-        created_at=row["created_at"],
-        done_at=row["done_at"],
-        result=row["result"],
-        last_error=row["last_error"],
-    )
+    return _sqlite_outbox_from_row(_row(row))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, OTHER_LABEL, FakeTask, make_request, slug
 
@@ -13,6 +15,7 @@ from mozci_monitor.core.model import (
     Phase,
     Push,
     RemedyPolicy,
+    Request,
     RequestState,
     TaskRecord,
     TimelineEntry,
@@ -63,11 +66,48 @@ def test_request_round_trip_keeps_every_field(store: AnyStore) -> None:
     assert store.get_request("req-1") == request
 
 
+def test_request_round_trip_of_every_model_field(store: AnyStore) -> None:
+    """Every field set away from its default: a field added to Request must be stored."""
+    request = Request(
+        request_id="req-all",
+        push=PUSH,
+        label="test-\x00label",
+        wanted=7,
+        state=RequestState.RUNNING,
+        failure=FailureKind.ORANGE,
+        reason="why \\u0000 not",
+        campaign_id="c-9",
+        task_ids=(slug(1), slug(2)),
+        remedy=RemedyPolicy.UNTIL_FAIL,
+        require_green=True,
+        max_actions=9,
+        actions=2,
+        expected_new=1,
+        awaiting_rerun=(slug(1),),
+        replaced=(slug(2),),
+        batch=5,
+        cancel_on_fail=False,
+        runs_green=3,
+        runs_orange=1,
+        first_orange=slug(2),
+    )
+    default = Request("d", Push("r", "v", "g"), "x")
+    unchanged = [
+        f.name for f in fields(Request) if getattr(request, f.name) == getattr(default, f.name)
+    ]
+    assert unchanged == [], f"set these in the test too: {unchanged}"
+    store.add_request(request, AT)
+    got = store.get_request("req-all")
+    assert got is not None
+    if got.label != request.label:  # PostgreSQL text cannot hold NUL: it becomes U+FFFD
+        assert got == replace(request, label="test-\ufffdlabel")
+    else:
+        assert got == request
+
+
 def test_save_request_updates_state_failure_reason_and_tasks(store: AnyStore) -> None:
     request = make_request("req-1")
     store.add_request(request, AT)
-    from dataclasses import replace
-
     saved = replace(
         request,
         state=RequestState.FAILED,
@@ -169,6 +209,7 @@ def test_timeline_keeps_append_order_and_details(store: AnyStore) -> None:
         [
             TimelineEntry("registered", None, {"wanted": 2, "labels": ["a", "b"]}),
             TimelineEntry("task", slug(1), {"phase": "pending", "nested": {"x": None}}),
+            TimelineEntry("odd", None, {"text": "a\\u0000b", "bytes": "\\"}),
         ],
         AT,
     )
@@ -178,11 +219,13 @@ def test_timeline_keeps_append_order_and_details(store: AnyStore) -> None:
     assert [(e.kind, e.task_id, e.at) for e in entries] == [
         ("registered", None, AT),
         ("task", slug(1), AT),
+        ("odd", None, AT),
         ("final", None, LATER),
     ]
     assert entries[0].detail == {"wanted": 2, "labels": ["a", "b"]}
     assert entries[1].detail == {"phase": "pending", "nested": {"x": None}}
-    assert entries[0].seq < entries[1].seq < entries[2].seq
+    assert entries[2].detail == {"text": "a\\u0000b", "bytes": "\\"}
+    assert entries[0].seq < entries[1].seq < entries[2].seq < entries[3].seq
     assert store.timeline("unknown") == []
 
 
@@ -216,7 +259,6 @@ def test_campaign_round_trip_and_save(store: AnyStore) -> None:
     campaign = _campaign(max_actions=5, dry_run=True, summary={"requests": 0})
     store.add_campaign(campaign, AT)
     assert store.get_campaign("c-1") == campaign
-    from dataclasses import replace
 
     finished = replace(
         campaign,
@@ -256,3 +298,16 @@ def test_a_second_connection_sees_committed_rows(store: AnyStore, open_store: Op
         store.add_request(make_request("req-1"), AT)
     other = open_store()
     assert other.get_request("req-1") == make_request("req-1")
+
+
+def test_nul_characters_from_hostile_messages_are_stored(store: AnyStore) -> None:
+    """SQLite keeps NUL; PostgreSQL text and JSONB cannot, so it becomes U+FFFD there."""
+    record = _record(FakeTask(slug(3), label="evil\x00label"), "pending")
+    store.save_task(record, AT)
+    store.add_request(make_request("req-1"), AT)
+    store.append_timeline("req-1", [TimelineEntry("task", slug(3), {"label": "a\x00b"})], AT)
+    got = store.get_task(slug(3))
+    (entry,) = store.timeline("req-1")
+    assert got is not None
+    assert got.label in ("evil\x00label", "evil\ufffdlabel")
+    assert entry.detail["label"] in ("a\x00b", "a\ufffdb")
