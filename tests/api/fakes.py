@@ -99,6 +99,7 @@ class FakeBackend:
             ("budget", RequestState.FAILED, FailureKind.BUDGET),
             ("coalesced", RequestState.COALESCED, None),
             ("running", RequestState.RUNNING, None),
+            ("canceled", RequestState.CANCELED, None),
         ]
         requests = []
         for n, (name, state, failure) in enumerate(states, start=1):
@@ -112,7 +113,7 @@ class FakeBackend:
                 campaign_id=campaign.campaign_id,
             )
             requests.append(request)
-            phase = {"budget": "orange", "running": "running"}.get(name, name)
+            phase = {"budget": "orange", "canceled": "running"}.get(name, name)
             self.timelines[request.request_id] = [
                 TimelineEntryView(1, "2026-11-22T10:00:00Z", "registered", None, {"wanted": 1}),
                 TimelineEntryView(2, "2026-11-22T10:05:00Z", "task-phase", GROUP, {"phase": phase}),

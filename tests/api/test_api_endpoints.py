@@ -251,7 +251,7 @@ async def test_show_has_requests_timelines_and_actions(
     assert response.status == 200
     body = await _json(response, "/api/campaigns/{id}", "GET")
     assert body["id"] == campaign.campaign_id
-    assert len(body["requests"]) == 6
+    assert len(body["requests"]) == 7
     orange = body["requests"][1]
     assert (orange["state"], orange["failure"]) == ("failed", "orange")
     assert [e["kind"] for e in orange["timeline"]] == ["registered", "task-phase", "state"]
