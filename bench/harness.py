@@ -83,6 +83,8 @@ class DrainResult:
     first_delivery_to_acked_s: float  # first batch handed out → broker has every ack
     batches: int
     counters: dict[str, int]
+    engine_s: float  # time inside Engine.apply (store thread, commit included)
+    commit_s: float  # of which in COMMIT (the fsync of synchronous=FULL)
 
 
 def bench_settings(
@@ -123,6 +125,7 @@ def make_daemon(
 async def drain(settings: Settings, expected: int, timeout: float) -> DrainResult:
     """Start the daemon on a pre-filled queue; stop once the broker has `expected` acks."""
     daemon, consumer, store = make_daemon(settings, expected)
+    timings = _time_engine(daemon, store)
     started = time.perf_counter()
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
     deadline = time.monotonic() + timeout
@@ -151,4 +154,38 @@ async def drain(settings: Settings, expected: int, timeout: float) -> DrainResul
         first_delivery_to_acked_s=done - consumer.first_delivery,
         batches=consumer.batches,
         counters=dict(daemon.health.counters),
+        engine_s=timings["apply"],
+        commit_s=timings["commit"],
     )
+
+
+def _time_engine(daemon: Daemon, store: SqliteStore) -> dict[str, float]:
+    """Wrap Engine.apply and the store's COMMIT to add up the time spent in them."""
+    timings = {"apply": 0.0, "commit": 0.0}
+    apply = daemon.engine.apply
+
+    def timed_apply(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return apply(*args, **kwargs)
+        finally:
+            timings["apply"] += time.perf_counter() - start
+
+    db = store._db  # the benchmark's own instrumentation; never done in the package
+
+    class _TimedConnection:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(db, name)
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql != "COMMIT":
+                return db.execute(sql, *args)
+            start = time.perf_counter()
+            try:
+                return db.execute(sql, *args)
+            finally:
+                timings["commit"] += time.perf_counter() - start
+
+    daemon.engine.apply = timed_apply  # type: ignore[method-assign]
+    store._db = _TimedConnection()  # type: ignore[assignment]
+    return timings
