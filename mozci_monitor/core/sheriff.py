@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 Z_95 = 1.959963984540054
+MIN_FAILURES = 2  # one failing run is an anecdote, not a rate
 
 
 class Verdict(StrEnum):
@@ -111,16 +112,23 @@ def wilson_interval(failures: int, runs: int, z: float = Z_95) -> tuple[float, f
     denominator = 1 + z * z / runs
     centre = (rate + z * z / (2 * runs)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / runs + z * z / (4 * runs * runs)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The bounds are exactly 0 and 1 at the extremes; floating point would miss them.
+    low = 0.0 if failures == 0 else max(0.0, centre - half)
+    high = 1.0 if failures == runs else min(1.0, centre + half)
+    return (low, high)
 
 
-def change_point(oldest_first: Sequence[PushResult], z_threshold: float = Z_95) -> dict[str, Any]:
+def change_point(
+    oldest_first: Sequence[PushResult], z_threshold: float = Z_95, alpha: float = 0.05
+) -> dict[str, Any]:
     """The push where the failure rate rises, if it rises significantly.
 
     The change point is the split of the range into "before" and "from here on" that best
     explains the runs with one failure rate on each side (maximum likelihood, Bernoulli
     runs); it is the answer when the rate after it is higher than before it at 95%
-    confidence (two-proportion z-test, pooled, z >= 1.96).
+    confidence — by the pooled two-proportion z-test (z >= 1.96) and by Fisher's exact
+    test (one-sided, p < 0.05), which stays right for small counts — and rests on at least
+    two failing runs.
     """
     rows = []
     for push in oldest_first:
@@ -138,31 +146,54 @@ def change_point(oldest_first: Sequence[PushResult], z_threshold: float = Z_95) 
         )
     best: tuple[float, int] | None = None  # (log-likelihood, split), then (z, split)
     for split in range(1, len(oldest_first)):
+        if oldest_first[split].green + oldest_first[split].orange == 0:
+            continue  # a push without runs cannot be where anything changed
         before, after = _counts(oldest_first[:split]), _counts(oldest_first[split:])
         if before[1] == 0 or after[1] == 0:
             continue
         likelihood = _log_likelihood(*before) + _log_likelihood(*after)
         if best is None or likelihood > best[0]:
             best = (likelihood, split)
+    significant: tuple[float, float, int] | None = None  # (z, p, split)
     if best is not None:
         split = best[1]
-        z = _rise(*_counts(oldest_first[:split]), *_counts(oldest_first[split:]))
-        best = (z, split) if z is not None and z >= z_threshold else None
+        before, after = _counts(oldest_first[:split]), _counts(oldest_first[split:])
+        z = _rise(*before, *after)
+        p = fisher_greater(*before, *after)
+        # The z-test alone overstates a rise of one or two failures; Fisher's exact test
+        # (one-sided) is right for small counts. Both must agree.
+        if z is not None and z >= z_threshold and p < alpha and after[0] >= MIN_FAILURES:
+            significant = (z, p, split)
     answer: dict[str, Any] = {"revisions": rows, "first_worse": None}
-    if best is not None:
-        z, split = best
+    if significant is not None:
+        z, p, split = significant
         push = oldest_first[split]
         answer["first_worse"] = {
             "push_id": push.push_id,
             "revision": push.revision,
             "z": round(z, 2),
+            "p": round(p, 6),
         }
         answer["summary"] = (
-            f"failure rate rises at {push.revision[:12]} (push {push.push_id}), z={z:.2f}"
+            f"failure rate rises at {push.revision[:12]} (push {push.push_id}),"
+            f" z={z:.2f}, p={p:.2g}"
         )
     else:
         answer["summary"] = "no significant rise of the failure rate in the range"
     return answer
+
+
+def fisher_greater(fail_a: int, runs_a: int, fail_b: int, runs_b: int) -> float:
+    """One-sided Fisher exact p-value that the second rate is higher than the first."""
+    total, failures = runs_a + runs_b, fail_a + fail_b
+    denominator = math.comb(total, runs_b)
+    if denominator == 0:
+        return 1.0
+    tail = sum(
+        math.comb(failures, k) * math.comb(total - failures, runs_b - k)
+        for k in range(fail_b, min(failures, runs_b) + 1)
+    )
+    return tail / denominator
 
 
 def _counts(pushes: Sequence[PushResult]) -> tuple[int, int]:

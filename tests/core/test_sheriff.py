@@ -253,13 +253,6 @@ def test_wilson_interval_known_values(failures: int, runs: int, low: float, high
     assert 0.0 <= got[0] <= failures / runs <= got[1] <= 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "wilson_interval(10, 10) returns an upper bound of 0.9999999999999999 (float"
-        " rounding), so the interval of an always-failing label excludes its own rate 1.0"
-    ),
-)
 def test_wilson_interval_of_an_always_failing_label_reaches_one() -> None:
     low, high = wilson_interval(10, 10)
     assert low < 1.0
@@ -343,14 +336,6 @@ def test_change_point_one_run_blip_is_not_significant(counts: list[tuple[int, in
     assert _first_worse(counts) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "change_point: one failing run on the newest push (0/50 before, 1/10 after) is"
-        " reported as a significant rise (pooled z=2.25 >= 1.96); the normal approximation"
-        " does not hold for a single failure (one-sided Fisher exact p = 10/60 = 0.17)"
-    ),
-)
 @pytest.mark.parametrize(
     "counts",
     [
@@ -591,14 +576,6 @@ def test_bisect_counts_pushes_without_request_from_the_analysis() -> None:
     assert summary["answer"]["first_worse"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "change_point: a push without runs (skipped, no decision task) ties the best split"
-        " with the next push and, being first, is reported as where the rate rises:"
-        " 0/10, 0/0, 8/10 gives push 201 (no runs) instead of 202"
-    ),
-)
 def test_change_point_never_points_at_a_push_without_runs() -> None:
     assert _first_worse([(0, 10), (0, 0), (8, 10)]) == 202
 
