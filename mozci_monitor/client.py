@@ -8,8 +8,10 @@ per change otherwise (logs, CI); exit code 0 when the campaign finished, 1 other
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -396,3 +398,138 @@ async def _guard(err: TextIO, body: Awaitable[int]) -> int:
         where = f" ({error.field})" if error.field and error.field not in error.message else ""
         print(f"mozci-monitor: {error.message}{where}", file=err)
         return EXIT_ERROR
+
+
+# -- argparse glue (the CLI's subcommands call these) ---------------------------------------
+
+SUBMIT_FIELDS = (
+    "kind",
+    "repo",
+    "revision",
+    "task_group",
+    "label",
+    "build",
+    "times",
+    "green",
+    "record_only",
+    "task_ids",
+    "max_actions",
+    "campaign_budget",
+    "dry_run",
+)
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-url",
+        help=f"the daemon's API (default: ${URL_ENV}, else api.host/api.port from the settings)",
+    )
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", help="campaign kind: watch, downstream (backfill, … soon)")
+    parser.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
+    parser.add_argument("--revision", required=True)
+    parser.add_argument("--task-group", required=True, help="the push's decision task group")
+    parser.add_argument("--label", help="watch: the task label")
+    parser.add_argument("--build", help="downstream: the build label (default: every build)")
+    parser.add_argument("--times", type=int, help="watch: runs wanted (default 1)")
+    parser.add_argument("--green", action="store_true", help="watch: only green runs count")
+    parser.add_argument("--record-only", action="store_true", help="watch: never act")
+    parser.add_argument(
+        "--task-id", dest="task_ids", action="append", help="watch: a task known to serve it"
+    )
+    parser.add_argument("--max-actions", type=int, help="actions allowed per request")
+    parser.add_argument("--campaign-budget", type=int, help="actions allowed for the campaign")
+    parser.add_argument("--dry-run", action="store_true", help="decide and log, perform none")
+    add_wait_options(parser, flag=True)
+    add_api_options(parser)
+
+
+def add_wait_options(parser: argparse.ArgumentParser, *, flag: bool = False) -> None:
+    if flag:
+        parser.add_argument("--wait", action="store_true", help="then wait for it to end")
+    parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between polls (default 5)"
+    )
+    parser.add_argument(
+        "--give-up-after", type=float, help="stop waiting after this many seconds (exit 1)"
+    )
+
+
+def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("campaign_id", help="the id, or a unique prefix of it")
+    parser.add_argument("--reason", help="recorded as the campaign's outcome")
+    add_api_options(parser)
+
+
+def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("campaign_id", help="the id, or a unique prefix of it")
+    add_wait_options(parser)
+    add_api_options(parser)
+
+
+def submission_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Only what was given: the API applies defaults and says which field is wrong."""
+    document: dict[str, Any] = {}
+    for name in SUBMIT_FIELDS:
+        value = getattr(args, name, None)
+        if value is None or value is False:
+            continue
+        document[name] = value
+    return document
+
+
+def resolve_url(args: argparse.Namespace, default: str) -> str:
+    return getattr(args, "api_url", None) or os.environ.get(URL_ENV) or default
+
+
+async def run_client_command(
+    command: str,
+    args: argparse.Namespace,
+    *,
+    url: str,
+    token: str | None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run `submit`, `list`, `show`, `cancel` or `wait` against the API at `url`.
+
+    `show` takes the id from ``args.campaign_id`` (or ``args.request_id``, the CLI's
+    existing positional); `list` reads ``args.open`` and ``args.json``.
+    """
+    async with MonitorClient(url, token) as client:
+        if command == "submit":
+            return await cmd_submit(
+                client,
+                submission_from_args(args),
+                wait=args.wait,
+                interval=args.interval,
+                give_up_after=args.give_up_after,
+                out=out,
+                err=err,
+            )
+        if command == "list":
+            return await cmd_list(
+                client,
+                open_only=getattr(args, "open", False),
+                as_json=getattr(args, "json", False),
+                out=out,
+                err=err,
+            )
+        if command == "show":
+            campaign_id = getattr(args, "campaign_id", None) or args.request_id
+            return await cmd_show(
+                client, campaign_id, as_json=getattr(args, "json", False), out=out, err=err
+            )
+        if command == "cancel":
+            return await cmd_cancel(client, args.campaign_id, reason=args.reason, out=out, err=err)
+        if command == "wait":
+            return await cmd_wait(
+                client,
+                args.campaign_id,
+                interval=args.interval,
+                give_up_after=args.give_up_after,
+                err=err,
+            )
+    raise ValueError(f"unknown client command {command!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -18,11 +20,17 @@ from mozci_monitor.client import (
     EXIT_NOT_FINISHED,
     ApiClientError,
     MonitorClient,
+    add_api_options,
+    add_cancel_arguments,
+    add_submit_arguments,
+    add_wait_arguments,
     cmd_cancel,
     cmd_list,
     cmd_show,
     cmd_submit,
     cmd_wait,
+    resolve_url,
+    run_client_command,
 )
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import FailureKind, RequestState
@@ -222,3 +230,58 @@ async def test_unreachable_api_is_a_clear_error() -> None:
         err = io.StringIO()
         assert await cmd_show(nowhere, "c-1", err=err) == EXIT_ERROR
         assert f"cannot reach http://127.0.0.1:{port}" in err.getvalue()
+
+
+def _parser() -> argparse.ArgumentParser:
+    """What cli.py is proposed to build (see api/wiring_proposal.md)."""
+    parser = argparse.ArgumentParser(prog="mozci-monitor")
+    commands = parser.add_subparsers(dest="command")
+    add_submit_arguments(commands.add_parser("submit"))
+    add_cancel_arguments(commands.add_parser("cancel"))
+    add_wait_arguments(commands.add_parser("wait"))
+    listing = commands.add_parser("list")
+    listing.add_argument("--open", action="store_true")
+    listing.add_argument("--json", action="store_true")
+    add_api_options(listing)
+    show = commands.add_parser("show")
+    show.add_argument("request_id")
+    show.add_argument("--json", action="store_true")
+    add_api_options(show)
+    return parser
+
+
+async def test_the_cli_glue_end_to_end(server: ApiServer, backend: FakeBackend) -> None:
+    parser = _parser()
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        args = parser.parse_args(argv)
+        out, err = io.StringIO(), io.StringIO()
+        url = resolve_url(args, default="http://127.0.0.1:1")
+        code = await run_client_command(args.command, args, url=url, token=TOKEN, out=out, err=err)
+        return code, out.getvalue(), err.getvalue()
+
+    api = ("--api-url", server.url)
+    code, out, err = await run(
+        "submit", "watch", "--repo", "autoland", "--revision", REVISION, "--task-group", GROUP,
+        "--label", LABEL, "--times", "3", "--green", "--task-id", GROUP, *api,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    campaign_id = out.strip()
+    (submission,) = backend.submitted
+    assert (submission.times, submission.green, submission.task_ids) == (3, True, (GROUP,))
+    assert submission.record_only is False  # flags not given are not sent
+
+    code, out, _ = await run("list", "--open", "--json", *api)
+    assert [c["id"] for c in json.loads(out)] == [campaign_id]
+    code, out, _ = await run("show", campaign_id[:5], *api)
+    assert out.startswith(f"campaign {campaign_id} (watch): running")
+    code, out, _ = await run("cancel", campaign_id, "--reason", "done here", *api)
+    assert out.strip() == f"{campaign_id} canceled"
+    code, _, err = await run("wait", campaign_id, "--interval", "0", *api)
+    assert code == EXIT_NOT_FINISHED and "canceled: done here" in err
+
+    code, _, err = await run(
+        "submit", "watch", "--repo", "autoland", "--revision", REVISION, "--task-group", GROUP,
+        *api,
+    )  # fmt: skip
+    assert code == EXIT_ERROR and "label: required" in err
