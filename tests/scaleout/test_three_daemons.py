@@ -1,0 +1,367 @@
+"""Three daemons on one Pulse queue and one PostgreSQL store, one of them killed mid-way.
+
+The simulator (in this process) plays Firefox CI on the real RabbitMQ; each daemon is its
+own process (tests/scaleout/daemon_process.py: the production Daemon on a PostgresStore,
+performing the outbox through claims), so one can be killed with SIGKILL while it holds
+unacked messages and claimed outbox entries. The same campaigns (every watch remedy,
+downstream, fill) run once with a single daemon and once with three; the final states
+must be the same, and the simulator must have seen every intent exactly once: no action
+and no notification twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kombu
+import pytest
+from broker import RabbitMQ, unique_queue_name
+from pg import PostgresServer
+
+from mozci_monitor import planner
+from mozci_monitor.clock import utc_now
+from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.model import Push, Request
+from mozci_monitor.demo import plan_scenarios
+from mozci_monitor.engine import Engine
+from mozci_monitor.sim import SimConfig, SimTask, Simulator
+from mozci_monitor.store.postgres import PostgresStore
+
+pytestmark = pytest.mark.rabbitmq
+
+SHERIFF = "sheriffs@example.com"
+WITHIN = 120.0  # seconds a whole campaign set may take before the test fails
+CI_SECONDS_PER_WALL_SECOND = 3600.0
+LEASE_SECONDS = 3.0  # outbox claims of the killed daemon are taken over after this
+DAEMON_SCRIPT = Path(__file__).with_name("daemon_process.py")
+
+
+@dataclass
+class Outcome:
+    """What a run ended with, in terms that do not depend on ids or timing."""
+
+    campaigns: list[tuple[str, str, str, str | None]]  # title, kind, state, outcome
+    requests: list[tuple[str, str, str, str | None]]  # title, label, state, failure
+    outbox: dict[str, int]  # done entries per kind (notify included)
+    failed_entries: list[str]
+    hook_triggers: dict[str, int]
+    action_calls: dict[tuple[str, str], int]
+    reruns: int
+    notifications: list[str]  # subjects of the mails the simulator received
+    killed: bool = False
+    performed_by: dict[str, int] = field(default_factory=dict)  # owner -> actions done
+    confirmed_in_doubt: int = 0  # entries a survivor found already performed by the killed one
+
+
+async def _until(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WITHIN
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {WITHIN:.0f} s: {what}")
+        await asyncio.sleep(0.1)
+
+
+def _sim_config(seed: int, broker_url: str) -> SimConfig:
+    return SimConfig(
+        seed=seed,
+        broker_url=broker_url,
+        pushes=3,
+        history_pushes=2,
+        push_interval=900.0,
+        auto_advance=False,
+        intermittent_rate=0.0,
+        claim_expired_rate=0.0,
+        worker_shutdown_rate=0.0,
+        superseded_rate=0.0,
+        deadline_exceeded_rate=0.0,
+        deadline_hours=240.0,
+    )
+
+
+def _scenarios(sim: Simulator) -> tuple[list[tuple[str, Campaign, tuple[Request, ...]]], Any]:
+    """The demo's watch and downstream scenarios plus a fill, on the push about to arrive."""
+    world_push = next(p for p in sim.world.pushes if not p.arrived)
+    push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
+    graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
+    planned = plan_scenarios(push, list(world_push.scheduled_labels), graph, budget=3)
+    planted: dict[str, str] = {}
+    watched: list[str] = []
+    scenarios: list[tuple[str, Campaign, tuple[Request, ...]]] = []
+    for scenario in planned:
+        planted.update(dict(scenario.force))
+        watched += [request.label for request in scenario.requests]
+        scenarios.append((scenario.title, scenario.campaign, scenario.requests))
+        if scenario.campaign.kind is CampaignKind.DOWNSTREAM:
+            build = scenario.campaign.label
+            watched += [label for label, deps in graph.items() if deps.get("build") == build]
+    fill = planner.plan_fill(
+        push, include=["xpcshell"], exclude=[re.escape(label) for label in watched]
+    )
+    scenarios.append(("fill xpcshell", fill.campaign, fill.requests))
+
+    def plant(decision: SimTask) -> None:
+        if decision.push is not world_push:
+            return
+        for label, outcome in planted.items():
+            sim.force_outcome(world_push.label_to_taskid[label], 0, outcome)
+
+    sim.world.decision_listeners.append(plant)
+    return scenarios, world_push
+
+
+class _Daemons:
+    """Daemon processes and the status files they keep."""
+
+    def __init__(self, tmp: Path, config: dict[str, Any]) -> None:
+        self.tmp = tmp
+        self.config = config
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, owner: str) -> None:
+        config = dict(self.config, owner=owner, status_file=str(self.tmp / f"{owner}.json"))
+        config_file = self.tmp / f"{owner}.config.json"
+        config_file.write_text(json.dumps(config))
+        log = (self.tmp / f"{owner}.log").open("wb")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path.cwd()), *sys.path]))
+        self.procs[owner] = subprocess.Popen(
+            [sys.executable, str(DAEMON_SCRIPT), str(config_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def status(self, owner: str) -> dict[str, Any]:
+        path = self.tmp / f"{owner}.json"
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            found: dict[str, Any] = json.loads(path.read_text())
+            return found
+        return {}
+
+    def log(self, owner: str) -> str:
+        return (self.tmp / f"{owner}.log").read_text(errors="replace")[-4000:]
+
+    def check_alive(self, *, except_: frozenset[str] | set[str] = frozenset()) -> None:
+        for owner, proc in self.procs.items():
+            if owner not in except_ and proc.poll() is not None:
+                raise AssertionError(
+                    f"daemon {owner} exited ({proc.returncode}):\n{self.log(owner)}"
+                )
+
+    def kill(self, owner: str) -> None:
+        self.procs[owner].send_signal(signal.SIGKILL)
+        self.procs[owner].wait(30)
+
+    def stop_all(self) -> dict[str, int | None]:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes: dict[str, int | None] = {}
+        for owner, proc in self.procs.items():
+            try:
+                codes[owner] = proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[owner] = proc.wait(30)
+        return codes
+
+
+@contextlib.asynccontextmanager
+async def _clock(sim: Simulator) -> AsyncIterator[None]:
+    async def tick() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.05)
+            now = loop.time()
+            await sim.advance((now - last) * CI_SECONDS_PER_WALL_SECOND)
+            last = now
+
+    task = asyncio.create_task(tick(), name="scaleout-sim-clock")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _delete_queue(url: str, queue: str) -> None:
+    with kombu.Connection(url) as conn, contextlib.suppress(Exception):
+        conn.default_channel.queue_delete(queue)
+
+
+async def _run(
+    *,
+    instances: int,
+    kill_one: bool,
+    seed: int,
+    rabbitmq: RabbitMQ,
+    server: PostgresServer,
+    tmp: Path,
+) -> Outcome:
+    database = server.create_database()
+    dsn = server.dsn(database)
+    queue = unique_queue_name("scaleout")
+    sim = Simulator(_sim_config(seed, rabbitmq.url))
+    await sim.start()
+    store = PostgresStore(dsn)  # what `mozci-monitor migrate` does, then the CLI's view
+    daemons = _Daemons(
+        tmp,
+        {
+            "dsn": dsn,
+            "broker_url": rabbitmq.url,
+            "queue": queue,
+            "root_url": sim.root_url,
+            "treeherder_url": sim.treeherder_url,
+            "hg_url": sim.hg_url,
+            "email": SHERIFF,
+            "lease_seconds": LEASE_SECONDS,
+        },
+    )
+    try:
+        scenarios, _ = _scenarios(sim)
+        engine = Engine(store)
+        titles: dict[str, str] = {}
+        for title, campaign, requests in scenarios:
+            engine.start_campaign(campaign, requests, utc_now())
+            titles[campaign.campaign_id] = title
+        owners = [f"d{n}" for n in range(instances)]
+        for owner in owners:
+            daemons.spawn(owner)
+
+        def all_bound() -> bool:
+            daemons.check_alive()
+            return all(daemons.status(o).get("bound", 0) >= 1 for o in owners)
+
+        await _until(all_bound, "every daemon started and bound the push's group")
+        killed: set[str] = set()
+        async with _clock(sim):
+            if kill_one:
+
+                def acted() -> bool:
+                    daemons.check_alive()
+                    stats = sim.stats
+                    return sum(stats.hook_triggers.values()) + stats.reruns >= 1
+
+                await _until(acted, "a first action reached the simulator")
+                daemons.kill(owners[0])
+                killed.add(owners[0])
+
+            def settled() -> bool:
+                daemons.check_alive(except_=killed)
+                for campaign_id in titles:
+                    campaign = store.get_campaign(campaign_id)
+                    if campaign is None or not campaign.is_final:
+                        return False
+                    key = f"campaign:{campaign_id}:finished"
+                    done = [e for e in store.actions_of(campaign_id=campaign_id) if e.key == key]
+                    if not done or done[0].state != "done":
+                        return False
+                return True
+
+            await _until(settled, "every campaign final and notified")
+            # Let any straggling duplicate (there must be none) reach the simulator.
+            await asyncio.sleep(1.0)
+        codes = daemons.stop_all()
+        assert all(codes[o] == 0 for o in owners if o not in killed), codes
+        return _outcome(store, sim, titles, killed=bool(killed))
+    finally:
+        daemons.stop_all()
+        store.close()
+        await sim.stop()
+        _delete_queue(rabbitmq.url, queue)
+        server.drop_database(database)
+
+
+def _outcome(store: PostgresStore, sim: Simulator, titles: dict[str, str], killed: bool) -> Outcome:
+    campaigns = []
+    requests = []
+    outbox: dict[str, int] = {}
+    failed: list[str] = []
+    performed_by: dict[str, int] = {}
+    confirmed = 0
+    for campaign_id, title in sorted(titles.items(), key=lambda item: item[1]):
+        campaign = store.get_campaign(campaign_id)
+        assert campaign is not None
+        campaigns.append((title, campaign.kind.value, campaign.state.value, campaign.outcome))
+        members = store.campaign_requests(campaign_id)
+        for request in sorted(members, key=lambda r: r.label):
+            failure = request.failure.value if request.failure else None
+            requests.append((title, request.label, request.state.value, failure))
+        entries = {e.key: e for e in store.actions_of(campaign_id=campaign_id)}
+        for request in members:
+            entries.update((e.key, e) for e in store.actions_of(request_id=request.request_id))
+        for entry in entries.values():
+            if entry.state == "done":
+                outbox[entry.action.kind.value] = outbox.get(entry.action.kind.value, 0) + 1
+                owner, _ = store.claim_of(entry.key)
+                performed_by[str(owner)] = performed_by.get(str(owner), 0) + 1
+                confirmed += (entry.result or "").startswith("already performed")
+            else:
+                failed.append(f"{entry.key}: {entry.state} {entry.last_error}")
+    stats = sim.stats
+    return Outcome(
+        campaigns=campaigns,
+        requests=requests,
+        outbox=outbox,
+        failed_entries=failed,
+        hook_triggers=stats.hook_triggers,
+        action_calls=stats.action_calls,
+        reruns=stats.reruns,
+        notifications=sorted(
+            str(n.payload.get("subject")) for n in sim.notifications if n.payload.get("address")
+        ),
+        killed=killed,
+        performed_by=performed_by,
+        confirmed_in_doubt=confirmed,
+    )
+
+
+async def test_three_daemons_one_killed_end_like_one_daemon_and_act_once(
+    rabbitmq: RabbitMQ, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    seed = random.randrange(1 << 30)  # the broker is shared: our own task group ids
+    for run in ("single", "three"):
+        (tmp_path / run).mkdir()
+    common = {"seed": seed, "rabbitmq": rabbitmq, "server": postgres}
+    single = await _run(instances=1, kill_one=False, tmp=tmp_path / "single", **common)
+    three = await _run(instances=3, kill_one=True, tmp=tmp_path / "three", **common)
+
+    print(f"\nsingle: {single}\nthree: {three}")
+    assert three.killed
+    # The same end, whatever instance did what.
+    assert three.campaigns == single.campaigns
+    assert three.requests == single.requests
+    assert three.failed_entries == single.failed_entries == []
+    assert three.outbox == single.outbox
+    # Every intent performed once: the simulator saw what one daemon makes it see.
+    assert three.hook_triggers == single.hook_triggers
+    assert three.action_calls == single.action_calls
+    assert all(count == 1 for count in three.action_calls.values()), three.action_calls
+    assert three.reruns == single.reruns
+    performed = sum(three.hook_triggers.values()) + three.reruns
+    assert performed == sum(n for kind, n in three.outbox.items() if kind != "notify")
+    # One notification per campaign, sent once.
+    assert len(three.notifications) == len(three.campaigns) == three.outbox["notify"]
+    assert three.notifications == single.notifications
+    # The work really was shared: the survivors performed what the killed one left.
+    assert len([owner for owner, n in three.performed_by.items() if n]) >= 2
