@@ -142,6 +142,11 @@ class SharedState:
             self._heartbeat = seconds
 
     @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    @property
     def heartbeat(self) -> float:
         with self._lock:
             return self._heartbeat

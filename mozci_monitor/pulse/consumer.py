@@ -137,11 +137,16 @@ class PulseConsumer:
         if self._stopping:
             return []
         batch: list[Delivery] = []
+        generation = self._state.generation
         while len(batch) < max_items:
             try:
-                batch.append(inbox.popleft())
+                delivery = inbox.popleft()
             except IndexError:
                 break
+            # From a channel that is gone: it could never be acked, and the broker is
+            # delivering it again on the new channel. Handling it would be wasted work.
+            if delivery._generation == generation:
+                batch.append(delivery)
         if batch:
             with self._outstanding_lock:
                 self._outstanding.update(batch)

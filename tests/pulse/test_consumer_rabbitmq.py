@@ -189,7 +189,9 @@ async def test_reconnects_after_broker_restart(rabbitmq_chaos: RabbitMQ, queue_n
     binding = task_group_binding(group)
     async with running(make_settings(rabbitmq.url, queue_name, binding)) as c:
         publish(rabbitmq.url, PENDING, routing_key(group), b"before")
-        before = await collect(c, 1)
+        publish(rabbitmq.url, PENDING, routing_key(group), b"not handed out")
+        await eventually(lambda: c.health.delivered == 2)
+        before = await c.get_batch(1, max_wait=1)
         assert [d.body for d in before] == [b"before"]
         generation = c.health.generation
 
@@ -203,8 +205,13 @@ async def test_reconnects_after_broker_restart(rabbitmq_chaos: RabbitMQ, queue_n
         # The ack of a delivery from the old connection is dropped; the broker redelivers it.
         c.ack(before)
         await eventually(lambda: c.health.stale_acks == 1)
-        again = await collect(c, 1)
-        assert [(d.body, d.redelivered) for d in again] == [(b"before", True)]
+        # The delivery still waiting from the old connection is not handed out: only the
+        # broker's redeliveries are.
+        again = await collect(c, 2)
+        assert sorted((d.body, d.redelivered) for d in again) == [
+            (b"before", True),
+            (b"not handed out", True),
+        ]
         c.ack(again)
 
         # Bindings still hold after the restart.
@@ -212,7 +219,7 @@ async def test_reconnects_after_broker_restart(rabbitmq_chaos: RabbitMQ, queue_n
         after = await collect(c, 1)
         assert [d.body for d in after] == [b"after"]
         c.ack(after)
-        await eventually(lambda: c.health.acked == 2)
+        await eventually(lambda: c.health.acked == 3)
         assert {b.routing_key for b in rabbitmq.list_bindings(queue_name)} == {binding}
 
 
