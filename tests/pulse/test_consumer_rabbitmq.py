@@ -292,3 +292,28 @@ async def test_reject_requeues_or_drops(rabbitmq: RabbitMQ, queue_name: str) -> 
             pass
         await eventually(lambda: c.health.acked == 1 and c.health.rejected == 3)
     assert rabbitmq.queue_depth(queue_name) == 0
+
+
+async def test_passive_exchanges_as_on_real_pulse(rabbitmq: RabbitMQ, queue_name: str) -> None:
+    missing = f"exchange/mozci-test/missing-{slugid()}"
+    consumer = PulseConsumer(
+        make_settings(rabbitmq.url, queue_name, exchanges=(missing,), declare_exchanges=False)
+    )
+    with pytest.raises(PulseConnectError, match=r"NOT_FOUND|NotFound|404"):
+        await consumer.start()
+    await consumer.stop(grace=1)
+
+    group = slugid()
+    publish(rabbitmq.url, PENDING, routing_key(group), b"declares the exchange")
+    settings = make_settings(
+        rabbitmq.url,
+        queue_name,
+        task_group_binding(group),
+        exchanges=(PENDING,),
+        declare_exchanges=False,
+    )
+    async with running(settings) as c:
+        publish(rabbitmq.url, PENDING, routing_key(group), b"passive")
+        got = await collect(c, 1)
+        assert [d.body for d in got] == [b"passive"]
+        c.ack(got)
