@@ -360,12 +360,19 @@ class _PrivateNode:
 
     def stop(self) -> None:
         ctl = _rabbitmq_tool("rabbitmqctl")
-        # Without our pid file the node is not ours: `rabbitmqctl stop` would halt whatever
-        # node holds the default name.
-        if ctl is not None and self.pid_file.exists():
+        # `rabbitmqctl stop` halts whatever node holds the default name: only call it while
+        # our own VM is alive (a second node with that name cannot stay up).
+        if ctl is not None and self._our_node_is_running():
             with contextlib.suppress(Exception):
                 _run([ctl, "stop", str(self.pid_file)], env=self._env)
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def _our_node_is_running(self) -> bool:
+        try:
+            os.kill(int(self.pid_file.read_text().strip()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
 
 
 def _await_amqp(timeout: float) -> bool:
