@@ -17,7 +17,7 @@ import structlog
 
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker
-from ._worker import KombuWorker
+from ._worker import KombuWorker, describe
 from .delivery import ConsumerHealth, Delivery
 from .settings import ConsumerSettings, redact_url, validate_routing_key_pattern
 
@@ -108,7 +108,8 @@ class PulseConsumer:
             self._abandon()
             raise PulseConnectError(
                 f"cannot consume {self._settings.queue_name} at "
-                f"{redact_url(self._settings.url)}: {self._state.health().last_error}"
+                f"{redact_url(self._settings.url)}: "
+                f"{self._state.health().last_error or describe(error, self._settings.url)}"
             ) from error
         self._log.info("pulse.started")
 
@@ -124,18 +125,27 @@ class PulseConsumer:
         """
         if max_items < 1:
             raise ValueError("max_items must be >= 1")
-        inbox = self._state.inbox
         if self._stopping:
             await asyncio.sleep(max_wait)  # no busy loop for a caller that polls during stop
             return []
-        if not inbox:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_wait
+        while not self._stopping:
+            batch = self._take(max_items)
+            if batch:
+                return batch
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
             self._inbox_ready.clear()
             # The thread appends, then schedules the event on this loop: no lost wake-up.
-            if not inbox:
+            if not self._state.inbox:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._inbox_ready.wait(), max_wait)
-        if self._stopping:
-            return []
+                    await asyncio.wait_for(self._inbox_ready.wait(), remaining)
+        return []
+
+    def _take(self, max_items: int) -> list[Delivery]:
+        inbox = self._state.inbox
         batch: list[Delivery] = []
         generation = self._state.generation
         while len(batch) < max_items:
