@@ -356,10 +356,12 @@ async def test_three_daemons_one_killed_end_like_one_daemon_and_act_once(
     # Every intent performed once: the simulator saw what one daemon makes it see.
     assert three.hook_triggers == single.hook_triggers
     assert three.action_calls == single.action_calls
-    assert all(count == 1 for count in three.action_calls.values()), three.action_calls
     assert three.reruns == single.reruns
-    performed = sum(three.hook_triggers.values()) + three.reruns
-    assert performed == sum(n for kind, n in three.outbox.items() if kind != "notify")
+    # ... and each done outbox entry reached it exactly once (two campaigns may ask for the
+    # same label: two intents, two keys, two calls — in both runs alike).
+    hooks = three.outbox.get("retrigger", 0) + three.outbox.get("add-new-jobs", 0)
+    assert sum(three.hook_triggers.values()) == sum(three.action_calls.values()) == hooks
+    assert three.reruns == three.outbox.get("rerun", 0)
     # One notification per campaign, sent once.
     assert len(three.notifications) == len(three.campaigns) == three.outbox["notify"]
     assert three.notifications == single.notifications
