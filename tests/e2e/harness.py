@@ -335,10 +335,14 @@ async def scene(
     *,
     actions: ActionsSettings | None = None,
     daemon: bool = True,
+    sim_publishes: bool = True,
     **sim_overrides: Any,
 ) -> AsyncIterator[Scene]:
-    """A started simulator (clock paused) and, unless `daemon=False`, an acting daemon."""
-    sim = Simulator(sim_config(broker_url, **sim_overrides))
+    """A started simulator (clock paused) and, unless `daemon=False`, an acting daemon.
+
+    `sim_publishes=False`: the simulator publishes nothing (the test publishes for it).
+    """
+    sim = Simulator(sim_config(broker_url if sim_publishes else None, **sim_overrides))
     await sim.start()
     the_scene = Scene(
         sim,

@@ -1,0 +1,53 @@
+"""A downstream campaign end to end: a build finishes, its optimised-away tests are added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e.harness import SHERIFF, Broker, actions_taken, scene
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.model import RequestState
+
+
+async def test_tests_optimised_away_from_a_finished_build_are_added_in_one_action(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        builds = [label for label in sc.scheduled if label.startswith("build-")]
+        build = max(builds, key=lambda b: len(sc.unscheduled_tests(b)))
+        missing = sc.unscheduled_tests(build)
+        assert missing, "the simulated push optimised away no test of any build"
+        campaign, build_request = sc.downstream(build)
+        await sc.start(campaign, build_request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        assert finished.params["expanded_builds"] == [build]
+        requests = sc.reader.campaign_requests(campaign.campaign_id)
+        by_label = {r.label: r for r in requests}
+        assert sorted(by_label) == sorted([build, *missing])
+        assert len(requests) == len(missing) + 1  # one request per missing test
+        assert {r.state for r in requests} == {RequestState.COMPLETED}
+        for label in missing:
+            (task,) = sc.tasks(label)
+            assert by_label[label].task_ids == (task.task_id,)
+            # The tests were added by the campaign, not by their own requests.
+            assert actions_taken(sc.timeline(by_label[label].request_id)) == []
+
+        outbox = sc.outbox(campaign_id=campaign.campaign_id)
+        assert [(e.key, e.action.kind.value, e.state) for e in outbox] == [
+            (f"{campaign.campaign_id}/downstream/{build}", "add-new-jobs", "done"),
+            (f"campaign:{campaign.campaign_id}:finished", "notify", "done"),
+        ]
+        assert sorted(outbox[0].action.labels) == missing
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"add-new-jobs": 1}
+        assert stats.action_calls == {("add-new-jobs", ",".join(missing)): 1}
+        assert stats.reruns == 0
+        (trigger,) = sc.sim.hook_triggers
+        assert sorted(trigger.input["tasks"]) == missing
+
+        assert [(n.kind, n.outcome) for n in sc.recorder.sent] == [("downstream", "finished")]
+        mails = [n for n in sc.sim.notifications if n.payload.get("address") == SHERIFF]
+        assert len(mails) == 1
