@@ -1,0 +1,122 @@
+"""Bisect end to end: a label's failure rate rises from a known push; find it, measure it.
+
+Before the planted push the label never fails, from it on it fails at RATE: the rise is
+at the planted push for every draw where that push gets at least one failure in TIMES
+runs (all but 0.4**10 = 1e-4 of them). The rate is checked against an interval wide
+enough to hold for every run of the suite (z = 4, a miss once in ~16 000 runs): a 95%
+interval misses the true rate one run in twenty, which would make the test flaky.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.sheriff import wilson_interval
+from sheriff.harness import Broker, Scene, intended, performed, scene, until
+from sheriff.scenarios import PlantedRateRise, plant_rate_rise
+
+CULPRIT = 4
+RATE = 0.6
+TIMES = 10
+FIRST, LAST = 1, 7  # the range bisected (push indexes)
+
+
+def _expected_actions(sc: Scene, case: PlantedRateRise) -> dict[tuple[str, str, str], int]:
+    """Per push: retrigger its own task for the missing runs, or add the label."""
+    expected = {}
+    for index in range(FIRST, LAST + 1):
+        push = sc.pushes[index]
+        if index in case.ran:
+            key = ("retrigger", push.task_group_id, push.label_to_taskid[case.label])
+        else:
+            key = ("add-new-jobs", push.task_group_id, case.label)
+        expected[key] = 1
+    return expected
+
+
+def _check_answer(sc: Scene, campaign_id: str, case: PlantedRateRise) -> None:
+    final = sc.campaign(campaign_id)
+    assert final.state is CampaignState.FINISHED, final.outcome
+    answer = final.summary["answer"]
+    culprit = sc.pushes[CULPRIT]
+    worse = answer["first_worse"]
+    assert (worse["push_id"], worse["revision"]) == (culprit.push_id, culprit.revision)
+    assert worse["z"] >= 1.96
+    assert final.outcome is not None
+    assert final.outcome.startswith(f"failure rate rises at {culprit.revision[:12]}")
+    rows = answer["revisions"]
+    assert [r["push_id"] for r in rows] == [sc.pushes[i].push_id for i in range(FIRST, LAST + 1)]
+    for index, row in zip(range(FIRST, LAST + 1), rows, strict=True):
+        # every push got its TIMES runs (existing ones counted), each with its 95% interval
+        assert row["runs"] == TIMES
+        low, high = wilson_interval(row["failures"], row["runs"])
+        assert row["interval"] == [round(low, 4), round(high, 4)]
+        if index < CULPRIT:
+            assert row["failures"] == 0
+        # the runs the answer counts are the runs at the simulator
+        tasks = sc.tasks(index, case.label)
+        failed = sum(1 for t in tasks if t.runs[-1]["state"] == "failed")
+        assert (len(tasks), failed) == (TIMES, row["failures"])
+    after = [r for r in rows if r["push_id"] >= culprit.push_id]
+    failures, runs = sum(r["failures"] for r in after), sum(r["runs"] for r in after)
+    low, high = wilson_interval(failures, runs, z=4.0)
+    assert low <= RATE <= high, (failures, runs)
+
+
+async def test_bisect_finds_the_rate_rise_and_measures_it(broker: Broker, tmp_path: Path) -> None:
+    case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
+    async with scene(broker, tmp_path, case.config) as sc:
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        assert len(plan.requests) == LAST - FIRST + 1
+        await sc.start(plan.campaign, plan.requests)
+        sc.go()
+        await sc.finished(plan.campaign.campaign_id)
+        await sc.settled(plan.campaign.campaign_id)
+
+        _check_answer(sc, plan.campaign.campaign_id, case)
+        assert performed(sc.sim) == _expected_actions(sc, case)
+        assert intended(sc.acts(plan.campaign.campaign_id)) == performed(sc.sim)
+        sc.notified_once(plan.campaign.campaign_id)
+
+
+async def test_bisect_campaign_budget_holds(broker: Broker, tmp_path: Path) -> None:
+    case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
+    async with scene(broker, tmp_path, case.config) as sc:
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, campaign_budget=3)
+        await sc.start(plan.campaign, plan.requests)
+        sc.go()
+        final = await sc.finished(plan.campaign.campaign_id)
+        await sc.settled(plan.campaign.campaign_id)
+
+        assert final.state is CampaignState.GAVE_UP
+        assert final.actions <= 3
+        assert sum(sc.sim.stats.hook_triggers.values()) == 3
+        assert sc.sim.stats.reruns == 0
+        sc.notified_once(plan.campaign.campaign_id)
+
+
+async def test_bisect_resumes_after_a_restart_without_repeating(
+    broker: Broker, tmp_path: Path
+) -> None:
+    case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
+    async with scene(broker, tmp_path, case.config) as sc:
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        campaign_id = plan.campaign.campaign_id
+        sc.gate.close_after(2)  # two pushes get their runs, the others are held back (429)
+        await sc.start(plan.campaign, plan.requests)
+        sc.go()
+        await until(lambda: sc.gate.passed == 2 and sc.gate.refused >= 1, "two done, one held")
+        await sc.stop_daemon()
+        assert sum(performed(sc.sim).values()) == 2
+        assert not sc.campaign(campaign_id).is_final
+
+        sc.gate.release()
+        await sc.start_daemon()
+        await sc.finished(campaign_id)
+        await sc.settled(campaign_id)
+
+        _check_answer(sc, campaign_id, case)
+        assert performed(sc.sim) == _expected_actions(sc, case)
+        assert intended(sc.acts(campaign_id)) == performed(sc.sim)
+        sc.notified_once(campaign_id)
