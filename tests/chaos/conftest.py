@@ -6,11 +6,14 @@ terminal summary and written as JSON to /tmp/mozci-monitor-chaos.json (env CHAOS
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pytest
+from broker import RabbitMQ, unique_queue_name
 
+from chaos.rig import Outcome, baseline_outcome
 from chaos.table import CHAOS_ROWS, TABLE_JSON, ChaosTable, format_table
 
 
@@ -23,6 +26,32 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def chaos_table() -> ChaosTable:
     return ChaosTable()
+
+
+@pytest.fixture
+async def baseline(rabbitmq: RabbitMQ, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """The fault-free run of the scenarios' seed, every scenario's reference."""
+    queue = unique_queue_name("chaos-baseline")
+    try:
+        outcome = await baseline_outcome(rabbitmq.url, queue, tmp_path_factory.mktemp("baseline"))
+    finally:
+        with contextlib.suppress(Exception):
+            rabbitmq.delete_queue(queue)
+    # The plan's remedies, performed once each: the reference itself must be right.
+    assert set(outcome.campaigns.values()) == {"finished"}, outcome
+    assert {state for state, _, _ in outcome.requests.values()} == {"completed"}, outcome
+    assert outcome.performed == {"retrigger": 2, "add-new-jobs": 2, "rerun": 1}, outcome
+    assert outcome.incomplete_timelines == [], outcome.incomplete_timelines
+    return outcome
+
+
+@pytest.fixture
+def queue(rabbitmq: RabbitMQ) -> Any:
+    """This test's own Pulse queue, deleted afterwards (Pulse queues outlive consumers)."""
+    name = unique_queue_name("chaos")
+    yield name
+    with contextlib.suppress(Exception):
+        rabbitmq.delete_queue(name)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -492,3 +492,21 @@ async def eventually(condition: Callable[[], bool], what: str, within: float = 3
     started = time.monotonic()
     await until(condition, what, within=within)
     return time.monotonic() - started
+
+
+_BASELINES: dict[int, Outcome] = {}
+
+
+async def baseline_outcome(broker_url: str, queue: str, tmp_path: Path) -> Outcome:
+    """The fault-free run of the seed (computed once per session)."""
+    if SEED not in _BASELINES:
+        async with rig(broker_url, queue, tmp_path) as r:
+            r.plant_standard()
+            await r.start()
+            r.register()
+            r.go()
+            await r.until_finished()
+            code, _ = await r.terminate()
+            assert code == 0, r.runs[-1].tail()
+            _BASELINES[SEED] = r.outcome()
+    return _BASELINES[SEED]
