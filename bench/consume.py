@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import amqp
+from bench import rabbit
 from bench.harness import DrainResult, bench_settings, drain, register_all
+from bench.profiling import py_spy
 from bench.workload import bindings, lifecycle_workload
 from mozci_monitor.store.sqlite import SqliteStore
 
@@ -27,6 +28,7 @@ class ConsumeFigures:
     messages: int
     requests: int
     raw_s: float
+    raw_cpu_s: float
     daemon: DrainResult
 
     @property
@@ -53,6 +55,11 @@ class ConsumeFigures:
             "daemon_batches": self.daemon.batches,
             "daemon_counters": self.daemon.counters,
             "ratio": round(self.ratio, 3),
+            "raw_cpu_us_per_msg": round(self.raw_cpu_s / self.messages * 1e6),
+            "daemon_cpu_us_per_msg": round(self.daemon.cpu_s / self.messages * 1e6),
+            "cpu_ratio": round(self.raw_cpu_s / self.daemon.cpu_s, 3),
+            "engine_us_per_msg": round(self.daemon.engine_s / self.messages * 1e6),
+            "commit_ms_per_batch": round(self.daemon.commit_s / self.daemon.batches * 1e3, 2),
         }
 
 
@@ -64,27 +71,44 @@ def prepare(url: str, requests: int, seed: int, workdir: Path) -> tuple[str, str
     register_all(store, workload.requests, AT)
     store.close()
     keys = bindings(workload.groups)
-    raw_queue, daemon_queue = amqp.queue_name("raw"), amqp.queue_name("daemon")
-    amqp.declare_bound_queue(url, raw_queue, keys)
-    amqp.declare_bound_queue(url, daemon_queue, keys)
-    count = amqp.publish_all(url, workload.messages)
-    amqp.wait_depth(url, raw_queue, count, timeout=60)
-    amqp.wait_depth(url, daemon_queue, count, timeout=60)
+    raw_queue, daemon_queue = rabbit.queue_name("raw"), rabbit.queue_name("daemon")
+    rabbit.declare_bound_queue(url, raw_queue, keys)
+    rabbit.declare_bound_queue(url, daemon_queue, keys)
+    count = rabbit.publish_all(url, workload.messages)
+    rabbit.wait_depth(url, raw_queue, count, timeout=60)
+    rabbit.wait_depth(url, daemon_queue, count, timeout=60)
     return raw_queue, daemon_queue, count, store_path
 
 
-def throughput(url: str, requests: int, *, seed: int, timeout: float = 300.0) -> ConsumeFigures:
+def throughput(
+    url: str,
+    requests: int,
+    *,
+    seed: int,
+    timeout: float = 300.0,
+    profile: Path | None = None,
+    pulse: dict[str, Any] | None = None,
+    daemon: dict[str, Any] | None = None,
+) -> ConsumeFigures:
+    """`profile`: py-spy samples of the daemon's drain only, into that file.
+
+    `pulse` / `daemon`: overrides of PulseSettings / DaemonSettings (experiments).
+    """
     with tempfile.TemporaryDirectory(prefix="mozci-bench-") as tmp:
         raw_queue, daemon_queue, count, store_path = prepare(url, requests, seed, Path(tmp))
         try:
-            raw_s = amqp.raw_drain(url, raw_queue, count, prefetch=100, timeout=timeout)
-            settings = bench_settings(url, daemon_queue, store_path)
-            result = asyncio.run(drain(settings, count, timeout))
+            raw_s, raw_cpu_s = rabbit.raw_drain(
+                url, raw_queue, count, prefetch=100, timeout=timeout
+            )
+            settings = bench_settings(url, daemon_queue, store_path, pulse=pulse, daemon=daemon)
+            with py_spy(profile):
+                result = asyncio.run(drain(settings, count, timeout))
         finally:
-            amqp.delete_queues(url, [raw_queue, daemon_queue])
-    return ConsumeFigures(count, requests, raw_s, result)
+            rabbit.delete_queues(url, [raw_queue, daemon_queue])
+    return ConsumeFigures(count, requests, raw_s, raw_cpu_s, result)
 
 
-def backlog(url: str, messages: int, *, seed: int, timeout: float = 120.0) -> ConsumeFigures:
+def backlog(url: str, messages: int, *, seed: int, **options: Any) -> ConsumeFigures:
     """`messages` already queued when the daemon starts; time until every one is acked."""
-    return throughput(url, max(1, messages // 10), seed=seed, timeout=timeout)
+    options.setdefault("timeout", 120.0)
+    return throughput(url, max(1, messages // 10), seed=seed, **options)

@@ -15,10 +15,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import structlog
 
+from bench.rabbit import cpu_seconds
 from mozci_monitor.config import DaemonSettings, PulseSettings, Settings, StoreSettings
 from mozci_monitor.core.model import Request, TimelineEntry
 from mozci_monitor.daemon import Daemon, Services
@@ -26,7 +27,7 @@ from mozci_monitor.logs import configure_logging
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
 from mozci_monitor.store.sqlite import SqliteStore
 
-_log_file: IO[str] | None = None
+_log_file: TextIO | None = None
 
 
 def log_to_file(path: Path) -> None:
@@ -85,20 +86,29 @@ class DrainResult:
     counters: dict[str, int]
     engine_s: float  # time inside Engine.apply (store thread, commit included)
     commit_s: float  # of which in COMMIT (the fsync of synchronous=FULL)
+    cpu_s: float  # CPU time of the whole process (every thread) from start to last ack
 
 
 def bench_settings(
-    url: str, queue: str, store_path: Path, *, sources: Any = None, actions: Any = None
+    url: str,
+    queue: str,
+    store_path: Path,
+    *,
+    sources: Any = None,
+    actions: Any = None,
+    pulse: dict[str, Any] | None = None,
+    daemon: dict[str, Any] | None = None,
 ) -> Settings:
+    """Production defaults, except the broker, queue and store (and explicit overrides)."""
     extra: dict[str, Any] = {}
     if sources is not None:
         extra["sources"] = sources
     if actions is not None:
         extra["actions"] = actions
     return Settings(
-        pulse=PulseSettings(url=url, queue=queue),
+        pulse=PulseSettings(url=url, queue=queue, **(pulse or {})),
         store=StoreSettings(path=str(store_path)),
-        daemon=DaemonSettings(),
+        daemon=DaemonSettings(**(daemon or {})),
         **extra,
     )
 
@@ -122,13 +132,14 @@ def make_daemon(
     return Daemon(settings, store=store, consumer=consumer, services=services), consumer, store
 
 
-async def drain(settings: Settings, expected: int, timeout: float) -> DrainResult:
+async def drain(settings: Settings, expected: int, limit_s: float) -> DrainResult:
     """Start the daemon on a pre-filled queue; stop once the broker has `expected` acks."""
     daemon, consumer, store = make_daemon(settings, expected)
     timings = _time_engine(daemon, store)
+    cpu_start = cpu_seconds()
     started = time.perf_counter()
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     try:
         while True:
             if runner.done():
@@ -136,10 +147,11 @@ async def drain(settings: Settings, expected: int, timeout: float) -> DrainResul
                 raise RuntimeError("the daemon stopped before draining the queue")
             if consumer.health.acked >= expected:
                 done = time.perf_counter()
+                cpu = cpu_seconds() - cpu_start
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"daemon acked {consumer.health.acked}/{expected} within {timeout}s"
+                    f"daemon acked {consumer.health.acked}/{expected} within {limit_s}s"
                 )
             await asyncio.sleep(0.002)
     finally:
@@ -156,6 +168,7 @@ async def drain(settings: Settings, expected: int, timeout: float) -> DrainResul
         counters=dict(daemon.health.counters),
         engine_s=timings["apply"],
         commit_s=timings["commit"],
+        cpu_s=cpu,
     )
 
 

@@ -16,11 +16,12 @@ import contextlib
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import amqp
+from bench import rabbit
 from bench.harness import bench_settings, make_daemon, register_all
 from bench.workload import FakeTask, Message, Workload, bindings, label_of, slug, watched_request
 from mozci_monitor.config import ActionsSettings, SourcesSettings
@@ -72,10 +73,12 @@ def _publish_steadily(
     """Child process: publish at `rate` msg/s; report publish times of trigger messages."""
     import kombu
 
+    untyped: Any = kombu  # kombu has no type annotations
+    connect = untyped.Connection
     sent: dict[str, float] = {}
     interval = 1.0 / rate
     behind = 0.0
-    with kombu.Connection(url) as connection:
+    with connect(url) as connection:
         channel = connection.channel()
         start = time.monotonic()
         for index, (exchange, routing_key, body, task_id) in enumerate(messages):
@@ -112,6 +115,7 @@ class LatencyFigures:
     seen: int
     latencies_ms: list[float]
     publisher_max_behind_ms: float
+    ack_lag_s: float  # after the last publish, until the daemon had acked every message
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -132,6 +136,7 @@ class LatencyFigures:
             "p99_ms": round(self.percentile(99), 2),
             "max_ms": round(max(self.latencies_ms, default=float("nan")), 2),
             "publisher_max_behind_ms": round(self.publisher_max_behind_ms, 2),
+            "ack_lag_after_last_publish_s": round(self.ack_lag_s, 2),
         }
 
 
@@ -155,7 +160,7 @@ async def _latency(
     seen: dict[str, float] = {}
     _record_reruns(sim, workload, seen)
     await sim.start()
-    queue = amqp.queue_name("latency")
+    queue = rabbit.queue_name("latency")
     with tempfile.TemporaryDirectory(prefix="mozci-bench-") as tmp:
         settings = bench_settings(
             url,
@@ -173,12 +178,13 @@ async def _latency(
         services = build_services(settings)
         daemon, consumer, store = make_daemon(settings, len(workload.messages), services)
         register_all(store, workload.requests, AT)
-        amqp.declare_bound_queue(url, queue, bindings(workload.groups))
+        rabbit.declare_bound_queue(url, queue, bindings(workload.groups))
         runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
         try:
             await _wait_started(daemon, runner)
             # The start-up REST catch-up lists every watched group; let it finish first.
-            await _wait_quiet(services.taskcluster.gate.meter, len(workload.groups))
+            tc: Any = services.taskcluster  # the real TaskclusterClient: its gate has the meter
+            await _wait_quiet(tc.gate.meter, len(workload.groups))
             context = multiprocessing.get_context("spawn")
             results = context.Queue()
             publisher = context.Process(
@@ -195,16 +201,20 @@ async def _latency(
             publisher.start()
             report = await asyncio.to_thread(results.get, True, seconds * 3 + 60)
             await asyncio.to_thread(publisher.join, 10)
-            deadline = time.monotonic() + 10
-            while len(seen) < len(triggers) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            # Behind a backlog the last reruns come long after the last publish: wait for
+            # every message to be acked, then for the actions (bounded, never forever).
+            published = time.monotonic()
+            total = len(workload.messages)
+            await _until(lambda: consumer.health.acked >= total, seconds * 10 + 60)
+            lag = time.monotonic() - published
+            await _until(lambda: len(seen) >= len(triggers), 30)
         finally:
             daemon.request_stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner, 30)
             store.close()
             await sim.stop()
-            amqp.delete_queues(url, [queue])
+            rabbit.delete_queues(url, [queue])
     sent: dict[str, float] = report["sent"]
     latencies = [(seen[t] - sent[t]) * 1000 for t in sent if t in seen]
     return LatencyFigures(
@@ -215,6 +225,7 @@ async def _latency(
         seen=len(seen),
         latencies_ms=latencies,
         publisher_max_behind_ms=report["max_behind"] * 1000,
+        ack_lag_s=lag,
     )
 
 
@@ -245,6 +256,15 @@ def _record_reruns(sim: Any, workload: Workload, seen: dict[str, float]) -> None
         return _Rerun(task) if task is not None else original(task_id)
 
     sim.world.rerun = rerun
+
+
+async def _until(condition: Callable[[], bool], limit: float) -> None:
+    """Poll `condition` (state other threads update) until true or `limit` seconds pass."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _wait_started(daemon: Any, runner: asyncio.Task[Any]) -> None:

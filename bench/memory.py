@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import amqp
+from bench import rabbit
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-11-22T10:00:00.000Z"
@@ -59,7 +59,7 @@ def measure(url: str, tasks: int, *, timeout: float = 300.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mozci-bench-") as tmp:
         store_path = Path(tmp) / "memory.sqlite3"
         groups = build_store(store_path, tasks)
-        queue = amqp.queue_name("memory")
+        queue = rabbit.queue_name("memory")
         try:
             result = subprocess.run(
                 [sys.executable, "-m", "bench.memory", str(store_path), url, queue],
@@ -70,7 +70,7 @@ def measure(url: str, tasks: int, *, timeout: float = 300.0) -> dict[str, Any]:
                 check=False,
             )
         finally:
-            amqp.delete_queues(url, [queue])
+            rabbit.delete_queues(url, [queue])
     if result.returncode != 0:
         raise RuntimeError(f"memory child failed: {result.stderr[-2000:]}")
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -101,7 +101,7 @@ def _child(store_path: str, url: str, queue: str) -> None:
 
     async def run() -> int:
         settings = bench_settings(url, queue, Path(store_path))
-        daemon, consumer, store = make_daemon(settings, 0)
+        daemon, _consumer, store = make_daemon(settings, 0)
         runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
         while not daemon.health.started:
             if runner.done():

@@ -14,9 +14,12 @@ which must not exceed its configured rate.
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +39,7 @@ from mozci_monitor.sources import (
 from mozci_monitor.sources.models import Push
 
 REPO = "autoland"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class SlowSources(FaultInjector):
@@ -90,7 +94,11 @@ class ParallelFigures:
             "parallel_s": round(self.parallel_s, 3),
             "speedup": round(self.speedup, 2),
             "policies": {
-                name: {"rate_limit": p.rate_limit, "period": p.period, "concurrency": p.max_concurrency}
+                name: {
+                    "rate_limit": p.rate_limit,
+                    "period": p.period,
+                    "concurrency": p.max_concurrency,
+                }
                 for name, p in self.policies.items()
             },
             "max_observed_per_period": self.max_observed,
@@ -113,7 +121,9 @@ def parallel(
     policies: Mapping[str, Policy] | None = None,
     sequential: bool = True,
 ) -> ParallelFigures:
-    return asyncio.run(_parallel(revisions, latency, policies or bench_policies(200, 32), sequential))
+    return asyncio.run(
+        _parallel(revisions, latency, policies or bench_policies(200, 32), sequential)
+    )
 
 
 async def _analyse(clients: SourceClients, push: Push) -> Summary:
@@ -137,28 +147,32 @@ async def _analyse_sequentially(clients: SourceClients, push: Push) -> Summary:
 async def _parallel(
     revisions: int, latency: float, policies: Mapping[str, Policy], sequential: bool
 ) -> ParallelFigures:
-    sim = Simulator(
-        SimConfig(
-            seed=11,
-            pushes=revisions,
-            history_pushes=revisions,
-            broker_url=None,
-            auto_advance=False,
-        )
+    # The sources live in another process, as they do in reality: serving them from this
+    # event loop would charge the server's CPU to the analysis.
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.parallel",
+        str(revisions),
+        str(latency),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
-    slow = SlowSources(latency)
-    sim.faults = slow
-    await sim.start()
+    assert server.stdin is not None and server.stdout is not None
+    line = await asyncio.wait_for(server.stdout.readline(), 120)
+    if not line:
+        raise RuntimeError("the simulated sources did not start")
+    info = json.loads(line)
     session = create_session()
     try:
         settings = SourceSettings(
-            taskcluster_root_url=sim.root_url,
-            treeherder_url=sim.treeherder_url,
-            hg_url=sim.hg_url,
+            taskcluster_root_url=info["root_url"],
+            treeherder_url=info["treeherder_url"],
+            hg_url=info["hg_url"],
             policies=dict(policies),
         )
-        first = sim.pushes[0].push_id
-        last = sim.pushes[-1].push_id
+        first, last = info["first"], info["last"]
 
         sequential_s = float("nan")
         if sequential:
@@ -170,20 +184,22 @@ async def _parallel(
             sequential_s = time.perf_counter() - start
 
         clients = create_clients(session, settings, clock=time.monotonic)
-        before = slow.requests
         start = time.perf_counter()
         pushes = await clients.hgmo.pushes(REPO, first, last)
         outcomes: list[Outcome[Push, Summary]] = await analyse_revisions(
             pushes, lambda push: _analyse(clients, push), log=lambda outcome: None
         )
         parallel_s = time.perf_counter() - start
-        requests = slow.requests - before
     finally:
         await session.close()
-        await sim.stop()
+        server.stdin.close()
+        try:
+            await asyncio.wait_for(server.wait(), 30)
+        except TimeoutError:
+            server.kill()
     return ParallelFigures(
         revisions=len(pushes),
-        requests=requests,
+        requests=sum(gate.meter.total for gate in clients.gates.values()),
         latency_ms=latency * 1000,
         sequential_s=sequential_s,
         parallel_s=parallel_s,
@@ -191,6 +207,34 @@ async def _parallel(
         max_observed={name: gate.max_observed_rate() for name, gate in clients.gates.items()},
         errors=sum(1 for o in outcomes if not o.ok),
     )
+
+
+async def _serve(revisions: int, latency: float) -> None:
+    """Child process: the simulator's sources, slowed; runs until stdin closes."""
+    from mozci_monitor.logs import configure_logging
+
+    configure_logging(format="json", level="warning")
+    sim = Simulator(
+        SimConfig(
+            seed=11,
+            pushes=revisions,
+            history_pushes=revisions,
+            broker_url=None,
+            auto_advance=False,
+        )
+    )
+    sim.faults = SlowSources(latency)
+    await sim.start()
+    info = {
+        "root_url": sim.root_url,
+        "treeherder_url": sim.treeherder_url,
+        "hg_url": sim.hg_url,
+        "first": sim.pushes[0].push_id,
+        "last": sim.pushes[-1].push_id,
+    }
+    print(json.dumps(info), flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await sim.stop()
 
 
 def default_policy_bound(revisions: int) -> dict[str, Any]:
@@ -204,3 +248,7 @@ def default_policy_bound(revisions: int) -> dict[str, Any]:
         "sequential_at_100ms_s": sequential,
         "max_speedup": round(sequential / floor, 2),
     }
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(int(sys.argv[1]), float(sys.argv[2])))

@@ -159,7 +159,9 @@ def lifecycle_workload(requests: int, *, labels_per_group: int = 10, seed: int =
     real transition the daemon commits. Messages are interleaved round-robin (every
     task's first step, then every task's second…), which keeps each task in order.
     """
-    groups = [slug(10_000_000 + seed * 100_000 + g) for g in range(-(-requests // labels_per_group))]
+    groups = [
+        slug(10_000_000 + seed * 100_000 + g) for g in range(-(-requests // labels_per_group))
+    ]
     made: list[Request] = []
     steps: list[list[Message]] = []
     tasks: dict[str, FakeTask] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -101,8 +102,15 @@ class _PrivateBenchNode:
             timeout=60,
         )
         subprocess.run(
-            [self._tool("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file)]
-            + ["--timeout", "60"],
+            [
+                self._tool("rabbitmqctl"),
+                "-n",
+                self.name,
+                "wait",
+                str(self.pid_file),
+                "--timeout",
+                "60",
+            ],
             env=self.env,
             check=True,
             capture_output=True,
@@ -119,6 +127,12 @@ class _PrivateBenchNode:
                     timeout=60,
                 )
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def redact(url: str) -> str:
+    from mozci_monitor.pulse import redact_url
+
+    return redact_url(url)
 
 
 def queue_name(prefix: str) -> str:
@@ -192,8 +206,19 @@ def delete_queues(url: str, names: Iterable[str]) -> None:
         channel.close()
 
 
-def raw_drain(url: str, name: str, expected: int, *, prefetch: int, timeout: float) -> float:
-    """A bare kombu consumer: ack each message, no work. Seconds from first delivery to last ack."""
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_drain(
+    url: str, name: str, expected: int, *, prefetch: int, timeout: float
+) -> tuple[float, float]:
+    """A bare kombu consumer: ack each message, no work.
+
+    Returns (seconds from first delivery to last ack, CPU seconds the process spent).
+    """
     first: list[float] = []
     last: list[float] = []
     seen = 0
@@ -208,6 +233,7 @@ def raw_drain(url: str, name: str, expected: int, *, prefetch: int, timeout: flo
             last.append(time.perf_counter())
 
     queue = _kombu.Queue(name, durable=True, auto_delete=False, no_declare=True)
+    cpu_start = cpu_seconds()
     deadline = time.monotonic() + timeout
     with _kombu.Connection(url) as connection:
         channel = connection.channel()
@@ -226,4 +252,4 @@ def raw_drain(url: str, name: str, expected: int, *, prefetch: int, timeout: flo
                 with contextlib.suppress(TimeoutError, OSError):
                     connection.drain_events(timeout=1.0)
         channel.close()
-    return last[0] - first[0]
+    return last[0] - first[0], cpu_seconds() - cpu_start
