@@ -187,8 +187,9 @@ def test_unlabelled_unscheduled_task_round_trip(store: AnyStore) -> None:
 def test_get_tasks_and_tasks_in_group(store: AnyStore) -> None:
     records = [_record(FakeTask(slug(n)), "pending") for n in range(1, 600)]
     other = _record(FakeTask(slug(9000), group=OTHER_GROUP), "pending")
-    for record in [*records, other]:
-        store.save_task(record, AT)
+    with store.transaction():
+        for record in [*records, other]:
+            store.save_task(record, AT)
     wanted = [slug(n) for n in range(1, 600, 2)] + [slug(7777)]
     found = store.get_tasks(wanted)
     assert set(found) == {slug(n) for n in range(1, 600, 2)}
