@@ -33,6 +33,7 @@ from mozci_monitor.core.sheriff import (
     Verdict,
     backfill_answer,
     change_point,
+    fisher_greater,
     plan_backfill,
     verdict_of,
     wilson_interval,
@@ -349,6 +350,52 @@ def test_change_point_one_run_blip_on_the_newest_push_is_not_significant(
     assert _first_worse(counts) is None
 
 
+@pytest.mark.parametrize(
+    ("counts", "push_id"),
+    [
+        # two failures in ten after fifty clean runs: Fisher p = 90/3540 = 0.025
+        pytest.param([(0, 10)] * 5 + [(2, 10)], 205, id="two-of-ten-at-the-newest"),
+        pytest.param([(0, 10)] * 5 + [(2, 2)], 205, id="two-of-two-at-the-newest"),
+    ],
+)
+def test_change_point_two_failures_can_be_a_rise(
+    counts: list[tuple[int, int]], push_id: int
+) -> None:
+    answer = change_point(_rates(counts))
+    assert answer["first_worse"]["push_id"] == push_id
+    assert answer["first_worse"]["p"] < 0.05
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        # z = 2.27; one failure is no rate, and Fisher's p = 5/30 = 0.17
+        pytest.param([(0, 5)] * 5 + [(1, 5)], id="one-of-five-at-the-newest"),
+        # two of two after two clean runs: z = 2.45, but Fisher's p = 1/6
+        pytest.param([(0, 2), (2, 2)], id="tiny-counts"),
+    ],
+)
+def test_change_point_needs_fisher_to_agree(counts: list[tuple[int, int]]) -> None:
+    assert _first_worse(counts) is None
+
+
+@pytest.mark.parametrize(
+    ("fail_a", "runs_a", "fail_b", "runs_b", "p"),
+    [
+        (0, 10, 1, 10, 0.5),  # 10/20
+        (0, 50, 1, 10, 10 / 60),
+        (0, 50, 2, 10, 90 / 3540),
+        (0, 10, 10, 10, 1 / 184756),  # 1 / C(20, 10)
+        (5, 10, 0, 10, 1.0),  # a fall: every table is at least as extreme
+        (0, 0, 0, 0, 1.0),
+    ],
+)
+def test_fisher_greater_known_values(
+    fail_a: int, runs_a: int, fail_b: int, runs_b: int, p: float
+) -> None:
+    assert fisher_greater(fail_a, runs_a, fail_b, runs_b) == pytest.approx(p, rel=1e-12)
+
+
 def test_change_point_prefers_the_maximum_likelihood_split_over_an_earlier_significant_one() -> (
     None
 ):
@@ -573,7 +620,8 @@ def test_bisect_counts_pushes_without_request_from_the_analysis() -> None:
         (301, 0, 0),
         (302, 10, 8),
     ]
-    assert summary["answer"]["first_worse"] is not None
+    # the push without runs cannot be where the rate rose
+    assert summary["answer"]["first_worse"]["push_id"] == 302
 
 
 def test_change_point_never_points_at_a_push_without_runs() -> None:
