@@ -228,8 +228,12 @@ def _open_store(args: argparse.Namespace, settings: Settings) -> SqliteStore:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.daemon import build_daemon
 
-    daemon = build_daemon(settings)
-    return asyncio.run(daemon.run())
+    async def run() -> int:
+        # Built inside the loop: the HTTP session and the consumer bind to it.
+        daemon = build_daemon(settings)
+        return await daemon.run()
+
+    return asyncio.run(run())
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -128,9 +128,10 @@ async def plan_sheriff_scenarios(
     """Backfill, bisect, until-fail and fill, planned against the simulator's sources."""
     from mozci_monitor import planner
 
+    live_index = next(p.index for p in sim.world.pushes if p.task_group_id == live.task_group_id)
     repo = sim.config.repo
     pushes = sim.world.pushes
-    history = [p for p in pushes if p.arrived and p.index < len(pushes) - 1]
+    history = [p for p in pushes if p.index < live_index]
     failing = next(
         p
         for p in reversed(history)
@@ -255,7 +256,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         SimConfig(
             seed=args.seed,
             broker_url=broker,
-            pushes=11,
+            pushes=12,
             history_pushes=10,
             push_interval=900.0,
             time_scale=args.time_scale,
@@ -269,6 +270,15 @@ async def run_demo(args: argparse.Namespace) -> int:
             label_failure_rates={UNTIL_FAIL_LABEL: UNTIL_FAIL_RATE},
         )
     )
+    # Plant the scenarios on the first push still to arrive, before the clock starts, so
+    # that they hold however long anything below takes.
+    world_push = next(p for p in sim.world.pushes if not p.arrived)
+    push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
+    graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
+    scenarios = plan_scenarios(push, world_push.scheduled_labels, graph, budget=3)
+    for scenario in scenarios:
+        for label, outcome in scenario.force:
+            sim.world.force_once(label, world_push.index, outcome)
     await sim.start()
     settings = Settings(
         pulse=PulseSettings(url=broker, queue=args.queue, heartbeat=10.0),
@@ -294,9 +304,6 @@ async def run_demo(args: argparse.Namespace) -> int:
             if runner.done():
                 return await runner
             await asyncio.sleep(0.05)
-        push, scheduled = await _next_live_push(sim)
-        graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
-        scenarios = plan_scenarios(push, scheduled, graph, budget=3)
         watched = [r.label for sc in scenarios for r in sc.requests]
         downstream_build = next(
             sc.campaign.label for sc in scenarios if sc.campaign.kind is CampaignKind.DOWNSTREAM
@@ -305,10 +312,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         scenarios += await plan_sheriff_scenarios(
             sim, services, push, fill_exclude=[re.escape(label) for label in watched]
         )
-        _say(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) is arriving")
+        _say(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) arrives")
         for scenario in scenarios:
-            for label, outcome in scenario.force:
-                await _force_first_run(sim, push, label, outcome)
             await daemon.start_campaign(scenario.campaign, scenario.requests)
             _say(
                 f"campaign {scenario.campaign.campaign_id} [{scenario.campaign.kind.value}]"
@@ -329,26 +334,6 @@ async def run_demo(args: argparse.Namespace) -> int:
         await sim.stop()
     _print_summary(summary, scenarios, as_json=args.json, elapsed=time.monotonic() - started)
     return 0 if all(c["final"] for c in summary["campaigns"]) else 1
-
-
-async def _next_live_push(sim: Any) -> tuple[Push, list[str]]:
-    """Wait for the first push that arrives after start and for its decision task's graph."""
-    world_push = next(p for p in sim.world.pushes if not p.arrived)
-    for _ in range(1200):  # the simulator lands a push every few wall seconds
-        if world_push.arrived and len(sim.tasks_of(world_push)) >= 2:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise RuntimeError("the simulator's next push did not arrive within a minute")
-    push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
-    return push, list(world_push.scheduled_labels)
-
-
-async def _force_first_run(sim: Any, push: Push, label: str, outcome: str) -> None:
-    world_push = next(p for p in sim.world.pushes if p.task_group_id == push.task_group_id)
-    tasks = sim.tasks_of(world_push, label)
-    for task in tasks:
-        sim.force_outcome(task.task_id, 0, outcome)
 
 
 async def _summary(daemon: Any, store: Any, ids: list[str], sim: Any) -> dict[str, Any]:

@@ -83,14 +83,6 @@ def test_demo_over_rabbitmq(rabbitmq: RabbitMQ, capsys: pytest.CaptureFixture[st
 # -- known demo races (the lead fixes; these pin them down deterministically) -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="demo: the only live push arrives at CI time 1.0, on the simulator's first tick;"
-    " when the daemon takes longer than a tick (~50 ms) to start (a real broker, a loaded"
-    " machine) _next_live_push finds no push left to arrive: RuntimeError 'coroutine raised"
-    " StopIteration' escapes cli.main instead of an exit code",
-)
 def test_demo_survives_a_broker_slow_to_answer(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -107,15 +99,6 @@ def test_demo_survives_a_broker_slow_to_answer(
     _check_summary(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="demo: outcomes are forced (_force_first_run) only after planning the sheriff"
-    " scenarios, while the simulator's clock runs; when planning takes over ~0.5 s (a loaded"
-    " machine) the tests were already claimed, so the infra-exception and coalesced"
-    " scenarios silently become plain greens (no rerun, no add-new-jobs) and the demo"
-    " still exits 0",
-)
 def test_demo_plants_its_scenarios_however_long_planning_takes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -155,6 +155,9 @@ class World:
         self.task_groups: dict[str, list[str]] = {}
         self.index: dict[str, JSON] = {}
         self.forced: dict[tuple[str, int], str] = {}
+        # (label, push index, run id) -> outcome, for the first task that matches only.
+        self.forced_once: dict[tuple[str, int, int], str] = {}
+        self._forced_once_owner: dict[tuple[str, int, int], str] = {}
         self.listeners: list[Callable[[Transition], None]] = []
         # Called when a decision task has created its graph (artifacts are attached there).
         self.decision_listeners: list[Callable[[SimTask], None]] = []
@@ -367,6 +370,14 @@ class World:
             raise ValueError(f"unknown outcome {outcome!r}")
         self.forced[(task_id_or_label, run_id)] = outcome
 
+    def force_once(self, label: str, push_index: int, outcome: str, run_id: int = 0) -> None:
+        """Scenario knob: only the first task of `label` on that push gets `outcome` for
+        run `run_id`; tasks added later for the same label (a retrigger, add-new-jobs) run
+        normally, so a remedy can be seen to work."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        self.forced_once[(label, push_index, run_id)] = outcome
+
     def _get(self, task_id: str) -> SimTask:
         try:
             return self.tasks[task_id]
@@ -441,6 +452,12 @@ class World:
             if key in self.forced:
                 return self.forced[key]
         push = task.push
+        if push is not None:
+            once = (task.label, push.index, run_id)
+            if once in self.forced_once:
+                owner = self._forced_once_owner.setdefault(once, task.task_id)
+                if owner == task.task_id:
+                    return self.forced_once[once]
         for forced in self.config.forced:
             if (
                 forced.label == task.label

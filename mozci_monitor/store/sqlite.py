@@ -289,7 +289,12 @@ class SqliteStore:
         return [_request_from_row(row) for row in rows]
 
     def open_task_groups(self) -> set[str]:
-        rows = self._db.execute("SELECT DISTINCT task_group_id FROM requests WHERE is_open")
+        """Groups to watch: those of open requests and of open campaigns (a fill or a
+        downstream campaign watches its push before it has any request)."""
+        rows = self._db.execute(
+            "SELECT task_group_id FROM requests WHERE is_open"
+            " UNION SELECT task_group_id FROM campaigns WHERE is_open"
+        )
         return {row[0] for row in rows}
 
     def requests_serving(

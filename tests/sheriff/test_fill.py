@@ -52,15 +52,6 @@ async def _watch_group(sc: Scene, index: int) -> None:
 
 
 @pytest.mark.parametrize("broker", ["memory"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a fill campaign on its own is never expanded: it has no request until the push's"
-        " graph is looked at, and the daemon binds and reconciles only the task groups of"
-        " open requests (SqliteStore.open_task_groups), so Reconciler._expand_fill never"
-        " runs for its group and the campaign stays running"
-    ),
-)
 async def test_fill_on_its_own_is_expanded(broker: Broker, tmp_path: Path) -> None:
     async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
         plan = planner.plan_fill(sc.push(0), include=INCLUDE, exclude=EXCLUDE)
