@@ -44,6 +44,7 @@ from typing import Any, cast
 
 import psycopg
 import structlog
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.string import TextLoader
 
@@ -90,8 +91,24 @@ class PostgresStore:
     this code is always an error: an old binary must not write to it.
     """
 
-    def __init__(self, dsn: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        migrate: bool = True,
+        lock_timeout: float = 60.0,
+        idle_in_transaction_timeout: float = 60.0,
+    ) -> None:
         self.dsn = dsn
+        # Guards of the instance-wide write lock: a frozen instance (SIGSTOP, swapped
+        # out, a debugger) whose connection lives on must not stall every other one. The
+        # server ends its session once it idles inside a transaction that long (the lock
+        # goes with it); a waiter gives up after `lock_timeout` and the daemon retries the
+        # batch while reporting the store as not writable.
+        self._session = {
+            "lock_timeout": f"{int(lock_timeout * 1000)}ms",
+            "idle_in_transaction_session_timeout": f"{int(idle_in_transaction_timeout * 1000)}ms",
+        }
         self._conn: Connection | None = None
         try:
             version = self.migrate() if migrate else self.schema_version()
@@ -113,7 +130,7 @@ class PostgresStore:
         """The connection, opened again after it broke (the daemon retries the batch)."""
         if self._conn is None or self._conn.closed:
             try:
-                self._conn = _connect(self.dsn)
+                self._conn = _connect(self.dsn, self._session)
             except psycopg.Error as error:
                 raise StoreError(f"cannot connect to {_redacted(self.dsn)}: {error}") from error
         return self._conn
@@ -617,8 +634,21 @@ class PostgresStore:
         return row["owner"] if row else None
 
 
-def _connect(dsn: str) -> Connection:
-    conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+def _connect(dsn: str, session: Mapping[str, str]) -> Connection:
+    params = conninfo_to_dict(dsn)
+    # libpq waits for ever by default: an unreachable server would hold the store thread
+    # (and the daemon's health) hostage. Keepalives notice a dead peer mid-query.
+    defaults = {
+        "connect_timeout": "10",
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+    }
+    missing = {key: value for key, value in defaults.items() if key not in params}
+    conn = psycopg.connect(make_conninfo(dsn, **missing), autocommit=True, row_factory=dict_row)
+    for name, value in session.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
     # JSON as text, decoded by the same converters as SQLite's (stored as JSONB so that
     # people can query into it).
     conn.adapters.register_loader("jsonb", TextLoader)
@@ -628,8 +658,6 @@ def _connect(dsn: str) -> Connection:
 def _redacted(dsn: str) -> str:
     """The DSN without its password, for messages and logs."""
     try:
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
         return "<unparseable dsn>"

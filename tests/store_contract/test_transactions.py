@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import replace
@@ -204,3 +205,43 @@ def test_a_lost_connection_fails_the_batch_and_the_next_one_reconnects(store: An
         pg.add_request(make_request("req-2"), AT)
     assert pg._db.info.backend_pid != backend
     assert {r.request_id for r in pg.list_requests()} == {"req-1", "req-2"}
+
+
+def test_a_waiter_gives_up_after_lock_timeout(pg_dsn: str) -> None:
+    holder = PostgresStore(pg_dsn)
+    waiter = PostgresStore(pg_dsn, lock_timeout=0.2)
+    try:
+        with holder.transaction():
+            with pytest.raises(psycopg.errors.LockNotAvailable), waiter.transaction():
+                pytest.fail("the write lock is held: this must not run")
+            holder.add_request(make_request("req-1"), AT)
+        with waiter.transaction():  # the daemon's retry, once the holder is done
+            waiter.add_request(make_request("req-2"), AT)
+        assert {r.request_id for r in waiter.list_requests()} == {"req-1", "req-2"}
+    finally:
+        holder.close()
+        waiter.close()
+
+
+def test_a_frozen_instance_holding_the_write_lock_is_cut_off(pg_dsn: str) -> None:
+    """Its connection lives but it does nothing: the server ends its session."""
+    frozen = PostgresStore(pg_dsn, idle_in_transaction_timeout=0.3)
+    other = PostgresStore(pg_dsn)
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(frozen.transaction())
+        frozen.add_request(make_request("lost"), AT)  # then it freezes, lock held
+        with other.transaction():  # waits until the frozen session is ended
+            other.add_request(make_request("req-1"), AT)
+        assert [r.request_id for r in other.list_requests()] == ["req-1"]
+        with pytest.raises(psycopg.Error, match="idle-in-transaction"):
+            frozen.add_request(make_request("late"), AT)
+        with contextlib.suppress(psycopg.Error):
+            stack.close()
+        assert frozen.get_request("req-1") is not None  # thawed: it reconnects
+        assert frozen.get_request("lost") is None  # what it wrote frozen was rolled back
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            stack.close()
+        frozen.close()
+        other.close()
