@@ -1,9 +1,9 @@
 """The API served beside the real Daemon: submit over HTTP, Pulse deliveries move the
 campaign, `wait` sees it finish; /readyz follows the consumer; cancel refreshes bindings.
 
-`DaemonApiBackend` and `daemon_health` here are the code proposed to the lead in
-mozci_monitor/api/wiring_proposal.md (there as Daemon methods): this test is what shows it
-works. Once it lives in daemon.py, import it from there instead.
+`LocalDaemonApiBackend` is the backend proposed in mozci_monitor/api/wiring_proposal.md,
+written against the daemon as it is; once `mozci_monitor.daemon.DaemonApiBackend` exists,
+that one is tested instead.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def daemon_health(daemon: Daemon) -> HealthView:
     )
 
 
-class DaemonApiBackend:
+class LocalDaemonApiBackend:
     """`mozci_monitor.api.ApiBackend` over the daemon: store reads on its store thread."""
 
     def __init__(self, daemon: Daemon, store: ApiStore, defaults: SubmissionDefaults) -> None:
@@ -148,6 +148,12 @@ class DaemonApiBackend:
 
     def health(self) -> HealthView:
         return daemon_health(self._daemon)
+
+
+try:
+    from mozci_monitor.daemon import DaemonApiBackend  # type: ignore[attr-defined]
+except ImportError:  # not wired yet
+    DaemonApiBackend = LocalDaemonApiBackend
 
 
 # -- fixtures -------------------------------------------------------------------------------
