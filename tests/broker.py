@@ -53,6 +53,7 @@ _STARTUP_TIMEOUT = 60.0
 # py-amqp's default TCP_USER_TIMEOUT (1 s) drops publishers that a busy broker throttles.
 _TRANSPORT_OPTIONS = {"socket_settings": {socket.TCP_USER_TIMEOUT: 30_000}}
 _CTL_TIMEOUT = 60.0
+_CTL_ATTEMPTS = 3
 
 
 class BrokerUnavailable(Exception):
@@ -124,9 +125,12 @@ def _run(
     )
     if proc.returncode != 0:
         raise RuntimeError(
-            f"{' '.join(cmd)} exited {proc.returncode}: {proc.stdout.strip()} {proc.stderr.strip()}"
+            f"exit {proc.returncode}: {' '.join(cmd)}: {proc.stdout.strip()} {proc.stderr.strip()}"
         )
     return proc.stdout
+
+
+_RETRYABLE = ("exit 69:", "exit 75:")
 
 
 class RabbitMQ:
@@ -151,7 +155,15 @@ class RabbitMQ:
         if self._ctl is None:
             raise RuntimeError("rabbitmqctl not found: this broker cannot be controlled")
         node_args = ["-n", self.node] if self.node else []
-        return _run([self._ctl, *node_args, *args], timeout=timeout)
+        for attempt in range(_CTL_ATTEMPTS):
+            try:
+                return _run([self._ctl, *node_args, *args], timeout=timeout)
+            except RuntimeError as exc:
+                # A loaded machine makes the CLI miss its node now and then (exit 69/75).
+                if attempt == _CTL_ATTEMPTS - 1 or not str(exc).startswith(_RETRYABLE):
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def stop_app(self) -> None:
         """Stop the RabbitMQ application (connections drop, the Erlang node stays up)."""
