@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import psycopg
@@ -133,17 +134,17 @@ def test_two_connections_queueing_one_key_queue_it_once(
     assert len(store.pending_actions()) == 1
 
 
-# -- PostgreSQL only: schema versions and a lost connection -------------------------------------
+# -- PostgreSQL only (SQLite's own are in tests/store) ----------------------------------------
 
 
-def _postgres_only(store: AnyStore) -> PostgresStore:
-    if not isinstance(store, PostgresStore):
-        pytest.skip("PostgreSQL-specific (SQLite's are in tests/store)")
-    return store
+@pytest.fixture
+def pg(pg_dsn: str) -> Iterator[PostgresStore]:
+    store = PostgresStore(pg_dsn)
+    yield store
+    store.close()
 
 
-def test_schema_is_versioned_and_reopening_migrates_nothing(store: AnyStore) -> None:
-    pg = _postgres_only(store)
+def test_schema_is_versioned_and_reopening_migrates_nothing(pg: PostgresStore) -> None:
     assert pg.schema_version() == SCHEMA_VERSION
     assert pg.migrate() == SCHEMA_VERSION
     with psycopg.connect(pg.dsn) as conn:
@@ -193,8 +194,9 @@ def test_an_unreachable_server_is_a_store_error() -> None:
     assert "hunter2" not in str(raised.value)
 
 
-def test_a_lost_connection_fails_the_batch_and_the_next_one_reconnects(store: AnyStore) -> None:
-    pg = _postgres_only(store)
+def test_a_lost_connection_fails_the_batch_and_the_next_one_reconnects(
+    pg: PostgresStore,
+) -> None:
     pg.add_request(make_request("req-1"), AT)
     backend = pg._db.info.backend_pid
     with psycopg.connect(pg.dsn, autocommit=True) as admin:
