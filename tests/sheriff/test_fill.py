@@ -8,14 +8,11 @@ that every --include pattern matches and no --exclude pattern does.
 from __future__ import annotations
 
 import re
-import secrets
 from pathlib import Path
 
-import pytest
-
 from mozci_monitor import planner
-from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.model import RemedyPolicy, Request, RequestState
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.model import RequestState
 from sheriff.harness import Broker, Scene, intended, performed, scene, sheriff_config, until
 
 INCLUDE = ["^test-", "opt"]
@@ -35,34 +32,6 @@ def _never_ran(sc: Scene, index: int, include: list[str], exclude: list[str]) ->
 
 def _push_with_most_missing(sc: Scene) -> int:
     return max(range(len(sc.pushes)), key=lambda i: len(_never_ran(sc, i, INCLUDE, EXCLUDE)))
-
-
-async def _watch_group(sc: Scene, index: int) -> None:
-    """Work around the bug below: a record-only watch makes the push's group watched.
-
-    A fill campaign has no request of its own until its push's graph is expanded, and the
-    daemon only binds and reconciles the task groups of open requests.
-    """
-    label = sorted(lbl for lbl in sc.pushes[index].label_to_taskid if lbl.startswith("test-"))[0]
-    campaign_id = "c-" + secrets.token_hex(5)
-    push = sc.push(index)
-    campaign = Campaign(campaign_id, CampaignKind.WATCH, push, label=label, params={"times": 1})
-    request = Request(f"{campaign_id}-r1", push, label, remedy=RemedyPolicy.RECORD)
-    await sc.start(campaign, (request,))
-
-
-@pytest.mark.parametrize("broker", ["memory"], indirect=True)
-async def test_fill_on_its_own_is_expanded(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
-        plan = planner.plan_fill(sc.push(0), include=INCLUDE, exclude=EXCLUDE)
-        await sc.start(plan.campaign, plan.requests)
-        sc.go()
-        # several reconcile rounds (one a second) are more than enough
-        await until(
-            lambda: bool(sc.campaign(plan.campaign.campaign_id).params.get("expanded")),
-            "the fill campaign expanded",
-            within=6.0,
-        )
 
 
 async def _check_filled(sc: Scene, index: int, campaign_id: str, expected: list[str]) -> None:
@@ -97,7 +66,6 @@ async def test_fill_adds_exactly_the_never_run_labels_matching_the_filters(
         plan = planner.plan_fill(sc.push(index), include=INCLUDE, exclude=EXCLUDE)
         assert plan.requests == ()
         await sc.start(plan.campaign, plan.requests)
-        await _watch_group(sc, index)
         sc.go()
         await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -108,7 +76,6 @@ async def test_fill_with_nothing_matching_adds_nothing(broker: Broker, tmp_path:
     async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
         plan = planner.plan_fill(sc.push(0), include=["no-such-suite"])
         await sc.start(plan.campaign, plan.requests)
-        await _watch_group(sc, 0)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
 
@@ -130,7 +97,6 @@ async def test_fill_resumes_after_a_restart_without_repeating(
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(0)  # the graph is expanded, the add-new-jobs is held back (429)
         await sc.start(plan.campaign, plan.requests)
-        await _watch_group(sc, index)
         sc.go()
         await until(lambda: sc.gate.refused >= 1, "the fill attempted and held")
         await sc.stop_daemon()
