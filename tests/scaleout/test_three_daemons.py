@@ -4,7 +4,8 @@ The simulator (in this process) plays Firefox CI on the real RabbitMQ; each daem
 own process (tests/scaleout/daemon_process.py: the production Daemon on a PostgresStore,
 performing the outbox through claims), so one can be killed with SIGKILL while it holds
 unacked messages and claimed outbox entries. The same campaigns (every watch remedy,
-downstream, fill) run once with a single daemon and once with three; the final states
+downstream, fill, a backfill across pushes) run once with a single daemon and once with
+three; the final states
 must be the same, and the simulator must have seen every intent exactly once: no action
 and no notification twice.
 """
@@ -32,11 +33,13 @@ from pg import PostgresServer
 
 from mozci_monitor import planner
 from mozci_monitor.clock import utc_now
+from mozci_monitor.config import Settings, SourcesSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, Request
-from mozci_monitor.demo import plan_scenarios
+from mozci_monitor.daemon import build_services
+from mozci_monitor.demo import BACKFILL_LABEL, REGRESSION_PUSH, plan_scenarios
 from mozci_monitor.engine import Engine
-from mozci_monitor.sim import SimConfig, SimTask, Simulator
+from mozci_monitor.sim import Regression, SimConfig, SimTask, Simulator
 from mozci_monitor.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.rabbitmq
@@ -83,8 +86,8 @@ def _sim_config(seed: int, broker_url: str) -> SimConfig:
     return SimConfig(
         seed=seed,
         broker_url=broker_url,
-        pushes=3,
-        history_pushes=2,
+        pushes=REGRESSION_PUSH + 4,
+        history_pushes=REGRESSION_PUSH + 3,
         push_interval=900.0,
         auto_advance=False,
         intermittent_rate=0.0,
@@ -93,11 +96,15 @@ def _sim_config(seed: int, broker_url: str) -> SimConfig:
         superseded_rate=0.0,
         deadline_exceeded_rate=0.0,
         deadline_hours=240.0,
+        regressions=(Regression(BACKFILL_LABEL, REGRESSION_PUSH),),
     )
 
 
-def _scenarios(sim: Simulator) -> tuple[list[tuple[str, Campaign, tuple[Request, ...]]], Any]:
-    """The demo's watch and downstream scenarios plus a fill, on the push about to arrive."""
+async def _scenarios(
+    sim: Simulator,
+) -> tuple[list[tuple[str, Campaign, tuple[Request, ...]]], Any]:
+    """The demo's watch and downstream scenarios plus a fill, on the push about to arrive,
+    and a backfill over the history pushes (a campaign spanning several task groups)."""
     world_push = next(p for p in sim.world.pushes if not p.arrived)
     push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
     graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
@@ -116,6 +123,7 @@ def _scenarios(sim: Simulator) -> tuple[list[tuple[str, Campaign, tuple[Request,
         push, include=["xpcshell"], exclude=[re.escape(label) for label in watched]
     )
     scenarios.append(("fill xpcshell", fill.campaign, fill.requests))
+    scenarios.append(await _backfill(sim))
 
     def plant(decision: SimTask) -> None:
         if decision.push is not world_push:
@@ -125,6 +133,39 @@ def _scenarios(sim: Simulator) -> tuple[list[tuple[str, Campaign, tuple[Request,
 
     sim.world.decision_listeners.append(plant)
     return scenarios, world_push
+
+
+async def _backfill(sim: Simulator) -> tuple[str, Campaign, tuple[Request, ...]]:
+    """Backfill the planted regression from the newest history push where it failed."""
+    failing = next(
+        p
+        for p in reversed([p for p in sim.world.pushes if p.arrived])
+        if any(t.runs and t.runs[-1]["state"] == "failed" for t in sim.tasks_of(p, BACKFILL_LABEL))
+    )
+    services = build_services(
+        Settings(
+            sources=SourcesSettings(
+                taskcluster_root_url=sim.root_url,
+                treeherder_url=sim.treeherder_url,
+                hg_url=sim.hg_url,
+                taskcluster_rate=500,
+            )
+        )
+    )
+    try:
+        assert services.pushlog is not None
+        plan = await planner.plan_backfill(
+            services.pushlog,
+            services.taskcluster,
+            repo=sim.config.repo,
+            revision=failing.revision,
+            label=BACKFILL_LABEL,
+            max_revisions=failing.index,
+        )
+    finally:
+        for close in services.closers:
+            await close()
+    return (f"backfill {BACKFILL_LABEL}", plan.campaign, plan.requests)
 
 
 class _Daemons:
@@ -238,7 +279,7 @@ async def _run(
         },
     )
     try:
-        scenarios, _ = _scenarios(sim)
+        scenarios, _ = await _scenarios(sim)
         engine = Engine(store)
         titles: dict[str, str] = {}
         for title, campaign, requests in scenarios:
