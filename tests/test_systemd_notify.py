@@ -239,3 +239,39 @@ async def test_the_daemon_is_restarted_when_its_consumer_hangs(
     received = drain(sock)
     assert received[-1] == "STOPPING=1\nSTATUS=stopping"
     assert received[-len(after) :] == after  # what was sent is what systemd would get
+
+
+async def test_the_wired_daemon_notifies_systemd_itself(
+    notify_socket: tuple[socket.socket, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once daemon.py runs the integration itself (api/wiring_proposal.md)."""
+    import inspect
+
+    if "notifier" not in inspect.signature(Daemon).parameters:
+        pytest.skip("Daemon does not run the systemd integration yet (see wiring proposal)")
+    sock, path = notify_socket
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # as systemd sets it for WatchdogSec=
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    consumer = SilentConsumer()
+    settings = Settings(daemon=DaemonSettings(stall_timeout=0.2, shutdown_grace=1.0))
+    notifier = RecordingNotifier(path)
+    daemon = Daemon(
+        settings,
+        store=SqliteStore(tmp_path / "s.sqlite3"),
+        consumer=consumer,
+        notifier=notifier,  # type: ignore[call-arg]
+    )
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(daemon.run(install_signal_handlers=False))
+
+    async def next_message() -> str:
+        return (await asyncio.wait_for(loop.sock_recv(sock, 4096), 10)).decode()
+
+    assert (await next_message()).startswith("READY=1\nSTATUS=")
+    assert [await next_message() for _ in range(2)] == ["WATCHDOG=1"] * 2
+    consumer.stalled = True
+    hung_at = len(notifier.sent)
+    assert await asyncio.wait_for(task, 10) == EXIT_STALLED
+    after = notifier.sent[hung_at:]
+    assert "WATCHDOG=1" not in after
+    assert after[-1] == "STOPPING=1\nSTATUS=stopping"
