@@ -261,6 +261,9 @@ class PulseConsumer:
         self._waker.wake()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._thread_done.wait(), max(0.0, deadline - time.monotonic()))
+        if self._thread_done.is_set():
+            # The thread signals just before it returns: give it that last moment.
+            await asyncio.to_thread(self._thread.join, max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
             self._log.error("pulse.stop_timed_out", grace=grace)
             return
