@@ -280,3 +280,50 @@ async def test_cancel_unbinds_and_readyz_follows_the_consumer(running: Running) 
         not_ready = await client.ready()
         assert not_ready["ready"] is False
         assert "consumer loop fresh: no" in not_ready["reasons"]
+
+
+async def test_the_wired_daemon_serves_its_metrics(running: Running) -> None:
+    """Once daemon.py records metrics (api/wiring_proposal.md)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = getattr(running.daemon, "metrics", None)
+    if metrics is None:
+        pytest.skip("Daemon has no metrics yet (see wiring proposal)")
+    async with MonitorClient(running.url, TOKEN) as client:
+        created = await client.submit(
+            {
+                "kind": "watch",
+                "repo": "autoland",
+                "revision": REVISION,
+                "task_group": GROUP,
+                "label": LABEL,
+            }
+        )
+        task = FakeTask(slug(31))
+        steps = task.lifecycle("completed")
+        running.consumer.deliver(task, steps)
+        assert await client.wait(created["id"], interval=0.05, give_up_after=30) == 0
+    running.consumer.deliver(task, steps[-1:])  # a redelivery: a duplicate
+    for _ in range(200):  # the daemon acks, then records, in one step of the loop
+        if len(running.consumer.acked) == 4:
+            break
+        await asyncio.sleep(0.05)
+    body, _ = metrics.render()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    queue = "exchange/taskcluster-queue/v1/"
+    messages = "mozci_monitor_messages_total"
+    for exchange, outcome, count in [
+        ("task-pending", "applied", 1),
+        ("task-running", "applied", 1),
+        ("task-completed", "applied", 1),
+        ("task-completed", "duplicate", 1),
+    ]:
+        key = (messages, (("exchange", queue + exchange), ("outcome", outcome)))
+        assert samples.get(key) == count, (exchange, outcome)
+    assert samples[("mozci_monitor_batch_processing_seconds_count", ())] >= 2
+    finished = (("kind", "watch"), ("state", "finished"))
+    assert samples[("mozci_monitor_campaigns_finished_total", finished)] == 1
