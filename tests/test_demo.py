@@ -80,7 +80,7 @@ def test_demo_over_rabbitmq(rabbitmq: RabbitMQ, capsys: pytest.CaptureFixture[st
     _check_summary(out)
 
 
-# -- known demo races (the lead fixes; these pin them down deterministically) -------------
+# -- regressions: races the demo once lost on a slow broker or a loaded machine ------------
 
 
 def test_demo_survives_a_broker_slow_to_answer(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from broker import publish
+
 from mozci_monitor.config import (
     ActionsSettings,
     DaemonSettings,
@@ -33,11 +35,12 @@ from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.daemon import EXIT_OK, Daemon, build_services
 from mozci_monitor.notify import Notification
-from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+from mozci_monitor.pulse import TASK_EXCHANGES, ConsumerSettings, PulseConsumer
 from mozci_monitor.sim import Push as SimPush
 from mozci_monitor.sim import SimConfig, SimTask, Simulator
 from mozci_monitor.store.sqlite import OutboxEntry, SqliteStore, StoredEntry
 
+_PROBE_TASK = "e2eProbeTaskAAAAAAAAAA"  # a slugid no simulated task has
 WITHIN = 30.0  # seconds any one wait may take before the test fails
 CI_SECONDS_PER_WALL_SECOND = 3600.0  # a push's jobs take about a wall second
 SHERIFF = "sheriffs@example.com"
@@ -203,6 +206,26 @@ class Scene:
     async def start(self, campaign: Campaign, *requests: Request) -> Campaign:
         assert self.daemon is not None
         return await self.daemon.start_campaign(campaign, requests)
+
+    async def bound(self) -> None:
+        """Wait until the broker routes the push's messages to the daemon's queue.
+
+        Bindings are applied by the consumer's thread some time after a campaign starts;
+        until then the broker drops the group's messages (the reconciler would catch up
+        through REST). A malformed probe on each exchange shows when they are in place:
+        the daemon records it as a rejection.
+        """
+        probe = f"primary.{_PROBE_TASK}.0._._.probe.probe.probe.{self.push.task_group_id}._"
+        missing = set(TASK_EXCHANGES)
+
+        def arrived() -> bool:
+            for exchange in sorted(missing):
+                publish(self.broker_url, exchange, probe, b"probe")
+            seen = {row[1] for row in self.reader.rejections(limit=1000) if row[2] == probe}
+            missing.difference_update(seen)
+            return not missing
+
+        await until(lambda: asyncio.to_thread(arrived), "the push's group bound on every exchange")
 
     # -- time --------------------------------------------------------------------------
 

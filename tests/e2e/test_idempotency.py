@@ -209,6 +209,7 @@ async def test_duplicated_and_shuffled_messages_change_nothing(
         async with _publishing_twice_shuffled(sc, sc.sim.config.seed):
             for campaign, request in watched:
                 await sc.start(campaign, request)
+            await sc.bound()  # every message goes through the broker, none only through REST
             sc.go()
             for campaign, _ in watched:
                 finished = await sc.finished(campaign.campaign_id)
