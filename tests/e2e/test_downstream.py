@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from e2e.harness import SHERIFF, Broker, actions_taken, scene
+from mozci_monitor.config import ActionsSettings
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
 
@@ -51,3 +54,35 @@ async def test_tests_optimised_away_from_a_finished_build_are_added_in_one_actio
         assert [(n.kind, n.outcome) for n in sc.recorder.sent] == [("downstream", "finished")]
         mails = [n for n in sc.sim.notifications if n.payload.get("address") == SHERIFF]
         assert len(mails) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the downstream expansion queues its add-new-jobs through Engine.add_requests,"
+    " which checks no budget: with actions.max_per_repo_day=1 already used up by another"
+    " campaign, the add-new-jobs is still triggered (2 hook triggers at the simulator)",
+)
+async def test_downstream_respects_the_daily_repository_budget(
+    broker: Broker, tmp_path: Path
+) -> None:
+    one_a_day = ActionsSettings(max_per_request=3, max_per_repo_day=1)
+    async with scene(broker.url, broker.queue, tmp_path, actions=one_a_day) as sc:
+        builds = [label for label in sc.scheduled if label.startswith("build-")]
+        build = max(builds, key=lambda b: len(sc.unscheduled_tests(b)))
+        never = next(
+            label for label in sc.unscheduled_tests() if label not in sc.unscheduled_tests(build)
+        )
+        # The day's one action: a label the push never scheduled, added.
+        watch, watch_request = sc.watch(never)
+        await sc.start(watch, watch_request)
+        sc.go()
+        await sc.finished(watch.campaign_id)
+        assert sc.sim.stats.hook_triggers == {"add-new-jobs": 1}
+
+        campaign, build_request = sc.downstream(build)
+        await sc.start(campaign, build_request)
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert sc.sim.stats.hook_triggers == {"add-new-jobs": 1}, "the budget was used up"
+        assert finished.state is CampaignState.GAVE_UP

@@ -295,3 +295,86 @@ async def test_dry_run_decides_every_remedy_and_performs_none(
         # Nothing was performed, so what the requests wait for never comes.
         for rid in requests.values():
             assert not sc.request(rid).is_final
+
+
+async def test_fewer_runs_than_wanted_are_retriggered_in_one_action(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        campaign, request = sc.watch(label, wanted=3)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        first, *more = sc.tasks(label)
+        assert len(more) == 2
+        assert final.task_ids[0] == first.task_id
+        assert sorted(final.task_ids) == sorted(t.task_id for t in (first, *more))
+        timeline = sc.timeline(request.request_id)
+        assert actions_taken(timeline) == [("retrigger", "2 more run(s) wanted")]
+        assert final_state(timeline) == {"state": "completed"}
+        (entry,) = sc.outbox(request_id=request.request_id)
+        assert (entry.action.kind.value, entry.action.times, entry.state) == (
+            "retrigger",
+            2,
+            "done",
+        )
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"retrigger": 1}
+        assert stats.action_calls == {("retrigger", first.task_id): 1}
+        assert sc.sim.hook_triggers[0].input["times"] == 2
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_deadline_exceeded_is_replaced_by_a_retrigger(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        sc.plant(label, {0: "deadline-exceeded"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        expired, fresh = sc.tasks(label)
+        assert final.replaced == (expired.task_id,)
+        timeline = sc.timeline(request.request_id)
+        assert phases(timeline, expired.task_id)[-1] == ("exception", 0, "scheduled")
+        assert phases(timeline, fresh.task_id)[-1] == ("completed", 0, "scheduled")
+        assert actions_taken(timeline) == [("retrigger", "exception: deadline-exceeded")]
+        stats = sc.sim.stats
+        assert stats.hook_triggers == {"retrigger": 1}
+        assert stats.action_calls == {("retrigger", expired.task_id): 1}
+        assert stats.reruns == 0
+        _notified_once(sc, campaign.campaign_id, "finished")
+
+
+async def test_daily_repository_budget_caps_actions_across_campaigns(
+    broker: Broker, tmp_path: Path
+) -> None:
+    one_a_day = ActionsSettings(max_per_request=3, max_per_repo_day=1)
+    async with scene(broker.url, broker.queue, tmp_path, actions=one_a_day) as sc:
+        tests = sc.scheduled_tests
+        sc.plant(tests[0], {0: "internal-error"})
+        sc.plant(tests[1], {0: "internal-error"})
+        watched = [sc.watch(tests[0]), sc.watch(tests[1])]
+        for campaign, request in watched:
+            await sc.start(campaign, request)
+        sc.go()
+        states = sorted([(await sc.finished(c.campaign_id)).state.value for c, _ in watched])
+
+        assert states == ["finished", "gave-up"]
+        refused = [
+            sc.request(r.request_id)
+            for _, r in watched
+            if sc.request(r.request_id).failure is FailureKind.BUDGET
+        ]
+        assert [r.reason for r in refused] == [f"daily action budget for {sc.push.repo} used up"]
+        stats = sc.sim.stats
+        assert (stats.reruns, stats.hook_triggers) == (1, {})
