@@ -71,10 +71,8 @@ def _publish_steadily(
     results: Any,
 ) -> None:
     """Child process: publish at `rate` msg/s; report publish times of trigger messages."""
-    import kombu
+    from bench.rabbit import connect
 
-    untyped: Any = kombu  # kombu has no type annotations
-    connect = untyped.Connection
     sent: dict[str, float] = {}
     interval = 1.0 / rate
     behind = 0.0

@@ -80,7 +80,9 @@ def summarize(
         thread = re.sub(r"_\d+$", "", thread)
         threads[thread] += count
         leaf_func, leaf_file = _frame(frames[-1])
-        if "bench/" in leaf_file:
+        if leaf_func in _IDLE_LEAVES:
+            continue  # blocked waiting for the next event: py-spy still counts it
+        if leaf_func == "_time_engine.<locals>._TimedConnection.execute":
             # Native code (SQLite) shows under its Python caller: the bench's timing shim.
             leaf_func, leaf_file = "sqlite3 execute (native)", ""
         self_time.setdefault(thread, Counter())[f"{leaf_func} ({_short(leaf_file)})"] += count
@@ -106,6 +108,9 @@ def summarize(
             ],
         }
     return report
+
+
+_IDLE_LEAVES = frozenset({"EpollSelector.select", "wait_readable", "select", "poll"})
 
 
 def _short(file: str) -> str:

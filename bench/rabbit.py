@@ -129,6 +129,16 @@ class _PrivateBenchNode:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+# py-amqp sets TCP_USER_TIMEOUT to 1 s: when a loaded broker stops reading its socket
+# (flow control) for longer, the kernel kills the connection (ETIMEDOUT) mid-publish.
+_PATIENT = {"socket_settings": {socket.TCP_USER_TIMEOUT: 60_000}}
+
+
+def connect(url: str) -> Any:
+    """A kombu connection that survives a broker pausing its reads for a while."""
+    return _kombu.Connection(url, transport_options=_PATIENT)
+
+
 def redact(url: str) -> str:
     from mozci_monitor.pulse import redact_url
 
@@ -141,7 +151,7 @@ def queue_name(prefix: str) -> str:
 
 def declare_bound_queue(url: str, name: str, routing_keys: Iterable[str]) -> None:
     """Declare `name` the way PulseConsumer does (durable, no arguments) and bind it."""
-    with _kombu.Connection(url) as connection:
+    with connect(url) as connection:
         channel = connection.channel()
         for exchange in TASK_EXCHANGES:
             channel.exchange_declare(
@@ -157,7 +167,7 @@ def declare_bound_queue(url: str, name: str, routing_keys: Iterable[str]) -> Non
 def publish_all(url: str, messages: Iterable[Message]) -> int:
     """Publish persistent messages over one channel (publisher confirms off, as Taskcluster)."""
     count = 0
-    with _kombu.Connection(url) as connection:
+    with connect(url) as connection:
         channel = connection.channel()
         for message in messages:
             channel.basic_publish(
@@ -178,7 +188,7 @@ def publish_all(url: str, messages: Iterable[Message]) -> int:
 
 def queue_depth(url: str, name: str) -> tuple[int, int]:
     """(ready messages, consumers) of a queue, from a passive declare."""
-    with _kombu.Connection(url) as connection:
+    with connect(url) as connection:
         channel = connection.channel()
         ok = channel.queue_declare(queue=name, passive=True)
         channel.close()
@@ -198,7 +208,7 @@ def wait_depth(url: str, name: str, expected: int, timeout: float) -> int:
 
 
 def delete_queues(url: str, names: Iterable[str]) -> None:
-    with contextlib.suppress(Exception), _kombu.Connection(url) as connection:
+    with contextlib.suppress(Exception), connect(url) as connection:
         channel = connection.channel()
         for name in names:
             with contextlib.suppress(Exception):
@@ -235,7 +245,7 @@ def raw_drain(
     queue = _kombu.Queue(name, durable=True, auto_delete=False, no_declare=True)
     cpu_start = cpu_seconds()
     deadline = time.monotonic() + timeout
-    with _kombu.Connection(url) as connection:
+    with connect(url) as connection:
         channel = connection.channel()
         consumer = _kombu.Consumer(
             # on_message gets the raw message: no deserialisation, the cheapest kombu allows.

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, sys.path[0] is bench/ itself: put the project root there instead, so
 # bench modules are imported as the `bench` package and never shadow a library.
 sys.path[0] = str(ROOT)
+if "--package" in sys.argv:
+    # Experiment: measure a patched copy of mozci_monitor (e.g. a bench/proposed-*.patch
+    # applied in a scratch tree) with the same benchmark code.
+    sys.path.insert(0, sys.argv[sys.argv.index("--package") + 1])
 
+import mozci_monitor  # noqa: E402
 from bench import rabbit  # noqa: E402
 from bench.harness import log_to_file  # noqa: E402
 from bench.profiling import format_report, summarize  # noqa: E402
@@ -89,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="py-spy profiles of throughput/backlog here")
     parser.add_argument("--details", type=Path, help="write every figure here (JSON)")
     parser.add_argument(
+        "--package", type=Path, help="experiment: import mozci_monitor from DIR (a patched copy)"
+    )
+    parser.add_argument(
         "--pulse",
         action="append",
         default=[],
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": size,
         "quick": args.quick,
         "command": " ".join(["python", "bench/run.py", *(argv or sys.argv[1:])]),
+        "package": str(Path(mozci_monitor.__file__).parent),
         "overrides": {"pulse": _overrides(args.pulse), "daemon": _overrides(args.daemon)},
     }
     summary: dict[str, float | None] = dict.fromkeys(
