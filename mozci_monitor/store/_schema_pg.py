@@ -110,4 +110,11 @@ MIGRATIONS: tuple[str, ...] = (
         until  TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2: small facts the daemons keep across restarts (SQLite's migration 3).
+    """
+    CREATE TABLE meta (
+        key   TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )

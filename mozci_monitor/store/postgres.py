@@ -40,7 +40,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import psycopg
 import structlog
@@ -274,7 +274,12 @@ class PostgresStore:
         return [_request_from_row(row) for row in rows]
 
     def open_task_groups(self) -> set[str]:
-        rows = self._execute("SELECT DISTINCT task_group_id FROM requests WHERE is_open")
+        """Groups to watch: those of open requests and of open campaigns (a fill or a
+        downstream campaign watches its push before it has any request)."""
+        rows = self._execute(
+            "SELECT task_group_id FROM requests WHERE is_open"
+            " UNION SELECT task_group_id FROM campaigns WHERE is_open"
+        )
         return {row["task_group_id"] for row in rows}
 
     def requests_serving(
@@ -386,6 +391,20 @@ class PostgresStore:
     def count_rejections(self) -> int:
         row = self._execute("SELECT count(*) AS n FROM rejected").fetchone()
         return int(row["n"]) if row else 0
+
+    # -- small facts the daemons keep across restarts --------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """One statement, so atomic on its own (no write lock needed)."""
+        self._execute(
+            "INSERT INTO meta (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # -- campaigns --------------------------------------------------------------------------
 
@@ -571,30 +590,47 @@ class PostgresStore:
                 count += 1
         return count
 
-    def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool:
-        """Recorded before the action is attempted, so a crash leaves evidence to check.
+    # The `mark_action_*` calls without `owner` are SQLite's (return None, satisfy today's
+    # OutboxStore protocol); with `owner` they are fenced on the claim and say whether this
+    # instance still held it: False means another one took the entry over and this one
+    # must not attempt it (or record its outcome).
 
-        With `owner`, only while `owner` holds the claim: False means another instance
-        took the entry over and this one must not attempt it.
-        """
+    @overload
+    def mark_action_started(self, key: str, at: str) -> None: ...
+    @overload
+    def mark_action_started(self, key: str, at: str, *, owner: str) -> bool: ...
+    def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
+        """Recorded before the action is attempted, so a crash leaves evidence to check."""
         cursor = self._execute(
             "UPDATE outbox SET attempts = attempts + 1, started_at = %s WHERE key = %s"
             " AND (%s::text IS NULL OR claimed_by = %s)",
             (at, key, owner, owner),
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
-    def mark_action_done(self, key: str, at: str, result: str, *, owner: str | None = None) -> bool:
+    @overload
+    def mark_action_done(self, key: str, at: str, result: str) -> None: ...
+    @overload
+    def mark_action_done(self, key: str, at: str, result: str, *, owner: str) -> bool: ...
+    def mark_action_done(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None:
         cursor = self._execute(
             "UPDATE outbox SET state = 'done', done_at = %s, result = %s, last_error = NULL,"
             " lease_until = NULL WHERE key = %s AND (%s::text IS NULL OR claimed_by = %s)",
             (at, result, key, owner, owner),
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
+    @overload
+    def mark_action_failed(self, key: str, at: str, error: str, *, final: bool) -> None: ...
+    @overload
+    def mark_action_failed(
+        self, key: str, at: str, error: str, *, final: bool, owner: str
+    ) -> bool: ...
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
-    ) -> bool:
+    ) -> bool | None:
         cursor = self._execute(
             "UPDATE outbox SET last_error = %(error)s,"
             " state = CASE WHEN %(final)s THEN 'failed' ELSE state END,"
@@ -603,7 +639,7 @@ class PostgresStore:
             " WHERE key = %(key)s AND (%(owner)s::text IS NULL OR claimed_by = %(owner)s)",
             {"error": _text(error[:2000]), "final": final, "at": at, "key": key, "owner": owner},
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
     # -- leases -----------------------------------------------------------------------------
 

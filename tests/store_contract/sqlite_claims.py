@@ -1,7 +1,11 @@
 """PROPOSAL for mozci_monitor/store/sqlite.py: the PostgreSQL store's claim and lease methods.
 
+The `mark_action_*` take `owner=` (fenced on the claim, return whether it was still held)
+and return None without it, as today; in SqliteStore give them the same `@overload`s as
+PostgresStore so both keep satisfying the current OutboxStore protocol.
+
 Written as a subclass so the contract suite can hold both stores to one interface before
-the lead folds it into SqliteStore (see mozci_monitor/store/WIRING.md): migration 3 below
+the lead folds it into SqliteStore (see mozci_monitor/store/WIRING.md): MIGRATION_CLAIMS below
 appended to `_MIGRATIONS`, and these methods moved into the class.
 
 SQLite has one writer (BEGIN IMMEDIATE): claiming is a plain UPDATE inside a write
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from mozci_monitor.store.sqlite import OutboxEntry, SqliteStore, StoreError, _outbox_from_row
 
-MIGRATION_3 = """
+MIGRATION_CLAIMS = """
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN lease_until REAL;
 CREATE TABLE leases (
@@ -32,13 +36,14 @@ _NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # epoch seconds, sub-second
 class ClaimingSqliteStore(SqliteStore):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version == 2:
+        # Folded into SqliteStore this is the next entry of _MIGRATIONS; as a subclass it
+        # cannot know that number (SqliteStore grows), so it checks for the column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "claimed_by" not in columns:
             with self.transaction():
-                for statement in MIGRATION_3.split(";"):
+                for statement in MIGRATION_CLAIMS.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-                self._db.execute("PRAGMA user_version=3")
 
     def claim_actions(
         self, owner: str, *, lease_seconds: float, limit: int = 100
@@ -72,25 +77,27 @@ class ClaimingSqliteStore(SqliteStore):
             raise StoreError(f"no outbox entry {key}")
         return row[0], bool(row[1])
 
-    def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool:
+    def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
         cursor = self._db.execute(
             "UPDATE outbox SET attempts = attempts + 1, started_at = ? WHERE key = ?"
             " AND (? IS NULL OR claimed_by = ?)",
             (at, key, owner, owner),
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
-    def mark_action_done(self, key: str, at: str, result: str, *, owner: str | None = None) -> bool:
+    def mark_action_done(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None:
         cursor = self._db.execute(
             "UPDATE outbox SET state = 'done', done_at = ?, result = ?, last_error = NULL,"
             " lease_until = NULL WHERE key = ? AND (? IS NULL OR claimed_by = ?)",
             (at, result, key, owner, owner),
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
-    ) -> bool:
+    ) -> bool | None:
         cursor = self._db.execute(
             "UPDATE outbox SET last_error = :error,"
             " state = CASE WHEN :final THEN 'failed' ELSE state END,"
@@ -99,7 +106,7 @@ class ClaimingSqliteStore(SqliteStore):
             " WHERE key = :key AND (:owner IS NULL OR claimed_by = :owner)",
             {"error": error[:2000], "final": final, "at": at, "key": key, "owner": owner},
         )
-        return cursor.rowcount == 1
+        return None if owner is None else cursor.rowcount == 1
 
     def try_lease(self, name: str, owner: str, seconds: float) -> bool:
         row = self._db.execute(

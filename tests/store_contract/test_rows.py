@@ -145,10 +145,26 @@ def test_find_requests_by_prefix_bytewise_and_without_wildcards(store: AnyStore)
     assert [r.request_id for r in store.find_requests("z")] == []
 
 
-def test_open_task_groups_are_groups_of_open_requests(store: AnyStore) -> None:
+def test_open_task_groups_are_groups_of_open_requests_and_campaigns(store: AnyStore) -> None:
     store.add_request(make_request("a", group=GROUP), AT)
     store.add_request(make_request("b", group=OTHER_GROUP, state=RequestState.COMPLETED), AT)
     assert store.open_task_groups() == {GROUP}
+    # A fill or downstream campaign watches its push before it has any request.
+    third = slug(3_000)
+    fill = Campaign("c-fill", CampaignKind.FILL, Push("autoland", "b" * 40, third))
+    store.add_campaign(fill, AT)
+    assert store.open_task_groups() == {GROUP, third}
+    store.save_campaign(replace(fill, state=CampaignState.FINISHED), LATER)
+    assert store.open_task_groups() == {GROUP}
+
+
+def test_meta_values_are_kept_and_replaced(store: AnyStore, open_store: OpenStore) -> None:
+    assert store.get_meta("pulse.bound_groups") is None
+    store.set_meta("pulse.bound_groups", '["a"]')
+    store.set_meta("other", "x")
+    store.set_meta("pulse.bound_groups", '["a", "b"]')
+    assert open_store().get_meta("pulse.bound_groups") == '["a", "b"]'
+    assert store.get_meta("other") == "x"
 
 
 def test_requests_serving_by_task_and_by_open_group_and_label(store: AnyStore) -> None:
