@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -53,6 +54,11 @@ class ConsumerPort(Protocol):
 
 class DaemonStore(StorePort, OutboxStore, ReconcileStore, Protocol):
     def probe_writable(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+BINDINGS_KEY = "pulse.bound_groups"  # what the durable queue was last bound to
 
 
 class TaskclusterPort(ActionSource, GroupSource, Protocol):
@@ -121,6 +127,7 @@ class Daemon:
         # SQLite work stays on one thread: the event loop never blocks on disk.
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._bound: set[str] = set()
+        self._bindings_applied = False  # the first refresh always tells the consumer
         self._downstream_groups: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._services = services
@@ -333,12 +340,15 @@ class Daemon:
         self._downstream_groups = {
             c.push.task_group_id for c in campaigns if c.kind is CampaignKind.DOWNSTREAM
         }
-        if groups == self._bound:
+        if groups == self._bound and self._bindings_applied:
             return
+        self._bindings_applied = True
         added, removed = groups - self._bound, self._bound - groups
         self._consumer.set_bindings({task_group_binding(group) for group in groups})
         log.info("bindings changed", added=sorted(added), removed=sorted(removed))
         self._bound = groups
+        with contextlib.suppress(Exception):  # a hint for the next start, not a state
+            await self.in_store(self._store.set_meta, BINDINGS_KEY, json.dumps(sorted(groups)))
         if added and reconcile_new and self.reconciler is not None:
             # Tasks that changed before the binding existed are only visible through REST.
             self._spawn(self.reconciler.reconcile_groups(added), "catch-up")
@@ -460,10 +470,15 @@ def build_daemon(settings: Settings) -> Daemon:
 
     pulse = settings.pulse
     url = pulse_url(pulse)
+    store = SqliteStore(settings.store.path)
+    # The durable queue keeps the bindings of the last run: start from them, so that the
+    # first set_bindings() removes those of campaigns that ended while we were down.
+    previous = json.loads(store.get_meta(BINDINGS_KEY) or "[]")
     consumer = PulseConsumer(
         ConsumerSettings(
             url=url,
             queue_name=pulse.queue,
+            routing_keys=tuple(task_group_binding(group) for group in previous),
             prefetch=pulse.prefetch,
             heartbeat=pulse.heartbeat,
             declare_exchanges=pulse.declare_exchanges,
@@ -472,7 +487,7 @@ def build_daemon(settings: Settings) -> Daemon:
     )
     return Daemon(
         settings,
-        store=SqliteStore(settings.store.path),
+        store=store,
         consumer=consumer,
         services=build_services(settings, pulse_url=url),
     )

@@ -124,7 +124,9 @@ class KombuWorker:
         self._started = False
         self._sessions = 0
         self._generation = 0
-        self._bound: set[str] = set()
+        # What the durable queue may already be bound to (the last run's bindings): keys
+        # among these that are not desired any more get unbound on the first sync.
+        self._bound: set[str] = set(settings.routing_keys)
         self._bindings_version = -1
         self._declared_once = False
         self._queue_lost = False

@@ -98,7 +98,10 @@ class ConsumerSettings:
     url: str = LOCAL_URL
     queue_name: str
     exchanges: tuple[str, ...] = TASK_EXCHANGES
-    routing_keys: tuple[str, ...] = ()  # initial bindings (on every exchange); see set_bindings
+    # Initial bindings (on every exchange), and what the durable queue is taken to be bound
+    # to already: set_bindings() before start replaces the former, and the keys it drops
+    # are unbound, so a restart can shed the bindings of requests that ended meanwhile.
+    routing_keys: tuple[str, ...] = ()
     prefetch: int = 200
     heartbeat: float = 15.0  # AMQP heartbeats on; kombu's default is off
     declare_exchanges: bool = True

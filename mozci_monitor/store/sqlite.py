@@ -126,6 +126,12 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN result TEXT;
     CREATE INDEX outbox_repo_day ON outbox (repo, day);
     """,
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 REJECTED_BODY_LIMIT = 64 * 1024  # keep enough to debug a hostile message, not all of it
@@ -403,6 +409,20 @@ class SqliteStore:
 
     def count_rejections(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM rejected").fetchone()[0])
+
+    # -- small facts the daemon keeps across restarts --------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # -- campaigns --------------------------------------------------------------------------
 

@@ -238,3 +238,48 @@ async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
     assert rabbitmq.queue_depth(queue) == len(messages) - consumed
     store = SqliteStore(store_path)
     assert sum(1 for t in tasks if store.get_task(t.task_id)) >= consumed // 3
+
+
+async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    from mozci_monitor.config import SourcesSettings, StoreSettings
+    from mozci_monitor.core.machine import cancel
+    from mozci_monitor.daemon import build_daemon
+    from mozci_monitor.pulse import task_group_binding
+
+    queue = unique_queue_name("daemon-stale")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(), AT)
+    settings = Settings(
+        pulse=PulseSettings(url=rabbitmq.url, queue=queue, heartbeat=10.0),
+        store=StoreSettings(path=str(store_path)),
+        daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=3600),
+        # Nothing answers there: reconciliation fails and is only logged.
+        sources=SourcesSettings(taskcluster_root_url="http://127.0.0.1:9"),
+    )
+    daemon = build_daemon(settings)
+    async with running(daemon):
+        await _until(
+            lambda: any(
+                b.routing_key == task_group_binding(GROUP) for b in rabbitmq.list_bindings(queue)
+            )
+        )
+    # The request ends while no daemon runs; the durable queue keeps its binding.
+    store = SqliteStore(store_path)
+    request = store.get_request("req-1")
+    assert request is not None
+    with store.transaction():
+        store.save_request(cancel(request, "done elsewhere").request, AT)
+    assert any(b.routing_key == task_group_binding(GROUP) for b in rabbitmq.list_bindings(queue))
+
+    daemon = build_daemon(settings)
+    async with running(daemon):
+        await _until(
+            lambda: (
+                not any(
+                    b.routing_key == task_group_binding(GROUP)
+                    for b in rabbitmq.list_bindings(queue)
+                )
+            )
+        )
