@@ -378,3 +378,40 @@ async def test_daily_repository_budget_caps_actions_across_campaigns(
         assert [r.reason for r in refused] == [f"daily action budget for {sc.push.repo} used up"]
         stats = sc.sim.stats
         assert (stats.reruns, stats.hook_triggers) == (1, {})
+
+
+async def test_watch_started_after_the_push_ran_catches_up_and_acts(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # Pulse never says anything about a push that ran before the campaign: the daemon
+    # learns it all from the queue's REST API and still sets things right.
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        tests = sc.scheduled_tests
+        sc.plant(tests[0], {0: "internal-error"})
+        sc.plant(tests[1], {0: "superseded"})
+        never = sc.unscheduled_tests()[0]
+        sc.go()
+        await until(
+            lambda: (
+                all(
+                    task.state in ("completed", "exception")
+                    for label in sc.scheduled
+                    for task in sc.tasks(label)
+                )
+                and bool(sc.tasks(tests[0]))
+            ),
+            "the push ran to the end",
+        )
+        watched = [sc.watch(tests[0]), sc.watch(tests[1]), sc.watch(never)]
+        for campaign, request in watched:
+            await sc.start(campaign, request)
+        for campaign, _ in watched:
+            assert (await sc.finished(campaign.campaign_id)).state is CampaignState.FINISHED
+
+        for _, request in watched:
+            assert sc.request(request.request_id).state is RequestState.COMPLETED
+        (rerun,) = sc.tasks(tests[0])
+        stats = sc.sim.stats
+        assert stats.reruns == 1
+        assert stats.action_calls == {("add-new-jobs", tests[1]): 1, ("add-new-jobs", never): 1}
+        assert [run["reasonCreated"] for run in rerun.runs] == ["scheduled", "rerun"]
