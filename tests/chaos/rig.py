@@ -346,8 +346,26 @@ class Rig:
     async def until_finished(self, within: float = FINISH_WITHIN) -> float:
         """Wait until every campaign is final and notified; returns the seconds waited."""
         started = time.monotonic()
-        await until(self.all_finished, "every campaign finished and notified", within=within)
+        try:
+            await until(self.all_finished, "every campaign finished and notified", within=within)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.diagnosis()}") from None
         return time.monotonic() - started
+
+    def diagnosis(self) -> str:
+        """What to look at when a scenario does not settle."""
+        publisher = self.sc.sim._publisher
+        lines = [
+            f"sim published {self.sc.sim.stats.messages_published},"
+            f" publish errors {publisher.errors if publisher else None},"
+            f" not yet sent {publisher._queue.qsize() if publisher else None}",
+        ]
+        for item in self.watched:
+            request = self.sc.reader.get_request(item.request.request_id)
+            lines.append(f"  {item.label}: {request.state.value if request else None}")
+        if self.runs:
+            lines.append(f"daemon {self.runs[-1].index} log: {self.runs[-1].log_path}")
+        return "\n".join(lines)
 
     # -- figures -----------------------------------------------------------------------
 
@@ -492,6 +510,17 @@ async def eventually(condition: Callable[[], bool], what: str, within: float = 3
     started = time.monotonic()
     await until(condition, what, within=within)
     return time.monotonic() - started
+
+
+def assert_same_as_baseline(r: Rig, baseline: Outcome) -> Outcome:
+    outcome = r.outcome()
+    assert outcome.requests == baseline.requests
+    assert outcome.campaigns == baseline.campaigns
+    assert outcome.outbox == baseline.outbox  # every remedy decided once, and done
+    assert outcome.performed == baseline.performed  # and performed once, at the simulator
+    assert outcome.incomplete_timelines == []
+    assert outcome.notifications >= baseline.notifications
+    return outcome
 
 
 _BASELINES: dict[int, Outcome] = {}

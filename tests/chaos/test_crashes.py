@@ -15,7 +15,7 @@ import pytest
 from broker import RabbitMQ, publish_many
 from e2e.harness import until
 
-from chaos.rig import FULL_RATE, SEED, Knobs, Outcome, Rig, rig
+from chaos.rig import FULL_RATE, SEED, Knobs, Outcome, Rig, assert_same_as_baseline, rig
 from chaos.table import ChaosTable
 from mozci_monitor.sim import PulseMessage
 
@@ -25,17 +25,6 @@ KILLS = int(os.environ.get("CHAOS_KILLS", "20"))
 # CI seconds per wall second while a daemon is up between kills: the campaigns (about
 # 2.5 CI hours with their remedies) then spread over all the kills.
 KILL_RATE = 9000.0 / (KILLS * 0.6)
-
-
-def assert_same_as_baseline(r: Rig, baseline: Outcome) -> Outcome:
-    outcome = r.outcome()
-    assert outcome.requests == baseline.requests
-    assert outcome.campaigns == baseline.campaigns
-    assert outcome.outbox == baseline.outbox  # every remedy decided once, and done
-    assert outcome.performed == baseline.performed  # and performed once, at the simulator
-    assert outcome.incomplete_timelines == []
-    assert outcome.notifications >= baseline.notifications
-    return outcome
 
 
 def _pending(r: Rig) -> int:
