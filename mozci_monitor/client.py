@@ -50,12 +50,15 @@ class MonitorClient:
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
+        submit_timeout: float = 600.0,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._token = token
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Backfill and bisect are planned (pushlog, index, queue) before the answer comes.
+        self._submit_timeout = aiohttp.ClientTimeout(total=submit_timeout)
 
     async def __aenter__(self) -> MonitorClient:
         return self
@@ -77,7 +80,9 @@ class MonitorClient:
 
     async def submit(self, submission: Mapping[str, Any]) -> dict[str, Any]:
         """Start a campaign; `submission` as in the OpenAPI `Submission` schema."""
-        result: dict[str, Any] = await self._call("POST", "/api/campaigns", dict(submission))
+        result: dict[str, Any] = await self._call(
+            "POST", "/api/campaigns", dict(submission), limit=self._submit_timeout
+        )
         return result
 
     async def list(self, *, open_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
@@ -152,6 +157,7 @@ class MonitorClient:
         body: Mapping[str, Any] | None = None,
         *,
         accept: tuple[int, ...] = (200, 201),
+        limit: aiohttp.ClientTimeout | None = None,
     ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
@@ -164,7 +170,7 @@ class MonitorClient:
                 self._base + path,
                 json=body,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=limit or self._timeout,
             ) as response:
                 text = await response.text()
                 status = response.status
@@ -413,6 +419,13 @@ SUBMIT_FIELDS = (
     "green",
     "record_only",
     "task_ids",
+    "max_revisions",
+    "from_revision",
+    "batch",
+    "budget",
+    "keep_pending",
+    "include",
+    "exclude",
     "max_actions",
     "campaign_budget",
     "dry_run",
@@ -427,18 +440,32 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", help="campaign kind: watch, downstream (backfill, … soon)")
+    parser.add_argument(
+        "kind", help="watch, downstream, backfill, bisect, until-fail or fill (the API checks)"
+    )
     parser.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
     parser.add_argument("--revision", required=True)
-    parser.add_argument("--task-group", required=True, help="the push's decision task group")
-    parser.add_argument("--label", help="watch: the task label")
+    parser.add_argument(
+        "--task-group",
+        help="the push's decision task group (watch, downstream; until-fail/fill: optional)",
+    )
+    parser.add_argument("--label", help="the task label (all kinds but downstream and fill)")
     parser.add_argument("--build", help="downstream: the build label (default: every build)")
-    parser.add_argument("--times", type=int, help="watch: runs wanted (default 1)")
+    parser.add_argument("--times", type=int, help="watch: runs wanted; backfill/bisect: per push")
     parser.add_argument("--green", action="store_true", help="watch: only green runs count")
     parser.add_argument("--record-only", action="store_true", help="watch: never act")
     parser.add_argument(
         "--task-id", dest="task_ids", action="append", help="watch: a task known to serve it"
     )
+    parser.add_argument("--max-revisions", type=int, help="backfill/bisect: pushes to look at")
+    parser.add_argument("--from-revision", help="bisect: first push of the range")
+    parser.add_argument("--batch", type=int, help="until-fail: runs at a time (default 5)")
+    parser.add_argument("--budget", type=int, help="until-fail: runs at most (default 50)")
+    parser.add_argument(
+        "--keep-pending", action="store_true", help="until-fail: keep open runs after a failure"
+    )
+    parser.add_argument("--include", action="append", help="fill: regex labels must match")
+    parser.add_argument("--exclude", action="append", help="fill: regex labels must not match")
     parser.add_argument("--max-actions", type=int, help="actions allowed per request")
     parser.add_argument("--campaign-budget", type=int, help="actions allowed for the campaign")
     parser.add_argument("--dry-run", action="store_true", help="decide and log, perform none")

@@ -117,7 +117,7 @@ async def test_commands_print_and_return_exit_codes(
 
     err = io.StringIO()
     assert await cmd_submit(client, {**WATCH, "kind": "bisect"}, out=out, err=err) == EXIT_ERROR
-    assert "bisect campaigns are not supported yet" in err.getvalue()
+    assert "task_group: unknown field for a bisect campaign" in err.getvalue()
 
 
 def _advance(backend: FakeBackend, campaign_id: str, steps: list[Any]) -> Any:
@@ -285,3 +285,22 @@ async def test_the_cli_glue_end_to_end(server: ApiServer, backend: FakeBackend) 
         *api,
     )  # fmt: skip
     assert code == EXIT_ERROR and "label: required" in err
+
+    code, out, err = await run(
+        "submit", "fill", "--repo", "autoland", "--revision", REVISION, "--include", "^test-",
+        "--include", "mochitest", "--exclude=-asan", *api,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    fill = backend.submitted[-1]
+    assert (fill.include, fill.exclude, fill.task_group) == (
+        ("^test-", "mochitest"),
+        ("-asan",),
+        None,
+    )
+    code, out, err = await run(
+        "submit", "until-fail", "--repo", "autoland", "--revision", REVISION, "--label", LABEL,
+        "--batch", "2", "--budget", "10", "--keep-pending", *api,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    until = backend.submitted[-1]
+    assert (until.batch, until.budget, until.keep_pending) == (2, 10, True)

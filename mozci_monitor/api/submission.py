@@ -8,7 +8,7 @@ way it was submitted. The backend then hands them to ``Daemon.start_campaign``.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mozci_monitor.api.backend import CampaignSubmission, SubmissionRefused
 from mozci_monitor.core.campaign import Campaign, CampaignKind
@@ -23,6 +23,9 @@ class SubmissionDefaults:
     max_actions_per_campaign: int = 0  # 0: no campaign-wide limit
 
 
+BUILDABLE_KINDS = frozenset({CampaignKind.WATCH, CampaignKind.DOWNSTREAM})
+
+
 def new_campaign_id() -> str:
     return "c-" + secrets.token_hex(5)
 
@@ -33,6 +36,17 @@ def build_campaign(
     *,
     campaign_id: str | None = None,
 ) -> tuple[Campaign, list[Request]]:
+    """Watch and downstream campaigns, whose requests follow from the submission alone.
+
+    The sheriff kinds (backfill, bisect, until-fail, fill) are planned from the sources
+    (pushlog, index, queue): the daemon's backend hands those to its planner instead.
+    """
+    if submission.kind not in BUILDABLE_KINDS:
+        raise SubmissionRefused(
+            f"kind: {submission.kind.value} campaigns need planning from the sources", "kind"
+        )
+    if submission.task_group is None:
+        raise SubmissionRefused("task_group: required", "task_group")
     push = Push(submission.repo, submission.revision, submission.task_group)
     campaign = Campaign(
         campaign_id=campaign_id or new_campaign_id(),
@@ -57,28 +71,17 @@ def build_campaign(
             max_actions=budget,
         )
         return campaign, [request]
-    if submission.kind is CampaignKind.DOWNSTREAM:
-        campaign = Campaign(
-            campaign_id=campaign.campaign_id,
-            kind=campaign.kind,
-            push=push,
-            label=submission.label,
-            params={**campaign.params, "max_actions_per_request": budget},
-            max_actions=campaign.max_actions,
-            dry_run=campaign.dry_run,
-        )
-        requests = []
-        if submission.label:
-            requests.append(
-                Request(
-                    request_id=f"{campaign.campaign_id}-build",
-                    push=push,
-                    label=submission.label,
-                    remedy=RemedyPolicy.WATCH,
-                    max_actions=budget,
-                )
+    # Downstream: the build's tests are found when it completes.
+    campaign = replace(campaign, params={**campaign.params, "max_actions_per_request": budget})
+    requests = []
+    if submission.label:
+        requests.append(
+            Request(
+                request_id=f"{campaign.campaign_id}-build",
+                push=push,
+                label=submission.label,
+                remedy=RemedyPolicy.WATCH,
+                max_actions=budget,
             )
-        return campaign, requests
-    raise SubmissionRefused(
-        f"kind: {submission.kind.value} campaigns are not supported yet", "kind"
-    )
+        )
+    return campaign, requests

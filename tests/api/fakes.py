@@ -16,6 +16,7 @@ from mozci_monitor.api import (
     build_campaign,
     openapi_document,
 )
+from mozci_monitor.api.submission import BUILDABLE_KINDS
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.model import FailureKind, Push, Request, RequestState
 
@@ -63,9 +64,14 @@ class FakeBackend:
             error, self.fail_next = self.fail_next, None
             raise error
         self.submitted.append(submission)
-        campaign, requests = build_campaign(
-            submission, SubmissionDefaults(), campaign_id=f"c-{len(self.campaigns) + 1:010x}"
-        )
+        campaign_id = f"c-{len(self.campaigns) + 1:010x}"
+        if submission.kind in BUILDABLE_KINDS:
+            campaign, requests = build_campaign(
+                submission, SubmissionDefaults(), campaign_id=campaign_id
+            )
+        else:  # the daemon plans these from the sources; here they start empty
+            push = Push(submission.repo, submission.revision, submission.task_group or GROUP)
+            campaign, requests = Campaign(campaign_id, submission.kind, push, submission.label), []
         self.campaigns[campaign.campaign_id] = campaign
         self.requests[campaign.campaign_id] = requests
         for request in requests:

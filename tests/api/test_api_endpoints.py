@@ -32,6 +32,15 @@ async def _json(response: Any, path: str, method: str) -> Any:
     return body
 
 
+BACKFILL: dict[str, Any] = {
+    "kind": "backfill",
+    "repo": "autoland",
+    "revision": REVISION,
+    "label": LABEL,
+}
+FILL: dict[str, Any] = {"kind": "fill", "repo": "autoland", "revision": REVISION}
+
+
 # -- auth -----------------------------------------------------------------------------------
 
 
@@ -121,10 +130,56 @@ async def test_submit_downstream_with_and_without_build(
     assert backend.requests[second["id"]] == []
 
 
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (BACKFILL, {"times": 1, "max_revisions": 20, "task_group": None}),
+        ({**BACKFILL, "times": 3, "max_revisions": 5}, {"times": 3, "max_revisions": 5}),
+        (
+            {**BACKFILL, "kind": "bisect", "from_revision": REVISION[:12]},
+            {"times": 10, "max_revisions": 10, "from_revision": REVISION[:12]},
+        ),
+        (
+            {**BACKFILL, "kind": "until-fail", "task_group": GROUP},
+            {"batch": 5, "budget": 50, "keep_pending": False, "task_group": GROUP},
+        ),
+        (
+            {**BACKFILL, "kind": "until-fail", "batch": 2, "budget": 9, "keep_pending": True},
+            {"batch": 2, "budget": 9, "keep_pending": True, "task_group": None},
+        ),
+        (
+            {**FILL, "include": ["^test-", "mochitest"], "exclude": ["-asan"]},
+            {"include": ("^test-", "mochitest"), "exclude": ("-asan",), "label": None},
+        ),
+    ],
+)
+async def test_sheriff_kinds_are_validated_with_their_defaults(
+    client: TestClient, backend: FakeBackend, document: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    response = await client.post("/api/campaigns", json=document, headers=AUTH)
+    assert response.status == 201, await response.text()
+    body = await _json(response, "/api/campaigns", "POST")
+    assert body["kind"] == document["kind"]
+    (submission,) = backend.submitted
+    assert {name: getattr(submission, name) for name in expected} == expected
+
+
 BAD_SUBMISSIONS: list[tuple[dict[str, Any], int, str | None]] = [
     ({**WATCH, "kind": "sleep"}, 400, "kind"),
     ({k: v for k, v in WATCH.items() if k != "kind"}, 400, "kind"),
-    ({**WATCH, "kind": "bisect"}, 422, "kind"),
+    ({**WATCH, "kind": "bisect"}, 400, "task_group"),
+    ({**BACKFILL, "kind": "backfill", "label": None}, 400, "label"),
+    ({k: v for k, v in BACKFILL.items() if k != "label"}, 400, "label"),
+    ({**BACKFILL, "max_revisions": 101}, 400, "max_revisions"),
+    ({**BACKFILL, "kind": "bisect", "from_revision": "tip"}, 400, "from_revision"),
+    ({**BACKFILL, "kind": "until-fail", "budget": 0}, 400, "budget"),
+    ({**BACKFILL, "kind": "until-fail", "batch": 101}, 400, "batch"),
+    ({**BACKFILL, "kind": "until-fail", "keep_pending": 1}, 400, "keep_pending"),
+    ({**BACKFILL, "kind": "fill"}, 400, "label"),
+    ({**FILL, "include": ["("]}, 400, "include"),
+    ({**FILL, "exclude": "mochitest"}, 400, "exclude"),
+    ({**FILL, "exclude": [""]}, 400, "exclude"),
+    ({**FILL, "task_group": None}, 400, "task_group"),
     ({**WATCH, "kind": 3}, 400, "kind"),
     ({k: v for k, v in WATCH.items() if k != "label"}, 400, "label"),
     ({**WATCH, "gren": True}, 400, "gren"),
