@@ -117,4 +117,8 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 3: a claim's lease length, so that starting an attempt renews it for as long again.
+    """
+    ALTER TABLE outbox ADD COLUMN lease_seconds DOUBLE PRECISION;
+    """,
 )

@@ -525,7 +525,7 @@ class PostgresStore:
         first. Rows another transaction is claiming right now are skipped, not waited for.
         """
         rows = self._execute(
-            "UPDATE outbox SET claimed_by = %(owner)s,"
+            "UPDATE outbox SET claimed_by = %(owner)s, lease_seconds = %(lease)s,"
             " lease_until = clock_timestamp() + make_interval(secs => %(lease)s)"
             " WHERE key IN ("
             "  SELECT key FROM outbox WHERE state = 'pending'"
@@ -600,11 +600,18 @@ class PostgresStore:
     @overload
     def mark_action_started(self, key: str, at: str, *, owner: str) -> bool: ...
     def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
-        """Recorded before the action is attempted, so a crash leaves evidence to check."""
+        """Recorded before the action is attempted, so a crash leaves evidence to check.
+
+        With `owner`, starting renews the claim for a whole lease: an instance works
+        through the entries it claimed one after the other, and the lease must cover one
+        attempt, not the whole batch.
+        """
         cursor = self._execute(
-            "UPDATE outbox SET attempts = attempts + 1, started_at = %s WHERE key = %s"
-            " AND (%s::text IS NULL OR claimed_by = %s)",
-            (at, key, owner, owner),
+            "UPDATE outbox SET attempts = attempts + 1, started_at = %(at)s,"
+            " lease_until = CASE WHEN %(owner)s::text IS NULL THEN lease_until"
+            "  ELSE clock_timestamp() + make_interval(secs => coalesce(lease_seconds, 0)) END"
+            " WHERE key = %(key)s AND (%(owner)s::text IS NULL OR claimed_by = %(owner)s)",
+            {"at": at, "key": key, "owner": owner},
         )
         return None if owner is None else cursor.rowcount == 1
 

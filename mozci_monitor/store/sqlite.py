@@ -294,6 +294,9 @@ class SqliteStore:
         ).fetchall()
         return [_request_from_row(row) for row in rows]
 
+    def count_open_requests(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM requests WHERE is_open").fetchone()[0])
+
     def open_task_groups(self) -> set[str]:
         """Groups to watch: those of open requests and of open campaigns (a fill or a
         downstream campaign watches its push before it has any request)."""

@@ -23,6 +23,7 @@ from mozci_monitor.store.sqlite import OutboxEntry, SqliteStore, StoreError, _ou
 MIGRATION_CLAIMS = """
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN lease_until REAL;
+ALTER TABLE outbox ADD COLUMN lease_seconds REAL;
 CREATE TABLE leases (
     name  TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -50,7 +51,8 @@ class ClaimingSqliteStore(SqliteStore):
     ) -> list[OutboxEntry]:
         with self.transaction():
             rows = self._db.execute(
-                f"UPDATE outbox SET claimed_by = :owner, lease_until = {_NOW} + :lease"
+                "UPDATE outbox SET claimed_by = :owner, lease_seconds = :lease,"
+                f" lease_until = {_NOW} + :lease"
                 " WHERE key IN (SELECT key FROM outbox WHERE state = 'pending'"
                 f"  AND (claimed_by IS NULL OR claimed_by = :owner OR lease_until <= {_NOW})"
                 "  ORDER BY created_at, key LIMIT :limit)"
@@ -79,9 +81,11 @@ class ClaimingSqliteStore(SqliteStore):
 
     def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
         cursor = self._db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, started_at = ? WHERE key = ?"
-            " AND (? IS NULL OR claimed_by = ?)",
-            (at, key, owner, owner),
+            "UPDATE outbox SET attempts = attempts + 1, started_at = :at,"
+            " lease_until = CASE WHEN :owner IS NULL THEN lease_until"
+            f"  ELSE {_NOW} + coalesce(lease_seconds, 0) END"
+            " WHERE key = :key AND (:owner IS NULL OR claimed_by = :owner)",
+            {"at": at, "key": key, "owner": owner},
         )
         return None if owner is None else cursor.rowcount == 1
 

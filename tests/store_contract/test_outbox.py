@@ -7,6 +7,7 @@ instance holding its claim, and taken over only once that claim's lease ran out.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from store.pulse_builder import GROUP, slug
@@ -20,6 +21,7 @@ AT = "2026-11-22T12:00:00.000Z"
 PUSH = Push("autoland", "219d38523a321229f7f48aca6592f76b993fb1aa", GROUP)
 LONG = 300.0  # seconds: a lease that does not run out during a test
 EXPIRED = 0.0  # a lease that has run out as soon as it is given
+SHORT = 1.0  # a lease a test waits to see run out (renewed: far longer than one statement)
 
 
 def _action(key: str, kind: ActionKind = ActionKind.RETRIGGER, **fields: object) -> Action:
@@ -159,6 +161,20 @@ def test_an_expired_claim_is_taken_over_and_the_old_holder_is_fenced(store: AnyS
     (done,) = store.actions_of(request_id="req-1")
     assert (done.state, done.attempts, done.result) == ("done", 2, "ok")
     assert store.claim_actions("alive", lease_seconds=LONG) == []
+
+
+def test_starting_an_attempt_renews_the_claim_for_a_whole_lease(store: AnyStore) -> None:
+    """A batch is claimed at once and worked through one entry after another: the lease
+    has to cover one attempt, not the whole batch."""
+    (key,) = _fill(store, 1)
+    store.claim_actions("a", lease_seconds=SHORT)
+    deadline = time.monotonic() + 30
+    while store.claim_of(key)[1]:  # let the lease run out while "a" works on others
+        assert time.monotonic() < deadline, "a lease of a second never ran out"
+        time.sleep(0.05)
+    assert store.mark_action_started(key, AT, owner="a") is True
+    assert store.claim_of(key) == ("a", True)  # renewed for another SHORT
+    assert store.claim_actions("b", lease_seconds=LONG) == []
 
 
 def test_a_retryable_failure_keeps_the_claim_and_a_final_one_ends_it(store: AnyStore) -> None:
