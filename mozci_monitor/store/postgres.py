@@ -273,6 +273,10 @@ class PostgresStore:
         ).fetchall()
         return [_request_from_row(row) for row in rows]
 
+    def count_open_requests(self) -> int:
+        row = self._execute("SELECT count(*) AS n FROM requests WHERE is_open").fetchone()
+        return int(row["n"]) if row else 0
+
     def open_task_groups(self) -> set[str]:
         """Groups to watch: those of open requests and of open campaigns (a fill or a
         downstream campaign watches its push before it has any request)."""

@@ -20,7 +20,8 @@ from mozci_monitor.core.model import (
     TaskRecord,
     TimelineEntry,
 )
-from mozci_monitor.store.sqlite import REJECTED_BODY_LIMIT, StoreError
+from mozci_monitor.store.postgres import PostgresStore
+from mozci_monitor.store.sqlite import REJECTED_BODY_LIMIT, SqliteStore, StoreError
 from store_contract.conftest import AnyStore, OpenStore
 
 AT = "2026-11-22T12:00:00.000Z"
@@ -43,6 +44,15 @@ def _record(task: FakeTask, *steps: str) -> TaskRecord:
         record = observe(record, event.status, event.label).record
     assert record is not None
     return record
+
+
+def test_the_postgres_store_has_every_public_method_of_the_sqlite_store() -> None:
+    """SqliteStore grows with the daemon; PostgresStore must grow with it."""
+
+    def public(cls: type) -> set[str]:
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    assert public(SqliteStore) - public(PostgresStore) == set()
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -146,9 +156,12 @@ def test_find_requests_by_prefix_bytewise_and_without_wildcards(store: AnyStore)
 
 
 def test_open_task_groups_are_groups_of_open_requests_and_campaigns(store: AnyStore) -> None:
+    assert store.count_open_requests() == 0
     store.add_request(make_request("a", group=GROUP), AT)
     store.add_request(make_request("b", group=OTHER_GROUP, state=RequestState.COMPLETED), AT)
+    store.add_request(make_request("c", group=GROUP), AT)
     assert store.open_task_groups() == {GROUP}
+    assert store.count_open_requests() == 2
     # A fill or downstream campaign watches its push before it has any request.
     third = slug(3_000)
     fill = Campaign("c-fill", CampaignKind.FILL, Push("autoland", "b" * 40, third))
