@@ -87,8 +87,11 @@ class Actuator:
         now: Callable[[], str],
         settings: ActuatorSettings = ActuatorSettings(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_result: Callable[[str, str], None] | None = None,
     ) -> None:
         self._in_store = in_store
+        # (action kind, done | dry-run | retry | failed): the daemon's metrics
+        self._on_result = on_result or (lambda kind, result: None)
         self._store = store
         self._tc = taskcluster
         self._render = render
@@ -149,6 +152,7 @@ class Actuator:
                 await self._give_up(action, _describe(error))
                 return True
             self.failures += 1
+            self._on_result(action.kind.value, "retry")
             await self._in_store(
                 self._store.mark_action_failed,
                 action.key,
@@ -169,6 +173,7 @@ class Actuator:
             return False
         await self._in_store(self._store.mark_action_done, action.key, self._now(), result)
         self.performed[action.kind.value] = self.performed.get(action.kind.value, 0) + 1
+        self._on_result(action.kind.value, "dry-run" if result.startswith("dry-run") else "done")
         log.info(
             "action done",
             key=action.key,
@@ -182,6 +187,7 @@ class Actuator:
 
     async def _give_up(self, action: Action, error: str) -> None:
         self.failures += 1
+        self._on_result(action.kind.value, "failed")
         await self._in_store(
             self._store.mark_action_failed, action.key, self._now(), error, final=True
         )

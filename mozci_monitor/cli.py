@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from mozci_monitor import planner
+from mozci_monitor import client, planner
 from mozci_monitor.clock import utc_now
-from mozci_monitor.config import ConfigError, Settings, load_settings, secrets_of
+from mozci_monitor.config import ConfigError, Settings, api_token, load_settings, secrets_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
 from mozci_monitor.core.model import Push, RemedyPolicy, Request, TaskEvent
@@ -150,17 +150,37 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(campaigns)
     campaigns.set_defaults(handler=_campaigns)
 
-    listing = commands.add_parser("list", help="list requests")
+    listing = commands.add_parser(
+        "list", help="list requests (with --api-url or $MOZCI_MONITOR_API_URL: campaigns)"
+    )
     listing.add_argument("--open", action="store_true", help="only requests not yet final")
     listing.add_argument("--json", action="store_true")
     _store_option(listing)
+    client.add_api_options(listing)
     listing.set_defaults(handler=_list)
 
-    show = commands.add_parser("show", help="a request's state, tasks and timeline")
+    show = commands.add_parser(
+        "show", help="a request's or campaign's state and timeline (from the store or the API)"
+    )
     show.add_argument("request_id", help="the id, or a unique prefix of it")
     show.add_argument("--json", action="store_true")
     _store_option(show)
+    client.add_api_options(show)
     show.set_defaults(handler=_show)
+
+    submit = commands.add_parser("submit", help="start a campaign through the daemon's API")
+    client.add_submit_arguments(submit)
+    submit.set_defaults(handler=_client_command)
+
+    cancel = commands.add_parser("cancel", help="cancel a campaign through the daemon's API")
+    client.add_cancel_arguments(cancel)
+    cancel.set_defaults(handler=_client_command)
+
+    wait = commands.add_parser(
+        "wait", help="wait for a campaign to end (exit 0 if it finished, 1 otherwise)"
+    )
+    client.add_wait_arguments(wait)
+    wait.set_defaults(handler=_client_command)
 
     demo = commands.add_parser(
         "demo", help="run the simulator and the daemon together, one campaign of each kind"
@@ -513,7 +533,21 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _api_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "api_url", None) or os.environ.get(client.URL_ENV))
+
+
+def _client_command(args: argparse.Namespace, settings: Settings) -> int:
+    host = settings.api.host
+    host = f"[{host}]" if ":" in host else host
+    url = client.resolve_url(args, default=f"http://{host}:{settings.api.port}")
+    token = api_token(settings) if args.command in {"submit", "cancel"} else None
+    return asyncio.run(client.run_client_command(args.command, args, url=url, token=token))
+
+
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    if _api_wanted(args):
+        return _client_command(args, settings)
     store = _open_store(args, settings)
     requests = store.list_requests(open_only=args.open)
     if args.json:
@@ -534,6 +568,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
+    if _api_wanted(args):
+        return _client_command(args, settings)
     store = _open_store(args, settings)
     # Request ids start with their campaign's id: a prefix naming one campaign shows the
     # campaign, unless it is a request's full id.

@@ -74,6 +74,16 @@ class ActionsSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    enabled: bool = True  # serve the HTTP API, status page and /metrics
+    host: str = "127.0.0.1"  # loopback; any other address needs a token
+    port: int = 8787
+    token_env: str = "MOZCI_MONITOR_API_TOKEN"  # bearer token for submit/cancel
+    token_file: str = ""  # or a file holding it (must not be readable by others)
+    max_body_bytes: int = 65536
+
+
+@dataclass(frozen=True)
 class LogSettings:
     format: str = "auto"  # auto | json | console
     level: str = "info"
@@ -87,6 +97,7 @@ class Settings:
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     actions: ActionsSettings = field(default_factory=ActionsSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     # Validated by notify.build_sinks when the daemon starts (and by check-config).
     notify: dict[str, Any] = field(default_factory=lambda: {"sinks": ["log"]})
 
@@ -95,7 +106,11 @@ _CHOICES = {
     ("log", "format"): {"auto", "json", "console"},
     ("log", "level"): {"debug", "info", "warning", "error"},
 }
-_MAXIMUM = {("pulse", "prefetch"): 65535}  # AMQP's prefetch count is a 16-bit field
+_MAXIMUM = {
+    ("pulse", "prefetch"): 65535,  # AMQP's prefetch count is a 16-bit field
+    ("api", "port"): 65535,
+    ("api", "max_body_bytes"): 16 * 1024 * 1024,
+}
 _POSITIVE = {
     ("pulse", "prefetch"),
     ("pulse", "heartbeat"),
@@ -105,6 +120,7 @@ _POSITIVE = {
     ("sources", "hg_rate"),
     ("sources", "max_concurrency"),
     ("actions", "max_attempts"),
+    ("api", "max_body_bytes"),
 }
 
 
@@ -233,6 +249,21 @@ def pulse_url(settings: PulseSettings) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def api_token(settings: Settings) -> str | None:
+    """The API's bearer token; refuses to serve a non-loopback address without one."""
+    api = settings.api
+    token = read_secret(api.token_env, api.token_file, what="api token")
+    if api.enabled and token is None and api.host not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"api.host is {api.host!r} (not loopback) but no token: set ${api.token_env}"
+            " or api.token_file"
+        )
+    return token
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """Secret values the log redactor must never print."""
     found: list[str] = []
@@ -247,4 +278,10 @@ def secrets_of(settings: Settings) -> list[str]:
     token = os.environ.get("TASKCLUSTER_ACCESS_TOKEN")
     if token:
         found.append(token)
+    try:
+        api = read_secret(settings.api.token_env, settings.api.token_file, what="api token")
+    except ConfigError:
+        api = None
+    if api:
+        found.append(api)
     return found

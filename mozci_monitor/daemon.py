@@ -23,6 +23,15 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, OutboxStore, Render
+from mozci_monitor.api import (
+    ActionView,
+    ApiServer,
+    CampaignSubmission,
+    HealthView,
+    SubmissionDefaults,
+    TimelineEntryView,
+    build_campaign,
+)
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings
 from mozci_monitor.core.actions import Action
@@ -30,10 +39,13 @@ from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
+from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.notify import Sink
 from mozci_monitor.planner import Pushlog
 from mozci_monitor.pulse import Delivery, task_group_binding
 from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
+from mozci_monitor.sdnotify import SystemdNotifier
+from mozci_monitor.service import run_systemd_integration
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +68,12 @@ class DaemonStore(StorePort, OutboxStore, ReconcileStore, Protocol):
     def probe_writable(self) -> None: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def count_open_requests(self) -> int: ...
+    def find_campaigns(self, prefix: str) -> list[Campaign]: ...
+    def timeline(self, request_id: str) -> list[Any]: ...
+    def actions_of(
+        self, *, request_id: str | None = None, campaign_id: str | None = None
+    ) -> list[Any]: ...
 
 
 BINDINGS_KEY = "pulse.bound_groups"  # what the durable queue was last bound to
@@ -113,9 +131,23 @@ class Daemon:
         services: Services | None = None,
         wall_clock: Callable[[], str] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self.settings = settings
         self.health = Health()
+        self._open_requests = 0
+        self.metrics = Metrics(
+            LiveValues(
+                open_requests=lambda: self._open_requests,
+                consumer_connected=lambda: self._consumer_health("connected", True),
+                consumer_reconnects=lambda: self._consumer_health("reconnects", 0),
+                store_writable=lambda: self.health.store_writable,
+                ready=lambda: self.api_health().ready,
+            )
+        )
+        # Set by build_daemon when [api] is enabled; started and stopped with the daemon.
+        self.api_server: ApiServer | None = None
+        self._notifier = notifier if notifier is not None else SystemdNotifier()
         self._store = store
         budget = settings.actions.max_per_repo_day or None
         self.engine = Engine(store, repo_day_budget=budget)
@@ -141,6 +173,7 @@ class Daemon:
                 render=services.render,
                 sinks=services.sinks,
                 on_permanent_failure=self._action_abandoned,
+                on_result=self.metrics.action_done,
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,
@@ -177,11 +210,19 @@ class Daemon:
         await self._refresh_bindings(reconcile_new=False)
         await self._consumer.start()
         self.health.started = True
+        if self.api_server is not None:
+            await self.api_server.start()
         log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
+        # READY once alive, WATCHDOG while alive, STOPPING when _stop is set (no-ops
+        # without NOTIFY_SOCKET).
+        systemd = asyncio.create_task(
+            run_systemd_integration(self._notifier, self.api_health, self._stop), name="systemd"
+        )
         workers = [
             asyncio.create_task(self._consume(), name="consume"),
             asyncio.create_task(self._watch_bindings(), name="bindings"),
             asyncio.create_task(self._watch_consumer(), name="stall-watch"),
+            asyncio.create_task(self._probe_store(), name="store-probe"),
         ]
         if self.actuator is not None:
             # Unfinished outbox entries from before a restart are retried now.
@@ -192,7 +233,12 @@ class Daemon:
         try:
             await self._stop.wait()
         finally:
+            self._stop.set()  # also on cancellation: the systemd task must see it
+            await asyncio.gather(systemd, return_exceptions=True)  # sends STOPPING=1
             await self._shutdown(workers, install_signal_handlers)
+            if self.api_server is not None:
+                await self.api_server.stop()
+            self._notifier.close()
         log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
         return self._exit_code
 
@@ -248,9 +294,17 @@ class Daemon:
                 await self._handle(batch)
 
     async def _handle(self, batch: Sequence[Delivery]) -> None:
+        received = self._monotonic()
         items = parse_deliveries(batch)
         outcome = await self._commit(items)
+        committed = self._monotonic()
         self._consumer.ack(batch)
+        self.metrics.observe_batch(
+            outcome.by_exchange,
+            malformed=[item.exchange for item in items if isinstance(item, Rejection)],
+            processing_seconds=committed - received,
+            ack_seconds=self._monotonic() - received,
+        )
         self._report(outcome, items)
         await self._after_commit(outcome)
 
@@ -277,6 +331,7 @@ class Daemon:
         """What a committed change sets in motion: actions, label look-ups, expansions."""
         for campaign in outcome.finished_campaigns.values():
             self.health.count("campaigns_finished")
+            self.metrics.campaign_finished(campaign.kind.value, campaign.state.value)
             log.info(
                 "campaign finished",
                 campaign=campaign.campaign_id,
@@ -334,6 +389,7 @@ class Daemon:
         try:
             groups = await self.in_store(self._store.open_task_groups)
             campaigns = await self.in_store(self._store.list_campaigns, open_only=True)
+            self._open_requests = await self.in_store(self._store.count_open_requests)
         except Exception as error:
             log.warning("cannot read watched groups", error=repr(error))
             return
@@ -384,6 +440,48 @@ class Daemon:
                 self.request_stop(EXIT_STALLED)
             self.health.consumer_stalled = stalled
 
+    async def _probe_store(self, interval: float = 10.0) -> None:
+        """Notice an unwritable store even when no message arrives to fail on it."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.in_store(self._store.probe_writable)
+            except Exception as error:
+                if self.health.store_writable:
+                    log.error("store not writable", error=repr(error))
+                self.health.store_writable = False
+            else:
+                self.health.store_writable = True
+
+    def _consumer_health(self, name: str, default: Any) -> Any:
+        return getattr(getattr(self._consumer, "health", None), name, default)
+
+    def api_health(self) -> HealthView:
+        """Alive: started and the consumer loop is recent (the watchdog is fed only then).
+        Ready: also connected to the broker and the store writable."""
+        stalled = self._consumer.is_stalled(self._monotonic())
+        checks = {
+            "started": self.health.started,
+            "broker_connected": bool(self._consumer_health("connected", True)),
+            "store_writable": self.health.store_writable,
+            "consumer_loop_fresh": not stalled,
+        }
+        reasons = tuple(name.replace("_", " ") + ": no" for name, ok in checks.items() if not ok)
+        messages = self.health.counters.get("messages", 0)
+        status = (
+            f"{len(self._bound)} task groups watched, {self._open_requests} open requests,"
+            f" {messages} messages"
+            if not reasons
+            else "not ready: " + "; ".join(reasons)
+        )
+        return HealthView(
+            alive=self.health.started and not stalled,
+            ready=not reasons,
+            reasons=reasons,
+            checks=checks,
+            status=status,
+        )
+
     async def _action_abandoned(self, action: Action, error: str) -> None:
         outcome = await self.in_store(self.engine.action_failed, action, error, self._now())
         await self._after_commit(outcome)
@@ -401,6 +499,76 @@ class Daemon:
         if self.actuator is not None:
             self.actuator.wake()
         return started
+
+    async def cancel_campaign(self, campaign_id: str, reason: str) -> Campaign | None:
+        canceled = await self.in_store(
+            self.engine.cancel_campaign, campaign_id, reason, self._now()
+        )
+        await self._refresh_bindings()  # its groups may no longer need watching
+        if self.actuator is not None:
+            self.actuator.wake()  # the end-of-campaign notification
+        return canceled
+
+
+class DaemonApiBackend:
+    """`mozci_monitor.api.ApiBackend` over the daemon: store reads on its store thread."""
+
+    def __init__(self, daemon: Daemon, store: DaemonStore, defaults: SubmissionDefaults) -> None:
+        self._daemon = daemon
+        self._store = store
+        self._defaults = defaults
+
+    async def list_campaigns(self, *, open_only: bool, limit: int) -> list[Campaign]:
+        return await self._daemon.in_store(
+            self._store.list_campaigns, open_only=open_only, limit=limit
+        )
+
+    async def get_campaign(self, campaign_id: str) -> Campaign | None:
+        def find() -> Campaign | None:
+            exact = self._store.get_campaign(campaign_id)
+            if exact is not None:
+                return exact
+            matches = self._store.find_campaigns(campaign_id)
+            return matches[0] if len(matches) == 1 else None
+
+        return await self._daemon.in_store(find)
+
+    async def campaign_requests(self, campaign_id: str) -> list[Request]:
+        return await self._daemon.in_store(self._store.campaign_requests, campaign_id)
+
+    async def request_timeline(self, request_id: str) -> list[TimelineEntryView]:
+        entries = await self._daemon.in_store(self._store.timeline, request_id)
+        return [TimelineEntryView(e.seq, e.at, e.kind, e.task_id, e.detail) for e in entries]
+
+    async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
+        def collect() -> list[Any]:
+            entries = self._store.actions_of(campaign_id=campaign_id)
+            for request in self._store.campaign_requests(campaign_id):
+                entries += self._store.actions_of(request_id=request.request_id)
+            return list({entry.key: entry for entry in entries}.values())
+
+        return [
+            ActionView(
+                key=e.key,
+                kind=e.action.kind.value,
+                state=e.state,
+                why=e.action.why,
+                result=e.result,
+                error=e.last_error,
+                request_id=e.action.request_id,
+            )
+            for e in await self._daemon.in_store(collect)
+        ]
+
+    async def submit(self, submission: CampaignSubmission) -> Campaign:
+        campaign, requests = build_campaign(submission, self._defaults)
+        return await self._daemon.start_campaign(campaign, requests)
+
+    async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:
+        return await self._daemon.cancel_campaign(campaign_id, reason)
+
+    def health(self) -> HealthView:
+        return self._daemon.api_health()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
@@ -485,9 +653,33 @@ def build_daemon(settings: Settings) -> Daemon:
             reconnect_max_delay=pulse.reconnect_max_delay,
         )
     )
-    return Daemon(
+    store = SqliteStore(settings.store.path)
+    daemon = Daemon(
         settings,
         store=store,
         consumer=consumer,
         services=build_services(settings, pulse_url=url),
     )
+    if settings.api.enabled:
+        from mozci_monitor.api import ApiOptions
+        from mozci_monitor.config import api_token
+
+        backend = DaemonApiBackend(
+            daemon,
+            store,
+            SubmissionDefaults(
+                max_actions_per_request=settings.actions.max_per_request,
+                max_actions_per_campaign=settings.actions.max_per_campaign,
+            ),
+        )
+        daemon.api_server = ApiServer(
+            backend,
+            ApiOptions(
+                host=settings.api.host,
+                port=settings.api.port,
+                token=api_token(settings),
+                max_body_bytes=settings.api.max_body_bytes,
+            ),
+            metrics=daemon.metrics,
+        )
+    return daemon

@@ -27,7 +27,13 @@ from mozci_monitor.core.machine import (
     observe,
 )
 from mozci_monitor.core.messages import Rejection
-from mozci_monitor.core.model import Request, TaskEvent, TaskRecord, TimelineEntry
+from mozci_monitor.core.model import (
+    EXCHANGE_PREFIX,
+    Request,
+    TaskEvent,
+    TaskRecord,
+    TimelineEntry,
+)
 
 
 class StorePort(Protocol):
@@ -67,6 +73,12 @@ class BatchOutcome:
     finished_campaigns: dict[str, Campaign] = field(default_factory=dict)
     unlabelled: list[str] = field(default_factory=list)  # watched tasks whose label is unknown
     completed_tasks: list[TaskRecord] = field(default_factory=list)  # for downstream
+    # (exchange, outcome) -> messages, outcome one of applied/duplicate/stale/unwatched/rejected
+    by_exchange: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def tally(self, exchange: str, outcome: str) -> None:
+        key = (exchange, outcome)
+        self.by_exchange[key] = self.by_exchange.get(key, 0) + 1
 
     @property
     def parsed(self) -> int:
@@ -83,6 +95,8 @@ class BatchOutcome:
         self.finished_campaigns.update(other.finished_campaigns)
         self.unlabelled.extend(other.unlabelled)
         self.completed_tasks.extend(other.completed_tasks)
+        for key, count in other.by_exchange.items():
+            self.by_exchange[key] = self.by_exchange.get(key, 0) + count
 
 
 class Engine:
@@ -101,6 +115,7 @@ class Engine:
                 if isinstance(item, Rejection):
                     self._store.record_rejection(item, at)
                     outcome.rejected += 1
+                    outcome.tally(item.exchange, "rejected")
                 else:
                     self._apply_event(item, watched, at, outcome)
             self._progress_campaigns(outcome, at)
@@ -231,17 +246,22 @@ class Engine:
     def _apply_event(
         self, event: TaskEvent, watched: set[str], at: str, outcome: BatchOutcome
     ) -> None:
+        exchange = EXCHANGE_PREFIX + event.kind.value
         previous = self._store.get_task(event.task_id)
         if previous is None and event.task_group_id not in watched:
             outcome.unwatched += 1
+            outcome.tally(exchange, "unwatched")
             return
         update = observe(previous, event.status, event.label)
         if update.change is Change.STALE:
             outcome.stale += 1
+            outcome.tally(exchange, "stale")
         elif update.change is Change.DUPLICATE:
             outcome.duplicates += 1
+            outcome.tally(exchange, "duplicate")
         else:
             outcome.applied += 1
+            outcome.tally(exchange, "applied")
         if update.record == previous:
             return
         self._store.save_task(update.record, at)
