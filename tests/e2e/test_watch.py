@@ -273,7 +273,7 @@ async def test_dry_run_decides_every_remedy_and_performs_none(
         }
         requests = {}
         for label, (_, options) in wanted.items():
-            campaign, request = sc.watch(label, **options)  # type: ignore[arg-type]
+            campaign, request = sc.watch(label, **options)
             await sc.start(campaign, request)
             requests[label] = request.request_id
         sc.go()
