@@ -30,10 +30,10 @@ from mozci_monitor.store.sqlite import SqliteStore
 _log_file: TextIO | None = None
 
 
-def log_to_file(path: Path) -> None:
+def log_to_file(path: Path, level: str = "info") -> None:
     """Production logging (JSON lines, info) into `path` instead of stderr."""
     global _log_file
-    configure_logging(format="json", level="info")
+    configure_logging(format="json", level=level)
     if _log_file is None:
         _log_file = path.open("a")
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_log_file))

@@ -111,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         help="experiment: override a [daemon] setting for throughput/backlog (batch_max=1000)",
     )
     parser.add_argument("--log", type=Path, default=Path("/tmp/mozci-bench-daemon.log"))
+    parser.add_argument(
+        "--log-level", default="info", help="experiment: the daemon's log level (production: info)"
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     size = sizes(args.quick)
-    log_to_file(args.log)
+    log_to_file(args.log, args.log_level)
     seed = int(time.time()) % 100_000  # fresh ids per run: queues and stores never collide
     details: dict[str, Any] = {
         "machine": machine(),
@@ -125,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "command": " ".join(["python", "bench/run.py", *(argv or sys.argv[1:])]),
         "package": str(Path(mozci_monitor.__file__).parent),
-        "overrides": {"pulse": _overrides(args.pulse), "daemon": _overrides(args.daemon)},
+        "overrides": {
+            "pulse": _overrides(args.pulse),
+            "daemon": _overrides(args.daemon),
+            "log_level": args.log_level,
+        },
     }
     summary: dict[str, float | None] = dict.fromkeys(
         (
