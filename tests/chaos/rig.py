@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from e2e.harness import Scene, scene, until
 
 from mozci_monitor.clock import utc_now
@@ -97,20 +98,16 @@ max_attempts = {knobs.max_attempts}
 sinks = ["log", "taskcluster"]
 email = [{json.dumps(SHERIFF)}]
 
+[api]
+port = 0
+
 [log]
 format = "json"
 level = "info"
 """
 
 
-# "cli": the real `mozci-monitor --config FILE run`; "launcher": _launch_daemon.py, the same
-# daemon built inside the event loop, while the CLI cannot start it (test_cli_run.py).
-DAEMON_ENTRY = os.environ.get("CHAOS_DAEMON_ENTRY", "launcher")
-
-
-def daemon_command(config: Path, entry: str = DAEMON_ENTRY) -> list[str]:
-    if entry == "launcher":
-        return [sys.executable, str(Path(__file__).with_name("_launch_daemon.py")), str(config)]
+def daemon_command(config: Path) -> list[str]:
     return [sys.executable, "-m", "mozci_monitor.cli", "--config", str(config), "run"]
 
 
@@ -143,6 +140,20 @@ class DaemonRun:
                 if name is None or event.get("event") == name:
                     found.append(event)
         return found
+
+    @property
+    def api_url(self) -> str | None:
+        listening = self.events("api listening")
+        return str(listening[0]["url"]).rstrip("/") if listening else None
+
+    async def readyz(self) -> int:
+        """The HTTP status of the daemon's /readyz (200 ready, 503 not)."""
+        assert self.api_url is not None, "the daemon's API is not listening"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.api_url}/readyz", timeout=aiohttp.ClientTimeout(5)) as answer,
+        ):
+            return answer.status
 
     def tail(self, lines: int = 40) -> str:
         with contextlib.suppress(FileNotFoundError):
@@ -181,7 +192,8 @@ class Rig:
     watched: list[Watched] = field(default_factory=list)
     _clock: asyncio.Task[None] | None = None
     rate: float = FULL_RATE
-    entry: str = DAEMON_ENTRY
+    clock_errors: list[str] = field(default_factory=list)
+    notes: list[Callable[[], str]] = field(default_factory=list)  # more to diagnose
 
     @property
     def config_path(self) -> Path:
@@ -224,7 +236,7 @@ class Rig:
         env.pop("NOTIFY_SOCKET", None)
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
-                *daemon_command(self.config_path, self.entry),
+                *daemon_command(self.config_path),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -291,7 +303,10 @@ class Rig:
         while True:
             await asyncio.sleep(0.05)
             now = loop.time()
-            await self.sc.sim.advance((now - last) * self.rate)
+            try:
+                await self.sc.sim.advance((now - last) * self.rate)
+            except Exception as error:  # keep time running; the diagnosis shows it
+                self.clock_errors.append(repr(error))
             last = now
 
     async def pause(self) -> None:
@@ -359,6 +374,8 @@ class Rig:
             f"sim published {self.sc.sim.stats.messages_published},"
             f" publish errors {publisher.errors if publisher else None},"
             f" not yet sent {publisher._queue.qsize() if publisher else None}",
+            f"sim clock errors: {self.clock_errors[:3]}",
+            *(note() for note in self.notes),
         ]
         for item in self.watched:
             request = self.sc.reader.get_request(item.request.request_id)

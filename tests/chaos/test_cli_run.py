@@ -16,7 +16,6 @@ async def test_the_cli_run_command_starts_and_stops_on_sigterm(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path
 ) -> None:
     async with rig(rabbitmq.url, queue, tmp_path, knobs=Knobs()) as r:
-        r.entry = "cli"
         run = await r.start()
         code, _ = await r.terminate()
         assert code == 0, run.tail()

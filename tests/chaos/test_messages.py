@@ -1,0 +1,128 @@
+"""What arrives is not what Taskcluster meant: every message twice and out of order, and
+1,000 malformed or hostile messages among the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from broker import RabbitMQ
+from e2e.harness import until
+
+from chaos.hostile import hostile_messages
+from chaos.relay import Raw, raw, relaying, twice_shuffled
+from chaos.rig import SEED, Outcome, assert_same_as_baseline, rig
+from chaos.table import ChaosTable
+from mozci_monitor.sim import PulseMessage, SimConfig, simulated_messages
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.chaos]
+
+HOSTILE = 1000
+
+
+async def test_every_message_twice_and_shuffled_changes_nothing(
+    rabbitmq: RabbitMQ, queue: str, tmp_path: Path, baseline: Outcome, chaos_table: ChaosTable
+) -> None:
+    async with rig(rabbitmq.url, queue, tmp_path, sim_publishes=False) as r:
+        r.plant_standard()
+        run = await r.start()
+        r.register()
+        await until(lambda: bool(run.events("bindings changed")), "the queue bound")
+        async with relaying(
+            r.sc.sim, rabbitmq.url, twice_shuffled(random.Random(SEED)), notes=r.notes
+        ) as wire:
+            r.go()
+            await r.until_finished()
+        code, _ = await r.terminate()
+        assert code == 0
+        outcome = assert_same_as_baseline(r, baseline)
+        (stopped,) = run.events("daemon stopped")
+        assert int(stopped.get("duplicates", 0)) > 0
+        chaos_table.add(
+            "5 every message twice, shuffled",
+            messages=wire.sent,
+            faults=wire.sent // 2,
+            lost=len(outcome.lost_against(baseline)),
+            duplicated=outcome.duplicated_against(baseline),
+            recover_s=None,
+            notes=f"{stopped.get('duplicates')} duplicates and {stopped.get('stale')} stale"
+            " messages recognised",
+        )
+
+
+def _bases(group: str) -> list[PulseMessage]:
+    """Real-format messages moved to `group` (the bases hostile ones are mutated from)."""
+    bases = []
+    config = SimConfig(seed=SEED, pushes=1, history_pushes=0, broker_url=None)
+    for message in simulated_messages(config)[:200]:
+        body = json.loads(json.dumps(message.body))
+        body["status"]["taskGroupId"] = group
+        parts = message.routing_key.split(".")
+        parts[8] = group
+        bases.append(PulseMessage(message.exchange, ".".join(parts), (), body))
+    return bases
+
+
+def _interleaving(hostile: list[Raw], per_window: int) -> Iterator[list[Raw]]:
+    for start in range(0, len(hostile), per_window):
+        yield hostile[start : start + per_window]
+
+
+async def test_a_thousand_hostile_messages_are_rejected_counted_and_logged(
+    rabbitmq: RabbitMQ, queue: str, tmp_path: Path, baseline: Outcome, chaos_table: ChaosTable
+) -> None:
+    async with rig(rabbitmq.url, queue, tmp_path, sim_publishes=False) as r:
+        group = r.sc.push.task_group_id
+        generating = asyncio.create_task(
+            asyncio.to_thread(hostile_messages, _bases(group), group, HOSTILE)
+        )
+        r.plant_standard()
+        run = await r.start()
+        r.register()
+        hostile = await generating
+        assert len(hostile) == HOSTILE
+        await until(lambda: bool(run.events("bindings changed")), "the queue bound")
+        chunks = _interleaving(hostile, per_window=40)
+
+        def mixed(messages: list[PulseMessage]) -> list[Raw]:
+            # Real messages in order, hostile ones before, between and after them.
+            bad = next(chunks, [])
+            slots = len(messages) + 1
+            out: list[Raw] = list(bad[0::slots])
+            for index, message in enumerate(messages, start=1):
+                out.append(raw(message))
+                out += bad[index::slots]
+            return out
+
+        async with relaying(r.sc.sim, rabbitmq.url, mixed, notes=r.notes) as wire:
+            r.go()
+            await r.until_finished()
+            for rest in chunks:  # what the campaign's windows did not carry
+                for message in rest:
+                    wire.publish(message)
+        await until(
+            lambda: r.sc.reader.count_rejections() >= HOSTILE, "every hostile message counted"
+        )
+        assert run.running, run.tail()  # stayed up
+        code, _ = await r.terminate()
+        assert code == 0
+        outcome = assert_same_as_baseline(r, baseline)
+        assert r.sc.reader.count_rejections() == HOSTILE
+        reasons = [reason for _, _, _, reason in r.sc.reader.rejections(limit=HOSTILE)]
+        assert len(reasons) == HOSTILE and all(reasons)
+        logged = run.events("rejected message")
+        assert len(logged) == HOSTILE and all(e.get("reason") for e in logged)
+        kinds = {reason.split(":")[0] for reason in reasons}
+        chaos_table.add(
+            "6 1,000 hostile messages",
+            messages=wire.sent,
+            faults=HOSTILE,
+            lost=len(outcome.lost_against(baseline)) + HOSTILE - len(reasons),
+            duplicated=outcome.duplicated_against(baseline),
+            recover_s=None,
+            notes=f"{len(kinds)} distinct rejection reasons; daemon never exited",
+        )
