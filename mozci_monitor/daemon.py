@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from mozci_monitor import planner
 from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, OutboxStore, Render
 from mozci_monitor.api import (
     ActionView,
@@ -29,15 +30,17 @@ from mozci_monitor.api import (
     CampaignSubmission,
     HealthView,
     SubmissionDefaults,
+    SubmissionRefused,
     TimelineEntryView,
     build_campaign,
 )
+from mozci_monitor.api.submission import BUILDABLE_KINDS
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
-from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
+from mozci_monitor.core.model import FINAL_REQUEST_STATES, Push, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
 from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.notify import Sink
@@ -46,6 +49,7 @@ from mozci_monitor.pulse import Delivery, task_group_binding
 from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
+from mozci_monitor.sources import NotFound, SourceError
 
 log = structlog.get_logger(__name__)
 
@@ -561,7 +565,11 @@ class DaemonApiBackend:
         ]
 
     async def submit(self, submission: CampaignSubmission) -> Campaign:
-        campaign, requests = build_campaign(submission, self._defaults)
+        if submission.kind in BUILDABLE_KINDS:
+            campaign, requests = build_campaign(submission, self._defaults)
+        else:
+            plan = await plan_submission(submission, self._daemon._services, self._defaults)
+            campaign, requests = plan.campaign, list(plan.requests)
         return await self._daemon.start_campaign(campaign, requests)
 
     async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:
@@ -683,3 +691,76 @@ def build_daemon(settings: Settings) -> Daemon:
             metrics=daemon.metrics,
         )
     return daemon
+
+
+async def plan_submission(
+    submission: CampaignSubmission, services: Services | None, defaults: SubmissionDefaults
+) -> planner.Plan:
+    """Plan a backfill/bisect/until-fail/fill submission from the sources."""
+    kind = submission.kind
+    needs_pushlog = kind in {CampaignKind.BACKFILL, CampaignKind.BISECT}
+    if services is None or (needs_pushlog and services.pushlog is None):
+        raise SubmissionRefused(
+            f"kind: {kind.value} campaigns are planned from the sources,"
+            " which this daemon has not configured",
+            "kind",
+        )
+    budgets: dict[str, Any] = {
+        "max_actions": submission.max_actions or defaults.max_actions_per_request,
+        "campaign_budget": (
+            submission.campaign_budget or defaults.max_actions_per_campaign or None
+        ),
+        "dry_run": submission.dry_run,
+    }
+    label = submission.label or ""
+    try:
+        if kind is CampaignKind.BACKFILL:
+            assert services.pushlog is not None
+            return await planner.plan_backfill(
+                services.pushlog,
+                services.taskcluster,
+                repo=submission.repo,
+                revision=submission.revision,
+                label=label,
+                max_revisions=submission.max_revisions or 20,
+                times=submission.times,
+                **budgets,
+            )
+        if kind is CampaignKind.BISECT:
+            assert services.pushlog is not None
+            return await planner.plan_bisect(
+                services.pushlog,
+                services.taskcluster,
+                repo=submission.repo,
+                revision=submission.revision,
+                label=label,
+                first_revision=submission.from_revision,
+                max_revisions=submission.max_revisions or 10,
+                times=submission.times,
+                **budgets,
+            )
+        group = submission.task_group or await services.taskcluster.find_decision_task(
+            submission.repo, submission.revision
+        )
+        push = Push(submission.repo, submission.revision, group)
+        if kind is CampaignKind.UNTIL_FAIL:
+            return planner.plan_until_fail(
+                push,
+                label=label,
+                batch=submission.batch or 5,
+                budget=submission.budget or 50,
+                cancel_on_fail=not submission.keep_pending,
+                campaign_budget=budgets["campaign_budget"],
+                dry_run=submission.dry_run,
+            )
+        if kind is CampaignKind.FILL:
+            return planner.plan_fill(
+                push, include=submission.include, exclude=submission.exclude, **budgets
+            )
+    except planner.PlanError as error:
+        raise SubmissionRefused(str(error)) from None
+    except NotFound as error:
+        raise SubmissionRefused(f"not found in the sources: {error}", "revision") from None
+    except SourceError as error:
+        raise SubmissionRefused(f"the sources could not plan it: {error}", None, 503) from None
+    raise SubmissionRefused(f"kind: {kind.value} campaigns are not planned", "kind")
