@@ -347,6 +347,27 @@ class Rig:
         for item in watched if watched is not None else self.watched:
             engine.start_campaign(item.campaign, [item.request], utc_now())
 
+    def decision_done(self) -> bool:
+        push = self.sc.world_push
+        decision = self.sc.sim.world.tasks.get(push.decision_task_id)
+        return push.arrived and decision is not None and decision.state == "completed"
+
+    async def launch(self, run: DaemonRun) -> None:
+        """Record the campaigns once the push's decision task is done; the clock is left paused.
+
+        Recorded earlier, the remedies that need the push's graph (runs missing, labels never
+        scheduled) would wait for the reconcile timer: see test_decision_race.py.
+        """
+        self.go(FULL_RATE)
+        await until(self.decision_done, "the push's decision task done")
+        await self.pause()
+        group = self.sc.push.task_group_id
+        self.register()
+        await until(
+            lambda: any(e.get("group") == group for e in run.events("reconciled task group")),
+            "the daemon caught up with the push",
+        )
+
     def all_finished(self) -> bool:
         for item in self.watched:
             campaign = self.sc.reader.get_campaign(item.campaign.campaign_id)
@@ -548,8 +569,8 @@ async def baseline_outcome(broker_url: str, queue: str, tmp_path: Path) -> Outco
     if SEED not in _BASELINES:
         async with rig(broker_url, queue, tmp_path) as r:
             r.plant_standard()
-            await r.start()
-            r.register()
+            run = await r.start()
+            await r.launch(run)
             r.go()
             await r.until_finished()
             code, _ = await r.terminate()

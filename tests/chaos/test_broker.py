@@ -78,7 +78,7 @@ async def test_broker_stopped_and_started_mid_stream(
     async with rig(rabbitmq_chaos.url, queue, tmp_path, knobs=Knobs(heartbeat=2.0)) as r:
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         r.go(FULL_RATE / 4)
         await asyncio.sleep(0.6)  # the push's tasks are on their way
@@ -124,7 +124,7 @@ async def test_frozen_broker_is_detected_within_two_heartbeats(
     async with rig(rabbitmq_chaos.url, queue, tmp_path, knobs=Knobs(heartbeat=heartbeat)) as r:
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         r.go(FULL_RATE / 4)
         await asyncio.sleep(0.6)
@@ -194,7 +194,7 @@ async def test_queue_deleted_under_the_consumer_is_recreated_and_caught_up(
     async with rig(rabbitmq.url, queue, tmp_path) as r:  # reconcile timer: 300 s
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         binding = task_group_binding(r.sc.push.task_group_id)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         r.go(FULL_RATE / 4)

@@ -57,8 +57,8 @@ async def test_kill_9_at_random_points_of_a_campaign(
     restarts: list[float] = []  # seconds from SIGKILL to the next daemon consuming
     async with rig(rabbitmq.url, queue, tmp_path) as r:
         r.plant_standard()
-        await r.start()
-        r.register()
+        run = await r.start()
+        await r.launch(run)
         for _ in range(KILLS):
             r.go(KILL_RATE)
             await asyncio.sleep(rng.uniform(0.05, 1.1))
@@ -100,7 +100,7 @@ async def test_downtime_with_a_purged_queue_is_caught_up_by_reconciliation(
     async with rig(rabbitmq.url, queue, tmp_path) as r:
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         code, _ = await r.terminate()
         assert code == 0
@@ -144,7 +144,7 @@ async def test_sigterm_in_a_busy_stream_commits_acks_and_exits_in_grace(
         r.plant_standard()
         r.sc.sim.add_message_listener(seen.append)
         run = await r.start()
-        r.register()
+        await r.launch(run)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         r.go(FULL_RATE / 4)
         await asyncio.sleep(0.5)  # the push is in flight

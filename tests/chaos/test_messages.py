@@ -30,7 +30,7 @@ async def test_every_message_twice_and_shuffled_changes_nothing(
     async with rig(rabbitmq.url, queue, tmp_path, sim_publishes=False) as r:
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
         async with relaying(
             r.sc.sim, rabbitmq.url, twice_shuffled(random.Random(SEED)), notes=r.notes
@@ -82,7 +82,7 @@ async def test_a_thousand_hostile_messages_are_rejected_counted_and_logged(
         )
         r.plant_standard()
         run = await r.start()
-        r.register()
+        await r.launch(run)
         hostile = await generating
         assert len(hostile) == HOSTILE
         await until(lambda: bool(run.events("bindings changed")), "the queue bound")
