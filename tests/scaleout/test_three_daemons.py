@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,9 +36,9 @@ from mozci_monitor import planner
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, SourcesSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
-from mozci_monitor.core.model import Push, Request
+from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.daemon import build_services
-from mozci_monitor.demo import BACKFILL_LABEL, REGRESSION_PUSH, plan_scenarios
+from mozci_monitor.demo import BACKFILL_LABEL, REGRESSION_PUSH
 from mozci_monitor.engine import Engine
 from mozci_monitor.sim import Regression, SimConfig, SimTask, Simulator
 from mozci_monitor.store.postgres import PostgresStore
@@ -100,25 +101,77 @@ def _sim_config(seed: int, broker_url: str) -> SimConfig:
     )
 
 
+def _watch(
+    push: Push, title: str, label: str, times: int
+) -> tuple[str, Campaign, tuple[Request, ...]]:
+    campaign_id = "c-" + secrets.token_hex(4)
+    campaign = Campaign(campaign_id, CampaignKind.WATCH, push, label=label, params={"times": times})
+    request = Request(
+        request_id=f"{campaign_id}-r1",
+        push=push,
+        label=label,
+        wanted=times,
+        remedy=RemedyPolicy.WATCH,
+        max_actions=3,
+    )
+    return title, campaign, (request,)
+
+
 async def _scenarios(
     sim: Simulator,
 ) -> tuple[list[tuple[str, Campaign, tuple[Request, ...]]], Any]:
-    """The demo's watch and downstream scenarios plus a fill, on the push about to arrive,
-    and a backfill over the history pushes (a campaign spanning several task groups)."""
+    """Every watch remedy and a downstream campaign (as the demo plants them) and a fill,
+    on the push about to arrive, and a backfill over the history pushes (a campaign
+    spanning several task groups).
+
+    The watched tests are kept clear of the downstream build: a coalesced test of that
+    build counts as missing only if it coalesced before its build completed — a race that
+    has nothing to do with how many daemons run.
+    """
     world_push = next(p for p in sim.world.pushes if not p.arrived)
     push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
     graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
-    planned = plan_scenarios(push, list(world_push.scheduled_labels), graph, budget=3)
-    planted: dict[str, str] = {}
-    watched: list[str] = []
-    scenarios: list[tuple[str, Campaign, tuple[Request, ...]]] = []
-    for scenario in planned:
-        planted.update(dict(scenario.force))
-        watched += [request.label for request in scenario.requests]
-        scenarios.append((scenario.title, scenario.campaign, scenario.requests))
-        if scenario.campaign.kind is CampaignKind.DOWNSTREAM:
-            build = scenario.campaign.label
-            watched += [label for label, deps in graph.items() if deps.get("build") == build]
+    scheduled = list(world_push.scheduled_labels)
+    unscheduled = sorted(
+        label
+        for label in graph
+        if label.startswith("test-") and label not in scheduled and label != BACKFILL_LABEL
+    )
+    builds = [label for label in scheduled if label.startswith("build-")]
+    build = max(
+        builds, key=lambda b: sum(1 for label in unscheduled if graph[label].get("build") == b)
+    )
+    elsewhere = [
+        label
+        for label in scheduled
+        if label.startswith("test-")
+        and label != BACKFILL_LABEL
+        and graph[label].get("build") != build
+    ]
+    missing = next(label for label in unscheduled if graph[label].get("build") != build)
+    planted = {elsewhere[1]: "internal-error", elsewhere[2]: "superseded"}
+    downstream_id = "c-" + secrets.token_hex(4)
+    scenarios = [
+        _watch(push, "3 runs wanted, 1 scheduled: retrigger", elsewhere[0], 3),
+        _watch(push, "infrastructure exception: rerun", elsewhere[1], 1),
+        _watch(push, "coalesced: schedule again", elsewhere[2], 1),
+        _watch(push, "never scheduled: add it", missing, 1),
+        (
+            f"downstream of {build}",
+            Campaign(downstream_id, CampaignKind.DOWNSTREAM, push, label=build),
+            (
+                Request(
+                    request_id=f"{downstream_id}-build",
+                    push=push,
+                    label=build,
+                    remedy=RemedyPolicy.WATCH,
+                    max_actions=3,
+                ),
+            ),
+        ),
+    ]
+    watched = [*elsewhere[:3], missing, build]
+    watched += [label for label, deps in graph.items() if deps.get("build") == build]
     fill = planner.plan_fill(
         push, include=["xpcshell"], exclude=[re.escape(label) for label in watched]
     )
