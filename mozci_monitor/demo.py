@@ -324,7 +324,10 @@ async def run_demo(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             campaigns = [await daemon.in_store(store.get_campaign, i) for i in ids]
             if all(c is not None and c.is_final for c in campaigns):
-                break
+                # A campaign ends, then its notification goes out: wait for that too.
+                outbox = [await daemon.in_store(store.actions_of, campaign_id=i) for i in ids]
+                if all(e.state != "pending" for entries in outbox for e in entries):
+                    break
             await asyncio.sleep(0.2)
         summary = await _summary(daemon, store, ids, sim)
     finally:

@@ -29,7 +29,9 @@ from mozci_monitor.core.machine import (
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
+    FailureKind,
     Request,
+    RequestState,
     TaskEvent,
     TaskRecord,
     TimelineEntry,
@@ -155,13 +157,42 @@ class Engine:
         with self._store.transaction():
             if campaign is not None:
                 self._store.save_campaign(campaign, at)
-            for request in requests:
-                if self._store.get_request(request.request_id) is None:
-                    self._register(replace(request, campaign_id=campaign_id), at, outcome)
+            current = self._store.get_campaign(campaign_id)
+            refused: dict[str, str] = {}  # label -> why its action was not queued
             for action in actions:
-                self._queue_action(action, at, outcome)
+                refusal = self._budget_refusal(current, action, at)
+                if refusal is None:
+                    self._queue_action(action, at, outcome)
+                    current = self._store.get_campaign(campaign_id)
+                else:
+                    refused.update((label, refusal) for label in action.labels)
+            for request in requests:
+                if self._store.get_request(request.request_id) is not None:
+                    continue
+                why = refused.get(request.label)
+                if why is not None and request.expected_new:
+                    request = replace(
+                        request,
+                        state=RequestState.FAILED,
+                        failure=FailureKind.BUDGET,
+                        reason=why,
+                        expected_new=0,
+                        actions=0,
+                    )
+                self._register(replace(request, campaign_id=campaign_id), at, outcome)
             self._progress_campaigns(outcome, at, force={campaign_id})
         return outcome
+
+    def _budget_refusal(self, campaign: Campaign | None, action: Action, at: str) -> str | None:
+        """Why a campaign-level action (downstream, fill) may not be queued, if so."""
+        left = campaign.actions_left if campaign is not None else None
+        if left is not None and left <= 0:
+            return "campaign action budget used up"
+        if self._repo_day_budget is not None and action.push is not None:
+            used = self._store.count_actions(repo=action.push.repo, day=at[:10])
+            if used >= self._repo_day_budget:
+                return f"daily action budget for {action.push.repo} used up"
+        return None
 
     def learn_label(self, task_id: str, label: str, at: str) -> BatchOutcome:
         """A label found out-of-band (queue.task) lets an unlabelled task join its requests."""

@@ -154,7 +154,7 @@ class Reconciler:
             r
             for r in await self._in_store(self._store.list_requests, open_only=True)
             if r.push.task_group_id == group
-            and r.remedy is RemedyPolicy.WATCH
+            and r.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
             and len(set(r.task_ids) - set(r.replaced)) + r.expected_new < r.wanted
         ]
         if not requests:

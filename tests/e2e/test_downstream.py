@@ -56,13 +56,6 @@ async def test_tests_optimised_away_from_a_finished_build_are_added_in_one_actio
         assert len(mails) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the downstream expansion queues its add-new-jobs through Engine.add_requests,"
-    " which checks no budget: with actions.max_per_repo_day=1 already used up by another"
-    " campaign, the add-new-jobs is still triggered (2 hook triggers at the simulator)",
-)
 async def test_downstream_respects_the_daily_repository_budget(
     broker: Broker, tmp_path: Path
 ) -> None:
