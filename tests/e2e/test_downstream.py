@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from e2e.harness import SHERIFF, Broker, actions_taken, scene
 from mozci_monitor.config import ActionsSettings
 from mozci_monitor.core.campaign import CampaignState
