@@ -119,7 +119,7 @@ def matches(request: Request, record: TaskRecord) -> bool:
     if record.task_id in request.task_ids:
         return True
     return (
-        not request.is_final
+        request.is_watching
         and record.task_group_id == request.push.task_group_id
         and record.label is not None
         and record.label == request.label
@@ -140,6 +140,8 @@ def decide(
     """
     if not update.moved and update.record.task_id in request.task_ids:
         return Decision(request)
+    if request.awaits_cancel and update.record.task_id not in request.task_ids:
+        return _cancel_late_run(request, update.record)
     original = request
     record = update.record
     entries: list[TimelineEntry] = []
@@ -216,6 +218,33 @@ def _remedy(
             else request.awaiting_rerun
         ),
     )
+
+
+def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
+    """A run of a failed until-fail batch shows up late: it is not needed any more."""
+    request_after = replace(
+        request,
+        task_ids=(*request.task_ids, record.task_id),
+        expected_new=request.expected_new - 1,
+    )
+    entries = [TimelineEntry("task-seen", record.task_id, {"label": record.label or ""})]
+    actions: list[Action] = []
+    if record.phase in OPEN_PHASES:
+        actions.append(
+            Action(
+                key=f"{request.request_id}/cancel/{record.task_id}",
+                kind=ActionKind.CANCEL,
+                push=request.push,
+                request_id=request.request_id,
+                campaign_id=request.campaign_id,
+                task_id=record.task_id,
+                why="a run failed: the extra runs are not needed",
+            )
+        )
+        entries.append(
+            TimelineEntry("action", record.task_id, {"action": "cancel", "key": actions[0].key})
+        )
+    return Decision(request_after, tuple(entries), tuple(actions), True)
 
 
 def _until_fail(

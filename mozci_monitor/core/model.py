@@ -207,6 +207,23 @@ class Request:
         return self.state in FINAL_REQUEST_STATES
 
     @property
+    def awaits_cancel(self) -> bool:
+        """An until-fail request that failed while runs it asked for had not appeared:
+        those runs are still to be seen, and cancelled."""
+        return (
+            self.state is RequestState.FAILED
+            and self.failure is FailureKind.ORANGE
+            and self.remedy is RemedyPolicy.UNTIL_FAIL
+            and self.cancel_on_fail
+            and self.expected_new > 0
+        )
+
+    @property
+    def is_watching(self) -> bool:
+        """Its task group's messages still matter: open, or awaiting runs to cancel."""
+        return not self.is_final or self.awaits_cancel
+
+    @property
     def actions_left(self) -> int:
         return max(0, self.max_actions - self.actions)
 

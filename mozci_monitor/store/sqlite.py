@@ -239,7 +239,7 @@ class SqliteStore:
                 json.dumps(list(request.task_ids)),
                 at,
                 at,
-                0 if request.is_final else 1,
+                1 if request.is_watching else 0,
                 _policy_json(request),
             ),
         )
@@ -256,7 +256,7 @@ class SqliteStore:
                 request.reason,
                 json.dumps(list(request.task_ids)),
                 at,
-                0 if request.is_final else 1,
+                1 if request.is_watching else 0,
                 _policy_json(request),
                 request.request_id,
             ),

@@ -75,15 +75,6 @@ def test_open_runs_of_the_batch_are_cancelled_when_one_fails(store: SqliteStore)
     assert _cancels(store, request_id) == [SECOND]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "until-fail: a run of the failing batch first seen after the failure is never"
-        " cancelled — the request is final, so the engine no longer matches the new task"
-        " to it (requests_serving only offers open requests) and, with no other open"
-        " request on the push, the message is 'unwatched'; the extra run goes on"
-    ),
-)
 def test_a_run_of_the_batch_seen_after_the_failure_is_cancelled_too(
     store: SqliteStore,
 ) -> None:
