@@ -49,10 +49,21 @@ class ActionSource(Protocol):
 
 
 class OutboxStore(Protocol):
-    def pending_actions(self, limit: int = 100) -> list[Any]: ...
-    def mark_action_started(self, key: str, at: str) -> None: ...
-    def mark_action_done(self, key: str, at: str, result: str) -> None: ...
-    def mark_action_failed(self, key: str, at: str, error: str, *, final: bool) -> None: ...
+    """Claims make several daemons on one store perform each entry once: an instance only
+    works on entries it claimed (with a lease), and its marks fail once another instance
+    took an entry over after the lease ran out."""
+
+    def claim_actions(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[Any]: ...
+    def release_actions(self, owner: str) -> int: ...
+    def mark_action_started(
+        self, key: str, at: str, *, owner: str | None = None
+    ) -> bool | None: ...
+    def mark_action_done(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None: ...
+    def mark_action_failed(
+        self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
+    ) -> bool | None: ...
     def count_done_like(self, action: Action) -> int: ...
     def get_campaign(self, campaign_id: str) -> Campaign | None: ...
 
@@ -68,6 +79,8 @@ class _Permanent(Exception):
 @dataclass(frozen=True)
 class ActuatorSettings:
     dry_run: bool = False
+    owner: str = "local"  # this instance's name in outbox claims
+    lease_seconds: float = 300.0  # a claim outlives one attempt of one action by far
     max_attempts: int = 8
     retry_base: float = 1.0
     retry_max: float = 60.0
@@ -128,7 +141,12 @@ class Actuator:
 
     async def drain(self) -> bool:
         """Attempt every pending action once; True if some must be retried later."""
-        entries = await self._in_store(self._store.pending_actions, self._settings.batch)
+        entries = await self._in_store(
+            self._store.claim_actions,
+            self._settings.owner,
+            lease_seconds=self._settings.lease_seconds,
+            limit=self._settings.batch,
+        )
         retry_later = False
         for entry in entries:
             retry_later |= not await self._attempt(entry)
@@ -137,7 +155,13 @@ class Actuator:
     async def _attempt(self, entry: Any) -> bool:
         action: Action = entry.action
         in_doubt = entry.started_at is not None and entry.attempts > 0
-        await self._in_store(self._store.mark_action_started, action.key, self._now())
+        owner = self._settings.owner
+        held = await self._in_store(
+            self._store.mark_action_started, action.key, self._now(), owner=owner
+        )
+        if held is False:
+            log.warning("outbox entry taken over by another instance", key=action.key)
+            return True
         try:
             if in_doubt and await self._already_done(action):
                 result = "already performed (confirmed after restart)"
@@ -159,6 +183,7 @@ class Actuator:
                 self._now(),
                 _describe(error),
                 final=False,
+                owner=owner,
             )
             level = (
                 log.warning if isinstance(error, TransientError | SourceUnavailable) else log.error
@@ -171,7 +196,9 @@ class Actuator:
                 attempt=entry.attempts + 1,
             )
             return False
-        await self._in_store(self._store.mark_action_done, action.key, self._now(), result)
+        await self._in_store(
+            self._store.mark_action_done, action.key, self._now(), result, owner=owner
+        )
         self.performed[action.kind.value] = self.performed.get(action.kind.value, 0) + 1
         self._on_result(action.kind.value, "dry-run" if result.startswith("dry-run") else "done")
         log.info(
@@ -189,7 +216,12 @@ class Actuator:
         self.failures += 1
         self._on_result(action.kind.value, "failed")
         await self._in_store(
-            self._store.mark_action_failed, action.key, self._now(), error, final=True
+            self._store.mark_action_failed,
+            action.key,
+            self._now(),
+            error,
+            final=True,
+            owner=self._settings.owner,
         )
         log.error("action abandoned", key=action.key, kind=action.kind.value, error=error)
         await self._on_permanent_failure(action, error)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Union
 
 from mozci_monitor import client, planner
 from mozci_monitor.clock import utc_now
@@ -26,6 +26,11 @@ from mozci_monitor.logs import configure_logging
 from mozci_monitor.planner import Plan, PlanError, Pushlog
 from mozci_monitor.sources import SourceError
 from mozci_monitor.store.sqlite import SqliteStore, StoreError
+
+if TYPE_CHECKING:
+    from mozci_monitor.store.postgres import PostgresStore
+
+AnyStore = Union[SqliteStore, "PostgresStore"]
 
 CONFIG_ENV = "MOZCI_MONITOR_CONFIG"
 
@@ -68,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate the settings and exit")
     check.set_defaults(handler=_check_config)
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the store's schema up to date (once, before starting daemons)"
+    )
+    migrate.set_defaults(handler=_migrate)
 
     watch = commands.add_parser("watch", help="register a request for the daemon to watch")
     watch.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
@@ -241,7 +251,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _open_store(args: argparse.Namespace, settings: Settings) -> SqliteStore:
+def _open_store(args: argparse.Namespace, settings: Settings) -> AnyStore:
+    """The configured store (`--store PATH` always means a SQLite file)."""
+    if settings.store.backend == "postgres" and not args.store:
+        from mozci_monitor.store.postgres import PostgresStore
+
+        return PostgresStore(settings.store.dsn, migrate=settings.store.migrate_on_start)
     return SqliteStore(Path(args.store or settings.store.path))
 
 
@@ -266,6 +281,19 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.sim import run_sim
 
     return int(run_sim(args.sim_args) or 0)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.store.backend == "postgres":
+        from mozci_monitor.store.postgres import PostgresStore
+
+        store = PostgresStore(settings.store.dsn, migrate=False)
+        version = store.migrate()
+        print(f"PostgreSQL store at schema version {version}")
+        return 0
+    SqliteStore(settings.store.path)  # opening it migrates it
+    print(f"SQLite store {settings.store.path} is up to date")
+    return 0
 
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -441,7 +469,7 @@ def _submit_planned(
     return 0
 
 
-def _wait_for(store: SqliteStore, campaign_id: str, timeout: float) -> int:
+def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
     """Poll the store until the campaign is final, printing each change of its summary."""
     deadline = time.monotonic() + timeout
     last = None
@@ -618,7 +646,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _show_campaign(store: SqliteStore, campaign: Campaign, *, as_json: bool) -> int:
+def _show_campaign(store: AnyStore, campaign: Campaign, *, as_json: bool) -> int:
     requests = store.campaign_requests(campaign.campaign_id)
     actions = store.actions_of(campaign_id=campaign.campaign_id)
     for request in requests:

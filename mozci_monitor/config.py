@@ -39,7 +39,12 @@ class PulseSettings:
 
 @dataclass(frozen=True)
 class StoreSettings:
-    path: str = "mozci-monitor.sqlite3"
+    backend: str = "sqlite"  # sqlite | postgres
+    path: str = "mozci-monitor.sqlite3"  # sqlite
+    dsn: str = ""  # postgres: libpq DSN or URL, password from $PGPASSWORD / PGPASSFILE
+    instance: str = ""  # this daemon's name in outbox claims ("": <hostname>-<pid>)
+    lease_seconds: float = 300.0  # how long a claimed action stays this instance's
+    migrate_on_start: bool = True  # false: refuse an old schema (run `mozci-monitor migrate`)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Settings:
 
 
 _CHOICES = {
+    ("store", "backend"): {"sqlite", "postgres"},
     ("log", "format"): {"auto", "json", "console"},
     ("log", "level"): {"debug", "info", "warning", "error"},
 }
@@ -120,6 +126,7 @@ _POSITIVE = {
     ("sources", "hg_rate"),
     ("sources", "max_concurrency"),
     ("actions", "max_attempts"),
+    ("store", "lease_seconds"),
     ("api", "max_body_bytes"),
 }
 
@@ -152,6 +159,8 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
         section_type = _resolve(known[name].type)
         sections[name] = _section(name, section_type, table)
     settings = replace(Settings(), **sections)
+    if settings.store.backend == "postgres" and not settings.store.dsn:
+        raise ConfigError('store.dsn: needed with store.backend = "postgres"')
     if not settings.pulse.queue.startswith("queue/") or settings.pulse.queue.count("/") < 2:
         raise ConfigError("pulse.queue: must look like queue/<user>/<name> (Pulse convention)")
     if settings.pulse.user and not settings.pulse.queue.startswith(f"queue/{settings.pulse.user}/"):
@@ -285,3 +294,10 @@ def secrets_of(settings: Settings) -> list[str]:
     if api:
         found.append(api)
     return found
+
+
+def instance_name(settings: Settings) -> str:
+    """This daemon's name among the instances sharing a store."""
+    import socket
+
+    return settings.store.instance or f"{socket.gethostname()}-{os.getpid()}"

@@ -36,7 +36,7 @@ from mozci_monitor.api import (
 )
 from mozci_monitor.api.submission import BUILDABLE_KINDS
 from mozci_monitor.clock import utc_now
-from mozci_monitor.config import Settings
+from mozci_monitor.config import Settings, instance_name
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
@@ -138,6 +138,7 @@ class Daemon:
         notifier: SystemdNotifier | None = None,
     ) -> None:
         self.settings = settings
+        self.instance = instance_name(settings)
         self.health = Health()
         self._open_requests = 0
         self.metrics = Metrics(
@@ -182,6 +183,8 @@ class Daemon:
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,
                     max_attempts=settings.actions.max_attempts,
+                    owner=self.instance,
+                    lease_seconds=settings.store.lease_seconds,
                 ),
             )
             self.reconciler = Reconciler(
@@ -192,6 +195,8 @@ class Daemon:
                 now=wall_clock,
                 on_outcome=self._after_commit,
                 concurrency=settings.sources.max_concurrency,
+                owner=self.instance,
+                lease_seconds=0.8 * settings.daemon.reconcile_interval,
             )
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -260,6 +265,10 @@ class Daemon:
             await asyncio.wait_for(workers[0], timeout=grace)
         await asyncio.gather(*workers[1:], *self._background, return_exceptions=True)
         await self._consumer.stop(grace)
+        if self.actuator is not None:
+            # Hand back this instance's claims: others take them at once, not after a lease.
+            with contextlib.suppress(Exception):
+                await self.in_store(self._store.release_actions, self.instance)
         self._store_thread.shutdown(wait=True)
         if self._services is not None:
             for close in self._services.closers:
@@ -638,15 +647,25 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
     )
 
 
+def build_store(settings: Settings) -> DaemonStore:
+    """The configured store: SQLite on one host, PostgreSQL for several daemons."""
+    if settings.store.backend == "postgres":
+        from mozci_monitor.store.postgres import PostgresStore
+
+        return PostgresStore(settings.store.dsn, migrate=settings.store.migrate_on_start)
+    from mozci_monitor.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.store.path)
+
+
 def build_daemon(settings: Settings) -> Daemon:
-    """Wire the production edges: SQLite store, kombu consumer, Taskcluster, sinks."""
+    """Wire the production edges: the store, kombu consumer, Taskcluster, sinks."""
     from mozci_monitor.config import pulse_url
     from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
-    from mozci_monitor.store.sqlite import SqliteStore
 
     pulse = settings.pulse
     url = pulse_url(pulse)
-    store = SqliteStore(settings.store.path)
+    store = build_store(settings)
     # The durable queue keeps the bindings of the last run: start from them, so that the
     # first set_bindings() removes those of campaigns that ended while we were down.
     previous = json.loads(store.get_meta(BINDINGS_KEY) or "[]")
@@ -661,7 +680,6 @@ def build_daemon(settings: Settings) -> Daemon:
             reconnect_max_delay=pulse.reconnect_max_delay,
         )
     )
-    store = SqliteStore(settings.store.path)
     daemon = Daemon(
         settings,
         store=store,

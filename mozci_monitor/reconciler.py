@@ -60,6 +60,7 @@ class ReconcileStore(Protocol):
     def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]: ...
     def campaign_requests(self, campaign_id: str) -> list[Request]: ...
     def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
+    def try_lease(self, name: str, owner: str, seconds: float) -> bool: ...
 
 
 InStore = Callable[..., Awaitable[Any]]
@@ -106,7 +107,11 @@ class Reconciler:
         now: Callable[[], str],
         on_outcome: Callable[[BatchOutcome], Awaitable[None]],
         concurrency: int = 8,
+        owner: str = "local",
+        lease_seconds: float = 240.0,
     ) -> None:
+        self._owner = owner
+        self._lease = lease_seconds
         self._engine = engine
         self._store = store
         self._in_store = in_store
@@ -128,6 +133,13 @@ class Reconciler:
         await asyncio.gather(*(self._reconcile_one(group) for group in sorted(groups)))
 
     async def _reconcile_one(self, group: str) -> None:
+        # Several daemons on one store: the group is reconciled by one of them per period.
+        # (Correctness does not hang on it: the engine's writes are idempotent.)
+        leased = await self._in_store(
+            self._store.try_lease, f"reconcile/{group}", self._owner, self._lease
+        )
+        if not leased:
+            return
         async with self._limit:
             try:
                 members = await self._tc.list_task_group(group)

@@ -40,7 +40,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast, overload
+from typing import Any, cast
 
 import psycopg
 import structlog
@@ -218,7 +218,7 @@ class PostgresStore:
                 _json(list(request.task_ids)),
                 at,
                 at,
-                not request.is_final,
+                request.is_watching,
                 _json(json.loads(_policy_json(request))),
             ),
         )
@@ -234,7 +234,7 @@ class PostgresStore:
                 request.reason,
                 _json(list(request.task_ids)),
                 at,
-                not request.is_final,
+                request.is_watching,
                 _json(json.loads(_policy_json(request))),
                 request.request_id,
             ),
@@ -599,10 +599,6 @@ class PostgresStore:
     # instance still held it: False means another one took the entry over and this one
     # must not attempt it (or record its outcome).
 
-    @overload
-    def mark_action_started(self, key: str, at: str) -> None: ...
-    @overload
-    def mark_action_started(self, key: str, at: str, *, owner: str) -> bool: ...
     def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
         """Recorded before the action is attempted, so a crash leaves evidence to check.
 
@@ -619,10 +615,6 @@ class PostgresStore:
         )
         return None if owner is None else cursor.rowcount == 1
 
-    @overload
-    def mark_action_done(self, key: str, at: str, result: str) -> None: ...
-    @overload
-    def mark_action_done(self, key: str, at: str, result: str, *, owner: str) -> bool: ...
     def mark_action_done(
         self, key: str, at: str, result: str, *, owner: str | None = None
     ) -> bool | None:
@@ -633,12 +625,6 @@ class PostgresStore:
         )
         return None if owner is None else cursor.rowcount == 1
 
-    @overload
-    def mark_action_failed(self, key: str, at: str, error: str, *, final: bool) -> None: ...
-    @overload
-    def mark_action_failed(
-        self, key: str, at: str, error: str, *, final: bool, owner: str
-    ) -> bool: ...
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
     ) -> bool | None:

@@ -4,9 +4,9 @@
 
 CONFIG: {"owner", "dsn", "broker_url", "queue", "root_url", "treeherder_url", "hg_url",
 "email", "lease_seconds", "status_file"}. The daemon is the production one (Daemon +
-PulseConsumer + build_services) on a PostgresStore whose outbox it performs through claims
-(ClaimingStore). It rewrites `status_file` (JSON: started, bound groups, counters,
-performed actions) every 0.1 s, for the test to follow it without parsing logs.
+PulseConsumer + build_services) on a PostgresStore whose outbox it performs through
+claims. It rewrites `status_file` (JSON: started, bound groups, counters, performed
+actions) every 0.1 s, for the test to follow it without parsing logs.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from mozci_monitor.config import (
     PulseSettings,
     Settings,
     SourcesSettings,
+    StoreSettings,
 )
 from mozci_monitor.daemon import Daemon, build_services
 from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
 from mozci_monitor.store.postgres import PostgresStore
-from scaleout.claiming import ClaimingStore
 
 
 def settings_from(config: dict[str, Any]) -> Settings:
@@ -46,15 +46,19 @@ def settings_from(config: dict[str, Any]) -> Settings:
             taskcluster_rate=500,
         ),
         actions=ActionsSettings(max_per_request=3),
+        store=StoreSettings(
+            backend="postgres",
+            dsn=config["dsn"],
+            instance=config["owner"],
+            lease_seconds=float(config["lease_seconds"]),
+        ),
         notify={"sinks": ["log", "taskcluster"], "email": [config["email"]]},
     )
 
 
 async def main(config: dict[str, Any]) -> int:
     settings = settings_from(config)
-    store = ClaimingStore(
-        PostgresStore(config["dsn"]), config["owner"], float(config["lease_seconds"])
-    )
+    store = PostgresStore(config["dsn"])
     consumer = PulseConsumer(
         ConsumerSettings(
             url=settings.pulse.url, queue_name=settings.pulse.queue, heartbeat=10.0, prefetch=50

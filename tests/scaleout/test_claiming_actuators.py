@@ -1,4 +1,4 @@
-"""Today's Actuator, several instances over one PostgreSQL outbox through ClaimingStore.
+"""Several Actuators over one PostgreSQL outbox, each working only on what it claimed.
 
 In-process and fast: three actuators (each with its own connection and store thread, like
 three daemons) drain one outbox at the same time; a fake Taskcluster and a recording sink
@@ -23,7 +23,6 @@ from mozci_monitor.core.model import Push
 from mozci_monitor.notify import Notification
 from mozci_monitor.sources.models import TaskRun, TaskStatus
 from mozci_monitor.store.postgres import PostgresStore
-from scaleout.claiming import ClaimingStore, LostClaim
 
 T = TypeVar("T")
 AT = "2026-11-22T12:00:00.000Z"
@@ -79,17 +78,17 @@ class Instance:
         self, dsn: str, owner: str, queue: FakeQueue, sink: Recorder, lease: float = 300.0
     ) -> None:
         self.store = PostgresStore(dsn)
-        self.claiming = ClaimingStore(self.store, owner, lease)
+        self.owner, self.lease = owner, lease
         self.thread = ThreadPoolExecutor(max_workers=1)
         self.actuator = Actuator(
             in_store=self.in_store,
-            store=self.claiming,
+            store=self.store,
             taskcluster=queue,  # type: ignore[arg-type]
             render=_no_render,
             sinks=[sink],
             on_permanent_failure=_no_failure,
             now=lambda: AT,
-            settings=ActuatorSettings(batch=4),
+            settings=ActuatorSettings(batch=4, owner=owner, lease_seconds=lease),
         )
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -155,7 +154,7 @@ async def test_three_actuators_perform_every_entry_once(
 
     async def until_empty(instance: Instance) -> None:
         while await instance.actuator.drain() or await instance.in_store(
-            instance.claiming.pending_actions, 1
+            instance.store.claim_actions, instance.owner, lease_seconds=instance.lease, limit=1
         ):
             pass
 
@@ -191,7 +190,6 @@ async def test_an_entry_left_in_doubt_by_a_dead_instance_is_confirmed_not_redone
         assert entry.result is not None and entry.result.startswith("already performed")
         assert dead.claim_of(action.key)[0] == "alive"
         # The dead one, were it only paused, is fenced off its old claim.
-        with pytest.raises(LostClaim):
-            ClaimingStore(dead, "dead", 300.0).mark_action_started(action.key, AT)
+        assert dead.mark_action_started(action.key, AT, owner="dead") is False
     finally:
         dead.close()

@@ -14,9 +14,9 @@ import pytest
 from pg import pg_dsn, postgres  # noqa: F401  (fixtures)
 
 from mozci_monitor.store.postgres import PostgresStore
-from store_contract.sqlite_claims import ClaimingSqliteStore
+from mozci_monitor.store.sqlite import SqliteStore
 
-AnyStore = ClaimingSqliteStore | PostgresStore
+AnyStore = SqliteStore | PostgresStore
 OpenStore = Callable[[], AnyStore]
 
 
@@ -27,7 +27,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenS
         path = tmp_path / "store.sqlite3"
 
         def make() -> AnyStore:
-            return ClaimingSqliteStore(path)
+            return SqliteStore(path)
     else:
         dsn = request.getfixturevalue("pg_dsn")
 

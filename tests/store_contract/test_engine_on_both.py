@@ -15,8 +15,8 @@ from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import Push, RemedyPolicy, TaskEvent
 from mozci_monitor.engine import Engine
+from mozci_monitor.store.sqlite import SqliteStore
 from store_contract.conftest import AnyStore
-from store_contract.sqlite_claims import ClaimingSqliteStore
 
 AT = "2026-11-22T10:00:00.000Z"
 PUSH = Push("autoland", "219d38523a321229f7f48aca6592f76b993fb1aa", GROUP)
@@ -77,7 +77,7 @@ def test_the_same_history_gives_the_same_state_on_both_stores(
     store: AnyStore, tmp_path: Path
 ) -> None:
     ours = _run(store)
-    reference_store = ClaimingSqliteStore(tmp_path / "reference.sqlite3")
+    reference_store = SqliteStore(tmp_path / "reference.sqlite3")
     try:
         reference = _run(reference_store)
     finally:
