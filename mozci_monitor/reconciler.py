@@ -231,14 +231,12 @@ class Reconciler:
         group = campaign.push.task_group_id
         builds = [campaign.label] if campaign.label else self._builds.get(group, [])
         done = set(campaign.params.get("expanded_builds", ()))
-        finished = [
+        completed = [
             build
             for build in builds
-            if build not in done
-            and any(m.status.state == "completed" for m in by_label.get(build, ()))
+            if any(m.status.state == "completed" for m in by_label.get(build, ()))
         ]
-        if not finished:
-            return
+        finished = [build for build in completed if build not in done]
         scheduled = frozenset(by_label)
         coalesced = frozenset(
             label
@@ -251,8 +249,15 @@ class Reconciler:
         requests: list[Request] = []
         actions: list[Action] = []
         budget = int(campaign.params.get("max_actions_per_request", 3))
-        for build in finished:
+        already = set(campaign.params.get("added", ()))
+        for build in completed:
             missing = downstream_missing(build, graph, scheduled, coalesced)
+            if build in done:
+                # Expanded before: only tests coalesced since then are new; their requests
+                # reschedule them through the watch remedy.
+                missing = tuple(label for label in missing if label not in already)
+                if not missing:
+                    continue
             never_scheduled = tuple(label for label in missing if label not in scheduled)
             for label in missing:
                 requests.append(
@@ -285,6 +290,8 @@ class Reconciler:
                 build=build,
                 missing=list(missing),
             )
+        if not requests and not finished:
+            return
         expanded = sorted(done | set(finished))
         params = dict(campaign.params)
         params["expanded_builds"] = expanded
