@@ -60,6 +60,7 @@ class Knobs:
     store_retry_max: float = 0.5
     reconnect_max_delay: float = 1.0
     max_attempts: int = 8
+    instance: str = ""  # [store] instance: "" is the default, <hostname>-<pid>
 
 
 def config_text(*, broker_url: str, queue: str, store_path: Path, sc: Scene, knobs: Knobs) -> str:
@@ -74,6 +75,7 @@ reconnect_max_delay = {knobs.reconnect_max_delay}
 
 [store]
 path = {json.dumps(str(store_path))}
+instance = {json.dumps(knobs.instance)}
 
 [daemon]
 batch_max = {knobs.batch_max}
@@ -559,6 +561,21 @@ def assert_same_as_baseline(r: Rig, baseline: Outcome) -> Outcome:
     assert outcome.incomplete_timelines == []
     assert outcome.notifications >= baseline.notifications
     return outcome
+
+
+def store_behind_sim(r: Rig) -> list[str]:
+    """Watched tasks whose phase in the store is not the simulator's (exceptions aside)."""
+    behind = []
+    for item in r.watched:
+        for task in r.sc.tasks(item.label):
+            expected = _PHASE_OF_STATE.get(task.state)
+            if expected is None:
+                continue
+            record = r.sc.reader.get_task(task.task_id)
+            phase = record.phase.value if record is not None else None
+            if phase != expected:
+                behind.append(f"{item.label} {task.task_id}: store {phase}, sim {expected}")
+    return behind
 
 
 _BASELINES: dict[int, Outcome] = {}

@@ -17,35 +17,12 @@ import pytest
 from broker import RabbitMQ, amqp_answers
 from e2e.harness import until
 
-from chaos.rig import FULL_RATE, Knobs, Outcome, Rig, assert_same_as_baseline, rig
+from chaos.rig import FULL_RATE, Knobs, Outcome, Rig, assert_same_as_baseline, rig, store_behind_sim
 from chaos.table import ChaosTable
 from mozci_monitor.pulse import task_group_binding
 from mozci_monitor.sim import PulseMessage
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.chaos]
-
-_PHASE = {
-    "unscheduled": "scheduled",
-    "pending": "pending",
-    "running": "running",
-    "completed": "completed",
-    "failed": "orange",
-}
-
-
-def store_behind_sim(r: Rig) -> list[str]:
-    """Watched tasks whose phase in the store is not the simulator's (exceptions aside)."""
-    behind = []
-    for item in r.watched:
-        for task in r.sc.tasks(item.label):
-            expected = _PHASE.get(task.state)
-            if expected is None:
-                continue
-            record = r.sc.reader.get_task(task.task_id)
-            phase = record.phase.value if record is not None else None
-            if phase != expected:
-                behind.append(f"{item.label} {task.task_id}: store {phase}, sim {expected}")
-    return behind
 
 
 async def in_step(r: Rig, when: str, within: float = 30.0) -> None:
