@@ -138,7 +138,7 @@ async def test_downtime_with_a_purged_queue_is_caught_up_by_reconciliation(
         started = time.monotonic()
         run = await r.start()
         r.go(FULL_RATE)
-        await r.until_finished(within=30.0)
+        await r.until_finished(within=15.0)
         recovered = time.monotonic() - started
         code, _ = await r.terminate()
         assert code == 0

@@ -52,5 +52,5 @@ async def test_remedies_follow_the_decision_task_not_the_reconcile_timer(
             "the daemon saw the decision task complete (Pulse)",
         )
         # Well within the 300 s timer: both remedies performed, both campaigns finished.
-        await r.until_finished(within=30.0)
+        await r.until_finished(within=15.0)
         assert sc.sim.stats.hook_triggers == {"retrigger": 1, "add-new-jobs": 1}
