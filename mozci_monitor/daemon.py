@@ -359,9 +359,13 @@ class Daemon:
             return
         if outcome.unlabelled:
             self._spawn(self.reconciler.resolve_labels(outcome.unlabelled), "labels")
-        expand = {t.task_group_id for t in outcome.completed_tasks} & self._downstream_groups
+        completed = outcome.completed_tasks
+        # A decision task's id is its group's: once it is done, the push's graph is known,
+        # and missing runs, never-scheduled labels and fills can be acted on at once.
+        graph_known = {t.task_group_id for t in completed if t.task_id == t.task_group_id}
+        expand = graph_known | ({t.task_group_id for t in completed} & self._downstream_groups)
         if expand:
-            self._spawn(self.reconciler.reconcile_groups(expand), "downstream")
+            self._spawn(self.reconciler.reconcile_groups(expand), "graph-known")
         if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
             await self._refresh_bindings()
 
@@ -432,11 +436,12 @@ class Daemon:
             await asyncio.sleep(1.0)
             generation = self._consumer_generation()
             if generation != seen or self._monotonic() >= next_full:
-                if generation != seen:
+                caught_up = generation != seen
+                if caught_up:
                     log.info("consumer reconnected or queue re-created; reconciling")
                 seen = generation
                 next_full = self._monotonic() + interval
-                await self.reconciler.reconcile_all()
+                await self.reconciler.reconcile_all(force=caught_up)
 
     def _consumer_generation(self) -> int:
         health = getattr(self._consumer, "health", None)

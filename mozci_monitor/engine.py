@@ -298,7 +298,7 @@ class Engine:
         self._store.save_task(update.record, at)
         if update.record.label is None:
             outcome.unlabelled.append(event.task_id)
-        elif update.moved and update.record.phase.value == "completed":
+        if update.moved and update.record.phase.value == "completed":
             outcome.completed_tasks.append(update.record)
         self._match(update, at, outcome)
 

@@ -125,20 +125,22 @@ class Reconciler:
 
     # -- whole groups ---------------------------------------------------------------------
 
-    async def reconcile_all(self) -> None:
+    async def reconcile_all(self, *, force: bool = True) -> None:
         groups = await self._in_store(self._store.open_task_groups)
-        await self.reconcile_groups(groups)
+        await self.reconcile_groups(groups, force=force)
 
-    async def reconcile_groups(self, groups: Iterable[str]) -> None:
-        await asyncio.gather(*(self._reconcile_one(group) for group in sorted(groups)))
+    async def reconcile_groups(self, groups: Iterable[str], *, force: bool = True) -> None:
+        await asyncio.gather(*(self._reconcile_one(group, force=force) for group in sorted(groups)))
 
-    async def _reconcile_one(self, group: str) -> None:
-        # Several daemons on one store: the group is reconciled by one of them per period.
-        # (Correctness does not hang on it: the engine's writes are idempotent.)
+    async def _reconcile_one(self, group: str, *, force: bool) -> None:
+        # Several daemons on one store: the periodic pass over a group is done by one of
+        # them per period. Catch-ups (start, reconnect, a new binding, a finished decision
+        # task) are forced: they are about what this instance may have missed, and the
+        # engine's writes are idempotent, so doing one twice costs only a REST call.
         leased = await self._in_store(
             self._store.try_lease, f"reconcile/{group}", self._owner, self._lease
         )
-        if not leased:
+        if not leased and not force:
             return
         async with self._limit:
             try:

@@ -121,7 +121,10 @@ def parse_status(status: Mapping[str, Any]) -> TaskStatus:
 def _parse_run(index: int, run_json: object) -> Run:
     run = _object(run_json, f"runs[{index}]")
     run_id = run.get("runId")
-    _expect(run_id == index, f"runs[{index}].runId must be {index}, got {_short(run_id)}")
+    _expect(
+        _is_int(run_id) and run_id == index,
+        f"runs[{index}].runId must be {index}, got {_short(run_id)}",
+    )
     state = run.get("state")
     _expect(_one_of(state, RUN_STATES), f"runs[{index}].state is not a run state: {_short(state)}")
     created = run.get("reasonCreated")
