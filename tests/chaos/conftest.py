@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from broker import RabbitMQ, unique_queue_name
 
-from chaos.rig import Outcome, baseline_outcome
+from chaos.rig import SEED, Outcome, baseline_outcome
 from chaos.table import CHAOS_ROWS, TABLE_JSON, ChaosTable, format_table
 
 
@@ -57,7 +57,7 @@ def queue(rabbitmq: RabbitMQ) -> Any:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not CHAOS_ROWS:
         return
-    terminalreporter.section("chaos: figures per scenario")
+    terminalreporter.section(f"chaos: figures per scenario (CHAOS_SEED={SEED} replays)")
     for line in format_table(CHAOS_ROWS):
         terminalreporter.write_line(line)
     for row in CHAOS_ROWS:

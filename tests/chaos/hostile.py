@@ -97,8 +97,8 @@ def hostile(draw: st.DrawFn, valid: list[PulseMessage], group: str) -> Raw:
 
 
 def has_bool_run_id(body: bytes) -> bool:
-    """A body whose runs carry a boolean runId equal to the index, which the parser accepts
-    (test_hostile_parsing.py); the scenario counts those apart until that is fixed."""
+    """A body whose runs carry a boolean runId equal to its index (False for run 0), which
+    the parser once took for the run's number (test_hostile_parsing.py)."""
     try:
         runs = json.loads(body)["status"]["runs"]
         return any(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -36,10 +37,11 @@ from mozci_monitor.core.model import Request
 from mozci_monitor.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# One seed for every scenario and its fault-free baseline. Fixed (not random as in the e2e
-# harness) so that a scenario is compared with the run of the same seed; unusual enough that
-# another session's simulator is unlikely to publish the same task group ids.
-SEED = 8_675_309
+# One seed for every scenario of a session and its fault-free baseline, so that each scenario
+# is compared with the run of the same seed. Random per session (CHAOS_SEED replays one):
+# two sessions on one broker with one seed would publish the same task group ids, and each
+# daemon would consume the other session's messages.
+SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1, 1 << 30))
 STARTUP_WITHIN = 30.0
 FINISH_WITHIN = 60.0
 FULL_RATE = 3600.0  # CI seconds per wall second: a push's jobs in about a wall second

@@ -94,33 +94,15 @@ async def test_kill_9_at_random_points_of_a_campaign(
         )
 
 
-@pytest.mark.parametrize(
-    "instance",
-    [
-        pytest.param(
-            "",
-            id="default-instance",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="reconciler.py:136 skips a group whose reconcile/<group> lease another "
-                "owner holds; the owner is <hostname>-<pid> (config.py:303, [store] instance "
-                "empty), the lease lasts lease_seconds (300 s) and is never released on stop "
-                "(release_lease is not called): a restarted daemon does not catch up on what "
-                "it missed while down for up to 5 minutes",
-            ),
-        ),
-        pytest.param("chaos-daemon", id="named-instance"),
-    ],
-)
 async def test_downtime_with_a_purged_queue_is_caught_up_by_reconciliation(
     rabbitmq: RabbitMQ,
     queue: str,
     tmp_path: Path,
     baseline: Outcome,
     chaos_table: ChaosTable,
-    instance: str,
 ) -> None:
-    async with rig(rabbitmq.url, queue, tmp_path, knobs=Knobs(instance=instance)) as r:
+    # The default [store] instance (<hostname>-<pid>): a restart is a new owner of leases.
+    async with rig(rabbitmq.url, queue, tmp_path) as r:
         r.plant_standard()
         run = await r.start()
         await r.launch(run)
@@ -146,7 +128,7 @@ async def test_downtime_with_a_purged_queue_is_caught_up_by_reconciliation(
         caught_up = sum(int(e.get("caught_up") or 0) for e in run.events("reconciled task group"))
         assert caught_up > 0
         chaos_table.add(
-            f"4 downtime + queue purged ({instance or 'default instance'})",
+            "4 downtime + queue purged",
             messages=r.messages_published(),
             faults=purged,
             lost=len(outcome.lost_against(baseline)),

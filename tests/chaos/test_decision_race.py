@@ -2,9 +2,9 @@
 
 The catch-up that follows a new binding lists the task group; when the decision task is not
 done yet (or the group does not exist yet), the checks that need the push's graph (runs
-missing, labels never scheduled) are skipped. The decision task's completion then arrives
-over Pulse, but only the reconcile timer (`daemon.reconcile_interval`, 300 s by default)
-runs those checks again: the remedies come minutes late.
+missing, labels never scheduled) cannot run. The decision task's completion, seen on Pulse,
+must run them at once, not the reconcile timer (`daemon.reconcile_interval`, 300 s by
+default). Found by this suite; fixed in 24cfe17.
 """
 
 from __future__ import annotations
@@ -20,13 +20,6 @@ from chaos.rig import Knobs, Watched, rig
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.chaos]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconciler.py:146 checks missing runs / never-scheduled labels only while "
-    "reconciling a group whose decision task is completed; daemon.py _after_commit re-runs "
-    "the reconciler on a completed task only for downstream groups, so a decision task "
-    "completing over Pulse does not trigger the check: it waits for reconcile_interval",
-)
 async def test_remedies_follow_the_decision_task_not_the_reconcile_timer(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path
 ) -> None:
