@@ -82,6 +82,7 @@ class ActuatorSettings:
     owner: str = "local"  # this instance's name in outbox claims
     lease_seconds: float = 300.0  # a claim outlives one attempt of one action by far
     max_attempts: int = 8
+    concurrency: int = 8  # actions performed at once
     retry_base: float = 1.0
     retry_max: float = 60.0
     batch: int = 50
@@ -147,9 +148,16 @@ class Actuator:
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.batch,
         )
-        retry_later = False
-        for entry in entries:
-            retry_later |= not await self._attempt(entry)
+        # Entries are independent intents: perform several at once (each waits mostly on
+        # Taskcluster), bounded so a burst of actions stays polite.
+        limit = asyncio.Semaphore(self._settings.concurrency)
+
+        async def attempt(entry: Any) -> bool:
+            async with limit:
+                return await self._attempt(entry)
+
+        results = await asyncio.gather(*(attempt(entry) for entry in entries))
+        retry_later = not all(results)
         return retry_later
 
     async def _attempt(self, entry: Any) -> bool:

@@ -31,7 +31,10 @@ class PulseSettings:
     password_env: str = "PULSE_PASSWORD"
     password_file: str = ""
     queue: str = "queue/mozci-monitor/requests"
-    prefetch: int = 200
+    # At least twice daemon.batch_max: the broker keeps delivering the next batch while one
+    # commits (with 200, batches never reached batch_max and the pipeline stalled on each
+    # commit; bench/README.md, 11 % less CPU per message).
+    prefetch: int = 1000
     heartbeat: float = 15.0
     declare_exchanges: bool = True
     reconnect_max_delay: float = 30.0

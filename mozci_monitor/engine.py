@@ -8,8 +8,8 @@ entirely committed, and may then be acked, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -105,13 +105,55 @@ class Engine:
     def __init__(self, store: StorePort, *, repo_day_budget: int | None = None) -> None:
         self._store = store
         self._repo_day_budget = repo_day_budget
+        # Per transaction: what this unit of work read and wrote, so a batch does not read
+        # a task (and re-parse its status) once per message and request.
+        self._tasks: dict[str, TaskRecord | None] = {}
+        self._used: dict[tuple[str, str], int] = {}
+
+    @contextmanager
+    def _unit(self, *, rollback: bool = False) -> Iterator[None]:
+        self._tasks, self._used = {}, {}
+        try:
+            with self._store.transaction(rollback=rollback):
+                yield
+        finally:
+            self._tasks, self._used = {}, {}
+
+    def _get_task(self, task_id: str) -> TaskRecord | None:
+        if task_id not in self._tasks:
+            self._tasks[task_id] = self._store.get_task(task_id)
+        return self._tasks[task_id]
+
+    def _get_tasks(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        missing = [t for t in task_ids if t not in self._tasks]
+        if missing:
+            found = self._store.get_tasks(missing)
+            self._tasks.update((t, found.get(t)) for t in missing)
+        return {t: record for t in task_ids if (record := self._tasks[t]) is not None}
+
+    def _save_task(self, record: TaskRecord, at: str) -> None:
+        self._store.save_task(record, at)
+        self._tasks[record.task_id] = record
+
+    def _count_actions(self, *, repo: str, day: str) -> int:
+        if (repo, day) not in self._used:
+            self._used[(repo, day)] = self._store.count_actions(repo=repo, day=day)
+        return self._used[(repo, day)]
+
+    def _add_action(self, action: Action, at: str) -> bool:
+        added = self._store.add_action(action, at)
+        if added and action.push is not None and action.kind.value != "notify":
+            key = (action.push.repo, at[:10])
+            if key in self._used:
+                self._used[key] += 1
+        return added
 
     def apply(
         self, items: Sequence[TaskEvent | Rejection], at: str, *, dry_run: bool = False
     ) -> BatchOutcome:
         """Apply a batch atomically; on return (without dry_run) it is durable."""
         outcome = BatchOutcome()
-        with self._store.transaction(rollback=dry_run):
+        with self._unit(rollback=dry_run):
             watched = self._store.open_task_groups()
             for item in items:
                 if isinstance(item, Rejection):
@@ -126,7 +168,7 @@ class Engine:
     def start_campaign(self, campaign: Campaign, requests: Sequence[Request], at: str) -> Campaign:
         """Record a campaign and its requests; requests adopt tasks already known."""
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             self._store.add_campaign(campaign, at)
             for request in requests:
                 self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
@@ -137,7 +179,7 @@ class Engine:
     def register(self, request: Request, at: str) -> Request:
         """Add a lone request (no campaign) and adopt the tasks already known to serve it."""
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             return self._register(request, at, outcome)
 
     def add_requests(
@@ -154,7 +196,7 @@ class Engine:
         Requests already known are skipped, so expanding twice adds nothing.
         """
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             if campaign is not None:
                 self._store.save_campaign(campaign, at)
             current = self._store.get_campaign(campaign_id)
@@ -189,7 +231,7 @@ class Engine:
         if left is not None and left <= 0:
             return "campaign action budget used up"
         if self._repo_day_budget is not None and action.push is not None:
-            used = self._store.count_actions(repo=action.push.repo, day=at[:10])
+            used = self._count_actions(repo=action.push.repo, day=at[:10])
             if used >= self._repo_day_budget:
                 return f"daily action budget for {action.push.repo} used up"
         return None
@@ -197,12 +239,12 @@ class Engine:
     def learn_label(self, task_id: str, label: str, at: str) -> BatchOutcome:
         """A label found out-of-band (queue.task) lets an unlabelled task join its requests."""
         outcome = BatchOutcome()
-        with self._store.transaction():
-            previous = self._store.get_task(task_id)
+        with self._unit():
+            previous = self._get_task(task_id)
             if previous is None or previous.label == label:
                 return outcome
             update = observe(previous, previous.status, label)
-            self._store.save_task(update.record, at)
+            self._save_task(update.record, at)
             self._match(update, at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome
@@ -212,7 +254,7 @@ class Engine:
     ) -> BatchOutcome:
         """The push's graph is known: schedule the request's label if it never appeared."""
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             request = self._store.get_request(request_id)
             if request is None:
                 return outcome
@@ -224,7 +266,7 @@ class Engine:
     def action_failed(self, action: Action, error: str, at: str) -> BatchOutcome:
         """The outbox gave up on an action: its request ends failed, with the reason."""
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             if action.request_id is None:
                 return outcome
             request = self._store.get_request(action.request_id)
@@ -236,7 +278,7 @@ class Engine:
 
     def cancel_campaign(self, campaign_id: str, reason: str, at: str) -> Campaign | None:
         outcome = BatchOutcome()
-        with self._store.transaction():
+        with self._unit():
             campaign = self._store.get_campaign(campaign_id)
             if campaign is None:
                 return None
@@ -278,7 +320,7 @@ class Engine:
         self, event: TaskEvent, watched: set[str], at: str, outcome: BatchOutcome
     ) -> None:
         exchange = EXCHANGE_PREFIX + event.kind.value
-        previous = self._store.get_task(event.task_id)
+        previous = self._get_task(event.task_id)
         if previous is None and event.task_group_id not in watched:
             outcome.unwatched += 1
             outcome.tally(exchange, "unwatched")
@@ -295,7 +337,7 @@ class Engine:
             outcome.tally(exchange, "applied")
         if update.record == previous:
             return
-        self._store.save_task(update.record, at)
+        self._save_task(update.record, at)
         if update.record.label is None:
             outcome.unlabelled.append(event.task_id)
         if update.moved and update.record.phase.value == "completed":
@@ -313,7 +355,7 @@ class Engine:
     def _feed(
         self, request: Request, update: TaskUpdate, at: str, outcome: BatchOutcome
     ) -> Request:
-        tasks = self._store.get_tasks(list(request.task_ids))
+        tasks = self._get_tasks(list(request.task_ids))
         decision = decide(request, tasks, update, self._allowance(request, at))
         self._record(request, decision, at, outcome)
         return decision.request
@@ -329,7 +371,7 @@ class Engine:
             self._queue_action(action, at, outcome)
 
     def _queue_action(self, action: Action, at: str, outcome: BatchOutcome) -> None:
-        if not self._store.add_action(action, at):
+        if not self._add_action(action, at):
             return  # the same intent was queued before: once is enough
         outcome.actions += 1
         if action.campaign_id is None or action.kind.value == "notify":
@@ -346,7 +388,7 @@ class Engine:
                 campaign_left = campaign.actions_left
         repo_left: int | None = None
         if self._repo_day_budget is not None:
-            used = self._store.count_actions(repo=request.push.repo, day=at[:10])
+            used = self._count_actions(repo=request.push.repo, day=at[:10])
             repo_left = self._repo_day_budget - used
         return Allowance(campaign=campaign_left, repo_day=repo_left)
 

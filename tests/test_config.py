@@ -51,7 +51,7 @@ def test_no_file_gives_the_defaults() -> None:
     assert settings == Settings()
     assert settings.pulse.url == DEFAULT_LOCAL_URL
     assert settings.pulse.queue == "queue/mozci-monitor/requests"
-    assert settings.pulse.prefetch == 200
+    assert settings.pulse.prefetch == 1000
     assert settings.pulse.heartbeat == 15.0
     assert settings.pulse.declare_exchanges is True
     assert settings.store.path == "mozci-monitor.sqlite3"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mozci_monitor.core.actions import Action, ActionKind
-from mozci_monitor.core.model import Push, Run, TaskStatus
+from mozci_monitor.core.model import Push, Run, RunState, TaskStatus
 
 
 def status_to_json(status: TaskStatus) -> dict[str, Any]:
@@ -21,6 +21,38 @@ def status_to_json(status: TaskStatus) -> dict[str, Any]:
         "deadline": status.deadline,
         "runs": [_run_to_json(run) for run in status.runs],
     }
+
+
+def status_from_json(data: dict[str, Any]) -> TaskStatus:
+    """The inverse of `status_to_json`, for data this program wrote itself.
+
+    No validation: `parse_status` already checked the status when it arrived, and
+    re-checking every stored task on every read was the engine's largest single cost.
+    """
+    return TaskStatus(
+        task_id=data["taskId"],
+        task_group_id=data["taskGroupId"],
+        state=data["state"],
+        retries_left=data["retriesLeft"],
+        runs=tuple(
+            Run(
+                run_id=run["runId"],
+                state=RunState(run["state"]),
+                reason_created=run["reasonCreated"],
+                reason_resolved=run.get("reasonResolved"),
+                scheduled=run.get("scheduled"),
+                started=run.get("started"),
+                resolved=run.get("resolved"),
+                worker_group=run.get("workerGroup"),
+                worker_id=run.get("workerId"),
+            )
+            for run in data["runs"]
+        ),
+        provisioner_id=data.get("provisionerId", ""),
+        worker_type=data.get("workerType", ""),
+        scheduler_id=data.get("schedulerId", ""),
+        deadline=data.get("deadline", ""),
+    )
 
 
 def _run_to_json(run: Run) -> dict[str, Any]:

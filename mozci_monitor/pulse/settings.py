@@ -102,7 +102,7 @@ class ConsumerSettings:
     # to already: set_bindings() before start replaces the former, and the keys it drops
     # are unbound, so a restart can shed the bindings of requests that ended meanwhile.
     routing_keys: tuple[str, ...] = ()
-    prefetch: int = 200
+    prefetch: int = 1000  # >= 2 x the daemon's batch_max: delivery overlaps the commit
     heartbeat: float = 15.0  # AMQP heartbeats on; kombu's default is off
     declare_exchanges: bool = True
     queue_max_length: int | None = None  # x-max-length (the broker drops the oldest beyond it)

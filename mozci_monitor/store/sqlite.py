@@ -18,9 +18,14 @@ from typing import Any
 
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.codec import action_from_json, action_to_json, status_to_json
+from mozci_monitor.core.codec import (
+    action_from_json,
+    action_to_json,
+    status_from_json,
+    status_to_json,
+)
 from mozci_monitor.core.machine import progress
-from mozci_monitor.core.messages import Rejection, parse_status
+from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
     FailureKind,
     Phase,
@@ -720,7 +725,8 @@ def _task_from_row(row: sqlite3.Row) -> TaskRecord:
         task_id=row["task_id"],
         task_group_id=row["task_group_id"],
         label=row["label"],
-        status=parse_status(json.loads(row["status"])),
+        # Validated when it arrived; stored rows are read back without re-validation.
+        status=status_from_json(json.loads(row["status"])),
         phase=Phase(row["phase"]),
         reason=row["reason"],
     )

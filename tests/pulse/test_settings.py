@@ -99,7 +99,7 @@ def test_settings_defaults() -> None:
     settings = ConsumerSettings(queue_name="queue/mozci/monitor")
     assert settings.url == "amqp://guest:guest@localhost:5672//"
     assert settings.exchanges == TASK_EXCHANGES
-    assert settings.prefetch == 200
+    assert settings.prefetch == 1000
     assert settings.heartbeat == 15.0
     assert settings.declare_exchanges
     assert settings.reconnect_max_delay == 30.0
