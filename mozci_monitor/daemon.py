@@ -291,8 +291,24 @@ class Daemon:
                 log.error("background loop failed; restarting", error=repr(error))
                 await asyncio.sleep(2.0)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
+    def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Run follow-up work in the background, again and again until it succeeds: a
+        catch-up that meets an unwritable store must not be lost until the next timer."""
+
+        async def until_done() -> None:
+            delay = 0.5
+            while True:
+                try:
+                    await work()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning("background work failed; retrying", task=name, error=repr(error))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.settings.daemon.store_retry_max)
+
+        task = asyncio.create_task(until_done(), name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_failure)
@@ -358,14 +374,17 @@ class Daemon:
         if self.reconciler is None:
             return
         if outcome.unlabelled:
-            self._spawn(self.reconciler.resolve_labels(outcome.unlabelled), "labels")
+            unlabelled = list(outcome.unlabelled)
+            reconciler = self.reconciler
+            self._spawn(lambda: reconciler.resolve_labels(unlabelled), "labels")
         completed = outcome.completed_tasks
         # A decision task's id is its group's: once it is done, the push's graph is known,
         # and missing runs, never-scheduled labels and fills can be acted on at once.
         graph_known = {t.task_group_id for t in completed if t.task_id == t.task_group_id}
         expand = graph_known | ({t.task_group_id for t in completed} & self._downstream_groups)
         if expand:
-            self._spawn(self.reconciler.reconcile_groups(expand), "graph-known")
+            reconciler = self.reconciler
+            self._spawn(lambda: reconciler.reconcile_groups(expand), "graph-known")
         if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
             await self._refresh_bindings()
 
@@ -427,7 +446,8 @@ class Daemon:
             await self.in_store(self._store.set_meta, BINDINGS_KEY, json.dumps(sorted(groups)))
         if added and reconcile_new and self.reconciler is not None:
             # Tasks that changed before the binding existed are only visible through REST.
-            self._spawn(self.reconciler.reconcile_groups(added), "catch-up")
+            reconciler = self.reconciler
+            self._spawn(lambda: reconciler.reconcile_groups(added), "catch-up")
 
     async def _reconcile_loop(self) -> None:
         assert self.reconciler is not None

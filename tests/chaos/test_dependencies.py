@@ -185,14 +185,6 @@ async def test_unwritable_store_holds_the_batch_unacked_and_resumes(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon.py _spawn/_log_failure: work spawned in the background (the catch-up after "
-    "a new binding, the graph check when a decision task completes, label look-ups, downstream "
-    "expansion) is only logged when a store write fails ('background task failed') and never "
-    "retried; its decisions (retrigger missing runs, add never-scheduled jobs) wait for the "
-    "reconcile timer (reconcile_interval, 300 s)",
-)
 async def test_store_error_in_background_work_is_retried_when_writable(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path
 ) -> None:
@@ -215,7 +207,8 @@ async def test_store_error_in_background_work_is_retried_when_writable(
                 pytest.skip("the daemon refreshed its bindings before the store froze")
             await until(
                 lambda: any(
-                    e.get("task") == "catch-up" for e in run.events("background task failed")
+                    e.get("task") == "catch-up"
+                    for e in run.events("background work failed; retrying")
                 ),
                 "the catch-up met the unwritable store",
             )
