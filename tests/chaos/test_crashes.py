@@ -194,13 +194,23 @@ async def test_sigterm_in_a_busy_stream_commits_acks_and_exits_in_grace(
         assert took < grace
         (stopped,) = run.events("daemon stopped")
         consumed = int(stopped.get("messages", 0))
-        left = await asyncio.to_thread(rabbitmq.queue_depth, queue)
         sent = burst + sum(1 for m in seen[before:] if m.body["status"]["taskGroupId"] == group)
         # Nothing handed out was left unacked (it would be back in the queue, counted twice)
         # and nothing was acked unconsumed: what the daemon consumed plus what is left is
-        # exactly what was sent.
+        # exactly what was sent. (The last publishes may still be on their way into the
+        # queue when the publisher has closed: the depth is read until it settles.)
+        depths: list[int] = []
+
+        async def accounted() -> bool:
+            depths.append(await asyncio.to_thread(rabbitmq.queue_depth, queue))
+            return consumed + depths[-1] == sent
+
+        try:
+            await until(accounted, "consumed + left == sent", within=10.0)
+        except AssertionError:
+            raise AssertionError(f"consumed {consumed}, left {depths[-5:]}, sent {sent}") from None
+        left = depths[-1]
         assert 0 < consumed < sent
-        assert consumed + left == sent
         assert not run.events("pulse.stop_with_unacked")
 
         restarted = time.monotonic()
