@@ -55,7 +55,11 @@ async def test_kill_9_at_random_points_of_a_campaign(
     rng = random.Random(SEED)
     in_doubt = during_startup = 0
     restarts: list[float] = []  # seconds from SIGKILL to the next daemon consuming
-    async with rig(rabbitmq.url, queue, tmp_path) as r:
+    # A named instance, as a single daemon under a supervisor would be configured: with the
+    # default (<hostname>-<pid>) the entries a killed process had claimed wait out their
+    # lease (test_crash_claims.py).
+    knobs = Knobs(instance="chaos-daemon")
+    async with rig(rabbitmq.url, queue, tmp_path, knobs=knobs) as r:
         r.plant_standard()
         run = await r.start()
         await r.launch(run)
