@@ -287,15 +287,14 @@ def _until_fail(
         )
         entries.append(_state_entry(failed))
         return failed
+    source = min(counted, key=lambda r: r.task_id)  # order-independent, as above
     remedy = Remedy(ActionKind.RETRIGGER, f"no failure in {total} runs: {times} more", False, False)
-    action = replace(
-        build_action(request, remedy, counted[0]), task_id=counted[0].task_id, times=times
-    )
+    action = replace(build_action(request, remedy, source), task_id=source.task_id, times=times)
     actions.append(action)
     entries.append(
         TimelineEntry(
             "action",
-            counted[0].task_id,
+            source.task_id,
             {"action": action.kind.value, "key": action.key, "why": action.why},
         )
     )
@@ -384,7 +383,9 @@ def check_missing(
         missing = min(missing, max(request.batch, 1))  # one batch at a time
     if counted:
         remedy = Remedy(ActionKind.RETRIGGER, f"{missing} more run(s) wanted", False, False)
-        source_task: str | None = counted[0]
+        # Any task of the label can be retriggered; the smallest id makes the choice the
+        # same whichever order the tasks were seen in (several daemons, replays).
+        source_task: str | None = min(counted)
     else:
         remedy = Remedy(ActionKind.ADD_NEW_JOBS, "never scheduled", False, False)
         source_task = None
