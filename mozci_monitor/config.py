@@ -45,7 +45,7 @@ class StoreSettings:
     backend: str = "sqlite"  # sqlite | postgres
     path: str = "mozci-monitor.sqlite3"  # sqlite
     dsn: str = ""  # postgres: libpq DSN or URL, password from $PGPASSWORD / PGPASSFILE
-    instance: str = ""  # this daemon's name in outbox claims ("": <hostname>-<pid>)
+    instance: str = ""  # name in outbox claims ("": host name; on postgres <hostname>-<pid>)
     lease_seconds: float = 300.0  # how long a claimed action stays this instance's
     migrate_on_start: bool = True  # false: refuse an old schema (run `mozci-monitor migrate`)
 
@@ -300,7 +300,18 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def instance_name(settings: Settings) -> str:
-    """This daemon's name among the instances sharing a store."""
+    """This daemon's name among the instances sharing a store.
+
+    On SQLite (one daemon per store file) the default is the host name, the same after a
+    restart, so a daemon killed with SIGKILL gets its claimed actions back at once. On
+    PostgreSQL several daemons may share a host: the default adds the process id, and a
+    killed daemon's claims pass to another after `lease_seconds` — name instances in their
+    settings to keep them across restarts.
+    """
     import socket
 
-    return settings.store.instance or f"{socket.gethostname()}-{os.getpid()}"
+    if settings.store.instance:
+        return settings.store.instance
+    if settings.store.backend == "sqlite":
+        return socket.gethostname()
+    return f"{socket.gethostname()}-{os.getpid()}"

@@ -21,13 +21,6 @@ from chaos.test_dependencies import HOOK_TRIGGER
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.chaos]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/sqlite.py claim_actions only takes entries claimed by this owner or whose "
-    "lease ran out; the owner is <hostname>-<pid> (config.py instance_name with [store] "
-    "instance empty) and kill -9 cannot hand claims back (daemon.py release_actions runs on "
-    "a clean stop only): a restarted daemon waits lease_seconds (300 s) for them",
-)
 async def test_actions_claimed_by_a_killed_daemon_are_taken_over_at_restart(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path
 ) -> None:
