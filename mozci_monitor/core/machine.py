@@ -287,7 +287,7 @@ def _until_fail(
         )
         entries.append(_state_entry(failed))
         return failed
-    source = min(counted, key=lambda r: r.task_id)  # order-independent, as above
+    source = counted[0]  # the task the batches started from: each batch clones it
     remedy = Remedy(ActionKind.RETRIGGER, f"no failure in {total} runs: {times} more", False, False)
     action = replace(build_action(request, remedy, source), task_id=source.task_id, times=times)
     actions.append(action)
