@@ -1,9 +1,6 @@
 """The API served beside the real Daemon: submit over HTTP, Pulse deliveries move the
 campaign, `wait` sees it finish; /readyz follows the consumer; cancel refreshes bindings.
-
-`LocalDaemonApiBackend` is the backend proposed in mozci_monitor/api/wiring_proposal.md,
-written against the daemon as it is; once `mozci_monitor.daemon.DaemonApiBackend` exists,
-that one is tested instead.
+The backend is the daemon's own `DaemonApiBackend`.
 """
 
 from __future__ import annotations
@@ -20,20 +17,16 @@ import pytest
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
 
 from mozci_monitor.api import (
-    ActionView,
     ApiOptions,
     ApiServer,
-    CampaignSubmission,
     HealthView,
     SubmissionDefaults,
-    TimelineEntryView,
-    build_campaign,
 )
 from mozci_monitor.client import EXIT_FINISHED, MonitorClient
 from mozci_monitor.config import DaemonSettings, Settings
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
-from mozci_monitor.daemon import Daemon
+from mozci_monitor.daemon import Daemon, DaemonApiBackend
 from mozci_monitor.pulse import Delivery
 from mozci_monitor.store.sqlite import SqliteStore
 
@@ -80,80 +73,6 @@ def daemon_health(daemon: Daemon) -> HealthView:
         checks=checks,
         status=status,
     )
-
-
-class LocalDaemonApiBackend:
-    """`mozci_monitor.api.ApiBackend` over the daemon: store reads on its store thread."""
-
-    def __init__(self, daemon: Daemon, store: ApiStore, defaults: SubmissionDefaults) -> None:
-        self._daemon = daemon
-        self._store = store
-        self._defaults = defaults
-
-    async def list_campaigns(self, *, open_only: bool, limit: int) -> list[Campaign]:
-        return await self._daemon.in_store(
-            self._store.list_campaigns, open_only=open_only, limit=limit
-        )
-
-    async def get_campaign(self, campaign_id: str) -> Campaign | None:
-        def find() -> Campaign | None:
-            exact = self._store.get_campaign(campaign_id)
-            if exact is not None:
-                return exact
-            matches = self._store.find_campaigns(campaign_id)
-            return matches[0] if len(matches) == 1 else None
-
-        return await self._daemon.in_store(find)
-
-    async def campaign_requests(self, campaign_id: str) -> list[Request]:
-        return await self._daemon.in_store(self._store.campaign_requests, campaign_id)
-
-    async def request_timeline(self, request_id: str) -> list[TimelineEntryView]:
-        entries = await self._daemon.in_store(self._store.timeline, request_id)
-        return [TimelineEntryView(e.seq, e.at, e.kind, e.task_id, e.detail) for e in entries]
-
-    async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
-        def collect() -> list[Any]:
-            entries = self._store.actions_of(campaign_id=campaign_id)
-            for request in self._store.campaign_requests(campaign_id):
-                entries += self._store.actions_of(request_id=request.request_id)
-            return list({entry.key: entry for entry in entries}.values())
-
-        return [
-            ActionView(
-                key=e.key,
-                kind=e.action.kind.value,
-                state=e.state,
-                why=e.action.why,
-                result=e.result,
-                error=e.last_error,
-                request_id=e.action.request_id,
-            )
-            for e in await self._daemon.in_store(collect)
-        ]
-
-    async def submit(self, submission: CampaignSubmission) -> Campaign:
-        campaign, requests = build_campaign(submission, self._defaults)
-        return await self._daemon.start_campaign(campaign, requests)
-
-    async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:
-        daemon = self._daemon
-        canceled = await daemon.in_store(
-            daemon.engine.cancel_campaign, campaign_id, reason, daemon._now()
-        )
-        await daemon._refresh_bindings()
-        if daemon.actuator is not None:
-            daemon.actuator.wake()
-        return canceled
-
-    def health(self) -> HealthView:
-        return daemon_health(self._daemon)
-
-
-try:
-    from mozci_monitor.daemon import DaemonApiBackend  # type: ignore[attr-defined]
-except ImportError:  # not wired yet
-    DaemonApiBackend = LocalDaemonApiBackend
 
 
 # -- fixtures -------------------------------------------------------------------------------
