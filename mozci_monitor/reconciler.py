@@ -263,16 +263,7 @@ class Reconciler:
             never_scheduled = tuple(label for label in missing if label not in scheduled)
             for label in missing:
                 requests.append(
-                    Request(
-                        request_id=f"{campaign.campaign_id}-{_short(label)}",
-                        push=campaign.push,
-                        label=label,
-                        wanted=1,
-                        remedy=RemedyPolicy.WATCH,
-                        max_actions=budget,
-                        expected_new=1 if label in never_scheduled else 0,
-                        actions=1 if label in never_scheduled else 0,
-                    )
+                    _added_request(campaign, label, budget, scheduled=label not in never_scheduled)
                 )
             if never_scheduled:
                 actions.append(
@@ -332,16 +323,7 @@ class Reconciler:
             )
             budget = int(campaign.params.get("max_actions_per_request", 3))
             requests = [
-                Request(
-                    request_id=f"{campaign.campaign_id}-{_short(label)}",
-                    push=campaign.push,
-                    label=label,
-                    remedy=RemedyPolicy.WATCH,
-                    max_actions=budget,
-                    expected_new=1,
-                    actions=1,
-                )
-                for label in labels
+                _added_request(campaign, label, budget, scheduled=False) for label in labels
             ]
             actions = []
             if labels:
@@ -398,6 +380,20 @@ def _dependency_labels(entry: Any, graph: Mapping[str, Any]) -> list[str]:
     deps = entry.get("dependencies") or {}
     values = deps.values() if isinstance(deps, Mapping) else deps
     return [str(d) for d in values if str(d) in graph]
+
+
+def _added_request(campaign: Campaign, label: str, budget: int, *, scheduled: bool) -> Request:
+    """A request a campaign adds for one label; unless its task exists, the campaign's own
+    add-new-jobs action is what will bring it (counted as that request's one action)."""
+    return Request(
+        request_id=f"{campaign.campaign_id}-{_short(label)}",
+        push=campaign.push,
+        label=label,
+        remedy=RemedyPolicy.WATCH,
+        max_actions=budget,
+        expected_new=0 if scheduled else 1,
+        actions=0 if scheduled else 1,
+    )
 
 
 def _short(label: str) -> str:

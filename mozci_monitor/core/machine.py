@@ -220,6 +220,18 @@ def _remedy(
     )
 
 
+def _cancel_extra_run(request: Request, task_id: str) -> Action:
+    return Action(
+        key=f"{request.request_id}/cancel/{task_id}",
+        kind=ActionKind.CANCEL,
+        push=request.push,
+        request_id=request.request_id,
+        campaign_id=request.campaign_id,
+        task_id=task_id,
+        why="a run failed: the extra runs are not needed",
+    )
+
+
 def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
     """A run of a failed until-fail batch shows up late: it is not needed any more."""
     request_after = replace(
@@ -230,17 +242,7 @@ def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
     entries = [TimelineEntry("task-seen", record.task_id, {"label": record.label or ""})]
     actions: list[Action] = []
     if record.phase in OPEN_PHASES:
-        actions.append(
-            Action(
-                key=f"{request.request_id}/cancel/{record.task_id}",
-                kind=ActionKind.CANCEL,
-                push=request.push,
-                request_id=request.request_id,
-                campaign_id=request.campaign_id,
-                task_id=record.task_id,
-                why="a run failed: the extra runs are not needed",
-            )
-        )
+        actions.append(_cancel_extra_run(request, record.task_id))
         entries.append(
             TimelineEntry("action", record.task_id, {"action": "cancel", "key": actions[0].key})
         )
@@ -260,17 +262,7 @@ def _until_fail(
         if request.cancel_on_fail:
             for record in counted:
                 if record.phase in OPEN_PHASES:
-                    actions.append(
-                        Action(
-                            key=f"{request.request_id}/cancel/{record.task_id}",
-                            kind=ActionKind.CANCEL,
-                            push=request.push,
-                            request_id=request.request_id,
-                            campaign_id=request.campaign_id,
-                            task_id=record.task_id,
-                            why="a run failed: the extra runs are not needed",
-                        )
-                    )
+                    actions.append(_cancel_extra_run(request, record.task_id))
         return request
     if request.is_final:
         return request

@@ -6,19 +6,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-TASK_EXCHANGE_PREFIX = "exchange/taskcluster-queue/v1/"
+from mozci_monitor.core.model import EXCHANGE_PREFIX
+from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
 
-TASK_EXCHANGES: tuple[str, ...] = tuple(
-    TASK_EXCHANGE_PREFIX + kind
-    for kind in (
-        "task-defined",
-        "task-pending",
-        "task-running",
-        "task-completed",
-        "task-failed",
-        "task-exception",
-    )
-)
+# The six queue exchanges are the core's vocabulary; the consumer binds to them.
+TASK_EXCHANGE_PREFIX = EXCHANGE_PREFIX
 
 # mozillapulse's PulseConfiguration defaults (the library itself is not a dependency).
 PULSE_HOST = "pulse.mozilla.org"
