@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from e2e.harness import Scene, scene, until
+from support.brokers import Broker
+from support.ci import live_push_ci
+from support.clock import CI_SECONDS_PER_WALL_SECOND
+from support.daemon import SHERIFF
+from support.scene import Scene, scene
+from support.waiting import until
 
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ActionsSettings
@@ -44,8 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1, 1 << 30))
 STARTUP_WITHIN = 30.0
 FINISH_WITHIN = 60.0
-FULL_RATE = 3600.0  # CI seconds per wall second: a push's jobs in about a wall second
-SHERIFF = "sheriffs@example.com"
+FULL_RATE = CI_SECONDS_PER_WALL_SECOND
 
 
 @dataclass(frozen=True)
@@ -194,9 +198,6 @@ class Rig:
     knobs: Knobs
     runs: list[DaemonRun] = field(default_factory=list)
     watched: list[Watched] = field(default_factory=list)
-    _clock: asyncio.Task[None] | None = None
-    rate: float = FULL_RATE
-    clock_errors: list[str] = field(default_factory=list)
     notes: list[Callable[[], str]] = field(default_factory=list)  # more to diagnose
 
     @property
@@ -297,28 +298,10 @@ class Rig:
 
     def go(self, rate: float = FULL_RATE) -> None:
         """Let CI time run at `rate` CI seconds per wall second."""
-        self.rate = rate
-        if self._clock is None:
-            self._clock = asyncio.create_task(self._tick(), name="chaos-sim-clock")
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(0.05)
-            now = loop.time()
-            try:
-                await self.sc.sim.advance((now - last) * self.rate)
-            except Exception as error:  # keep time running; the diagnosis shows it
-                self.clock_errors.append(repr(error))
-            last = now
+        self.sc.clock.go(rate=rate)
 
     async def pause(self) -> None:
-        if self._clock is not None:
-            self._clock.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clock
-            self._clock = None
+        await self.sc.clock.pause()
 
     # -- campaigns ---------------------------------------------------------------------
 
@@ -399,7 +382,7 @@ class Rig:
             f"sim published {self.sc.sim.stats.messages_published},"
             f" publish errors {publisher.errors if publisher else None},"
             f" not yet sent {publisher._queue.qsize() if publisher else None}",
-            f"sim clock errors: {self.clock_errors[:3]}",
+            f"sim clock errors: {self.sc.clock.errors[:3]}",
             *(note() for note in self.notes),
         ]
         for item in self.watched:
@@ -530,14 +513,15 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     """A started simulator of the fixed seed (clock paused) and a config for the daemon."""
     async with scene(
-        broker_url,
-        queue,
+        Broker(broker_url, queue),
         tmp_path,
+        live_push_ci(broker_url if sim_publishes else None, seed=SEED),
         actions=ActionsSettings(max_per_request=3),
         daemon=False,
-        sim_publishes=sim_publishes,
-        seed=SEED,
     ) as sc:
+        # Scenarios stop the broker under the simulator: keep CI time running and show
+        # its errors in the diagnosis.
+        sc.clock.tolerate_errors = True
         the_rig = Rig(sc, tmp_path, knobs or Knobs())
         the_rig.write_config()
         try:
@@ -545,13 +529,6 @@ async def rig(
         finally:
             await the_rig.pause()
             await the_rig.close()
-
-
-async def eventually(condition: Callable[[], bool], what: str, within: float = 30.0) -> float:
-    """Wait for `condition`; returns the seconds it took."""
-    started = time.monotonic()
-    await until(condition, what, within=within)
-    return time.monotonic() - started
 
 
 def assert_same_as_baseline(r: Rig, baseline: Outcome) -> Outcome:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from broker import RabbitMQ, amqp_answers
-from e2e.harness import until
+from support.waiting import until
 
 from chaos.rig import FULL_RATE, Knobs, Outcome, Rig, assert_same_as_baseline, rig, store_behind_sim
 from chaos.table import ChaosTable

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from broker import RabbitMQ
-from e2e.harness import until
+from support.waiting import until
 
 from chaos.rig import Watched, rig
 from chaos.test_dependencies import HOOK_TRIGGER

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from broker import RabbitMQ, publish_many
-from e2e.harness import until
+from support.waiting import until
 
 from chaos.rig import FULL_RATE, SEED, Knobs, Outcome, Rig, assert_same_as_baseline, rig
 from chaos.table import ChaosTable

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from broker import RabbitMQ
-from e2e.harness import until
+from support.waiting import until
 
 from chaos.rig import FULL_RATE, DaemonRun, Knobs, Outcome, Watched, assert_same_as_baseline, rig
 from chaos.table import ChaosTable

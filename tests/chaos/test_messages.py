@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from broker import RabbitMQ
-from e2e.harness import until
+from support.waiting import until
 
 from chaos.hostile import hostile_messages
 from chaos.relay import Raw, raw, relaying, twice_shuffled

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e.harness import SHERIFF, Broker, actions_taken, scene
+from support.brokers import Broker
+from support.daemon import SHERIFF
+from support.scene import scene
+
+from e2e.harness import actions_taken
 from mozci_monitor.config import ActionsSettings
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
@@ -13,7 +17,7 @@ from mozci_monitor.core.model import RequestState
 async def test_tests_optimised_away_from_a_finished_build_are_added_in_one_action(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         builds = [label for label in sc.scheduled if label.startswith("build-")]
         build = max(builds, key=lambda b: len(sc.unscheduled_tests(b)))
         missing = sc.unscheduled_tests(build)
@@ -58,7 +62,7 @@ async def test_downstream_respects_the_daily_repository_budget(
     broker: Broker, tmp_path: Path
 ) -> None:
     one_a_day = ActionsSettings(max_per_request=3, max_per_repo_day=1)
-    async with scene(broker.url, broker.queue, tmp_path, actions=one_a_day) as sc:
+    async with scene(broker, tmp_path, actions=one_a_day) as sc:
         builds = [label for label in sc.scheduled if label.startswith("build-")]
         build = max(builds, key=lambda b: len(sc.unscheduled_tests(b)))
         never = next(

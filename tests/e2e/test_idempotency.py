@@ -17,8 +17,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.brokers import Broker
+from support.ci import live_push_ci
+from support.scene import Scene, scene
+from support.waiting import until
 
-from e2e.harness import Broker, Scene, scene, until
 from mozci_monitor.clock import utc_now
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
@@ -44,7 +47,7 @@ async def test_action_decided_before_a_crash_is_performed_once_after_restart(
     broker: Broker, tmp_path: Path, outcome: str
 ) -> None:
     kind = REMEDIES[outcome]
-    async with scene(broker.url, broker.queue, tmp_path, daemon=False) as sc:
+    async with scene(broker, tmp_path, daemon=False) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: outcome})
         campaign, request = sc.watch(label)
@@ -75,7 +78,7 @@ async def test_action_decided_before_a_crash_is_performed_once_after_restart(
 async def test_rerun_performed_before_a_crash_is_confirmed_not_repeated(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path, daemon=False) as sc:
+    async with scene(broker, tmp_path, daemon=False) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "internal-error"})
         campaign, request = sc.watch(label)
@@ -108,7 +111,7 @@ async def test_rerun_performed_before_a_crash_is_confirmed_not_repeated(
 async def test_hook_triggered_before_a_crash_is_confirmed_not_repeated(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "superseded"})
         campaign, request = sc.watch(label)
@@ -194,7 +197,7 @@ async def test_duplicated_and_shuffled_messages_change_nothing(
     broker: Broker, tmp_path: Path
 ) -> None:
     # The simulator publishes nothing itself: the test republishes its messages.
-    async with scene(broker.url, broker.queue, tmp_path, sim_publishes=False) as sc:
+    async with scene(broker, tmp_path, live_push_ci(None)) as sc:
         tests = sc.scheduled_tests
         sc.plant(tests[0], {0: "internal-error"})
         sc.plant(tests[1], {0: "superseded"})

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e.harness import (
-    SHERIFF,
-    Broker,
-    Scene,
-    actions_taken,
-    final_state,
-    phases,
-    scene,
-    until,
-)
+from support.brokers import Broker
+from support.daemon import SHERIFF
+from support.scene import Scene, scene
+from support.waiting import until
+
+from e2e.harness import actions_taken, final_state, phases
 from mozci_monitor.config import ActionsSettings
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import FailureKind, RequestState
@@ -36,7 +32,7 @@ def _notified_once(sc: Scene, campaign_id: str, outcome: str) -> None:
 
 
 async def test_orange_is_recorded_and_left_alone(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "failed"})
         campaign, request = sc.watch(label)
@@ -68,7 +64,7 @@ async def test_orange_is_recorded_and_left_alone(broker: Broker, tmp_path: Path)
 async def test_orange_with_green_required_is_retriggered_until_green(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "failed"})
         campaign, request = sc.watch(label, require_green=True)
@@ -102,7 +98,7 @@ async def test_orange_with_green_required_is_retriggered_until_green(
 
 
 async def test_infrastructure_exception_is_rerun_once(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "internal-error"})
         campaign, request = sc.watch(label)
@@ -135,7 +131,7 @@ async def test_infrastructure_exception_is_rerun_once(broker: Broker, tmp_path: 
 
 
 async def test_auto_retried_exception_is_left_to_the_queue(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "claim-expired"})
         campaign, request = sc.watch(label)
@@ -161,7 +157,7 @@ async def test_auto_retried_exception_is_left_to_the_queue(broker: Broker, tmp_p
 
 
 async def test_coalesced_task_is_scheduled_again_once(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "superseded"})
         campaign, request = sc.watch(label)
@@ -194,7 +190,7 @@ async def test_coalesced_task_is_scheduled_again_once(broker: Broker, tmp_path: 
 
 
 async def test_label_never_scheduled_is_added_once(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         builds = {label for label in sc.scheduled if label.startswith("build-")}
         label = next(
             label
@@ -228,7 +224,7 @@ async def test_label_never_scheduled_is_added_once(broker: Broker, tmp_path: Pat
 
 
 async def test_budget_exhausted_gives_up_after_one_rerun(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "internal-error", 1: "internal-error"})
         campaign, request = sc.watch(label, max_actions=1)
@@ -259,7 +255,7 @@ async def test_dry_run_decides_every_remedy_and_performs_none(
     broker: Broker, tmp_path: Path
 ) -> None:
     dry = ActionsSettings(dry_run=True, max_per_request=3)
-    async with scene(broker.url, broker.queue, tmp_path, actions=dry) as sc:
+    async with scene(broker, tmp_path, actions=dry) as sc:
         tests = sc.scheduled_tests
         sc.plant(tests[0], {0: "internal-error"})
         sc.plant(tests[1], {0: "failed"})
@@ -300,7 +296,7 @@ async def test_dry_run_decides_every_remedy_and_performs_none(
 async def test_fewer_runs_than_wanted_are_retriggered_in_one_action(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         campaign, request = sc.watch(label, wanted=3)
         await sc.start(campaign, request)
@@ -331,7 +327,7 @@ async def test_fewer_runs_than_wanted_are_retriggered_in_one_action(
 
 
 async def test_deadline_exceeded_is_replaced_by_a_retrigger(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "deadline-exceeded"})
         campaign, request = sc.watch(label)
@@ -359,7 +355,7 @@ async def test_daily_repository_budget_caps_actions_across_campaigns(
     broker: Broker, tmp_path: Path
 ) -> None:
     one_a_day = ActionsSettings(max_per_request=3, max_per_repo_day=1)
-    async with scene(broker.url, broker.queue, tmp_path, actions=one_a_day) as sc:
+    async with scene(broker, tmp_path, actions=one_a_day) as sc:
         tests = sc.scheduled_tests
         sc.plant(tests[0], {0: "internal-error"})
         sc.plant(tests[1], {0: "internal-error"})
@@ -385,7 +381,7 @@ async def test_watch_started_after_the_push_ran_catches_up_and_acts(
 ) -> None:
     # Pulse never says anything about a push that ran before the campaign: the daemon
     # learns it all from the queue's REST API and still sets things right.
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         tests = sc.scheduled_tests
         sc.plant(tests[0], {0: "internal-error"})
         sc.plant(tests[1], {0: "superseded"})

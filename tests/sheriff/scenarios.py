@@ -12,8 +12,10 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+from support.ci import HISTORY, history_ci
+
 from mozci_monitor.sim import Regression, SimConfig
-from sheriff.harness import HISTORY, schedule, sheriff_config
+from sheriff.harness import schedule
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def plant_regression(
     """
     rng = random.Random()
     for _ in range(200):
-        config = sheriff_config(broker_url, seed=rng.randrange(1 << 30), **overrides)
+        config = history_ci(broker_url, seed=rng.randrange(1 << 30), **overrides)
         pushes = schedule(config)
         for label in _tests(pushes[0].union(*pushes)):
             ran = tuple(i for i, labels in enumerate(pushes) if label in labels)
@@ -95,7 +97,7 @@ class BrokenFromTheStart:
 def plant_never_passed(broker_url: str) -> BrokenFromTheStart:
     rng = random.Random()
     for _ in range(200):
-        config = sheriff_config(broker_url, seed=rng.randrange(1 << 30))
+        config = history_ci(broker_url, seed=rng.randrange(1 << 30))
         pushes = schedule(config)
         for label in _tests(pushes[0].union(*pushes)):
             ran = tuple(i for i, labels in enumerate(pushes) if label in labels)
@@ -124,7 +126,7 @@ class PlantedRateRise:
 
 def plant_rate_rise(broker_url: str, *, culprit: int, rate: float) -> PlantedRateRise:
     """Any label will do: existing runs count, missing ones are added."""
-    config = sheriff_config(broker_url)
+    config = history_ci(broker_url)
     pushes = schedule(config)
     label = _tests(pushes[culprit])[0]
     ran = tuple(i for i, labels in enumerate(pushes) if label in labels)

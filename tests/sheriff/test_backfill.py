@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.brokers import Broker
+from support.scene import Scene, scene
+from support.waiting import until
+
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import FailureKind
-from sheriff.harness import Broker, Scene, intended, performed, scene, until
+from sheriff.harness import intended, performed
 from sheriff.scenarios import PlantedRegression, plant_never_passed, plant_regression
 
 
@@ -50,7 +54,7 @@ async def test_backfill_finds_the_planted_culprit(broker: Broker, tmp_path: Path
         assert all(r.label == case.label and r.wanted == 1 for r in plan.requests)
         assert plan.campaign.push.revision == sc.pushes[case.failing].revision
 
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -74,7 +78,7 @@ async def test_backfill_reports_a_label_that_never_passed(broker: Broker, tmp_pa
         assert [r.push.task_group_id for r in plan.requests] == [
             sc.pushes[i].task_group_id for i in not_run
         ]
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -109,7 +113,7 @@ async def test_backfill_skips_a_push_without_decision_task(broker: Broker, tmp_p
         assert skipped["note"] == "no decision task"
         assert skipped["task_group_id"] is None
 
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -132,7 +136,7 @@ async def test_backfill_campaign_budget_holds(broker: Broker, tmp_path: Path) ->
             case.failing, case.label, max_revisions=HISTORY_PLUS, campaign_budget=budget
         )
         assert len(plan.requests) == len(case.to_fill) > budget
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -156,7 +160,7 @@ async def test_backfill_resumes_after_a_restart_without_repeating(
         plan = await sc.plan_backfill(case.failing, case.label, max_revisions=HISTORY_PLUS)
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(1)  # one push filled, the others held back (429)
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await until(lambda: sc.gate.passed == 1 and sc.gate.refused >= 1, "one fill, one held")
         await sc.stop_daemon()
@@ -182,7 +186,7 @@ async def test_backfill_with_the_daemon_dry_run_performs_nothing(
         plan = await sc.plan_backfill(
             case.failing, case.label, max_revisions=HISTORY_PLUS, dry_run=True
         )
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await until(
             lambda: (

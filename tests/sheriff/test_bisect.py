@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.brokers import Broker
+from support.scene import Scene, scene
+from support.waiting import until
+
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.sheriff import wilson_interval
-from sheriff.harness import Broker, Scene, intended, performed, scene, until
+from sheriff.harness import intended, performed
 from sheriff.scenarios import PlantedRateRise, plant_rate_rise
 
 CULPRIT = 4
@@ -55,7 +59,7 @@ def _check_answer(sc: Scene, campaign_id: str, case: PlantedRateRise) -> None:
         if index < CULPRIT:
             assert row["failures"] == 0
         # the runs the answer counts are the runs at the simulator
-        tasks = sc.tasks(index, case.label)
+        tasks = sc.tasks_at(index, case.label)
         failed = sum(1 for t in tasks if t.runs[-1]["state"] == "failed")
         assert (len(tasks), failed) == (TIMES, row["failures"])
     after = [r for r in rows if r["push_id"] >= culprit.push_id]
@@ -69,7 +73,7 @@ async def test_bisect_finds_the_rate_rise_and_measures_it(broker: Broker, tmp_pa
     async with scene(broker, tmp_path, case.config) as sc:
         plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
         assert len(plan.requests) == LAST - FIRST + 1
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -84,7 +88,7 @@ async def test_bisect_campaign_budget_holds(broker: Broker, tmp_path: Path) -> N
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
     async with scene(broker, tmp_path, case.config) as sc:
         plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, campaign_budget=3)
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -104,7 +108,7 @@ async def test_bisect_resumes_after_a_restart_without_repeating(
         plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(2)  # two pushes get their runs, the others are held back (429)
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await until(lambda: sc.gate.passed == 2 and sc.gate.refused >= 1, "two done, one held")
         await sc.stop_daemon()

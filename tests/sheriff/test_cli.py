@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.brokers import Broker
+from support.scene import Scene, scene
 
 from mozci_monitor.core.campaign import CampaignKind, CampaignState
 from mozci_monitor.core.model import RemedyPolicy
-from sheriff.harness import Broker, Scene, scene
 from sheriff.scenarios import plant_regression
 
 CLI_WITHIN = 55.0  # seconds the command may take, waiting included

@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from support.brokers import Broker
+from support.ci import history_ci
+from support.scene import Scene, scene
+from support.waiting import until
+
 from mozci_monitor import planner
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
-from sheriff.harness import Broker, Scene, intended, performed, scene, sheriff_config, until
+from sheriff.harness import intended, performed
 
 INCLUDE = ["^test-", "opt"]
 EXCLUDE = ["windows", "crashtest"]
@@ -47,25 +52,25 @@ async def _check_filled(sc: Scene, index: int, campaign_id: str, expected: list[
     assert performed(sc.sim) == {("add-new-jobs", group, ",".join(expected)): 1}
     assert intended(sc.acts(campaign_id)) == performed(sc.sim)
     for label in expected:
-        (task,) = sc.tasks(index, label)
+        (task,) = sc.tasks_at(index, label)
         assert task.runs[-1]["state"] == "completed"
     # labels the filters left out are still not there
     for label in _never_ran(sc, index, [], []):
         if label not in expected:
-            assert sc.tasks(index, label) == []
+            assert sc.tasks_at(index, label) == []
     sc.notified_once(campaign_id)
 
 
 async def test_fill_adds_exactly_the_never_run_labels_matching_the_filters(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         index = _push_with_most_missing(sc)
         expected = _never_ran(sc, index, INCLUDE, EXCLUDE)
         assert len(expected) >= 2
-        plan = planner.plan_fill(sc.push(index), include=INCLUDE, exclude=EXCLUDE)
+        plan = planner.plan_fill(sc.push_at(index), include=INCLUDE, exclude=EXCLUDE)
         assert plan.requests == ()
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -73,9 +78,9 @@ async def test_fill_adds_exactly_the_never_run_labels_matching_the_filters(
 
 
 async def test_fill_with_nothing_matching_adds_nothing(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
-        plan = planner.plan_fill(sc.push(0), include=["no-such-suite"])
-        await sc.start(plan.campaign, plan.requests)
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
+        plan = planner.plan_fill(sc.push_at(0), include=["no-such-suite"])
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
 
@@ -90,13 +95,13 @@ async def test_fill_with_nothing_matching_adds_nothing(broker: Broker, tmp_path:
 async def test_fill_resumes_after_a_restart_without_repeating(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         index = _push_with_most_missing(sc)
         expected = _never_ran(sc, index, INCLUDE, EXCLUDE)
-        plan = planner.plan_fill(sc.push(index), include=INCLUDE, exclude=EXCLUDE)
+        plan = planner.plan_fill(sc.push_at(index), include=INCLUDE, exclude=EXCLUDE)
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(0)  # the graph is expanded, the add-new-jobs is held back (429)
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await until(lambda: sc.gate.refused >= 1, "the fill attempted and held")
         await sc.stop_daemon()

@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.brokers import Broker
+from support.ci import history_ci
+from support.scene import Scene, scene
+from support.waiting import until
+
 from mozci_monitor import planner
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.sim import SimTask
 from mozci_monitor.sim.world import Transition
-from sheriff.harness import Broker, Scene, intended, performed, scene, sheriff_config, until
+from sheriff.harness import intended, performed
 
 PUSH = -1  # the newest push: its jobs are long done
 
@@ -68,7 +73,7 @@ def _last_run(sc: Scene, task_id: str) -> tuple[str, str | None]:
 async def _run_scripted(broker: Broker, tmp_path: Path, *, restart: bool) -> None:
     batch, budget = 4, 40
     # Runs of at least 600 CI s: four expired claims outlast the scripted failure.
-    config = sheriff_config(broker.url, test_runtime=(600.0, 1200.0))
+    config = history_ci(broker.url, test_runtime=(600.0, 1200.0))
     async with scene(broker, tmp_path, config) as sc:
         label = sorted(lbl for lbl in sc.pushes[PUSH].scheduled_labels if lbl.startswith("test-"))[
             0
@@ -76,11 +81,11 @@ async def _run_scripted(broker: Broker, tmp_path: Path, *, restart: bool) -> Non
         original = sc.pushes[PUSH].label_to_taskid[label]
         script = Script(sc, label, green=2 * batch)
         sc.on_transition(script)
-        plan = planner.plan_until_fail(sc.push(PUSH), label=label, batch=batch, budget=budget)
+        plan = planner.plan_until_fail(sc.push_at(PUSH), label=label, batch=batch, budget=budget)
         campaign_id = plan.campaign.campaign_id
         if restart:
             sc.gate.close_after(1)  # the first batch, then the second is held back (429)
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         # CI time stops once the scripted failure is in: the rest of its batch stays open.
         sc.go(hold=lambda: script.failed_at is not None)
         if restart:
@@ -133,10 +138,10 @@ async def test_until_fail_resumes_after_a_restart_without_repeating(
 async def test_until_fail_reports_the_pass_count_when_the_budget_runs_out(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         label = sorted(lbl for lbl in sc.pushes[PUSH].scheduled_labels if "test-" in lbl)[0]
-        plan = planner.plan_until_fail(sc.push(PUSH), label=label, batch=5, budget=12)
-        await sc.start(plan.campaign, plan.requests)
+        plan = planner.plan_until_fail(sc.push_at(PUSH), label=label, batch=5, budget=12)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -146,7 +151,7 @@ async def test_until_fail_reports_the_pass_count_when_the_budget_runs_out(
         assert final.summary["answer"] == {"failed_task": None, "green": 12, "orange": 0}
         # the push's own run, then 5 + 5 + 1: exactly the budget
         assert _retriggers(sc) == [5, 5, 1]
-        assert len(sc.tasks(PUSH, label)) == 12
+        assert len(sc.tasks_at(PUSH, label)) == 12
         assert not [
             e for e in sc.acts(plan.campaign.campaign_id) if e.action.kind.value == "cancel"
         ]
@@ -154,12 +159,12 @@ async def test_until_fail_reports_the_pass_count_when_the_budget_runs_out(
 
 
 async def test_until_fail_campaign_budget_holds(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         label = sorted(lbl for lbl in sc.pushes[PUSH].scheduled_labels if "test-" in lbl)[0]
         plan = planner.plan_until_fail(
-            sc.push(PUSH), label=label, batch=3, budget=12, campaign_budget=1
+            sc.push_at(PUSH), label=label, batch=3, budget=12, campaign_budget=1
         )
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
@@ -176,7 +181,7 @@ async def test_until_fail_on_a_known_failure_rate(broker: Broker, tmp_path: Path
     """Half the runs fail: whatever the draw, it stops at the first failure it sees."""
     suite = [f"test-linux1804-64/opt-mochitest-browser-chrome-{i}" for i in (1, 2, 3)]
     suite += [f"test-windows11-64/opt-web-platform-tests-{i}" for i in (1, 2, 3)]
-    config = sheriff_config(broker.url, label_failure_rates=dict.fromkeys(suite, 0.5))
+    config = history_ci(broker.url, label_failure_rates=dict.fromkeys(suite, 0.5))
     async with scene(broker, tmp_path, config) as sc:
         # a push where one of those labels ran and passed (so there is something to do)
         index, label = next(
@@ -195,8 +200,8 @@ async def test_until_fail_on_a_known_failure_rate(broker: Broker, tmp_path: Path
                 failures.append(sc.sim.now)
 
         sc.on_transition(on_failure)
-        plan = planner.plan_until_fail(sc.push(index), label=label, batch=5, budget=50)
-        await sc.start(plan.campaign, plan.requests)
+        plan = planner.plan_until_fail(sc.push_at(index), label=label, batch=5, budget=50)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)

@@ -1,0 +1,121 @@
+"""The one way the tests and the benchmarks build and start a daemon.
+
+`build_daemon` assembles the production `Daemon` from settings, with the parts a test or a
+benchmark chooses given explicitly (the store, the consumer, the services); what is not
+given is built from the settings as production builds it. `run_daemon` runs it in the
+current event loop and `wait_started` waits, bounded, until it has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from mozci_monitor.config import (
+    ActionsSettings,
+    DaemonSettings,
+    PulseSettings,
+    Settings,
+    SourcesSettings,
+    StoreSettings,
+)
+from mozci_monitor.daemon import (
+    ConsumerPort,
+    Daemon,
+    DaemonStore,
+    Services,
+    build_services,
+    build_store,
+)
+from mozci_monitor.notify import Sink
+from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+from mozci_monitor.sim import Simulator
+
+from .waiting import WITHIN, until
+
+SHERIFF = "sheriffs@example.com"  # the address the scenes' campaigns are announced to
+
+
+def consumer_settings(pulse: PulseSettings) -> ConsumerSettings:
+    """The consumer's settings from `[pulse]`, mapped as the production daemon maps them."""
+    return ConsumerSettings(
+        url=pulse.url,
+        queue_name=pulse.queue,
+        prefetch=pulse.prefetch,
+        heartbeat=pulse.heartbeat,
+        declare_exchanges=pulse.declare_exchanges,
+        reconnect_max_delay=pulse.reconnect_max_delay,
+    )
+
+
+def scene_settings(
+    *,
+    broker_url: str,
+    queue: str,
+    sim: Simulator,
+    actions: ActionsSettings,
+    store: StoreSettings,
+    email: str = SHERIFF,
+) -> Settings:
+    """A daemon over the simulator: quick batches and refreshes, its sinks and one e-mail."""
+    return Settings(
+        pulse=PulseSettings(url=broker_url, queue=queue, heartbeat=10.0, prefetch=500),
+        store=store,
+        daemon=DaemonSettings(
+            batch_wait=0.05,
+            bindings_refresh=0.2,
+            reconcile_interval=1.0,
+            shutdown_grace=5.0,
+        ),
+        sources=SourcesSettings(
+            taskcluster_root_url=sim.root_url,
+            treeherder_url=sim.treeherder_url,
+            hg_url=sim.hg_url,
+            taskcluster_rate=500,
+        ),
+        actions=actions,
+        notify={"sinks": ["log", "taskcluster"], "email": [email]},
+    )
+
+
+def acting_services(settings: Settings, extra_sinks: Sequence[Sink] = ()) -> Services:
+    """The configured sources and sinks, with `extra_sinks` (e.g. a recorder) beside them."""
+    services = build_services(settings)
+    services.sinks = [*services.sinks, *extra_sinks]
+    return services
+
+
+def build_daemon(
+    settings: Settings,
+    *,
+    store: DaemonStore | None = None,
+    consumer: ConsumerPort | None = None,
+    services: Services | None = None,
+    **options: Any,
+) -> Daemon:
+    """A daemon from `settings`; `services=None`: no actuator, no reconciler.
+
+    `options` go to `Daemon` as they are (its clocks, its systemd notifier).
+    """
+    return Daemon(
+        settings,
+        store=store if store is not None else build_store(settings),
+        consumer=(
+            consumer if consumer is not None else PulseConsumer(consumer_settings(settings.pulse))
+        ),
+        services=services,
+        **options,
+    )
+
+
+def run_daemon(daemon: Daemon) -> asyncio.Task[int]:
+    """Run `daemon` in this event loop (signals are the test's)."""
+    return asyncio.create_task(daemon.run(install_signal_handlers=False))
+
+
+async def wait_started(daemon: Daemon, runner: asyncio.Task[int], within: float = WITHIN) -> None:
+    """Wait, bounded, until the daemon has started; fails if it exited instead."""
+    await until(lambda: daemon.health.started or runner.done(), "the daemon started", within)
+    if runner.done():
+        raise AssertionError(f"the daemon exited at start: {runner.result()}")
