@@ -3,10 +3,10 @@
     python tests/scaleout/daemon_process.py CONFIG.json
 
 CONFIG: {"owner", "dsn", "broker_url", "queue", "root_url", "treeherder_url", "hg_url",
-"email", "lease_seconds", "status_file"}. The daemon is the production one (Daemon +
-PulseConsumer + build_services) on a PostgresStore whose outbox it performs through
-claims. It rewrites `status_file` (JSON: started, bound groups, counters, performed
-actions) every 0.1 s, for the test to follow it without parsing logs.
+"email", "lease_seconds", "status_file"}. The daemon is the production one, built by
+tests/support (Daemon + PulseConsumer + build_services), on a PostgresStore whose outbox
+it performs through claims. It rewrites `status_file` (JSON: started, bound groups,
+counters, performed actions) every 0.1 s, for the test to follow it without parsing logs.
 """
 
 from __future__ import annotations
@@ -18,53 +18,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for scaleout.*
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
-from mozci_monitor.config import (
-    ActionsSettings,
-    DaemonSettings,
-    PulseSettings,
-    Settings,
-    SourcesSettings,
-    StoreSettings,
-)
+from support.daemon import build_daemon, scene_settings
+
+from mozci_monitor.config import Settings, SourcesSettings, StoreSettings
 from mozci_monitor.daemon import Daemon, build_services
-from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
-from mozci_monitor.store.postgres import PostgresStore
 
 
 def settings_from(config: dict[str, Any]) -> Settings:
-    return Settings(
-        pulse=PulseSettings(url=config["broker_url"], queue=config["queue"], heartbeat=10.0),
-        daemon=DaemonSettings(
-            batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=1.0, shutdown_grace=5.0
-        ),
+    return scene_settings(
+        broker_url=config["broker_url"],
+        queue=config["queue"],
+        # Several daemons share the queue: each holds few unacked messages at a time.
+        prefetch=50,
         sources=SourcesSettings(
             taskcluster_root_url=config["root_url"],
             treeherder_url=config["treeherder_url"],
             hg_url=config["hg_url"],
             taskcluster_rate=500,
         ),
-        actions=ActionsSettings(max_per_request=3),
         store=StoreSettings(
             backend="postgres",
             dsn=config["dsn"],
             instance=config["owner"],
             lease_seconds=float(config["lease_seconds"]),
         ),
-        notify={"sinks": ["log", "taskcluster"], "email": [config["email"]]},
+        email=config["email"],
     )
 
 
 async def main(config: dict[str, Any]) -> int:
     settings = settings_from(config)
-    store = PostgresStore(config["dsn"])
-    consumer = PulseConsumer(
-        ConsumerSettings(
-            url=settings.pulse.url, queue_name=settings.pulse.queue, heartbeat=10.0, prefetch=50
-        )
-    )
-    daemon = Daemon(settings, store=store, consumer=consumer, services=build_services(settings))
+    daemon = build_daemon(settings, services=build_services(settings))
     status = Path(config["status_file"])
     runner = asyncio.create_task(daemon.run(install_signal_handlers=True))
     while not runner.done():

@@ -22,7 +22,6 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,14 @@ import kombu
 import pytest
 from broker import RabbitMQ, unique_queue_name
 from pg import PostgresServer
+from support.ci import quiet_ci, sim_sources
+from support.clock import SimClock, running
+from support.daemon import SHERIFF
+from support.waiting import until
 
 from mozci_monitor import planner
 from mozci_monitor.clock import utc_now
-from mozci_monitor.config import Settings, SourcesSettings
+from mozci_monitor.config import Settings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.daemon import build_services
@@ -45,9 +48,7 @@ from mozci_monitor.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.rabbitmq
 
-SHERIFF = "sheriffs@example.com"
 WITHIN = 120.0  # seconds a whole campaign set may take before the test fails
-CI_SECONDS_PER_WALL_SECOND = 3600.0
 LEASE_SECONDS = 10.0  # one attempt (renewed at its start) must fit; the killed one waits this
 DAEMON_SCRIPT = Path(__file__).with_name("daemon_process.py")
 
@@ -69,34 +70,13 @@ class Outcome:
     confirmed_in_doubt: int = 0  # entries a survivor found already performed by the killed one
 
 
-async def _until(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WITHIN
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {WITHIN:.0f} s: {what}")
-        await asyncio.sleep(0.1)
-
-
 def _sim_config(seed: int, broker_url: str) -> SimConfig:
-    return SimConfig(
+    return quiet_ci(
+        broker_url,
         seed=seed,
-        broker_url=broker_url,
         pushes=REGRESSION_PUSH + 4,
         history_pushes=REGRESSION_PUSH + 3,
         push_interval=7200.0,  # every history push has finished (the live one: 2 s in)
-        auto_advance=False,
-        intermittent_rate=0.0,
-        claim_expired_rate=0.0,
-        worker_shutdown_rate=0.0,
-        superseded_rate=0.0,
-        deadline_exceeded_rate=0.0,
-        deadline_hours=240.0,
         regressions=(Regression(BACKFILL_LABEL, REGRESSION_PUSH),),
     )
 
@@ -216,16 +196,7 @@ async def _backfill(sim: Simulator) -> tuple[str, Campaign, tuple[Request, ...]]
     """Backfill the planted regression from the newest history push where it failed."""
     failing = _newest_failing_push(sim)
     assert failing is not None
-    services = build_services(
-        Settings(
-            sources=SourcesSettings(
-                taskcluster_root_url=sim.root_url,
-                treeherder_url=sim.treeherder_url,
-                hg_url=sim.hg_url,
-                taskcluster_rate=500,
-            )
-        )
-    )
+    services = build_services(Settings(sources=sim_sources(sim)))
     try:
         assert services.pushlog is not None
         plan = await planner.plan_backfill(
@@ -299,26 +270,6 @@ class _Daemons:
         return codes
 
 
-@contextlib.asynccontextmanager
-async def _clock(sim: Simulator) -> AsyncIterator[None]:
-    async def tick() -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(0.05)
-            now = loop.time()
-            await sim.advance((now - last) * CI_SECONDS_PER_WALL_SECOND)
-            last = now
-
-    task = asyncio.create_task(tick(), name="scaleout-sim-clock")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def _delete_queue(url: str, queue: str) -> None:
     with kombu.Connection(url) as conn, contextlib.suppress(Exception):
         conn.default_channel.queue_delete(queue)
@@ -367,9 +318,11 @@ async def _run(
             daemons.check_alive()
             return all(daemons.status(o).get("bound", 0) >= 1 for o in owners)
 
-        await _until(all_bound, "every daemon started and bound the push's group")
+        await until(
+            all_bound, "every daemon started and bound the push's group", WITHIN, interval=0.1
+        )
         killed: set[str] = set()
-        async with _clock(sim):
+        async with running(SimClock(sim, name="scaleout-sim-clock")):
             if kill_one:
                 # The victim is a daemon that has been acting: it dies with unacked
                 # messages, maybe claimed outbox entries, and campaigns still running.
@@ -382,7 +335,7 @@ async def _run(
                     ]
                     return bool(victims)
 
-                await _until(acted, "a daemon performed a first action")
+                await until(acted, "a daemon performed a first action", WITHIN, interval=0.1)
                 daemons.kill(victims[0])
                 killed.add(victims[0])
 
@@ -398,7 +351,7 @@ async def _run(
                         return False
                 return True
 
-            await _until(settled, "every campaign final and notified")
+            await until(settled, "every campaign final and notified", WITHIN, interval=0.1)
             # Let any straggling duplicate (there must be none) reach the simulator.
             await asyncio.sleep(1.0)
         codes = daemons.stop_all()

@@ -6,6 +6,7 @@ import random
 import re
 from typing import Any
 
+from mozci_monitor.config import SourcesSettings
 from mozci_monitor.sim import SimConfig, Simulator
 from mozci_monitor.sim.faults import Fault
 
@@ -47,6 +48,16 @@ def history_ci(broker_url: str | None, **overrides: Any) -> SimConfig:
         broker_url,
         # Two CI hours apart: every push's jobs are done before the next push lands.
         **{"pushes": HISTORY, "history_pushes": HISTORY, "push_interval": 7200.0, **overrides},
+    )
+
+
+def sim_sources(sim: Simulator) -> SourcesSettings:
+    """The simulator's Taskcluster, Treeherder and hg, at a rate no test waits on."""
+    return SourcesSettings(
+        taskcluster_root_url=sim.root_url,
+        treeherder_url=sim.treeherder_url,
+        hg_url=sim.hg_url,
+        taskcluster_rate=500,
     )
 
 

@@ -30,7 +30,6 @@ from mozci_monitor.daemon import (
 )
 from mozci_monitor.notify import Sink
 from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
-from mozci_monitor.sim import Simulator
 
 from .waiting import WITHIN, until
 
@@ -53,14 +52,15 @@ def scene_settings(
     *,
     broker_url: str,
     queue: str,
-    sim: Simulator,
-    actions: ActionsSettings,
+    sources: SourcesSettings,
     store: StoreSettings,
+    actions: ActionsSettings | None = None,
     email: str = SHERIFF,
+    prefetch: int = 500,
 ) -> Settings:
     """A daemon over the simulator: quick batches and refreshes, its sinks and one e-mail."""
     return Settings(
-        pulse=PulseSettings(url=broker_url, queue=queue, heartbeat=10.0, prefetch=500),
+        pulse=PulseSettings(url=broker_url, queue=queue, heartbeat=10.0, prefetch=prefetch),
         store=store,
         daemon=DaemonSettings(
             batch_wait=0.05,
@@ -68,13 +68,8 @@ def scene_settings(
             reconcile_interval=1.0,
             shutdown_grace=5.0,
         ),
-        sources=SourcesSettings(
-            taskcluster_root_url=sim.root_url,
-            treeherder_url=sim.treeherder_url,
-            hg_url=sim.hg_url,
-            taskcluster_rate=500,
-        ),
-        actions=actions,
+        sources=sources,
+        actions=actions or ActionsSettings(max_per_request=3),
         notify={"sinks": ["log", "taskcluster"], "email": [email]},
     )
 

@@ -37,7 +37,7 @@ from mozci_monitor.sim.world import Transition
 from mozci_monitor.store.sqlite import OutboxEntry, SqliteStore, StoredEntry
 
 from .brokers import Broker
-from .ci import HookGate, live_push_ci
+from .ci import HookGate, live_push_ci, sim_sources
 from .clock import SimClock
 from .daemon import (
     SHERIFF,
@@ -260,7 +260,7 @@ class Scene:
         return scene_settings(
             broker_url=self.broker_url,
             queue=self.queue,
-            sim=self.sim,
+            sources=sim_sources(self.sim),
             actions=self.actions,
             store=StoreSettings(path=str(self.store_path)),
         )
