@@ -1,7 +1,8 @@
 """Run the real daemon (SQLite store, kombu consumer) against a queue and time it.
 
-The daemon is built exactly as `build_daemon` builds it (same defaults for prefetch,
-batch size and batch wait), except that `services` is chosen by the benchmark: None for
+The daemon is built by the tests' one daemon builder (tests/support/daemon.py) from
+production settings (same defaults for prefetch, batch size and batch wait), except that
+the consumer is timed and `services` is chosen by the benchmark: None for
 the pure consume → commit → ack path, the simulator's Taskcluster for the latency run.
 Logging is configured as in production (JSON lines) but written to a file, so its cost
 is counted and the terminal stays readable.
@@ -26,6 +27,7 @@ from mozci_monitor.daemon import Daemon, Services
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
 from mozci_monitor.store.sqlite import SqliteStore
+from tests.support.daemon import build_daemon, consumer_settings
 
 _log_file: TextIO | None = None
 
@@ -116,20 +118,10 @@ def bench_settings(
 def make_daemon(
     settings: Settings, expected: int, services: Services | None = None
 ) -> tuple[Daemon, TimedConsumer, SqliteStore]:
-    pulse = settings.pulse
-    consumer = TimedConsumer(
-        ConsumerSettings(
-            url=pulse.url,
-            queue_name=pulse.queue,
-            prefetch=pulse.prefetch,
-            heartbeat=pulse.heartbeat,
-            declare_exchanges=pulse.declare_exchanges,
-            reconnect_max_delay=pulse.reconnect_max_delay,
-        ),
-        expected,
-    )
-    store = SqliteStore(settings.store.path)
-    return Daemon(settings, store=store, consumer=consumer, services=services), consumer, store
+    consumer = TimedConsumer(consumer_settings(settings.pulse), expected)
+    store = SqliteStore(settings.store.path)  # concrete: _time_engine instruments its COMMIT
+    daemon = build_daemon(settings, store=store, consumer=consumer, services=services)
+    return daemon, consumer, store
 
 
 async def drain(settings: Settings, expected: int, limit_s: float) -> DrainResult:

@@ -16,7 +16,6 @@ import contextlib
 import multiprocessing
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from bench import rabbit
 from bench.harness import bench_settings, make_daemon, register_all
 from bench.workload import FakeTask, Message, Workload, bindings, label_of, slug, watched_request
 from mozci_monitor.config import ActionsSettings, SourcesSettings
+from tests.support.daemon import run_daemon, wait_started
+from tests.support.waiting import until
 
 AT = "2026-11-22T10:00:00.000Z"
 
@@ -177,9 +178,9 @@ async def _latency(
         daemon, consumer, store = make_daemon(settings, len(workload.messages), services)
         register_all(store, workload.requests, AT)
         rabbit.declare_bound_queue(url, queue, bindings(workload.groups))
-        runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
+        runner = run_daemon(daemon)
         try:
-            await _wait_started(daemon, runner)
+            await wait_started(daemon, runner, 60)
             # The start-up REST catch-up lists every watched group; let it finish first.
             tc: Any = services.taskcluster  # the real TaskclusterClient: its gate has the meter
             await _wait_quiet(tc.gate.meter, len(workload.groups))
@@ -203,9 +204,11 @@ async def _latency(
             # every message to be acked, then for the actions (bounded, never forever).
             published = time.monotonic()
             total = len(workload.messages)
-            await _until(lambda: consumer.health.acked >= total, seconds * 10 + 60)
+            with contextlib.suppress(AssertionError):  # figures of what did arrive
+                await until(lambda: consumer.health.acked >= total, "all acked", seconds * 10 + 60)
             lag = time.monotonic() - published
-            await _until(lambda: len(seen) >= len(triggers), 30)
+            with contextlib.suppress(AssertionError):
+                await until(lambda: len(seen) >= len(triggers), "every rerun seen", 30)
         finally:
             daemon.request_stop()
             with contextlib.suppress(Exception):
@@ -254,26 +257,6 @@ def _record_reruns(sim: Any, workload: Workload, seen: dict[str, float]) -> None
         return _Rerun(task) if task is not None else original(task_id)
 
     sim.world.rerun = rerun
-
-
-async def _until(condition: Callable[[], bool], limit: float) -> None:
-    """Poll `condition` (state other threads update) until true or `limit` seconds pass."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-
-
-async def _wait_started(daemon: Any, runner: asyncio.Task[Any]) -> None:
-    deadline = time.monotonic() + 60
-    while not daemon.health.started:
-        if runner.done():
-            await runner
-            raise RuntimeError("daemon stopped during start-up")
-        if time.monotonic() > deadline:
-            raise RuntimeError("daemon did not start within 60 s")
-        await asyncio.sleep(0.02)
 
 
 async def _wait_quiet(meter: Any, at_least: int, *, quiet: float = 0.5) -> None:

@@ -95,6 +95,7 @@ def _child(store_path: str, url: str, queue: str) -> None:
     steps: dict[str, Any] = {"python": _status_mb()}
     from bench.harness import bench_settings, make_daemon
     from mozci_monitor.logs import configure_logging
+    from tests.support.daemon import run_daemon, wait_started
 
     configure_logging(format="json", level="info")  # stderr: stdout carries the figures
     steps["imports"] = _status_mb()
@@ -102,12 +103,8 @@ def _child(store_path: str, url: str, queue: str) -> None:
     async def run() -> int:
         settings = bench_settings(url, queue, Path(store_path))
         daemon, _consumer, store = make_daemon(settings, 0)
-        runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
-        while not daemon.health.started:
-            if runner.done():
-                await runner
-                raise RuntimeError("daemon stopped during start-up")
-            await asyncio.sleep(0.05)
+        runner = run_daemon(daemon)
+        await wait_started(daemon, runner, 600)
         steps["daemon_started"] = _status_mb()
         groups = await daemon.in_store(store.open_task_groups)
         loaded = 0
