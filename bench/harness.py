@@ -27,7 +27,7 @@ from mozci_monitor.daemon import Daemon, Services
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
 from mozci_monitor.store.sqlite import SqliteStore
-from tests.support.daemon import build_daemon, consumer_settings
+from tests.support.daemon import assemble_daemon, consumer_settings
 
 _log_file: TextIO | None = None
 
@@ -120,7 +120,7 @@ def make_daemon(
 ) -> tuple[Daemon, TimedConsumer, SqliteStore]:
     consumer = TimedConsumer(consumer_settings(settings.pulse), expected)
     store = SqliteStore(settings.store.path)  # concrete: _time_engine instruments its COMMIT
-    daemon = build_daemon(settings, store=store, consumer=consumer, services=services)
+    daemon = assemble_daemon(settings, store=store, consumer=consumer, services=services)
     return daemon, consumer, store
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from support.daemon import assemble_daemon
 
 from mozci_monitor.api import HealthView
 from mozci_monitor.config import DaemonSettings, Settings
@@ -203,7 +204,7 @@ async def test_the_daemon_is_restarted_when_its_consumer_hangs(
     sock, path = notify_socket
     consumer = SilentConsumer()
     settings = Settings(daemon=DaemonSettings(stall_timeout=0.2, shutdown_grace=1.0))
-    daemon = Daemon(settings, store=SqliteStore(tmp_path / "s.sqlite3"), consumer=consumer)
+    daemon = assemble_daemon(settings, store=SqliteStore(tmp_path / "s.sqlite3"), consumer=consumer)
     notifier = RecordingNotifier(path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -255,11 +256,11 @@ async def test_the_wired_daemon_notifies_systemd_itself(
     consumer = SilentConsumer()
     settings = Settings(daemon=DaemonSettings(stall_timeout=0.2, shutdown_grace=1.0))
     notifier = RecordingNotifier(path)
-    daemon = Daemon(
+    daemon = assemble_daemon(
         settings,
         store=SqliteStore(tmp_path / "s.sqlite3"),
         consumer=consumer,
-        notifier=notifier,  # type: ignore[call-arg]
+        notifier=notifier,
     )
     loop = asyncio.get_running_loop()
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pytest
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
+from support.daemon import assemble_daemon
 
 from mozci_monitor.api import (
     ApiOptions,
@@ -132,7 +133,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     settings = Settings(
         daemon=DaemonSettings(batch_wait=0.05, stall_timeout=60.0, shutdown_grace=2.0)
     )
-    daemon = Daemon(settings, store=store, consumer=consumer)
+    daemon = assemble_daemon(settings, store=store, consumer=consumer)
     backend = DaemonApiBackend(daemon, store, SubmissionDefaults(max_actions_per_request=3))
     server = ApiServer(backend, ApiOptions(port=0, token=TOKEN))
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from broker import RabbitMQ, publish_many, unique_queue_name
 from store.pulse_builder import GROUP, LABEL, FakeTask, Message, make_request, slug
+from support.daemon import assemble_daemon, run_daemon, wait_started
+from support.waiting import until
 
 from mozci_monitor.config import DaemonSettings, PulseSettings, Settings
 from mozci_monitor.core.model import FailureKind, RequestState
@@ -41,22 +43,14 @@ def _publish(url: str, messages: Sequence[Message]) -> None:
         publish_many(url, message.exchange, [(message.routing_key, message.payload)])
 
 
-async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 class _Running:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self.task: asyncio.Task[int] | None = None
 
     async def __aenter__(self) -> _Running:
-        self.task = asyncio.create_task(self.daemon.run(install_signal_handlers=False))
-        await _until(lambda: self.daemon.health.started)
+        self.task = run_daemon(self.daemon)
+        await wait_started(self.daemon, self.task)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -85,7 +79,7 @@ async def test_messages_drive_a_request_to_completed_and_are_acked(
     queue = unique_queue_name("daemon")
     store_path = tmp_path / "state.sqlite3"
     Engine(SqliteStore(store_path)).register(make_request(), AT)
-    daemon = Daemon(
+    daemon = assemble_daemon(
         _settings(rabbitmq.url, queue, store_path),
         store=SqliteStore(store_path),
         consumer=_consumer(rabbitmq.url, queue),
@@ -93,10 +87,16 @@ async def test_messages_drive_a_request_to_completed_and_are_acked(
     task = FakeTask(slug(1))
     other_group = FakeTask(slug(2), group=slug(3))
     async with running(daemon):
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
         _publish(rabbitmq.url, [*other_group.lifecycle(), *task.lifecycle()])
-        await _until(lambda: _state(store_path).state is RequestState.COMPLETED)
-        await _until(lambda: daemon.health.counters.get("applied", 0) >= 3)
+        await until(
+            lambda: _state(store_path).state is RequestState.COMPLETED,
+            "_state(store_path).state is RequestState.COMPLETED",
+        )
+        await until(
+            lambda: daemon.health.counters.get("applied", 0) >= 3,
+            'daemon.health.counters.get("applied", 0) >= 3',
+        )
     request = _state(store_path)
     assert request.task_ids == (task.task_id,)
     store = SqliteStore(store_path)
@@ -124,7 +124,7 @@ async def test_malformed_messages_are_recorded_acked_and_do_not_stop_the_daemon(
     queue = unique_queue_name("daemon-bad")
     store_path = tmp_path / "state.sqlite3"
     Engine(SqliteStore(store_path)).register(make_request(), AT)
-    daemon = Daemon(
+    daemon = assemble_daemon(
         _settings(rabbitmq.url, queue, store_path),
         store=SqliteStore(store_path),
         consumer=_consumer(rabbitmq.url, queue),
@@ -133,12 +133,15 @@ async def test_malformed_messages_are_recorded_acked_and_do_not_stop_the_daemon(
     messages = task.lifecycle("failed")
     bad_key = f"primary.{slug(9)}.0._._.p.w.s.{GROUP}._"
     async with running(daemon):
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
         publish_many(rabbitmq.url, messages[0].exchange, [(bad_key, b"{not json")])
         publish_many(rabbitmq.url, messages[0].exchange, [(bad_key, {"version": 2})])
         _publish(rabbitmq.url, messages)
-        await _until(lambda: _state(store_path).state is RequestState.FAILED)
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(
+            lambda: _state(store_path).state is RequestState.FAILED,
+            "_state(store_path).state is RequestState.FAILED",
+        )
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
     assert _state(store_path).failure is FailureKind.ORANGE
     store = SqliteStore(store_path)
     assert store.count_rejections() == 2
@@ -184,25 +187,28 @@ async def test_restart_redelivers_unacked_messages_and_applies_nothing_twice(
     first, second = FakeTask(slug(1)), FakeTask(slug(2))
 
     crashing = _CrashBeforeAck(_consumer(rabbitmq.url, queue))
-    daemon = Daemon(settings, store=SqliteStore(store_path), consumer=crashing)
+    daemon = assemble_daemon(settings, store=SqliteStore(store_path), consumer=crashing)
     async with running(daemon):
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
         _publish(rabbitmq.url, first.lifecycle())
-        await _until(lambda: len(crashing.held) == 3)
+        await until(lambda: len(crashing.held) == 3, "len(crashing.held) == 3")
     # Committed but never acked: the broker kept them for the next consumer.
-    await _until(lambda: rabbitmq.queue_depth(queue) == 3)
+    await until(lambda: rabbitmq.queue_depth(queue) == 3, "rabbitmq.queue_depth(queue) == 3")
     store = SqliteStore(store_path)
     timeline_before = store.timeline("req-1")
     # 1 of 2 runs done and nothing open: waiting for the second task to appear.
     assert _state(store_path).state is RequestState.SCHEDULED
     _publish(rabbitmq.url, second.lifecycle())
 
-    daemon = Daemon(
+    daemon = assemble_daemon(
         settings, store=SqliteStore(store_path), consumer=_consumer(rabbitmq.url, queue)
     )
     async with running(daemon):
-        await _until(lambda: _state(store_path).state is RequestState.COMPLETED)
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(
+            lambda: _state(store_path).state is RequestState.COMPLETED,
+            "_state(store_path).state is RequestState.COMPLETED",
+        )
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
     # The redelivered three change nothing: pending and running are behind the stored
     # completed (stale), completed is the same (duplicate).
     assert daemon.health.counters["stale"] == 2
@@ -222,7 +228,7 @@ async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
     queue = unique_queue_name("daemon-stop")
     store_path = tmp_path / "state.sqlite3"
     Engine(SqliteStore(store_path)).register(make_request(wanted=50, label=LABEL), AT)
-    daemon = Daemon(
+    daemon = assemble_daemon(
         _settings(rabbitmq.url, queue, store_path),
         store=SqliteStore(store_path),
         consumer=_consumer(rabbitmq.url, queue),
@@ -230,9 +236,12 @@ async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
     tasks = [FakeTask(slug(100 + n)) for n in range(50)]
     messages = [m for task in tasks for m in task.lifecycle()]
     async with running(daemon):
-        await _until(lambda: rabbitmq.queue_depth(queue) == 0)
+        await until(lambda: rabbitmq.queue_depth(queue) == 0, "rabbitmq.queue_depth(queue) == 0")
         await asyncio.to_thread(_publish, rabbitmq.url, messages)
-        await _until(lambda: daemon.health.counters.get("messages", 0) > 0)
+        await until(
+            lambda: daemon.health.counters.get("messages", 0) > 0,
+            'daemon.health.counters.get("messages", 0) > 0',
+        )
     # Stopped mid-stream: whatever was consumed was committed and acked, the rest waits.
     consumed = daemon.health.counters["messages"]
     assert rabbitmq.queue_depth(queue) == len(messages) - consumed
@@ -260,10 +269,11 @@ async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
     )
     daemon = build_daemon(settings)
     async with running(daemon):
-        await _until(
+        await until(
             lambda: any(
                 b.routing_key == task_group_binding(GROUP) for b in rabbitmq.list_bindings(queue)
-            )
+            ),
+            "the queue bound to the group",
         )
     # The request ends while no daemon runs; the durable queue keeps its binding.
     store = SqliteStore(store_path)
@@ -275,11 +285,12 @@ async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
 
     daemon = build_daemon(settings)
     async with running(daemon):
-        await _until(
+        await until(
             lambda: (
                 not any(
                     b.routing_key == task_group_binding(GROUP)
                     for b in rabbitmq.list_bindings(queue)
                 )
-            )
+            ),
+            "the group unbound from the queue",
         )

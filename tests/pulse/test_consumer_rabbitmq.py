@@ -7,10 +7,11 @@ import base64
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from broker import RabbitMQ, publish, publish_many, unique_queue_name
+from support.waiting import until
 
 from mozci_monitor.pulse import (
     TASK_EXCHANGES,
@@ -34,15 +35,6 @@ def slugid() -> str:
 def routing_key(task_group_id: str, task_id: str | None = None) -> str:
     task_id = task_id or slugid()
     return f"primary.{task_id}.0._._.proj-gecko.b-linux.gecko-level-3.{task_group_id}._"
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 30.0) -> None:
-    """Wait until predicate() holds; fail after `timeout` s (a bound, not a speed check)."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)
 
 
 async def collect(consumer: PulseConsumer, count: int, within: float = 30.0) -> list[Delivery]:
@@ -98,7 +90,7 @@ async def test_round_trip_acks_on_the_broker(rabbitmq: RabbitMQ, queue_name: str
         assert b'"taskId"' in got[0].body
         assert await c.get_batch(10, max_wait=0.3) == []
         c.ack(got)
-        await eventually(lambda: c.health.acked == 3)
+        await until(lambda: c.health.acked == 3, "c.health.acked == 3")
     # Acked for real: nothing comes back to a new consumer of the same queue.
     assert rabbitmq.queue_depth(queue_name) == 0
 
@@ -112,15 +104,17 @@ async def test_unacked_deliveries_are_redelivered(rabbitmq: RabbitMQ, queue_name
         got = await collect(first, 5)
         assert sorted(d.routing_key for d in got) == keys
         first.ack(got[:2])
-        await eventually(lambda: first.health.acked == 2)
+        await until(lambda: first.health.acked == 2, "first.health.acked == 2")
         # Stopping with 3 handed-out deliveries unacked: they stay with the broker.
-    await eventually(lambda: rabbitmq.queue_depth(queue_name) == 3)
+    await until(
+        lambda: rabbitmq.queue_depth(queue_name) == 3, "rabbitmq.queue_depth(queue_name) == 3"
+    )
     async with running(settings) as second:
         again = await collect(second, 3)
         assert sorted(d.routing_key for d in again) == sorted(d.routing_key for d in got[2:])
         assert all(d.redelivered for d in again)
         second.ack(again)
-        await eventually(lambda: second.health.acked == 3)
+        await until(lambda: second.health.acked == 3, "second.health.acked == 3")
     assert rabbitmq.queue_depth(queue_name) == 0
 
 
@@ -129,11 +123,12 @@ async def test_bindings_add_and_remove(rabbitmq: RabbitMQ, queue_name: str) -> N
     binding_a, binding_b = task_group_binding(group_a), task_group_binding(group_b)
     async with running(make_settings(rabbitmq.url, queue_name, binding_a)) as c:
         c.set_bindings({binding_a, binding_b})
-        await eventually(
+        await until(
             lambda: (
                 {b.routing_key for b in rabbitmq.list_bindings(queue_name)}
                 == {binding_a, binding_b}
-            )
+            ),
+            "bound to groups a and b",
         )
         assert {b.exchange for b in rabbitmq.list_bindings(queue_name)} == set(TASK_EXCHANGES)
         publish(rabbitmq.url, PENDING, routing_key(group_b), b"b")
@@ -142,8 +137,9 @@ async def test_bindings_add_and_remove(rabbitmq: RabbitMQ, queue_name: str) -> N
         c.ack(got)
 
         c.set_bindings({binding_b})
-        await eventually(
-            lambda: {b.routing_key for b in rabbitmq.list_bindings(queue_name)} == {binding_b}
+        await until(
+            lambda: {b.routing_key for b in rabbitmq.list_bindings(queue_name)} == {binding_b},
+            "bound to group b only",
         )
         publish(rabbitmq.url, PENDING, routing_key(group_a), b"a: unbound now")
         publish(rabbitmq.url, PENDING, routing_key(group_b), b"b again")
@@ -169,7 +165,7 @@ async def test_two_thousand_messages_flow_with_prefetch_200(
             seen += len(batch)
             c.ack(batch)  # acking each batch is what lets the next 200 in
         assert seen == total
-        await eventually(lambda: c.health.acked == total)
+        await until(lambda: c.health.acked == total, "c.health.acked == total")
         assert c.health.delivered == total
     assert rabbitmq.queue_depth(queue_name) == 0
 
@@ -190,21 +186,25 @@ async def test_reconnects_after_broker_restart(rabbitmq_chaos: RabbitMQ, queue_n
     async with running(make_settings(rabbitmq.url, queue_name, binding)) as c:
         publish(rabbitmq.url, PENDING, routing_key(group), b"before")
         publish(rabbitmq.url, PENDING, routing_key(group), b"not handed out")
-        await eventually(lambda: c.health.delivered == 2)
+        await until(lambda: c.health.delivered == 2, "c.health.delivered == 2")
         before = await c.get_batch(1, max_wait=1)
         assert [d.body for d in before] == [b"before"]
         generation = c.health.generation
 
         rabbitmq.stop_app()
-        await eventually(lambda: not c.health.connected)
+        await until(lambda: not c.health.connected, "not c.health.connected")
         rabbitmq.start_app()
-        await eventually(lambda: c.health.connected and c.health.reconnects == 1, within=60)
+        await until(
+            lambda: c.health.connected and c.health.reconnects == 1,
+            "c.health.connected and c.health.reconnects == 1",
+            60,
+        )
         assert c.health.generation > generation
         assert not c.is_stalled(time.monotonic())
 
         # The ack of a delivery from the old connection is dropped; the broker redelivers it.
         c.ack(before)
-        await eventually(lambda: c.health.stale_acks == 1)
+        await until(lambda: c.health.stale_acks == 1, "c.health.stale_acks == 1")
         # The delivery still waiting from the old connection is not handed out: only the
         # broker's redeliveries are.
         again = await collect(c, 2)
@@ -219,7 +219,7 @@ async def test_reconnects_after_broker_restart(rabbitmq_chaos: RabbitMQ, queue_n
         after = await collect(c, 1)
         assert [d.body for d in after] == [b"after"]
         c.ack(after)
-        await eventually(lambda: c.health.acked == 3)
+        await until(lambda: c.health.acked == 3, "c.health.acked == 3")
         assert {b.routing_key for b in rabbitmq.list_bindings(queue_name)} == {binding}
 
 
@@ -230,16 +230,19 @@ async def test_deleted_queue_is_declared_again_with_bindings(
     binding = task_group_binding(group)
     async with running(make_settings(rabbitmq.url, queue_name, binding)) as c:
         rabbitmq.delete_queue(queue_name)  # what PulseGuardian does to an overgrown queue
-        await eventually(lambda: c.health.queue_recreations == 1)
-        await eventually(lambda: rabbitmq.queue_exists(queue_name))
+        await until(lambda: c.health.queue_recreations == 1, "c.health.queue_recreations == 1")
+        await until(lambda: rabbitmq.queue_exists(queue_name), "rabbitmq.queue_exists(queue_name)")
         assert c.health.connected and c.health.reconnects == 0
         assert {b.routing_key for b in rabbitmq.list_bindings(queue_name)} == {binding}
-        await eventually(lambda: rabbitmq.consumer_count(queue_name) == 1)
+        await until(
+            lambda: rabbitmq.consumer_count(queue_name) == 1,
+            "rabbitmq.consumer_count(queue_name) == 1",
+        )
         publish(rabbitmq.url, PENDING, routing_key(group), b"after deletion")
         got = await collect(c, 1)
         assert [d.body for d in got] == [b"after deletion"]
         c.ack(got)
-        await eventually(lambda: c.health.acked == 1)
+        await until(lambda: c.health.acked == 1, "c.health.acked == 1")
 
 
 async def test_frozen_broker_is_reported_as_stalled(
@@ -258,14 +261,22 @@ async def test_frozen_broker_is_reported_as_stalled(
         try:
             # About 2.5 heartbeats: the link is judged dead after 1 silent heartbeat (the
             # broker sends them every half), then the timestamp has to age 2 more.
-            await eventually(lambda: c.is_stalled(time.monotonic()), within=6 * heartbeat)
+            await until(
+                lambda: c.is_stalled(time.monotonic()),
+                "c.is_stalled(time.monotonic())",
+                6 * heartbeat,
+            )
             # It stays stalled while frozen: dropping the dead link and reconnect attempts
             # that time out do not count as a live loop.
             await asyncio.sleep(3 * heartbeat)
             assert c.is_stalled(time.monotonic())
         finally:
             rabbitmq.thaw()
-        await eventually(lambda: c.health.connected and not c.is_stalled(time.monotonic()), 60)
+        await until(
+            lambda: c.health.connected and not c.is_stalled(time.monotonic()),
+            "c.health.connected and not c.is_stalled(time.monotonic())",
+            60,
+        )
         publish(rabbitmq.url, PENDING, routing_key(group), b"thawed")
         got = await collect(c, 1)
         assert [d.body for d in got] == [b"thawed"]
@@ -281,7 +292,7 @@ async def test_reject_requeues_or_drops(rabbitmq: RabbitMQ, queue_name: str) -> 
         again = await collect(c, 1)
         assert [(d.body, d.redelivered) for d in again] == [(b"retry me", True)]
         c.reject(again, requeue=False)
-        await eventually(lambda: c.health.rejected == 2)
+        await until(lambda: c.health.rejected == 2, "c.health.rejected == 2")
         assert await c.get_batch(10, max_wait=0.3) == []
         assert c.health.acked == 0
 
@@ -293,7 +304,10 @@ async def test_reject_requeues_or_drops(rabbitmq: RabbitMQ, queue_name: str) -> 
         assert [(d.body, d.redelivered) for d in batch] == [(b"fails once", True)]
         with c.processing(batch):
             pass
-        await eventually(lambda: c.health.acked == 1 and c.health.rejected == 3)
+        await until(
+            lambda: c.health.acked == 1 and c.health.rejected == 3,
+            "c.health.acked == 1 and c.health.rejected == 3",
+        )
     assert rabbitmq.queue_depth(queue_name) == 0
 
 

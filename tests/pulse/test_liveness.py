@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from broker import unique_queue_name
+from support.waiting import until
 
 from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
 from mozci_monitor.pulse._worker import KombuWorker
 
 HEARTBEAT = 1.0
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
 
 
 def _settings() -> ConsumerSettings:
@@ -64,7 +57,10 @@ async def test_idle_loop_keeps_refreshing_the_timestamp() -> None:
     await consumer.start()
     try:
         first = consumer.health.last_loop_monotonic
-        await eventually(lambda: consumer.health.last_loop_monotonic > first)
+        await until(
+            lambda: consumer.health.last_loop_monotonic > first,
+            "consumer.health.last_loop_monotonic > first",
+        )
         assert not consumer.is_stalled(time.monotonic())
     finally:
         await consumer.stop(grace=2)
@@ -83,7 +79,10 @@ async def test_blocked_call_leaves_the_timestamp_stale(gate: _Gate) -> None:
         assert not consumer.is_stalled(stamp + 2 * HEARTBEAT - 0.01)
         assert consumer.is_stalled(stamp + 2 * HEARTBEAT + 0.01)
         gate.release.set()
-        await eventually(lambda: consumer.health.last_loop_monotonic > stamp)
+        await until(
+            lambda: consumer.health.last_loop_monotonic > stamp,
+            "consumer.health.last_loop_monotonic > stamp",
+        )
         assert not consumer.is_stalled(time.monotonic())
     finally:
         gate.release.set()
@@ -99,4 +98,4 @@ async def test_stop_gives_up_on_a_stuck_thread_after_grace(gate: _Gate) -> None:
     await asyncio.wait_for(consumer.stop(grace=0.3), timeout=30)
     assert consumer.health.connected  # the thread is still stuck in its call
     gate.release.set()
-    await eventually(lambda: not consumer.health.connected)
+    await until(lambda: not consumer.health.connected, "not consumer.health.connected")

@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
-from support.daemon import build_daemon, scene_settings
+from support.daemon import assemble_daemon, scene_settings
 
 from mozci_monitor.config import Settings, SourcesSettings, StoreSettings
 from mozci_monitor.daemon import Daemon, build_services
@@ -50,7 +50,7 @@ def settings_from(config: dict[str, Any]) -> Settings:
 
 async def main(config: dict[str, Any]) -> int:
     settings = settings_from(config)
-    daemon = build_daemon(settings, services=build_services(settings))
+    daemon = assemble_daemon(settings, services=build_services(settings))
     status = Path(config["status_file"])
     runner = asyncio.create_task(daemon.run(install_signal_handlers=True))
     while not runner.done():

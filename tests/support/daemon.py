@@ -1,6 +1,6 @@
 """The one way the tests and the benchmarks build and start a daemon.
 
-`build_daemon` assembles the production `Daemon` from settings, with the parts a test or a
+`assemble_daemon` assembles the production `Daemon` from settings, with the parts a test or a
 benchmark chooses given explicitly (the store, the consumer, the services); what is not
 given is built from the settings as production builds it. `run_daemon` runs it in the
 current event loop and `wait_started` waits, bounded, until it has started.
@@ -81,7 +81,7 @@ def acting_services(settings: Settings, extra_sinks: Sequence[Sink] = ()) -> Ser
     return services
 
 
-def build_daemon(
+def assemble_daemon(
     settings: Settings,
     *,
     store: DaemonStore | None = None,

@@ -42,7 +42,7 @@ from .clock import SimClock
 from .daemon import (
     SHERIFF,
     acting_services,
-    build_daemon,
+    assemble_daemon,
     run_daemon,
     scene_settings,
     wait_started,
@@ -270,7 +270,7 @@ class Scene:
         assert self.daemon is None, "one daemon at a time"
         settings = self.settings()
         services = acting_services(settings, [self.recorder]) if acting else None
-        daemon = build_daemon(settings, services=services)
+        daemon = assemble_daemon(settings, services=services)
         self.daemon = daemon
         self._runner = run_daemon(daemon)
         await wait_started(daemon, self._runner)

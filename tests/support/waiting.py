@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 
 WITHIN = 40.0  # seconds any one wait may take before the test fails
@@ -26,7 +27,7 @@ async def until(
     deadline = started + within
     while True:
         result = condition()
-        if not isinstance(result, bool):
+        if inspect.isawaitable(result):
             result = await result
         if result:
             return loop.time() - started
