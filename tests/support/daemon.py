@@ -1,7 +1,7 @@
 """The one way the tests and the benchmarks build and start a daemon.
 
-`assemble_daemon` assembles the production `Daemon` from settings, with the parts a test or a
-benchmark chooses given explicitly (the store, the consumer, the services); what is not
+`assemble_daemon` assembles the production `Daemon` from settings, with the parts a test or
+a benchmark chooses given explicitly (the store, the consumer, the services); what is not
 given is built from the settings as production builds it. `run_daemon` runs it in the
 current event loop and `wait_started` waits, bounded, until it has started.
 """
