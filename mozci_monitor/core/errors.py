@@ -1,7 +1,7 @@
 """Every exception mozci-monitor raises on purpose, under one root.
 
     MozciMonitorError
-    ├── ConfigError              the settings are wrong (the message names the key); also a ValueError
+    ├── ConfigError              the settings are wrong (the message names the key)
     │   ├── NotifyConfigError    a notification sink is misconfigured
     │   └── PulseSettingsError   the Pulse connection settings are wrong
     ├── InputError               input from outside is refused; also a ValueError
