@@ -21,7 +21,9 @@ import structlog
 
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.links import Links
 from mozci_monitor.notify import Notification, NotificationError, Sink
+from mozci_monitor.notify.answers import campaign_notification
 from mozci_monitor.sources import HookCall, SourceError
 from mozci_monitor.sources.actions import ActionError
 from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
@@ -29,6 +31,7 @@ from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
 
 log = structlog.get_logger(__name__)
 
+DEFAULT_LINKS = Links()
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -86,6 +89,7 @@ class ActuatorSettings:
     retry_base: float = 1.0
     retry_max: float = 60.0
     batch: int = 50
+    links: Links = DEFAULT_LINKS  # Treeherder and Taskcluster, for the notifications' links
 
 
 class Actuator:
@@ -298,7 +302,7 @@ class Actuator:
         campaign = None
         if action.campaign_id is not None:
             campaign = await self._in_store(self._store.get_campaign, action.campaign_id)
-        notification = build_notification(action, campaign)
+        notification = build_notification(action, campaign, self._settings.links)
         done = self._delivered.setdefault(action.key, set())
         errors: list[str] = []
         for sink in self._sinks:
@@ -346,7 +350,9 @@ def _is_action_task_for(task: Mapping[str, Any], action: Action) -> bool:
     )
 
 
-def build_notification(action: Action, campaign: Campaign | None) -> Notification:
+def build_notification(
+    action: Action, campaign: Campaign | None, links: Links = DEFAULT_LINKS
+) -> Notification:
     details: dict[str, Any] = dict(action.details)
     if campaign is None:
         return Notification(
@@ -358,39 +364,7 @@ def build_notification(action: Action, campaign: Campaign | None) -> Notificatio
             text=action.why,
             details=details,
         )
-    push = campaign.push
-    lines = [
-        f"{campaign.kind.value} of {campaign.label or 'the push'}"
-        f" on {push.repo}@{push.revision[:12]}",
-        f"outcome: {campaign.outcome or campaign.state.value}",
-    ]
-    summary = dict(campaign.summary)
-    if summary.get("states"):
-        lines.append("requests: " + ", ".join(f"{k} {v}" for k, v in summary["states"].items()))
-    if summary.get("answer"):
-        lines.append(f"answer: {summary['answer']}")
-    lines.append(f"monitor actions: {campaign.actions}")
-    return Notification(
-        key=action.key,
-        campaign_id=campaign.campaign_id,
-        kind=campaign.kind.value,
-        outcome=campaign.state.value,
-        title=f"mozci-monitor: {campaign.kind.value} {campaign.state.value}"
-        f" ({campaign.label or push.revision[:12]})",
-        text="\n".join(lines),
-        details={
-            "campaign": campaign.campaign_id,
-            "kind": campaign.kind.value,
-            "state": campaign.state.value,
-            "outcome": campaign.outcome,
-            "repo": push.repo,
-            "revision": push.revision,
-            "task_group_id": push.task_group_id,
-            "label": campaign.label,
-            "summary": summary,
-            "actions": campaign.actions,
-        },
-    )
+    return campaign_notification(action.key, campaign, links)
 
 
 def _describe_action(action: Action) -> str:

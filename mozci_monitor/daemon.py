@@ -39,6 +39,7 @@ from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.links import Links
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Push, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
@@ -185,6 +186,9 @@ class Daemon:
                     max_attempts=settings.actions.max_attempts,
                     owner=self.instance,
                     lease_seconds=settings.store.lease_seconds,
+                    links=Links(
+                        settings.sources.treeherder_url, settings.sources.taskcluster_root_url
+                    ),
                 ),
             )
             self.reconciler = Reconciler(
@@ -733,6 +737,7 @@ def build_daemon(settings: Settings) -> Daemon:
                 port=settings.api.port,
                 token=api_token(settings),
                 max_body_bytes=settings.api.max_body_bytes,
+                links=Links(settings.sources.treeherder_url, settings.sources.taskcluster_root_url),
             ),
             metrics=daemon.metrics,
         )

@@ -19,6 +19,7 @@ from aiohttp import web
 from mozci_monitor.api import validation
 from mozci_monitor.api.backend import ApiBackend, MetricsSource, SubmissionRefused
 from mozci_monitor.api.openapi import openapi_document
+from mozci_monitor.api.pages import handlers as pages
 from mozci_monitor.api.status_page import CONTENT_SECURITY_POLICY, PAGE
 from mozci_monitor.api.validation import ApiError
 from mozci_monitor.api.views import (
@@ -26,12 +27,14 @@ from mozci_monitor.api.views import (
     campaign_json,
     health_json,
 )
+from mozci_monitor.core.links import Links
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 64 * 1024
+DEFAULT_LINKS = Links()  # Mozilla's production Treeherder and Taskcluster
 
 BACKEND_KEY: web.AppKey[ApiBackend] = web.AppKey("backend")
 TOKEN_KEY: web.AppKey[str | None] = web.AppKey("token")
@@ -47,6 +50,7 @@ class ApiOptions:
     port: int = DEFAULT_PORT  # 0: any free port (tests)
     token: str | None = None  # None: mutating endpoints answer 403
     max_body_bytes: int = DEFAULT_MAX_BODY
+    links: Links = DEFAULT_LINKS  # Treeherder and Taskcluster, for the pages' links
 
 
 def create_app(
@@ -55,6 +59,7 @@ def create_app(
     token: str | None,
     metrics: MetricsSource | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    links: Links = DEFAULT_LINKS,
 ) -> web.Application:
     app = web.Application(middlewares=[_errors, _headers], client_max_size=max_body_bytes)
     app[BACKEND_KEY] = backend
@@ -70,6 +75,7 @@ def create_app(
     app.router.add_post("/api/campaigns", _submit)
     app.router.add_get("/api/campaigns/{id}", _show_campaign)
     app.router.add_post("/api/campaigns/{id}/cancel", _cancel)
+    pages.add_routes(app, backend, links)
     return app
 
 
@@ -89,6 +95,7 @@ class ApiServer:
             token=options.token,
             metrics=metrics,
             max_body_bytes=options.max_body_bytes,
+            links=options.links,
         )
         self._runner: web.AppRunner | None = None
 

@@ -91,6 +91,29 @@ function phaseColour(phase) {
           canceled: "pink"}[phase] || "grey";
 }
 
+// Each change once: a request state that repeats its task's phase (the store records
+// both) is left out, as on the campaign pages.
+const SAME = {pending: "pending", running: "running", completed: "completed",
+              orange: "failed/orange", exception: "failed/exception", coalesced: "coalesced",
+              canceled: "canceled"};
+
+function compact(entries) {
+  const kept = [];
+  let phase = null, state = null;
+  for (const entry of entries) {
+    const d = entry.detail || {};
+    if (entry.kind === "task-phase") phase = d.phase;
+    if (entry.kind === "state") {
+      const said = d.state + (d.failure ? "/" + d.failure : "");
+      const repeated = said === state || SAME[phase] === said;
+      state = said;
+      if (repeated) continue;
+    }
+    kept.push(entry);
+  }
+  return kept;
+}
+
 function chip(entry) {
   const d = entry.detail || {};
   let colour = null, text = entry.kind;
@@ -114,7 +137,9 @@ function renderCampaign(c) {
   section.dataset.campaignId = c.id;
   section.dataset.state = c.state;
   const h = el("h2");
-  h.append(el("span", "badge c-" + campaignColour(c), c.state), el("span", "cid", c.id),
+  const page = el("a", "cid", c.id);
+  page.href = "/campaigns/" + encodeURIComponent(c.id);
+  h.append(el("span", "badge c-" + campaignColour(c), c.state), page,
            el("span", "kind", c.kind), el("span", "clabel", c.label || ""));
   section.append(h);
   const meta = [c.repo + "@" + c.revision.slice(0, 12), "actions " + c.actions +
@@ -130,7 +155,7 @@ function renderCampaign(c) {
     const stateCell = el("td");
     stateCell.append(el("span", "badge c-" + requestColour(r), state));
     const timeline = el("td", "timeline");
-    for (const entry of r.timeline || []) timeline.append(chip(entry));
+    for (const entry of compact(r.timeline || [])) timeline.append(chip(entry));
     row.append(el("td", "label", r.label + (r.wanted > 1 ? " x" + r.wanted : "")), stateCell,
                timeline);
     if (r.reason) row.title = r.reason;
@@ -140,7 +165,9 @@ function renderCampaign(c) {
   if ((c.action_log || []).length) {
     const list = el("ul", "actions");
     for (const a of c.action_log) {
-      const line = a.kind + " " + a.state + ": " + a.why + (a.error ? " — " + a.error : "");
+      const dry = a.state === "done" && String(a.result || "").startsWith("dry-run");
+      const line = (dry ? "would " + a.kind : a.kind + " " + a.state) + ": " + a.why +
+                   (a.error ? " — " + a.error : "");
       list.append(el("li", "action a-" + a.state, line));
     }
     section.append(list);

@@ -23,6 +23,25 @@ class NotificationError(Exception):
 
 
 @dataclass(frozen=True)
+class Link:
+    """A place to look (Treeherder, Taskcluster): rendered as a link where the channel can."""
+
+    text: str
+    url: str
+
+
+Cell = str | Link
+
+
+@dataclass(frozen=True)
+class Table:
+    """A short table under the answer; cells are text or links."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+@dataclass(frozen=True)
 class Notification:
     """One message about a campaign, delivered identically by every sink.
 
@@ -37,6 +56,10 @@ class Notification:
     title: str
     text: str
     details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # The structure behind `text`, for channels that show tables and links (Markdown, HTML);
+    # `text` is the plain rendering of both.
+    table: Table | None = None
+    links: tuple[Link, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The machine-readable form every structured sink ships (JSON-serialisable)."""
