@@ -9,7 +9,7 @@ import structlog
 
 from mozci_monitor.notify._redact import redact_url, scrub
 from mozci_monitor.notify.model import Notification, NotificationError
-from mozci_monitor.notify.render import render_html, render_text
+from mozci_monitor.notify.render import render_html, render_markdown
 
 _log = structlog.get_logger(__name__)
 
@@ -19,12 +19,12 @@ _MAX_ERROR_BODY = 200
 def webhook_payload(notification: Notification) -> dict[str, Any]:
     """The request body.
 
-    Slack incoming webhooks read ``text`` (mrkdwn, plain text renders as is); Matrix hookshot
-    generic webhooks read ``text`` and, when present, ``html``. Both ignore other fields, which
-    carry the structured notification for receivers that want it.
+    ``text`` is Markdown: Matrix hookshot generic webhooks render it (and prefer ``html``
+    when present); Slack shows it as written, which reads as plain text. Both ignore other
+    fields, which carry the structured notification for receivers that want it.
     """
     return {
-        "text": render_text(notification),
+        "text": render_markdown(notification),
         "html": render_html(notification),
         "notification": notification.as_json(),
     }

@@ -9,7 +9,12 @@ import pytest
 from notify_http_stub import HttpStub, Reply
 from structlog.testing import capture_logs
 
-from mozci_monitor.notify import Notification, NotificationError, WebhookSink, render_text
+from mozci_monitor.notify import (
+    Notification,
+    NotificationError,
+    WebhookSink,
+    render_markdown,
+)
 from mozci_monitor.notify._redact import redact_url, scrub
 
 SECRET = "T000/B000/XXXXsecretXXXX"
@@ -38,7 +43,7 @@ async def test_posts_text_html_and_structured_details(
     assert request.path == SECRET_PATH
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Idempotency-Key"] == notification.key
-    assert request.body["text"] == render_text(notification)  # what Slack and hookshot read
+    assert request.body["text"] == render_markdown(notification)  # what Slack and hookshot read
     assert request.body["html"].startswith("<p><strong>")  # hookshot's formatted variant
     assert request.body["notification"] == notification.as_json()
 

@@ -1,0 +1,187 @@
+"""Campaign notifications a sheriff reads: the answer first, a short table, links.
+
+Every campaign kind and end (finished, failed, gave-up, canceled) through every renderer
+(text, Markdown, HTML). The campaigns' answers are computed by the core (see
+tests/sample_campaigns.py), the notification built as the actuator builds it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import pytest
+import sample_campaigns as samples
+
+from mozci_monitor.actuator import build_notification
+from mozci_monitor.core.campaign import Campaign, notification_action
+from mozci_monitor.core.links import Links
+from mozci_monitor.notify import Notification, render_html, render_markdown, render_text
+from mozci_monitor.notify.webhook import webhook_payload
+
+LINKS = Links("https://th.example.org", "https://tc.example.org")
+RENDERERS = {"text": render_text, "markdown": render_markdown, "html": render_html}
+EVERY = {sample.campaign.campaign_id: sample.campaign for sample in samples.every_kind()}
+
+
+def _notify(campaign: Campaign) -> Notification:
+    return build_notification(notification_action(campaign), campaign, LINKS)
+
+
+@pytest.mark.parametrize("renderer", sorted(RENDERERS))
+@pytest.mark.parametrize("campaign_id", sorted(EVERY))
+def test_every_kind_and_end_reads_as_sentences_with_links(campaign_id: str, renderer: str) -> None:
+    campaign = EVERY[campaign_id]
+    out = RENDERERS[renderer](_notify(campaign))
+    assert "{'" not in out and "answer:" not in out  # no Python dict, ever
+    push_url = f"https://th.example.org/jobs?repo=autoland&revision={campaign.push.revision}"
+    group_url = f"https://tc.example.org/tasks/groups/{campaign.push.task_group_id}"
+    assert push_url.replace("&", "&amp;" if renderer == "html" else "&") in out
+    assert group_url in out
+    # The answer first: the headline is the answer sentence (which names the push), not
+    # a template with the campaign id.
+    if renderer == "html":
+        headline = out.split("<strong>", 1)[1].split("</strong>", 1)[0]
+        assert out.startswith("<p><strong>")
+    else:
+        headline = out.splitlines()[0].strip("*")
+    assert campaign.push.repo in headline, headline
+    assert campaign.campaign_id not in headline
+
+
+def test_backfill_answer_names_first_bad_and_last_good() -> None:
+    note = _notify(samples.backfill().campaign)
+    first_bad, last_good = samples.revision(103)[:12], samples.revision(102)[:12]
+    assert note.title == (
+        f"{samples.LABEL} first fails at {first_bad} (push 103) on autoland;"
+        f" last good {last_good} (push 102)"
+    )
+    text = render_text(note).splitlines()
+    assert text[0] == note.title
+    header = next(
+        n
+        for n, line in enumerate(text)
+        if line.split() == ["push", "revision", "verdict", "green", "orange"]
+    )
+    assert text[header + 2].split() == ["102", last_good, "passed", "(last", "good)", "2", "0"]
+    assert text[header + 3].split() == ["103", first_bad, "failed", "(first", "bad)", "0", "1"]
+    assert (
+        f"first bad push in Treeherder: https://th.example.org/jobs?repo=autoland&revision={samples.revision(103)}"
+        in text
+    )
+
+
+def test_backfill_never_passed() -> None:
+    note = _notify(samples.backfill_never_passed().campaign)
+    assert note.title == (
+        f"{samples.LABEL} never passed in the 2 pushes analysed on autoland;"
+        f" earliest failure {samples.revision(101)[:12]} (push 101)"
+    )
+
+
+def test_bisect_answer_gives_the_push_and_the_rates_either_side() -> None:
+    note = _notify(samples.bisect().campaign)
+    # 2 failures in 30 runs before push 104, 19 in 30 from it on.
+    assert note.title.startswith(
+        f"{samples.LABEL}: the failure rate rises at {samples.revision(104)[:12]} (push 104)"
+        " on autoland from 7% to 63% (z="
+    ), note.title
+    markdown = render_markdown(note)
+    assert "| push | revision | runs | failed | rate | 95% interval |" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| 104 |"))
+    assert (
+        f"[{samples.revision(104)[:12]}](https://th.example.org/jobs?repo=autoland&revision={samples.revision(104)})"
+        in row
+    )
+    assert "| 10 | 6 | 60% (rises here) |" in row
+
+
+def test_bisect_without_change() -> None:
+    note = _notify(samples.bisect_no_change().campaign)
+    assert note.title == (
+        f"{samples.LABEL}: no significant rise of the failure rate over 3 pushes on autoland"
+    )
+
+
+def test_until_fail_hit_links_the_failing_task() -> None:
+    sample = samples.until_fail()
+    note = _notify(sample.campaign)
+    task = sample.requests[0].first_orange
+    assert note.title == (
+        f"{samples.LABEL} failed on run 8 on autoland {samples.PUSH.revision[:12]}"
+        f" (7 green runs before it): task {task}"
+    )
+    html = render_html(note)
+    assert f'<a href="https://tc.example.org/tasks/{task}">{task}</a>' in html
+    assert "<th>failing task</th>" in html
+
+
+def test_until_fail_without_failure() -> None:
+    note = _notify(samples.until_fail(hit=False).campaign)
+    assert note.title == (
+        f"{samples.LABEL} did not fail in 50 runs on autoland {samples.PUSH.revision[:12]}"
+    )
+
+
+def test_canceled_failed_and_gave_up_say_so_with_the_reason() -> None:
+    assert _notify(EVERY["c-watch-canceled"]).title.endswith("was canceled: canceled by a sheriff")
+    failed = _notify(EVERY["c-watch-failed"]).title
+    assert " failed: 0 of 1 satisfied;" in failed and failed.endswith("test failure")
+    gave_up = _notify(EVERY["c-watch-gave-up"]).title
+    assert " gave up: budget of 3 actions per request used" in gave_up
+
+
+def test_downstream_and_fill_count_what_they_added() -> None:
+    assert _notify(samples.downstream().campaign).title == (
+        f"Downstream of {samples.BUILD} on autoland {samples.PUSH.revision[:12]}:"
+        " 2 missing jobs scheduled, all ran as wanted"
+    )
+    assert _notify(samples.fill().campaign).title.startswith("Fill on autoland ")
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"] or "")
+        if tag not in ("br",):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, (self.open, tag)
+        self.open.pop()
+
+
+def test_html_is_balanced_and_hostile_text_stays_text() -> None:
+    hostile = '<img src=x onerror="alert(1)"> | *bold* [x](javascript:alert(1))'
+    campaign = replace(samples.backfill().campaign, label=hostile)
+    note = _notify(campaign)
+    html = render_html(note)
+    parser = _Anchors()
+    parser.feed(html)
+    parser.close()
+    assert parser.open == []
+    assert "<img" not in html
+    assert all(href.startswith("https://") for href in parser.hrefs)
+    markdown = render_markdown(note)
+    # Markup characters are backslash-escaped: no tag, no link to javascript:.
+    assert re.search(r"(?<!\\)[<>]", markdown) is None
+    assert re.search(r"(?<!\\)\]\(javascript", markdown) is None
+    assert r"\*bold\*" in markdown and r"\|" in markdown
+
+
+def test_webhooks_get_markdown_and_html() -> None:
+    note = _notify(samples.bisect().campaign)
+    payload = webhook_payload(note)
+    assert payload["text"] == render_markdown(note)
+    assert payload["html"] == render_html(note)
+
+
+def test_plain_text_has_no_markup() -> None:
+    out = render_text(_notify(samples.bisect().campaign))
+    assert not re.search(r"\*\*|\]\(|<a ", out)
