@@ -15,7 +15,7 @@ from html import escape
 CHART_COLOURS: dict[str, str] = {
     "interval": "#90caf9",  # the 95 % interval of a push's rate
     "rate": "#0d47a1",  # the measured rate
-    "change": "#c62828",  # the push where the rate rises (the answer)
+    "change": "#b71c1c",  # the push where the rate rises (the answer)
     "axis": "#9e9e9e",
 }
 
@@ -69,6 +69,7 @@ def _column(index: int, point: RatePoint) -> str:
     label_y = _TOP + _PLOT + 14
     mark = CHART_COLOURS["change"] if point.is_change else CHART_COLOURS["rate"]
     revision = escape(point.revision[:12])
+    weight = ' font-weight="bold"' if point.is_change else ""
     body = [f'<g class="push{" change" if point.is_change else ""}">']
     body.append(f"<title>{escape(_describe(point))}</title>")
     if point.rate is None:
@@ -88,7 +89,7 @@ def _column(index: int, point: RatePoint) -> str:
         )
     body.append(
         f'<text x="{centre}" y="{label_y}" font-size="10" text-anchor="end"'
-        f' transform="rotate(-35 {centre} {label_y})" fill="{mark}">{revision}</text>'
+        f' transform="rotate(-35 {centre} {label_y})" fill="#444"{weight}>{revision}</text>'
     )
     body.append("</g>")
     group = "".join(body)

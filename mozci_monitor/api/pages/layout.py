@@ -29,6 +29,7 @@ table { border-collapse: collapse; width: 100%; }
 th { text-align: left; font-size: 12px; color: #555; padding: 3px 6px; }
 td { padding: 3px 6px; vertical-align: top; border-top: 1px solid #eee; }
 td.mono, .mono { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+a.campaign-link, a.push { white-space: nowrap; word-break: normal; }
 tr.highlight td { background: #fff3e0; }
 .chip { display: inline-block; color: #fff; background: var(--c, #999); border-radius: 3px;
   padding: 0 5px; font-size: 11px; line-height: 18px; }
