@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "mozci-monitor.service"
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "systemd" / "mozci-monitor.service"
+VENV_SCRIPT = "/opt/mozci-monitor/venv/bin/mozci-monitor"
 
 
 def _service() -> dict[str, list[str]]:
@@ -44,7 +46,7 @@ def test_notify_watchdog_and_restart() -> None:
     assert service["Restart"] == ["on-failure"]
     assert service["RestartSec"] == ["5"]
     assert service["ExecStart"] == [
-        "/usr/bin/env mozci-monitor --config /etc/mozci-monitor/mozci-monitor.toml run"
+        f"{VENV_SCRIPT} --config /etc/mozci-monitor/mozci-monitor.toml run"
     ]
     assert service["EnvironmentFile"] == ["-/etc/mozci-monitor/secrets.env"]
 
@@ -75,13 +77,54 @@ def test_dedicated_user_and_hardening() -> None:
     assert "MemoryDenyWriteExecute" not in service
 
 
+def _unit_section(name: str) -> dict[str, list[str]]:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(UNIT.read_text())
+    return {key: [value] for key, value in parser[name].items()}
+
+
+def test_execstart_is_an_absolute_path_into_a_virtual_environment() -> None:
+    command = _service()["ExecStart"][0].split()
+    assert command[0] == VENV_SCRIPT and Path(command[0]).is_absolute()
+    # The unit's own instructions create that venv; the README's production section too.
+    text = UNIT.read_text()
+    assert "python3 -m venv /opt/mozci-monitor/venv" in text
+    assert "python3 -m venv /opt/mozci-monitor/venv" in (ROOT / "README.md").read_text()
+
+
+def test_protecthome_and_the_venv_under_home_are_explained() -> None:
+    text = UNIT.read_text()
+    assert "203/EXEC" in text and "ProtectHome=tmpfs" in text and "BindReadOnlyPaths=" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "ProtectHome=tmpfs" in readme and "BindReadOnlyPaths=" in readme
+
+
+def test_documentation_points_at_the_readme_section() -> None:
+    (url,) = _unit_section("Unit")["Documentation"]
+    page, _, anchor = url.partition("#")
+    assert page == "https://github.com/mozilla/mozci-monitor"
+    headings = [
+        line.lstrip("#").strip().lower().replace(" ", "-")
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("## ")
+    ]
+    assert anchor in headings
+
+
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     # Verify a copy: the file name must end in .service, the directory must be writable.
+    # verify checks that ExecStart's program exists: a stand-in takes the venv's place.
+    script = tmp_path / "venv" / "bin" / "mozci-monitor"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
     unit = tmp_path / UNIT.name
-    shutil.copy(UNIT, unit)
+    unit.write_text(UNIT.read_text().replace(f"ExecStart={VENV_SCRIPT} ", f"ExecStart={script} "))
+    assert str(script) in unit.read_text()
     result = subprocess.run(
         [analyze, "verify", str(unit)],
         capture_output=True,
