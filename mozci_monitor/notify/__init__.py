@@ -7,7 +7,13 @@ from mozci_monitor.notify.config import NotifyConfigError, build_sinks, close_si
 from mozci_monitor.notify.log_sink import LogSink
 from mozci_monitor.notify.model import Notification, NotificationError, Sink
 from mozci_monitor.notify.pulse_sink import PulseSink
-from mozci_monitor.notify.render import render_html, render_markdown, render_text, render_title
+from mozci_monitor.notify.render import (
+    render_html,
+    render_markdown,
+    render_subject,
+    render_text,
+    render_title,
+)
 from mozci_monitor.notify.taskcluster_notify import (
     NotifyClient,
     TaskclusterNotifySink,
@@ -30,6 +36,7 @@ __all__ = [
     "make_notify_client",
     "render_html",
     "render_markdown",
+    "render_subject",
     "render_text",
     "render_title",
 ]

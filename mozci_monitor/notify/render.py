@@ -26,6 +26,12 @@ def render_title(notification: Notification) -> str:
     return _one_line(notification.title)
 
 
+def render_subject(notification: Notification) -> str:
+    """A mail subject: kind and outcome first (what inbox filters sort on), then the answer."""
+    title = render_title(notification) or notification.key
+    return _one_line(f"mozci-monitor {notification.kind} {notification.outcome}: {title}")
+
+
 def render_text(notification: Notification) -> str:
     """Plain text: headline, a line with campaign, kind and outcome, then the body."""
     lines = [render_title(notification), _summary_line(notification)]

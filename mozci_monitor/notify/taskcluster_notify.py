@@ -16,7 +16,7 @@ import taskcluster.aio
 import taskcluster.exceptions
 
 from mozci_monitor.notify.model import Notification, NotificationError
-from mozci_monitor.notify.render import render_html, render_markdown, render_text, render_title
+from mozci_monitor.notify.render import render_html, render_markdown, render_subject, render_text
 
 _log = structlog.get_logger(__name__)
 
@@ -62,7 +62,7 @@ def email_request(
     """A ``v1/email-request.json`` body; ``details["url"]`` (if any) becomes the mail's button."""
     body: dict[str, Any] = {
         "address": address,
-        "subject": (render_title(notification) or notification.key)[:_SUBJECT_MAX],
+        "subject": render_subject(notification)[:_SUBJECT_MAX],
         "content": render_markdown(notification)[:_CONTENT_MAX],
         "template": "simple",
     }

@@ -18,6 +18,7 @@ from mozci_monitor.actuator import build_notification
 from mozci_monitor.core.campaign import Campaign, notification_action
 from mozci_monitor.core.links import Links
 from mozci_monitor.notify import Notification, render_html, render_markdown, render_text
+from mozci_monitor.notify.taskcluster_notify import email_request
 from mozci_monitor.notify.webhook import webhook_payload
 
 LINKS = Links("https://th.example.org", "https://tc.example.org")
@@ -173,6 +174,14 @@ def test_html_is_balanced_and_hostile_text_stays_text() -> None:
     assert re.search(r"(?<!\\)[<>]", markdown) is None
     assert re.search(r"(?<!\\)\]\(javascript", markdown) is None
     assert r"\*bold\*" in markdown and r"\|" in markdown
+
+
+@pytest.mark.parametrize("campaign_id", sorted(EVERY))
+def test_mail_subject_names_kind_and_outcome_then_the_answer(campaign_id: str) -> None:
+    campaign = EVERY[campaign_id]
+    note = _notify(campaign)
+    subject = email_request(note, "sheriff@example.org")["subject"]
+    assert subject == f"mozci-monitor {campaign.kind.value} {campaign.state.value}: {note.title}"
 
 
 def test_webhooks_get_markdown_and_html() -> None:

@@ -99,7 +99,7 @@ async def test_sends_one_email_per_address_and_one_matrix_message(
     _validate(other_mail, EMAIL_REQUEST_SCHEMA)
     _validate(matrix, MATRIX_REQUEST_SCHEMA)
     assert [mail["address"], other_mail["address"]] == list(EMAILS)
-    assert mail["subject"] == notification.title
+    assert mail["subject"] == f"mozci-monitor until-fail gave-up: {notification.title}"
     assert notification.text.splitlines()[0] in mail["content"]
     assert mail["link"] == {"text": "Open campaign", "href": notification.details["url"]}
     assert matrix == {
