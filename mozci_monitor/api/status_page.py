@@ -31,6 +31,7 @@ body { margin: 0; background: #f4f5f7; }
 header { background: #20232a; color: #fff; padding: 10px 18px; display: flex; gap: 18px;
   align-items: center; }
 header h1 { font-size: 17px; margin: 0; }
+header a { color: #fff; }
 #health { padding: 2px 10px; border-radius: 10px; font-weight: 600; background: var(--c, #555); }
 #updated, #error { font-size: 12px; opacity: .85; }
 #error { color: #ffb4b4; }
@@ -235,7 +236,8 @@ PAGE = f"""<!doctype html>
 <style>{STYLE}</style>
 </head>
 <body>
-<header><h1>mozci-monitor</h1><span id="health">…</span><span id="updated"></span>
+<header><h1>mozci-monitor</h1><a href="/campaigns">all campaigns</a><span id="health">…</span>
+<span id="updated"></span>
 <span id="error"></span></header>
 <main id="campaigns"><p class="empty">loading…</p></main>
 <script>{_SCRIPT}</script>

@@ -44,11 +44,15 @@ async def test_page_renders_campaigns_after_its_script_ran(page_url: str, tmp_pa
     assert 'data-campaign-id="c-seeded0001"' in dom
     assert 'data-campaign-id="c-finished01"' in dom
     assert '<a class="cid" href="/campaigns/c-seeded0001">c-seeded0001</a>' in dom
+    assert '<a href="/campaigns">all campaigns</a>' in dom
     assert "test-linux1804-64/opt-orange-2" in dom
     rows = set(re.findall(r'class="request rs-([a-z]+)"', dom))
     assert rows == {"green", "orange", "purple", "red", "grey", "blue", "pink"}
     assert 'class="campaign c-green"' in dom and 'class="campaign c-blue"' in dom
     assert 'data-kind="task-phase"' in dom  # the per-request timeline
+    # Each change once: of the seven requests' states only the two their task's phase does
+    # not already say are chips (failed for the budget; canceled while the task ran).
+    assert dom.count('data-kind="state"') == 2
     assert "rerun failed: exception — 403" in dom  # the action log
     # Text from the API is text: the hostile outcome is escaped, not an element.
     assert "<img" not in dom

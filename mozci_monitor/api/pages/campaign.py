@@ -72,7 +72,9 @@ def _heading(campaign: Campaign, links: Links) -> str:
         f"{escape(push.repo)} "
         + link(links.push(push.repo, push.revision), push.revision[:12], cls="mono push")
         + " (Treeherder)",
-        "task group " + link(links.task_group(push.task_group_id), push.task_group_id, cls="mono"),
+        "task group " + link(links.task_group(push.task_group_id), push.task_group_id, cls="mono")
+        if push.task_group_id
+        else "no task group yet",
         f"monitor actions {campaign.actions}"
         + ("" if campaign.max_actions is None else f" of {campaign.max_actions}"),
     ]
