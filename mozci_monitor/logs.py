@@ -1,53 +1,44 @@
-"""structlog set-up: JSON lines under systemd or a pipe, readable console output on a TTY.
+"""Logging set-up: every line, ours or a library's, is JSON under systemd or a pipe (readable
+console output on a TTY), and redacted.
 
-A redaction processor runs last-but-one, so no renderer ever sees a secret: known secret
-values are replaced wherever they appear, and passwords in URLs are masked.
+structlog renders our own events; the standard library's loggers (aiohttp, kombu, amqp,
+asyncio, psycopg, taskcluster, warnings, …) reach the same processors through structlog's
+``ProcessorFormatter`` on the root handler, so a library's traceback becomes one JSON line
+and never prints a secret. Redaction runs last-but-one, so no renderer ever sees a secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@", re.I)
-REDACTED = "***"
+from mozci_monitor.redact import REDACTED, redact_text, redact_value
 
-
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+__all__ = ["REDACTED", "Redactor", "configure_logging", "redact_text"]
 
 
 class Redactor:
+    """structlog processor: every field of the event redacted (see :mod:`mozci_monitor.redact`)."""
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = [secret for secret in secrets if secret]
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        for key, value in event_dict.items():
-            event_dict[key] = self._clean(value, depth=0)
+        for key, value in list(event_dict.items()):
+            if key.startswith("_"):  # structlog's private keys (`_record`): not rendered
+                continue
+            event_dict[key] = redact_value({key: value}, self.secrets)[key]
         return event_dict
 
-    def _clean(self, value: Any, depth: int) -> Any:
-        if isinstance(value, str):
-            return redact_text(value, self.secrets)
-        if isinstance(value, BaseException):
-            return redact_text(repr(value), self.secrets)
-        if depth > 8:  # deeper than any log field we write: stringify rather than recurse
-            return redact_text(repr(value), self.secrets)
-        if isinstance(value, Mapping):
-            return {k: self._clean(v, depth + 1) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self._clean(v, depth + 1) for v in value]
-        return value
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler this module installs, so a second set-up replaces it."""
 
 
 def configure_logging(
@@ -59,18 +50,48 @@ def configure_logging(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    redactor = Redactor(secrets)
+    numeric_level = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            Redactor(secrets),
+            redactor,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    _route_standard_logging(renderer, redactor, numeric_level)
+
+
+def _route_standard_logging(renderer: Any, redactor: Redactor, level: int) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # The traceback becomes the `exception` field of the same line, redacted below.
+            structlog.processors.format_exc_info,
+            structlog.processors.StackInfoRenderer(),
+            redactor,
+            renderer,
+        ],
+    )
+    handler = _OurHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Libraries are chatty at info and below; their warnings and errors are what we need.
+    for name in ("aiohttp.access", "kombu", "amqp", "psycopg", "taskcluster", "urllib3"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    logging.captureWarnings(True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +18,13 @@ TOKEN = "tc-token-7Hk2pQ"
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
+def _reset_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
     structlog.reset_defaults()
 
 
@@ -167,3 +174,51 @@ def test_console_mode_is_redacted_too(capsys: pytest.CaptureFixture[str]) -> Non
     assert SECRET not in err
     with pytest.raises(json.JSONDecodeError):
         json.loads(err.splitlines()[0])
+
+
+# -- the standard library's loggers (aiohttp, kombu, asyncio, …) -------------------------------
+
+
+def test_library_records_are_json_lines_and_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json", level="info", secrets=[SECRET])
+    logging.getLogger("amqp").error("cannot connect to amqps://alice:pw-9x@pulse/ (%s)", SECRET)
+    logging.getLogger("asyncio").warning("header %r", {"Authorization": f"Bearer {TOKEN}"})
+    try:
+        raise OSError(f"refused: Authorization: Bearer {TOKEN}\r\nnext line")
+    except OSError:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"deprecated amqps://u:{SECRET}@h/", DeprecationWarning, stacklevel=1)
+    logging.getLogger("kombu").info("chatty library detail")  # below WARNING for libraries
+
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    for secret in (SECRET, TOKEN, "pw-9x"):
+        assert secret not in captured.err
+    lines = _json_lines(captured.err)  # every line parses: tracebacks stay inside one line
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("amqp", "error"),
+        ("asyncio", "warning"),
+        ("aiohttp.server", "error"),
+        ("py.warnings", "warning"),
+    ]
+    assert lines[0]["event"] == f"cannot connect to amqps://alice:{REDACTED}@pulse/ ({REDACTED})"
+    assert lines[1]["event"] == "header {'Authorization': 'Bearer ***'}"
+    assert "Traceback" in lines[2]["exception"] and "Bearer ***" in lines[2]["exception"]
+    assert all(line["timestamp"].endswith("Z") for line in lines)
+
+
+def test_configuring_twice_keeps_one_root_handler(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json")
+    configure_logging(format="json")
+    logging.getLogger("aiohttp.server").error("once")
+    assert [line["event"] for line in _json_lines(capfd.readouterr().err)] == ["once"]
+
+
+def test_library_records_in_console_mode_are_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="console", secrets=[SECRET])
+    logging.getLogger("kombu").error("login %s to amqp://u:p1x@h/", SECRET)
+    err = capfd.readouterr().err
+    assert "login" in err and "kombu" in err
+    assert SECRET not in err and "p1x" not in err

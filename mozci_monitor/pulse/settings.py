@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from mozci_monitor.core.model import EXCHANGE_PREFIX
 from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
+from mozci_monitor.redact import redact_url as redact_url
 
 # The six queue exchanges are the core's vocabulary; the consumer binds to them.
 TASK_EXCHANGE_PREFIX = EXCHANGE_PREFIX
@@ -28,20 +29,6 @@ _ROUTING_KEY_WORD = re.compile(r"^[^.\s]+$")
 
 class SettingsError(ValueError):
     """The consumer settings are not usable."""
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by '***', safe to log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def pulse_url(
