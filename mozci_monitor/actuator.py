@@ -21,6 +21,7 @@ import structlog
 
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.notify import Notification, NotificationError, Sink
 from mozci_monitor.sources import HookCall, SourceError
 from mozci_monitor.sources.actions import ActionError
@@ -72,7 +73,7 @@ Render = Callable[..., HookCall]
 InStore = Callable[..., Awaitable[Any]]
 
 
-class _Permanent(Exception):
+class _Permanent(ActionFailed):
     """This action cannot succeed, however often it is tried."""
 
 

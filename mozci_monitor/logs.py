@@ -37,8 +37,20 @@ class Redactor:
         return event_dict
 
 
-class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The root handler this module installs, so a second set-up replaces it."""
+class _StderrHandler(logging.Handler):
+    """The root handler this module installs (a second set-up replaces it).
+
+    It writes to whatever ``sys.stderr`` is when a record comes, not when logging was set
+    up: a library may log from a finaliser long after the stream it started with is gone.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def configure_logging(
@@ -84,10 +96,10 @@ def _route_standard_logging(renderer: Any, redactor: Redactor, level: int) -> No
             renderer,
         ],
     )
-    handler = _OurHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

@@ -29,6 +29,8 @@ from amqp.exceptions import ConnectionForced
 from kombu.connection import Connection as _KombuConnection
 from kombu.exceptions import KombuError
 
+from mozci_monitor.core.errors import Stopped
+
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker, readable_now, wait_readable
 from .delivery import Delivery
@@ -66,7 +68,7 @@ class Connection(Protocol):
     def drain_events(self, *, timeout: float) -> object: ...
 
 
-class StopConsuming(Exception):
+class StopConsuming(Stopped):
     """Raised inside the thread when a clean stop has been carried out."""
 
 

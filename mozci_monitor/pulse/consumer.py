@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterator, Sequence
 
 import structlog
 
+from mozci_monitor.core.errors import PulseConnectError as PulseConnectError
+
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker
 from ._worker import KombuWorker, describe
@@ -26,10 +28,6 @@ log = structlog.get_logger(__name__)
 # Share of the stop grace kept for closing the connection after in-flight work is acked.
 _CLOSE_SHARE = 0.25
 _CLOSE_RESERVE_MAX = 2.0
-
-
-class PulseConnectError(ConnectionError):
-    """The consumer could not connect (or set up its queue) when starting."""
 
 
 class PulseConsumer:

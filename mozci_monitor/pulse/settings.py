@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from mozci_monitor.core.errors import PulseSettingsError
 from mozci_monitor.core.model import EXCHANGE_PREFIX
 from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
 from mozci_monitor.redact import redact_url as redact_url
@@ -27,8 +28,8 @@ _SLUGID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _ROUTING_KEY_WORD = re.compile(r"^[^.\s]+$")
 
 
-class SettingsError(ValueError):
-    """The consumer settings are not usable."""
+# The consumer's historical name for the branch of the one error tree.
+SettingsError = PulseSettingsError
 
 
 def pulse_url(
