@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from mozci_monitor.core.errors import PulseSettingsError
 from mozci_monitor.core.model import EXCHANGE_PREFIX
@@ -32,22 +32,6 @@ _ROUTING_KEY_WORD = re.compile(r"^[^.\s]+$")
 SettingsError = PulseSettingsError
 
 
-def pulse_url(
-    user: str,
-    password: str,
-    *,
-    host: str = PULSE_HOST,
-    port: int = PULSE_PORT,
-    vhost: str = PULSE_VHOST,
-    tls: bool = True,
-) -> str:
-    """An AMQP URL for Pulse; defaults are pulse.mozilla.org:5671 over TLS, vhost '/'."""
-    scheme = "amqps" if tls else "amqp"
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    path = "/" if vhost == "/" else "/" + quote(vhost, safe="")
-    return f"{scheme}://{credentials}@{host}:{port}{path}"
-
-
 def task_group_binding(task_group_id: str) -> str:
     """Routing-key pattern for every task exchange message of one task group.
 
@@ -71,7 +55,7 @@ def validate_routing_key_pattern(pattern: str) -> None:
 class ConsumerSettings:
     """How to reach the broker and what to consume.
 
-    Defaults suit a local RabbitMQ; for real Pulse use `pulse_url(...)` and
+    Defaults suit a local RabbitMQ; for real Pulse use `mozci_monitor.config.pulse_url(...)` and
     `declare_exchanges=False` (Taskcluster owns the exchanges: declare them passively).
     """
 
