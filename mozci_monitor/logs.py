@@ -37,6 +37,17 @@ class Redactor:
         return event_dict
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at each write, not the stream it was when logging was set up
+    (tests and embedders swap it; a closed one must not swallow later lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _StderrHandler(logging.Handler):
     """The root handler this module installs (a second set-up replaces it).
 
@@ -74,7 +85,8 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # A write/flush object is all PrintLogger uses; its annotation asks for a TextIO.
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(renderer, redactor, numeric_level)
