@@ -4,14 +4,17 @@ console output on a TTY), and redacted.
 structlog renders our own events; the standard library's loggers (aiohttp, kombu, amqp,
 asyncio, psycopg, taskcluster, warnings, …) reach the same processors through structlog's
 ``ProcessorFormatter`` on the root handler, so a library's traceback becomes one JSON line
-and never prints a secret. Redaction runs last-but-one, so no renderer ever sees a secret.
+and never prints a secret; so do exceptions nobody caught, in the main thread or another.
+Redaction runs last-but-one, so no renderer ever sees a secret.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -119,3 +122,29 @@ def _route_standard_logging(renderer: Any, redactor: Redactor, level: int) -> No
     for name in ("aiohttp.access", "kombu", "amqp", "psycopg", "taskcluster", "urllib3"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
+    # An exception nobody caught would otherwise print a raw, unredacted traceback.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("mozci_monitor").critical(
+        "uncaught exception", exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if issubclass(args.exc_type, SystemExit):
+        return
+    where = args.thread.name if args.thread is not None else "unknown"
+    error = args.exc_value
+    logging.getLogger("mozci_monitor").critical(
+        "uncaught exception in thread %s",
+        where,
+        exc_info=(args.exc_type, error, args.exc_traceback) if error is not None else None,
+    )

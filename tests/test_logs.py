@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +23,13 @@ TOKEN = "tc-token-7Hk2pQ"
 def _reset_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    excepthook, thread_excepthook = sys.excepthook, threading.excepthook
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.captureWarnings(False)
     structlog.reset_defaults()
+    sys.excepthook, threading.excepthook = excepthook, thread_excepthook
 
 
 def _redact(event: dict[str, Any], secrets: tuple[str, ...] = (SECRET, TOKEN)) -> dict[str, Any]:
@@ -222,3 +226,27 @@ def test_library_records_in_console_mode_are_redacted(capfd: pytest.CaptureFixtu
     err = capfd.readouterr().err
     assert "login" in err and "kombu" in err
     assert SECRET not in err and "p1x" not in err
+
+
+def test_uncaught_exceptions_are_json_lines_and_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json", secrets=[SECRET])
+
+    def crash() -> None:
+        raise RuntimeError(f"worker died holding {SECRET} and Bearer {TOKEN}")
+
+    worker = threading.Thread(target=crash, name="worker-1")
+    worker.start()
+    worker.join()
+    try:
+        raise ValueError(f"main died: amqps://u:{SECRET}@h/")
+    except ValueError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+
+    err = capfd.readouterr().err
+    assert SECRET not in err and TOKEN not in err
+    in_thread, in_main = _json_lines(err)
+    assert in_thread["event"] == "uncaught exception in thread worker-1"
+    assert in_thread["level"] == "critical"
+    assert "RuntimeError" in in_thread["exception"] and "Bearer ***" in in_thread["exception"]
+    assert in_main["event"] == "uncaught exception"
+    assert f"amqps://u:{REDACTED}@h/" in in_main["exception"]

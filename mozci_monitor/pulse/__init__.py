@@ -22,6 +22,8 @@ open without answering. A broker that refuses connections shows as `connected=Fa
 without being stalled.
 """
 
+from mozci_monitor.redact import redact_url
+
 from .consumer import PulseConnectError, PulseConsumer
 from .delivery import ConsumerHealth, Delivery
 from .settings import (
@@ -33,7 +35,6 @@ from .settings import (
     TASK_EXCHANGES,
     ConsumerSettings,
     SettingsError,
-    redact_url,
     task_group_binding,
     validate_routing_key_pattern,
 )

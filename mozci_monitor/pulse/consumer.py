@@ -16,12 +16,13 @@ from collections.abc import Collection, Iterator, Sequence
 import structlog
 
 from mozci_monitor.core.errors import PulseConnectError as PulseConnectError
+from mozci_monitor.redact import redact_url
 
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker
 from ._worker import KombuWorker, describe
 from .delivery import ConsumerHealth, Delivery
-from .settings import ConsumerSettings, redact_url, validate_routing_key_pattern
+from .settings import ConsumerSettings, validate_routing_key_pattern
 
 log = structlog.get_logger(__name__)
 

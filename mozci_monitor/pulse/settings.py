@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from mozci_monitor.core.errors import PulseSettingsError
 from mozci_monitor.core.model import EXCHANGE_PREFIX
 from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
-from mozci_monitor.redact import redact_url as redact_url
+from mozci_monitor.redact import redact_url
 
 # The six queue exchanges are the core's vocabulary; the consumer binds to them.
 TASK_EXCHANGE_PREFIX = EXCHANGE_PREFIX

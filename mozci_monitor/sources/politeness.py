@@ -28,8 +28,7 @@ from typing import TypeVar, cast
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from mozci_monitor.redact import redact_text as redact_text
-from mozci_monitor.redact import redact_url as redact_url
+from mozci_monitor.redact import redact_url
 
 from .breaker import BreakerState, CircuitBreaker
 from .errors import SourceError, SourceUnavailable, TransientError

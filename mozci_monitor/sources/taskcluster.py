@@ -25,11 +25,12 @@ from taskcluster.exceptions import (
 )
 
 from mozci_monitor.core.errors import MalformedMessage
+from mozci_monitor.redact import redact_text, redact_url
 
 from .errors import NotFound, SourceError, TransientError
 from .jsonhttp import JsonHttp
 from .models import JsonObject, TaskGroupMember, TaskStatus, status_from_json
-from .politeness import PoliteSource, parse_retry_after, redact_text, redact_url
+from .politeness import PoliteSource, parse_retry_after
 
 _log = structlog.get_logger(__name__)
 

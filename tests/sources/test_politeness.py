@@ -11,6 +11,7 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
+from mozci_monitor.redact import redact_text, redact_url
 from mozci_monitor.sources.breaker import BreakerState
 from mozci_monitor.sources.errors import NotFound, SourceError, SourceUnavailable, TransientError
 from mozci_monitor.sources.jsonhttp import JsonHttp
@@ -19,8 +20,6 @@ from mozci_monitor.sources.politeness import (
     Policy,
     PoliteSource,
     parse_retry_after,
-    redact_text,
-    redact_url,
 )
 
 URL_A = "https://treeherder.example/api/thing/"
