@@ -21,9 +21,18 @@ import structlog
 
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.links import Links
 from mozci_monitor.notify import Notification, NotificationError, Sink
 from mozci_monitor.notify.answers import campaign_notification
+from mozci_monitor.observe import (
+    ActionAbandoned,
+    ActionDone,
+    ActionRetrying,
+    NotificationSent,
+    Observer,
+    guarded,
+)
 from mozci_monitor.sources import HookCall, SourceError
 from mozci_monitor.sources.actions import ActionError
 from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
@@ -75,7 +84,7 @@ Render = Callable[..., HookCall]
 InStore = Callable[..., Awaitable[Any]]
 
 
-class _Permanent(Exception):
+class _Permanent(ActionFailed):
     """This action cannot succeed, however often it is tried."""
 
 
@@ -106,8 +115,10 @@ class Actuator:
         settings: ActuatorSettings = ActuatorSettings(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_result: Callable[[str, str], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._in_store = in_store
+        self._observe = guarded(observer)
         # (action kind, done | dry-run | retry | failed): the daemon's metrics
         self._on_result = on_result or (lambda kind, result: None)
         self._store = store
@@ -207,6 +218,9 @@ class Actuator:
                 error=_describe(error),
                 attempt=entry.attempts + 1,
             )
+            self._observe(
+                ActionRetrying(action.key, action.kind.value, _describe(error), entry.attempts + 1)
+            )
             return False
         await self._in_store(
             self._store.mark_action_done, action.key, self._now(), result, owner=owner
@@ -222,6 +236,16 @@ class Actuator:
             why=action.why,
             result=result,
         )
+        self._observe(
+            ActionDone(
+                action.key,
+                action.kind.value,
+                action.task_id,
+                tuple(action.labels),
+                action.why,
+                result,
+            )
+        )
         return True
 
     async def _give_up(self, action: Action, error: str) -> None:
@@ -236,6 +260,7 @@ class Actuator:
             owner=self._settings.owner,
         )
         log.error("action abandoned", key=action.key, kind=action.kind.value, error=error)
+        self._observe(ActionAbandoned(action.key, action.kind.value, error))
         await self._on_permanent_failure(action, error)
 
     # -- performing -----------------------------------------------------------------------
@@ -314,6 +339,9 @@ class Actuator:
                 errors.append(str(error))
                 continue
             done.add(sink.name)
+            self._observe(
+                NotificationSent(sink.name, action.key, action.campaign_id, notification.title)
+            )
         if errors:
             raise NotificationError("notify", action.key, "; ".join(errors))
         self._delivered.pop(action.key, None)

@@ -298,7 +298,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.config import pulse_url
-    from mozci_monitor.logs import redact_text
+    from mozci_monitor.redact import redact_text
 
     url = pulse_url(settings.pulse)
     print(f"config ok: pulse {redact_text(url)} queue {settings.pulse.queue}")

@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from mozci_monitor.core.errors import ApiClientError as ApiClientError
+
 DEFAULT_URL = "http://127.0.0.1:8787"
 TOKEN_ENV = "MOZCI_MONITOR_API_TOKEN"
 URL_ENV = "MOZCI_MONITOR_API_URL"
@@ -30,16 +32,6 @@ EXIT_NOT_FINISHED = 1
 EXIT_ERROR = 2
 
 _FINAL_REQUEST_STATES = frozenset({"completed", "coalesced", "failed", "canceled"})
-
-
-class ApiClientError(Exception):
-    """The API answered with an error (`status` 0: it could not be reached)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(f"{status}: {message}" if status else message)
-        self.status = status
-        self.message = message
-        self.field = field
 
 
 class MonitorClient:

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from mozci_monitor.core.errors import ConfigError as ConfigError
+
 DEFAULT_LOCAL_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-class ConfigError(ValueError):
-    """The configuration is wrong; the message names the key."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from mozci_monitor.core.model import FINAL_REQUEST_STATES, Push, Request, TaskEv
 from mozci_monitor.engine import BatchOutcome, Engine, StorePort
 from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.notify import Sink
+from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded
 from mozci_monitor.planner import Pushlog
 from mozci_monitor.pulse import Delivery, task_group_binding
 from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
@@ -137,8 +138,11 @@ class Daemon:
         wall_clock: Callable[[], str] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         notifier: SystemdNotifier | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
+        # Typed events for whoever follows the daemon (the demo's timeline): not log lines.
+        self._observe = guarded(observer)
         self.instance = instance_name(settings)
         self.health = Health()
         self._open_requests = 0
@@ -180,6 +184,7 @@ class Daemon:
                 sinks=services.sinks,
                 on_permanent_failure=self._action_abandoned,
                 on_result=self.metrics.action_done,
+                observer=observer,
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,
@@ -372,6 +377,14 @@ class Daemon:
                 state=campaign.state.value,
                 outcome=campaign.outcome,
             )
+            self._observe(
+                CampaignFinished(
+                    campaign.campaign_id,
+                    campaign.kind.value,
+                    campaign.state.value,
+                    campaign.outcome,
+                )
+            )
         if outcome.actions and self.actuator is not None:
             self.health.count("actions_queued", outcome.actions)
             self.actuator.wake()
@@ -412,13 +425,19 @@ class Daemon:
             # Every transition at info would cost more than the work it reports (measured:
             # a quarter of the event loop's time under load); the ends stay at info.
             emit = log.info if request.is_final else log.debug
+            failure = request.failure.value if request.failure else None
             emit(
                 "request changed",
                 request=request.request_id,
                 label=request.label,
                 state=request.state.value,
-                failure=request.failure.value if request.failure else None,
+                failure=failure,
                 reason=request.reason,
+            )
+            self._observe(
+                RequestChanged(
+                    request.request_id, request.label, request.state.value, failure, request.reason
+                )
             )
 
     # -- bindings and catch-up ------------------------------------------------------------

@@ -20,7 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,15 @@ from mozci_monitor.config import (
 )
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
+from mozci_monitor.observe import (
+    ActionAbandoned,
+    ActionDone,
+    ActionRetrying,
+    CampaignFinished,
+    Event,
+    NotificationSent,
+    RequestChanged,
+)
 
 log = structlog.get_logger("mozci_monitor.demo")
 
@@ -185,55 +194,58 @@ async def plan_sheriff_scenarios(
 
 
 class Timeline:
-    """A structlog processor printing the demo's live timeline, one line per change.
+    """The demo's live timeline, one line per change, from the daemon's typed events.
 
-    The daemon's own log events are the source; everything else is dropped unless
-    `verbose`, so a person sees what happens, not how.
+    It is the daemon's observer (see :mod:`mozci_monitor.observe`), so the timeline does not
+    depend on log event names; the daemon's log itself is shown only with `verbose` (warnings
+    and errors always), so a person sees what happens, not how.
     """
 
-    def __init__(self, *, verbose: bool, out: Any) -> None:
-        self.verbose = verbose
+    def __init__(self, *, out: Any, clock: Callable[[], float] = time.monotonic) -> None:
         self.out = out
-        self.started = time.monotonic()
-        self.labels: dict[str, str] = {}
+        self._clock = clock
+        self.started = clock()
 
-    def __call__(self, logger: Any, method: str, event: Any) -> Any:
-        line = self._line(event)
-        if line:
-            elapsed = time.monotonic() - self.started
-            print(f"{elapsed:6.2f}s  {line}", file=self.out, flush=True)
-        if self.verbose or method in ("warning", "error", "critical", "exception"):
+    def __call__(self, event: Event) -> None:
+        self._print(self.line(event))
+
+    def note(self, text: str) -> None:
+        self._print(f"demo    {text}")
+
+    def _print(self, line: str) -> None:
+        elapsed = self._clock() - self.started
+        print(f"{elapsed:6.2f}s  {line}", file=self.out, flush=True)
+
+    @staticmethod
+    def line(event: Event) -> str:
+        match event:
+            case RequestChanged():
+                state = event.state + (f"/{event.failure}" if event.failure else "")
+                reason = f" ({event.reason})" if event.reason else ""
+                return f"request {event.request_id:<22} {state:<18} {event.label}{reason}"
+            case ActionDone():
+                what = ", ".join(event.labels) or event.task_id or ""
+                return f"action  {event.kind:<22} {what} — {event.why}"
+            case ActionRetrying():
+                return f"action  {event.kind:<22} action failed; will retry: {event.error}"
+            case ActionAbandoned():
+                return f"action  {event.kind:<22} action abandoned: {event.error}"
+            case CampaignFinished():
+                return f"campaign {event.campaign_id} ({event.kind}) {event.state}: {event.outcome}"
+            case NotificationSent():
+                return f"notify  {event.title}"
+
+
+def _configure_demo_logging(*, verbose: bool) -> None:
+    def quiet(logger: Any, method: str, event: Any) -> Any:
+        if verbose or method in ("warning", "error", "critical", "exception"):
             return event
         raise structlog.DropEvent
 
-    def _line(self, event: Any) -> str | None:
-        name = event.get("event")
-        if name == "request changed":
-            state = event["state"] + (f"/{event['failure']}" if event.get("failure") else "")
-            reason = f" ({event['reason']})" if event.get("reason") else ""
-            return f"request {event['request']:<22} {state:<18} {event['label']}{reason}"
-        if name == "action done":
-            what = ", ".join(event.get("labels") or []) or event.get("task") or ""
-            return f"action  {event['kind']:<22} {what} — {event['why']}"
-        if name == "action failed; will retry" or name == "action abandoned":
-            return f"action  {event['kind']:<22} {name}: {event.get('error')}"
-        if name == "campaign finished":
-            return (
-                f"campaign {event['campaign']} ({event['kind']}) {event['state']}:"
-                f" {event['outcome']}"
-            )
-        if name == "demo":
-            return f"demo    {event['note']}"
-        if name == "notification":
-            return f"notify  {event.get('title', '')}"
-        return None
-
-
-def _configure_demo_logging(*, verbose: bool, out: Any) -> None:
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            Timeline(verbose=verbose, out=out),
+            quiet,
             structlog.processors.TimeStamper(fmt="%H:%M:%S"),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
@@ -249,7 +261,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     from mozci_monitor.store.sqlite import SqliteStore
 
     started = time.monotonic()
-    _configure_demo_logging(verbose=args.verbose, out=sys.stderr if args.json else sys.stdout)
+    _configure_demo_logging(verbose=args.verbose)
+    timeline = Timeline(out=sys.stderr if args.json else sys.stdout)
     broker = args.broker or "memory://"
     workdir = Path(tempfile.mkdtemp(prefix="mozci-monitor-demo-"))
     sim = Simulator(
@@ -297,7 +310,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         ConsumerSettings(url=broker, queue_name=args.queue, heartbeat=10.0, prefetch=500)
     )
     services = build_services(settings)
-    daemon = Daemon(settings, store=store, consumer=consumer, services=services)
+    daemon = Daemon(settings, store=store, consumer=consumer, services=services, observer=timeline)
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False), name="daemon")
     try:
         while not daemon.health.started:
@@ -312,10 +325,10 @@ async def run_demo(args: argparse.Namespace) -> int:
         scenarios += await plan_sheriff_scenarios(
             sim, services, push, fill_exclude=[re.escape(label) for label in watched]
         )
-        _say(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) arrives")
+        timeline.note(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) arrives")
         for scenario in scenarios:
             await daemon.start_campaign(scenario.campaign, scenario.requests)
-            _say(
+            timeline.note(
                 f"campaign {scenario.campaign.campaign_id} [{scenario.campaign.kind.value}]"
                 f" {scenario.title}: {scenario.campaign.label}"
             )
@@ -434,10 +447,6 @@ def _print_summary(
         f"  simulator saw hook triggers {summary['simulator']['hook_triggers']}"
         f" and {summary['simulator']['reruns']} rerun(s)"
     )
-
-
-def _say(text: str) -> None:
-    log.info("demo", note=text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

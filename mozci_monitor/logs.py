@@ -1,53 +1,70 @@
-"""structlog set-up: JSON lines under systemd or a pipe, readable console output on a TTY.
+"""Logging set-up: every line, ours or a library's, is JSON under systemd or a pipe (readable
+console output on a TTY), and redacted.
 
-A redaction processor runs last-but-one, so no renderer ever sees a secret: known secret
-values are replaced wherever they appear, and passwords in URLs are masked.
+structlog renders our own events; the standard library's loggers (aiohttp, kombu, amqp,
+asyncio, psycopg, taskcluster, warnings, …) reach the same processors through structlog's
+``ProcessorFormatter`` on the root handler, so a library's traceback becomes one JSON line
+and never prints a secret; so do exceptions nobody caught, in the main thread or another.
+Redaction runs last-but-one, so no renderer ever sees a secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Iterable, Mapping, MutableMapping
+import threading
+from collections.abc import Iterable, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@", re.I)
-REDACTED = "***"
+from mozci_monitor.redact import REDACTED, redact_text, redact_value
 
-
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+__all__ = ["REDACTED", "Redactor", "configure_logging", "redact_text"]
 
 
 class Redactor:
+    """structlog processor: every field of the event redacted (see :mod:`mozci_monitor.redact`)."""
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = [secret for secret in secrets if secret]
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        for key, value in event_dict.items():
-            event_dict[key] = self._clean(value, depth=0)
+        for key, value in list(event_dict.items()):
+            if key.startswith("_"):  # structlog's private keys (`_record`): not rendered
+                continue
+            event_dict[key] = redact_value({key: value}, self.secrets)[key]
         return event_dict
 
-    def _clean(self, value: Any, depth: int) -> Any:
-        if isinstance(value, str):
-            return redact_text(value, self.secrets)
-        if isinstance(value, BaseException):
-            return redact_text(repr(value), self.secrets)
-        if depth > 8:  # deeper than any log field we write: stringify rather than recurse
-            return redact_text(repr(value), self.secrets)
-        if isinstance(value, Mapping):
-            return {k: self._clean(v, depth + 1) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self._clean(v, depth + 1) for v in value]
-        return value
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at each write, not the stream it was when logging was set up
+    (tests and embedders swap it; a closed one must not swallow later lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _StderrHandler(logging.Handler):
+    """The root handler this module installs (a second set-up replaces it).
+
+    It writes to whatever ``sys.stderr`` is when a record comes, not when logging was set
+    up: a library may log from a finaliser long after the stream it started with is gone.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def configure_logging(
@@ -59,18 +76,75 @@ def configure_logging(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    redactor = Redactor(secrets)
+    numeric_level = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            Redactor(secrets),
+            redactor,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        # A write/flush object is all PrintLogger uses; its annotation asks for a TextIO.
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
+    )
+    _route_standard_logging(renderer, redactor, numeric_level)
+
+
+def _route_standard_logging(renderer: Any, redactor: Redactor, level: int) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # The traceback becomes the `exception` field of the same line, redacted below.
+            structlog.processors.format_exc_info,
+            structlog.processors.StackInfoRenderer(),
+            redactor,
+            renderer,
+        ],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Libraries are chatty at info and below; their warnings and errors are what we need.
+    for name in ("aiohttp.access", "kombu", "amqp", "psycopg", "taskcluster", "urllib3"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    logging.captureWarnings(True)
+    # An exception nobody caught would otherwise print a raw, unredacted traceback.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("mozci_monitor").critical(
+        "uncaught exception", exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if issubclass(args.exc_type, SystemExit):
+        return
+    where = args.thread.name if args.thread is not None else "unknown"
+    error = args.exc_value
+    logging.getLogger("mozci_monitor").critical(
+        "uncaught exception in thread %s",
+        where,
+        exc_info=(args.exc_type, error, args.exc_traceback) if error is not None else None,
     )

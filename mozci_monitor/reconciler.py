@@ -24,7 +24,6 @@ from mozci_monitor.core.campaign import (
     downstream_missing,
     select_labels,
 )
-from mozci_monitor.core.messages import MalformedMessage, parse_status
 from mozci_monitor.core.model import (
     RemedyPolicy,
     Request,
@@ -34,7 +33,7 @@ from mozci_monitor.core.model import (
 )
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.sources import SourceError
-from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+from mozci_monitor.sources.models import TaskGroupMember
 
 log = structlog.get_logger(__name__)
 
@@ -66,34 +65,12 @@ class ReconcileStore(Protocol):
 InStore = Callable[..., Awaitable[Any]]
 
 
-def event_from_member(member: TaskGroupMember) -> TaskEvent | None:
+def event_from_member(member: TaskGroupMember) -> TaskEvent:
     """A listTaskGroup entry as if it had come from Pulse (its latest transition)."""
-    try:
-        status = parse_status(status_json(member.status))
-    except MalformedMessage as error:
-        log.warning("unparseable task status from the queue", task=member.task_id, reason=error)
-        return None
+    status = member.status
     kind = _KIND_OF_STATE[status.state]
     run_id = status.runs[-1].run_id if status.runs else None
     return TaskEvent(kind=kind, status=status, run_id=run_id, label=member.label)
-
-
-def status_json(status: TaskStatus) -> dict[str, Any]:
-    return {
-        "taskId": status.task_id,
-        "taskGroupId": status.task_group_id,
-        "state": status.state,
-        "retriesLeft": status.retries_left,
-        "runs": [
-            {
-                "runId": run.run_id,
-                "state": run.state,
-                "reasonCreated": run.reason_created,
-                **({"reasonResolved": run.reason_resolved} if run.reason_resolved else {}),
-            }
-            for run in status.runs
-        ],
-    }
 
 
 class Reconciler:
@@ -148,7 +125,7 @@ class Reconciler:
             except SourceError as error:
                 log.warning("cannot list task group", group=group, error=str(error))
                 return
-        events = [e for e in (event_from_member(m) for m in members) if e is not None]
+        events = [event_from_member(member) for member in members]
         outcome = await self._in_store(self._engine.apply, events, self._now())
         self.groups_reconciled += 1
         if outcome.applied:

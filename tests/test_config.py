@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import kombu
 import pytest
 
 from mozci_monitor.config import (
@@ -257,6 +258,24 @@ def test_pulse_url_injects_quoted_user_and_password(monkeypatch: pytest.MonkeyPa
     assert unquote(parts.username or "") == "me@example"
     assert unquote(parts.password or "") == password
     assert "old" not in url and "someone" not in url
+
+
+def test_pulse_url_for_real_pulse_parses_in_kombu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one Pulse URL builder: what it quotes, kombu unquotes to the same credentials.
+    monkeypatch.setenv("PULSE_PASSWORD", "p@ss:w/rd")
+    settings = PulseSettings(
+        url="amqps://pulse.mozilla.org:5671/", user="mozci", queue="queue/mozci/monitor"
+    )
+    conn = kombu.Connection(pulse_url(settings))
+    assert (conn.hostname, conn.port, conn.virtual_host) == ("pulse.mozilla.org", 5671, "/")
+    assert (conn.userid, conn.password, conn.transport_cls) == ("mozci", "p@ss:w/rd", "amqps")
+
+
+def test_pulse_url_keeps_another_vhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_PASSWORD", "p")
+    settings = PulseSettings(url="amqp://localhost:5672/ci", user="u", queue="queue/u/m")
+    assert pulse_url(settings) == "amqp://u:p@localhost:5672/ci"
+    assert kombu.Connection(pulse_url(settings)).virtual_host == "ci"
 
 
 def test_pulse_url_keeps_the_default_vhost_path(monkeypatch: pytest.MonkeyPatch) -> None:

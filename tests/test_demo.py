@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,16 @@ import structlog
 from broker import RabbitMQ, unique_queue_name
 
 from mozci_monitor.cli import main
+from mozci_monitor.demo import Timeline
+from mozci_monitor.observe import (
+    ActionAbandoned,
+    ActionDone,
+    ActionRetrying,
+    CampaignFinished,
+    Event,
+    NotificationSent,
+    RequestChanged,
+)
 from mozci_monitor.pulse import PulseConsumer
 
 # What the demo's watch and downstream scenarios must have done, one entry per campaign:
@@ -134,3 +145,90 @@ def test_demo_summary_counts_notifications_a_slow_sink_delivers(
     out = capsys.readouterr().out
     assert code == 0, out
     _check_summary(out)
+
+
+# -- the timeline: typed events from the daemon, not log lines ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "line"),
+    [
+        (
+            RequestChanged("c-1-r1", "test-a", "failed", "orange", "2 of 3 runs failed"),
+            "request c-1-r1                 failed/orange      test-a (2 of 3 runs failed)",
+        ),
+        (
+            RequestChanged("c-1-r1", "test-a", "running", None, None),
+            "request c-1-r1                 running            test-a",
+        ),
+        (
+            ActionDone("k", "retrigger", "T1", ("test-a", "test-b"), "1 of 3 runs", "ok"),
+            "action  retrigger              test-a, test-b — 1 of 3 runs",
+        ),
+        (
+            ActionDone("k", "rerun", "T1", (), "exception", "ok"),
+            "action  rerun                  T1 — exception",
+        ),
+        (
+            ActionRetrying("k", "rerun", "taskcluster: boom", 2),
+            "action  rerun                  action failed; will retry: taskcluster: boom",
+        ),
+        (
+            ActionAbandoned("k", "rerun", "gone"),
+            "action  rerun                  action abandoned: gone",
+        ),
+        (
+            CampaignFinished("c-1", "watch", "finished", "completed"),
+            "campaign c-1 (watch) finished: completed",
+        ),
+        (NotificationSent("log", "k", "c-1", "watch finished"), "notify  watch finished"),
+    ],
+)
+def test_timeline_lines(event: Event, line: str) -> None:
+    assert Timeline.line(event) == line
+
+
+def test_timeline_prints_elapsed_time_and_notes() -> None:
+    out = io.StringIO()
+    ticks = iter([100.0, 101.5, 103.25])
+    timeline = Timeline(out=out, clock=lambda: next(ticks))
+    timeline(CampaignFinished("c-1", "watch", "finished", "done"))
+    timeline.note("push arrives")
+    assert out.getvalue().splitlines() == [
+        "  1.50s  campaign c-1 (watch) finished: done",
+        "  3.25s  demo    push arrives",
+    ]
+
+
+def test_demo_timeline_needs_no_log_event(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mozci_monitor.demo as demo
+
+    def drop_every_log_event(*, verbose: bool) -> None:
+        def drop(logger: Any, method: str, event: Any) -> Any:
+            raise structlog.DropEvent
+
+        structlog.configure(processors=[drop])
+
+    monkeypatch.setattr(demo, "_configure_demo_logging", drop_every_log_event)
+    code = main(["demo", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    campaigns = _check_summary(captured.out)["campaigns"]
+    # --json sends the timeline to stderr: with no log at all, it still tells the whole story.
+    lines = [line.split("s  ", 1)[1] for line in captured.err.splitlines()]
+    finished = {
+        f"campaign {c['id']} ({c['kind']}) finished: {c['outcome']}": c["kind"] for c in campaigns
+    }
+    told = [line for line in lines if line.startswith("campaign ") and " finished: " in line]
+    assert set(told) <= set(finished)
+    # The watch and downstream campaigns end on Pulse messages, after they started. (A
+    # campaign finished as it starts, as a backfill over known history may be, gets no line:
+    # the daemon reports finishes from its commits only.)
+    assert sorted(finished[line] for line in told if finished[line] in ("watch", "downstream")) == (
+        sorted(kind for kind, _ in EXPECTED)
+    )
+    assert sum(line.startswith("notify  ") for line in lines) == len(campaigns)
+    assert any(line.startswith("action  retrigger ") for line in lines)
+    assert any(line.startswith("request ") and "completed" in line for line in lines)

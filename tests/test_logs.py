@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +20,16 @@ TOKEN = "tc-token-7Hk2pQ"
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
+def _reset_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    excepthook, thread_excepthook = sys.excepthook, threading.excepthook
     yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
     structlog.reset_defaults()
+    sys.excepthook, threading.excepthook = excepthook, thread_excepthook
 
 
 def _redact(event: dict[str, Any], secrets: tuple[str, ...] = (SECRET, TOKEN)) -> dict[str, Any]:
@@ -167,3 +178,75 @@ def test_console_mode_is_redacted_too(capsys: pytest.CaptureFixture[str]) -> Non
     assert SECRET not in err
     with pytest.raises(json.JSONDecodeError):
         json.loads(err.splitlines()[0])
+
+
+# -- the standard library's loggers (aiohttp, kombu, asyncio, …) -------------------------------
+
+
+def test_library_records_are_json_lines_and_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json", level="info", secrets=[SECRET])
+    logging.getLogger("amqp").error("cannot connect to amqps://alice:pw-9x@pulse/ (%s)", SECRET)
+    logging.getLogger("asyncio").warning("header %r", {"Authorization": f"Bearer {TOKEN}"})
+    try:
+        raise OSError(f"refused: Authorization: Bearer {TOKEN}\r\nnext line")
+    except OSError:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"deprecated amqps://u:{SECRET}@h/", DeprecationWarning, stacklevel=1)
+    logging.getLogger("kombu").info("chatty library detail")  # below WARNING for libraries
+
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    for secret in (SECRET, TOKEN, "pw-9x"):
+        assert secret not in captured.err
+    lines = _json_lines(captured.err)  # every line parses: tracebacks stay inside one line
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("amqp", "error"),
+        ("asyncio", "warning"),
+        ("aiohttp.server", "error"),
+        ("py.warnings", "warning"),
+    ]
+    assert lines[0]["event"] == f"cannot connect to amqps://alice:{REDACTED}@pulse/ ({REDACTED})"
+    assert lines[1]["event"] == "header {'Authorization': 'Bearer ***'}"
+    assert "Traceback" in lines[2]["exception"] and "Bearer ***" in lines[2]["exception"]
+    assert all(line["timestamp"].endswith("Z") for line in lines)
+
+
+def test_configuring_twice_keeps_one_root_handler(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json")
+    configure_logging(format="json")
+    logging.getLogger("aiohttp.server").error("once")
+    assert [line["event"] for line in _json_lines(capfd.readouterr().err)] == ["once"]
+
+
+def test_library_records_in_console_mode_are_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="console", secrets=[SECRET])
+    logging.getLogger("kombu").error("login %s to amqp://u:p1x@h/", SECRET)
+    err = capfd.readouterr().err
+    assert "login" in err and "kombu" in err
+    assert SECRET not in err and "p1x" not in err
+
+
+def test_uncaught_exceptions_are_json_lines_and_redacted(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging(format="json", secrets=[SECRET])
+
+    def crash() -> None:
+        raise RuntimeError(f"worker died holding {SECRET} and Bearer {TOKEN}")
+
+    worker = threading.Thread(target=crash, name="worker-1")
+    worker.start()
+    worker.join()
+    try:
+        raise ValueError(f"main died: amqps://u:{SECRET}@h/")
+    except ValueError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+
+    err = capfd.readouterr().err
+    assert SECRET not in err and TOKEN not in err
+    in_thread, in_main = _json_lines(err)
+    assert in_thread["event"] == "uncaught exception in thread worker-1"
+    assert in_thread["level"] == "critical"
+    assert "RuntimeError" in in_thread["exception"] and "Bearer ***" in in_thread["exception"]
+    assert in_main["event"] == "uncaught exception"
+    assert f"amqps://u:{REDACTED}@h/" in in_main["exception"]

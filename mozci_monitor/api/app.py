@@ -181,12 +181,16 @@ def _backend(request: web.Request) -> ApiBackend:
 def _require_token(request: web.Request) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
         raise ApiError(401, "a bearer token is required (Authorization: Bearer <token>)")
+    # aiohttp hands undecodable header bytes over as surrogates: such a token cannot be ours.
+    if not (given.isascii() and given.isprintable()):
+        raise ApiError(401, "the bearer token must be printable ASCII")
     expected = request.app[TOKEN_KEY]
     if expected is None:
         raise ApiError(403, "changes are disabled: no API token is configured on the server")
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode("utf-8", "surrogateescape")):
         raise ApiError(403, "wrong token")
 
 

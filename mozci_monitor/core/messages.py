@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from mozci_monitor.core.errors import MalformedMessage as MalformedMessage
 from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
     REASONS_CREATED,
@@ -41,14 +42,6 @@ class Rejection:
     routing_key: str
     reason: str
     body: bytes
-
-
-class MalformedMessage(ValueError):
-    """The message cannot be understood; `reason` says why in one line."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def is_slug_id(value: object) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from kombu.connection import Connection
 
+from mozci_monitor.core.errors import NotifyConfigError as NotifyConfigError
 from mozci_monitor.notify.log_sink import LogSink
 from mozci_monitor.notify.model import Sink
 from mozci_monitor.notify.pulse_sink import PulseSink
@@ -37,10 +38,6 @@ from mozci_monitor.notify.taskcluster_notify import (
 from mozci_monitor.notify.webhook import WebhookSink
 
 SINK_NAMES = ("log", "webhook", "taskcluster", "pulse")
-
-
-class NotifyConfigError(ValueError):
-    """The ``[notify]`` table cannot be turned into sinks; the message says which key."""
 
 
 def build_sinks(

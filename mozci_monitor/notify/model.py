@@ -7,19 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-
-class NotificationError(Exception):
-    """A sink could not deliver a notification; the caller may retry it later.
-
-    The message names the sink and the notification key, and never contains secrets
-    (webhook paths, passwords), so it is safe to log.
-    """
-
-    def __init__(self, sink: str, key: str, reason: str) -> None:
-        super().__init__(f"{sink} sink could not deliver notification {key!r}: {reason}")
-        self.sink = sink
-        self.key = key
-        self.reason = reason
+from mozci_monitor.core.errors import NotificationError as NotificationError
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import structlog
 
-from mozci_monitor.notify._redact import redact_url, scrub
 from mozci_monitor.notify.model import Notification, NotificationError
 from mozci_monitor.notify.render import render_html, render_markdown
+from mozci_monitor.redact import redact_capability_url, url_origin
 
 _log = structlog.get_logger(__name__)
 
@@ -34,7 +34,7 @@ class WebhookSink:
     """POSTs :func:`webhook_payload` to ``url`` with the injected aiohttp session.
 
     The URL is a secret (the token sits in its path or query): logs and errors only ever
-    show :func:`redact_url` of it.
+    show :func:`url_origin` of it.
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class WebhookSink:
         self._url = url
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._where = redact_url(url)
+        self._where = url_origin(url)
 
     def __repr__(self) -> str:
         return f"WebhookSink(name={self.name!r}, url={self._where!r})"
@@ -69,7 +69,7 @@ class WebhookSink:
                         self.name,
                         notification.key,
                         f"POST {self._where} answered HTTP {response.status}: "
-                        f"{scrub(body, self._url)!r}",
+                        f"{redact_capability_url(body, self._url)!r}",
                     )
         except TimeoutError:  # asyncio.TimeoutError is this builtin since 3.11
             raise NotificationError(
@@ -82,7 +82,8 @@ class WebhookSink:
             raise NotificationError(
                 self.name,
                 notification.key,
-                f"POST {self._where} failed: {type(exc).__name__}: {scrub(str(exc), self._url)}",
+                f"POST {self._where} failed: {type(exc).__name__}: "
+                f"{redact_capability_url(str(exc), self._url)}",
             ) from None
         _log.debug("webhook delivered", sink=self.name, key=notification.key, url=self._where)
 

@@ -1,7 +1,7 @@
 """Pulse (RabbitMQ) consumer edge: Taskcluster task exchanges in, explicit acks out.
 
     settings = ConsumerSettings(
-        url=pulse_url(user, password),  # amqps://pulse.mozilla.org:5671/, TLS verified
+        url=config.pulse_url(settings.pulse),  # amqps://user:***@pulse.mozilla.org:5671/
         queue_name=f"queue/{user}/mozci-monitor",  # durable, survives restarts
         declare_exchanges=False,  # Taskcluster owns the exchanges on real Pulse
     )
@@ -22,6 +22,8 @@ open without answering. A broker that refuses connections shows as `connected=Fa
 without being stalled.
 """
 
+from mozci_monitor.redact import redact_url
+
 from .consumer import PulseConnectError, PulseConsumer
 from .delivery import ConsumerHealth, Delivery
 from .settings import (
@@ -33,8 +35,6 @@ from .settings import (
     TASK_EXCHANGES,
     ConsumerSettings,
     SettingsError,
-    pulse_url,
-    redact_url,
     task_group_binding,
     validate_routing_key_pattern,
 )
@@ -52,7 +52,6 @@ __all__ = [
     "PulseConnectError",
     "PulseConsumer",
     "SettingsError",
-    "pulse_url",
     "redact_url",
     "task_group_binding",
     "validate_routing_key_pattern",

@@ -29,10 +29,13 @@ from amqp.exceptions import ConnectionForced
 from kombu.connection import Connection as _KombuConnection
 from kombu.exceptions import KombuError
 
+from mozci_monitor.core.errors import Stopped
+from mozci_monitor.redact import redact_text, redact_url
+
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker, readable_now, wait_readable
 from .delivery import Delivery
-from .settings import ConsumerSettings, redact_url
+from .settings import ConsumerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +69,7 @@ class Connection(Protocol):
     def drain_events(self, *, timeout: float) -> object: ...
 
 
-class StopConsuming(Exception):
+class StopConsuming(Stopped):
     """Raised inside the thread when a clean stop has been carried out."""
 
 
@@ -100,13 +103,10 @@ def is_silence(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException, url: str) -> str:
-    """The error as text, with the URL's password (quoted or not) masked."""
-    text = f"{type(exc).__name__}: {exc}"
-    password = urlsplit(url).password
-    if password:
-        for form in {password, unquote(password)}:
-            text = text.replace(form, "***")
-    return text
+    """The error as text, redacted; the URL's password is masked wherever it appears, quoted
+    or not (kombu's messages quote it either way)."""
+    password = urlsplit(url).password or ""
+    return redact_text(f"{type(exc).__name__}: {exc}", (password, unquote(password)))
 
 
 class KombuWorker:

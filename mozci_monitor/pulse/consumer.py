@@ -15,21 +15,20 @@ from collections.abc import Collection, Iterator, Sequence
 
 import structlog
 
+from mozci_monitor.core.errors import PulseConnectError as PulseConnectError
+from mozci_monitor.redact import redact_url
+
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker
 from ._worker import KombuWorker, describe
 from .delivery import ConsumerHealth, Delivery
-from .settings import ConsumerSettings, redact_url, validate_routing_key_pattern
+from .settings import ConsumerSettings, validate_routing_key_pattern
 
 log = structlog.get_logger(__name__)
 
 # Share of the stop grace kept for closing the connection after in-flight work is acked.
 _CLOSE_SHARE = 0.25
 _CLOSE_RESERVE_MAX = 2.0
-
-
-class PulseConnectError(ConnectionError):
-    """The consumer could not connect (or set up its queue) when starting."""
 
 
 class PulseConsumer:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from mozci_monitor.core.errors import PulseSettingsError
 from mozci_monitor.core.model import EXCHANGE_PREFIX
 from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
+from mozci_monitor.redact import redact_url
 
 # The six queue exchanges are the core's vocabulary; the consumer binds to them.
 TASK_EXCHANGE_PREFIX = EXCHANGE_PREFIX
@@ -26,38 +28,8 @@ _SLUGID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _ROUTING_KEY_WORD = re.compile(r"^[^.\s]+$")
 
 
-class SettingsError(ValueError):
-    """The consumer settings are not usable."""
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by '***', safe to log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def pulse_url(
-    user: str,
-    password: str,
-    *,
-    host: str = PULSE_HOST,
-    port: int = PULSE_PORT,
-    vhost: str = PULSE_VHOST,
-    tls: bool = True,
-) -> str:
-    """An AMQP URL for Pulse; defaults are pulse.mozilla.org:5671 over TLS, vhost '/'."""
-    scheme = "amqps" if tls else "amqp"
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    path = "/" if vhost == "/" else "/" + quote(vhost, safe="")
-    return f"{scheme}://{credentials}@{host}:{port}{path}"
+# The consumer's historical name for the branch of the one error tree.
+SettingsError = PulseSettingsError
 
 
 def task_group_binding(task_group_id: str) -> str:
@@ -83,7 +55,7 @@ def validate_routing_key_pattern(pattern: str) -> None:
 class ConsumerSettings:
     """How to reach the broker and what to consume.
 
-    Defaults suit a local RabbitMQ; for real Pulse use `pulse_url(...)` and
+    Defaults suit a local RabbitMQ; for real Pulse use `mozci_monitor.config.pulse_url(...)` and
     `declare_exchanges=False` (Taskcluster owns the exchanges: declare them passively).
     """
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import structlog
 
+from mozci_monitor.core.errors import SimulatorError
 from mozci_monitor.sim.clock import EPOCH, EventQueue, iso
 from mozci_monitor.sim.config import AUTO_RETRIED, OUTCOMES, SimConfig
 from mozci_monitor.sim.ids import revision_from_rng, slug_from_rng
@@ -132,7 +133,7 @@ class Transition:
     taken_until: str | None = None
 
 
-class QueueError(Exception):
+class QueueError(SimulatorError):
     """A queue request the real queue would refuse (HTTP status and code attached)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

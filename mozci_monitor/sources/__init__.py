@@ -6,6 +6,8 @@ client takes an injected `aiohttp.ClientSession` (see `create_session`) and a
 `PoliteSource` (throttle, retries, circuit breaker, request meter).
 """
 
+from mozci_monitor.redact import redact_text, redact_url
+
 from .actions import ActionError, ActionNotFound, HookCall, available_actions, render_action
 from .analysis import Outcome, analyse_revisions
 from .breaker import BreakerState, CircuitBreaker
@@ -27,8 +29,6 @@ from .politeness import (
     Policy,
     PoliteSource,
     parse_retry_after,
-    redact_text,
-    redact_url,
 )
 from .ratemeter import RateMeter
 from .taskcluster import PRODUCTION_ROOT_URL, TaskclusterClient, credentials_from_environment

@@ -21,22 +21,10 @@ from typing import Any, NamedTuple
 
 import jsone
 
+from mozci_monitor.core.errors import ActionError as ActionError
+from mozci_monitor.core.errors import ActionNotFound as ActionNotFound
+
 SUPPORTED_VERSION = 1
-
-
-class ActionError(ValueError):
-    """actions.json cannot give the requested action (bad version, kind, template)."""
-
-
-class ActionNotFound(ActionError):
-    def __init__(self, name: str, available: Sequence[str], *, for_task: bool) -> None:
-        self.name = name
-        self.available = tuple(available)
-        scope = "this task" if for_task else "the task group"
-        super().__init__(
-            f"action {name!r} is not available for {scope}; "
-            f"available: {', '.join(sorted(self.available)) or 'none'}"
-        )
 
 
 class HookCall(NamedTuple):

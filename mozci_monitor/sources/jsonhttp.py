@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from mozci_monitor.redact import redact_text, redact_url
+
 from .errors import NotFound, SourceError, TransientError
-from .politeness import USER_AGENT, PoliteSource, parse_retry_after, redact_text, redact_url
+from .politeness import USER_AGENT, PoliteSource, parse_retry_after
 
 Json = Any
 QueryParams = Mapping[str, str | int]

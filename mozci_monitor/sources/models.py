@@ -6,7 +6,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mozci_monitor.core.errors import MalformedMessage
+from mozci_monitor.core.messages import parse_status
+from mozci_monitor.core.model import Run as TaskRun
+from mozci_monitor.core.model import TaskStatus
+
 JsonObject = Mapping[str, Any]
+
+__all__ = ["TaskRun", "TaskStatus", "status_from_json"]
+
+
+def status_from_json(status: object) -> TaskStatus:
+    """The queue's task status structure, checked as strictly as a Pulse message's.
+
+    One ``TaskStatus`` type serves Pulse messages, queue answers and the store.
+    """
+    if not isinstance(status, Mapping):
+        raise MalformedMessage("status is not an object")
+    return parse_status(status)
 
 
 @dataclass(frozen=True)
@@ -53,44 +70,6 @@ class TreeherderJob:
 
 
 @dataclass(frozen=True)
-class TaskRun:
-    run_id: int
-    state: str
-    reason_created: str
-    reason_resolved: str | None = None
-
-    @classmethod
-    def from_json(cls, run: JsonObject) -> TaskRun:
-        return cls(
-            run_id=int(run["runId"]),
-            state=str(run["state"]),
-            reason_created=str(run.get("reasonCreated", "")),
-            reason_resolved=run.get("reasonResolved"),
-        )
-
-
-@dataclass(frozen=True)
-class TaskStatus:
-    """The queue's task status structure (`status` of task-status-response)."""
-
-    task_id: str
-    task_group_id: str
-    state: str
-    retries_left: int
-    runs: tuple[TaskRun, ...]
-
-    @classmethod
-    def from_json(cls, status: JsonObject) -> TaskStatus:
-        return cls(
-            task_id=str(status["taskId"]),
-            task_group_id=str(status.get("taskGroupId", "")),
-            state=str(status["state"]),
-            retries_left=int(status.get("retriesLeft", 0)),
-            runs=tuple(TaskRun.from_json(run) for run in status.get("runs", ())),
-        )
-
-
-@dataclass(frozen=True)
 class TaskGroupMember:
     """One entry of `queue.listTaskGroup`: status plus the raw task definition."""
 
@@ -101,7 +80,8 @@ class TaskGroupMember:
 
     @classmethod
     def from_json(cls, entry: JsonObject) -> TaskGroupMember:
-        status = TaskStatus.from_json(entry["status"])
+        """Raises :class:`MalformedMessage` when the status is not a queue task status."""
+        status = status_from_json(entry.get("status"))
         task = entry.get("task", {})
         return cls(
             task_id=status.task_id,

@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-import re
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -29,6 +27,8 @@ from typing import TypeVar, cast
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from mozci_monitor.redact import redact_url
 
 from .breaker import BreakerState, CircuitBreaker
 from .errors import SourceError, SourceUnavailable, TransientError
@@ -53,45 +53,6 @@ def _package_version() -> str:
 
 
 USER_AGENT = f"mozci-monitor/{_package_version()} (+https://github.com/mozilla/mozci-monitor)"
-
-# Taskcluster signs with `bewit`; artifact redirects land on S3/GCS signed URLs.
-_SECRET_QUERY_KEYS = frozenset(
-    {
-        "bewit",
-        "token",
-        "access_token",
-        "accesstoken",
-        "signature",
-        "sig",
-        "key",
-        "password",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-goog-signature",
-        "x-goog-credential",
-        "googleaccessid",
-    }
-)
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
-
-
-def redact_url(url: str) -> str:
-    """The URL with user-info and secret-looking query values replaced, safe to log."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    cleaned = [(k, "REDACTED" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in query]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(cleaned), "")
-    )
-
-
-def redact_text(text: str) -> str:
-    """`text` with every URL in it redacted (exception messages quote URLs)."""
-    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:

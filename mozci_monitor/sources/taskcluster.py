@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
+import structlog
 import taskcluster
 import taskcluster.aio
 from taskcluster.exceptions import (
@@ -23,10 +24,15 @@ from taskcluster.exceptions import (
     TaskclusterRestFailure,
 )
 
+from mozci_monitor.core.errors import MalformedMessage
+from mozci_monitor.redact import redact_text, redact_url
+
 from .errors import NotFound, SourceError, TransientError
 from .jsonhttp import JsonHttp
-from .models import JsonObject, TaskGroupMember, TaskStatus
-from .politeness import PoliteSource, parse_retry_after, redact_text, redact_url
+from .models import JsonObject, TaskGroupMember, TaskStatus, status_from_json
+from .politeness import PoliteSource, parse_retry_after
+
+_log = structlog.get_logger(__name__)
 
 PRODUCTION_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
 
@@ -97,7 +103,7 @@ class TaskclusterClient:
     async def status(self, task_id: str) -> TaskStatus:
         url = self._api("queue", f"task/{task_id}/status")
         response = await self._call(url, lambda: self._queue.status(task_id))
-        return TaskStatus.from_json(response["status"])
+        return self._status(response, url)
 
     async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]:
         """Every task of the group, following continuation tokens page by page."""
@@ -114,7 +120,16 @@ class TaskclusterClient:
                     self._queue.listTaskGroup, params={"taskGroupId": task_group_id}, query=query
                 ),
             )
-            members.extend(TaskGroupMember.from_json(entry) for entry in page.get("tasks", ()))
+            for entry in page.get("tasks", ()):
+                try:
+                    members.append(TaskGroupMember.from_json(entry))
+                except MalformedMessage as error:
+                    # One odd entry must not hide the rest of the group from reconciliation.
+                    _log.warning(
+                        "unparseable task status from the queue",
+                        task_group=task_group_id,
+                        reason=error.reason,
+                    )
             token = page.get("continuationToken")
             if not token:
                 return members
@@ -134,12 +149,24 @@ class TaskclusterClient:
     async def rerun_task(self, task_id: str) -> TaskStatus:
         url = self._api("queue", f"task/{task_id}/rerun")
         response = await self._call(url, lambda: self._queue.rerunTask(task_id))
-        return TaskStatus.from_json(response["status"])
+        return self._status(response, url)
 
     async def cancel_task(self, task_id: str) -> TaskStatus:
         url = self._api("queue", f"task/{task_id}/cancel")
         response = await self._call(url, lambda: self._queue.cancelTask(task_id))
-        return TaskStatus.from_json(response["status"])
+        return self._status(response, url)
+
+    def _status(self, response: Any, url: str) -> TaskStatus:
+        try:
+            return status_from_json(
+                response.get("status") if isinstance(response, Mapping) else None
+            )
+        except MalformedMessage as error:
+            raise SourceError(
+                f"the queue answered an unusable task status: {error.reason}",
+                source=self.gate.name,
+                url=redact_url(url),
+            ) from None
 
     # -- index -------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from broker import RabbitMQ
@@ -39,6 +40,16 @@ SOURCE_FAULTS = [
 ]
 
 
+def _outbox(r: Any) -> list[Any]:
+    """The outbox entries of the watched campaigns and their requests, as stored."""
+    return [
+        e
+        for item in r.watched
+        for e in r.sc.reader.actions_of(campaign_id=item.campaign.campaign_id)
+        + r.sc.reader.actions_of(request_id=item.request.request_id)
+    ]
+
+
 async def test_source_faults_are_retried_and_no_action_is_performed_twice(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path, baseline: Outcome, chaos_table: ChaosTable
 ) -> None:
@@ -63,16 +74,10 @@ async def test_source_faults_are_retried_and_no_action_is_performed_twice(
         assert outcome.notifications == baseline.notifications  # failed sends reached no one
         fired = {f"{f.method} {f.pattern.pattern} {f.kind}": f.hits for f in faults}
         assert all(hits == 1 for hits in fired.values()), fired
-        retried = run.events("action failed; will retry")
-        assert retried, "no action needed a second attempt"
-        assert not run.events("action abandoned")
-        entries = [
-            e
-            for item in r.watched
-            for e in r.sc.reader.actions_of(campaign_id=item.campaign.campaign_id)
-            + r.sc.reader.actions_of(request_id=item.request.request_id)
-        ]
+        # Read from the outbox, not the log: none abandoned, and some needed a second attempt.
+        entries = _outbox(r)
         assert entries and all(e.state == "done" for e in entries)  # the outbox drained
+        assert any(e.attempts > 1 for e in entries), "no action needed a second attempt"
         chaos_table.add(
             "7 source faults (5xx/429/timeout/reset)",
             messages=r.messages_published(),
@@ -81,7 +86,7 @@ async def test_source_faults_are_retried_and_no_action_is_performed_twice(
             duplicated=outcome.duplicated_against(baseline),
             recover_s=settled,
             notes=f"recover: campaigns recorded to all finished (one 30 s client timeout);"
-            f" {len(retried)} action attempts failed and were retried,"
+            f" {sum(e.attempts - 1 for e in entries)} action attempts failed and were retried,"
             f" max attempts of an entry {max(e.attempts for e in entries)}",
         )
 
@@ -145,7 +150,9 @@ async def test_unwritable_store_holds_the_batch_unacked_and_resumes(
         await r.launch(run)
         # The catch-up's decisions (runs missing, never scheduled) performed first: this
         # scenario is about the Pulse path (test_store_error_in_background_work for the other).
-        await until(lambda: len(run.events("action done")) >= 2, "the catch-up's remedies done")
+        await until(
+            lambda: sum(e.state == "done" for e in _outbox(r)) >= 2, "the catch-up's remedies done"
+        )
         assert await run.readyz() == 200
         before = {t.task_id: t.phase for t in r.sc.reader.tasks_in_group(r.sc.push.task_group_id)}
         with unwritable(r.store_path):

@@ -9,13 +9,8 @@ import pytest
 from notify_http_stub import HttpStub, Reply
 from structlog.testing import capture_logs
 
-from mozci_monitor.notify import (
-    Notification,
-    NotificationError,
-    WebhookSink,
-    render_markdown,
-)
-from mozci_monitor.notify._redact import redact_url, scrub
+from mozci_monitor.notify import Notification, NotificationError, WebhookSink, render_markdown
+from mozci_monitor.redact import redact_capability_url, url_origin
 
 SECRET = "T000/B000/XXXXsecretXXXX"
 SECRET_PATH = f"/services/{SECRET}"
@@ -120,16 +115,16 @@ async def test_url_secret_never_logged(
 
 
 def test_redact_url() -> None:
-    assert redact_url(f"https://hooks.slack.com{SECRET_PATH}?t=1") == "https://hooks.slack.com/…"
-    assert redact_url("https://matrix.example.org:8448/") == "https://matrix.example.org:8448"
-    assert redact_url("amqps://user:pw@pulse.mozilla.org:5671") == "amqps://pulse.mozilla.org:5671"
-    assert redact_url("http://[::1") == "<unparsable url>"
+    assert url_origin(f"https://hooks.slack.com{SECRET_PATH}?t=1") == "https://hooks.slack.com/…"
+    assert url_origin("https://matrix.example.org:8448/") == "https://matrix.example.org:8448"
+    assert url_origin("amqps://user:pw@pulse.mozilla.org:5671") == "amqps://pulse.mozilla.org:5671"
+    assert url_origin("http://[::1") == "<unparsable url>"
 
 
 def test_scrub_removes_path_query_and_password() -> None:
     url = f"https://bot:hunter2@hooks.example.com{SECRET_PATH}?token={QUERY_SECRET}"
     text = f"failed on {url}; path {SECRET_PATH}; query token={QUERY_SECRET}; pw hunter2"
-    out = scrub(text, url)
+    out = redact_capability_url(text, url)
     for secret in (SECRET, QUERY_SECRET, "hunter2"):
         assert secret not in out
     assert "https://hooks.example.com/…" in out

@@ -10,7 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
+from structlog.testing import capture_logs
 
+from mozci_monitor.core.messages import parse_status
+from mozci_monitor.core.model import TaskStatus as CoreTaskStatus
 from mozci_monitor.sources.actions import render_action
 from mozci_monitor.sources.errors import NotFound, SourceError, TransientError
 from mozci_monitor.sources.jsonhttp import create_session
@@ -87,8 +90,11 @@ class FakeTaskcluster:
         return web.json_response(self.artifacts.get(name, {"stored": name}))
 
     async def rerun(self, request):
-        status = dict(self._entry(request.match_info["task_id"])["status"], state="pending")
-        return web.json_response({"status": status})
+        # As the queue does: a new pending run, created by the rerun.
+        status = dict(self._entry(request.match_info["task_id"])["status"])
+        runs = list(status.get("runs", ()))
+        runs.append({"runId": len(runs), "state": "pending", "reasonCreated": "rerun"})
+        return web.json_response({"status": dict(status, state="pending", runs=runs)})
 
     async def find_task(self, request):
         path = request.match_info["path"]
@@ -141,6 +147,39 @@ async def test_task_and_status_are_typed_and_throttled(session, clock, fake_tc, 
     assert status.state == first["status"]["state"]
     assert [run.run_id for run in status.runs] == [r["runId"] for r in first["status"]["runs"]]
     assert client.gate.meter.total == 2
+
+
+async def test_queue_statuses_are_the_core_type(session, clock, fake_tc, task_group):
+    # One TaskStatus for Pulse messages, queue answers and the store: no conversion between.
+    client = make_client(session, clock, fake_tc.root_url)
+    first = task_group["tasks"][0]
+    status = await client.status(first["status"]["taskId"])
+    assert type(status) is CoreTaskStatus
+    assert status == parse_status(first["status"])
+    (member, *_) = await client.list_task_group(GROUP)
+    assert type(member.status) is CoreTaskStatus
+
+
+async def test_an_unusable_status_from_the_queue_is_a_source_error(
+    session, clock, fake_tc, task_group
+):
+    client = make_client(session, clock, fake_tc.root_url)
+    entry = task_group["tasks"][0]
+    entry["status"] = dict(entry["status"], state="no-such-state")
+    with pytest.raises(SourceError, match=r"unusable task status: status\.state") as info:
+        await client.status(entry["status"]["taskId"])
+    assert info.value.source == "taskcluster"
+
+
+async def test_list_task_group_skips_only_the_unusable_entries(session, clock, fake_tc, task_group):
+    client = make_client(session, clock, fake_tc.root_url)
+    task_group["tasks"][3]["status"] = dict(task_group["tasks"][3]["status"], runs="garbage")
+    with capture_logs() as logs:
+        members = await client.list_task_group(GROUP)
+    assert len(members) == len(task_group["tasks"]) - 1
+    assert task_group["tasks"][3]["status"]["taskId"] not in {m.task_id for m in members}
+    (warning,) = [e for e in logs if e["event"] == "unparseable task status from the queue"]
+    assert warning["reason"] == "status.runs must be a list"
 
 
 async def test_taskcluster_requests_identify_themselves_and_sign(session, clock, fake_tc):
