@@ -33,6 +33,7 @@ from mozci_monitor.observe import (
     Observer,
     guarded,
 )
+from mozci_monitor.ports.store import OutboxEntry, OutboxStore
 from mozci_monitor.sources import HookCall, SourceError
 from mozci_monitor.sources.actions import ActionError
 from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
@@ -58,26 +59,6 @@ class ActionSource(Protocol):
     ) -> str | None: ...
     async def rerun_task(self, task_id: str) -> TaskStatus: ...
     async def cancel_task(self, task_id: str) -> TaskStatus: ...
-
-
-class OutboxStore(Protocol):
-    """Claims make several daemons on one store perform each entry once: an instance only
-    works on entries it claimed (with a lease), and its marks fail once another instance
-    took an entry over after the lease ran out."""
-
-    def claim_actions(self, owner: str, *, lease_seconds: float, limit: int = 100) -> list[Any]: ...
-    def release_actions(self, owner: str) -> int: ...
-    def mark_action_started(
-        self, key: str, at: str, *, owner: str | None = None
-    ) -> bool | None: ...
-    def mark_action_done(
-        self, key: str, at: str, result: str, *, owner: str | None = None
-    ) -> bool | None: ...
-    def mark_action_failed(
-        self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
-    ) -> bool | None: ...
-    def count_done_like(self, action: Action) -> int: ...
-    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
 
 
 Render = Callable[..., HookCall]
@@ -135,6 +116,11 @@ class Actuator:
         self.performed: dict[str, int] = {}
         self.failures = 0
 
+    def forget_unwatched(self, watched: set[str]) -> None:
+        """Drop the actions.json of groups no longer watched (see Reconciler's)."""
+        for group in [group for group in self._actions_json if group not in watched]:
+            del self._actions_json[group]
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -167,7 +153,7 @@ class Actuator:
         # Taskcluster), bounded so a burst of actions stays polite.
         limit = asyncio.Semaphore(self._settings.concurrency)
 
-        async def attempt(entry: Any) -> bool:
+        async def attempt(entry: OutboxEntry) -> bool:
             async with limit:
                 return await self._attempt(entry)
 
@@ -175,8 +161,8 @@ class Actuator:
         retry_later = not all(results)
         return retry_later
 
-    async def _attempt(self, entry: Any) -> bool:
-        action: Action = entry.action
+    async def _attempt(self, entry: OutboxEntry) -> bool:
+        action = entry.action
         in_doubt = entry.started_at is not None and entry.attempts > 0
         owner = self._settings.owner
         held = await self._in_store(

@@ -18,6 +18,7 @@ from mozci_monitor import client, planner
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, api_token, load_settings, secrets_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
 from mozci_monitor.core.model import Push, RemedyPolicy, Request, TaskEvent
 from mozci_monitor.daemon import Services, build_services
@@ -25,7 +26,7 @@ from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.planner import Plan, PlanError, Pushlog
 from mozci_monitor.sources import SourceError
-from mozci_monitor.store.sqlite import SqliteStore, StoreError
+from mozci_monitor.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from mozci_monitor.store.postgres import PostgresStore
@@ -78,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", help="bring the store's schema up to date (once, before starting daemons)"
     )
     migrate.set_defaults(handler=_migrate)
+
+    prune = commands.add_parser(
+        "prune", help="delete what the [retention] settings let go, and print what it was"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    _store_option(prune)
+    prune.set_defaults(handler=_prune)
 
     watch = commands.add_parser("watch", help="register a request for the daemon to watch")
     watch.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
@@ -293,6 +301,29 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     SqliteStore(settings.store.path)  # opening it migrates it
     print(f"SQLite store {settings.store.path} is up to date")
+    return 0
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from mozci_monitor.ports.store import RetentionPolicy
+
+    retention = settings.retention
+    policy = RetentionPolicy(
+        rejected_days=retention.rejected_days,
+        rejected_max_rows=retention.rejected_max_rows,
+        finished_task_days=retention.finished_task_days,
+        batch=retention.batch,
+    )
+    store = _open_store(args, settings)
+    try:
+        report = store.prune(policy, datetime.now(UTC), dry_run=args.dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    for table in ("rejected", "tasks"):
+        print(f"{verb} {report.deleted.get(table, 0)} {table} row(s)")
     return 0
 
 

@@ -49,6 +49,17 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """What a long-running daemon forgets, so that its store stays bounded."""
+
+    rejected_days: float = 7.0  # rejected messages older than this are deleted
+    rejected_max_rows: int = 10_000  # and only the newest this many are kept
+    finished_task_days: float = 14.0  # task rows of groups no longer watched, untouched this long
+    batch: int = 500  # rows per delete: the writer is held only briefly
+    interval: float = 3600.0  # seconds between passes of the daemon (0: never)
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     batch_max: int = 500
     batch_wait: float = 0.2
@@ -104,6 +115,7 @@ class Settings:
     actions: ActionsSettings = field(default_factory=ActionsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # Validated by notify.build_sinks when the daemon starts (and by check-config).
     notify: dict[str, Any] = field(default_factory=lambda: {"sinks": ["log"]})
 
@@ -129,6 +141,8 @@ _POSITIVE = {
     ("actions", "max_attempts"),
     ("store", "lease_seconds"),
     ("api", "max_body_bytes"),
+    ("retention", "rejected_max_rows"),
+    ("retention", "batch"),
 }
 
 

@@ -18,12 +18,13 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from mozci_monitor import planner
-from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, OutboxStore, Render
+from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, Render
 from mozci_monitor.api import (
     ActionView,
     ApiServer,
@@ -42,13 +43,14 @@ from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.links import Links
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Push, Request, TaskEvent
-from mozci_monitor.engine import BatchOutcome, Engine, StorePort
+from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.notify import Sink
 from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded
 from mozci_monitor.planner import Pushlog
+from mozci_monitor.ports.store import DaemonStore, OutboxEntry, RetentionPolicy, StoreReader
 from mozci_monitor.pulse import Delivery, task_group_binding
-from mozci_monitor.reconciler import GroupSource, Reconciler, ReconcileStore
+from mozci_monitor.reconciler import GroupSource, Reconciler
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
 from mozci_monitor.sources import NotFound, SourceError
@@ -68,18 +70,6 @@ class ConsumerPort(Protocol):
     def set_bindings(self, routing_keys: set[str]) -> None: ...
     def is_stalled(self, now: float) -> bool: ...
     async def stop(self, grace: float) -> None: ...
-
-
-class DaemonStore(StorePort, OutboxStore, ReconcileStore, Protocol):
-    def probe_writable(self) -> None: ...
-    def get_meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
-    def count_open_requests(self) -> int: ...
-    def find_campaigns(self, prefix: str) -> list[Campaign]: ...
-    def timeline(self, request_id: str) -> list[Any]: ...
-    def actions_of(
-        self, *, request_id: str | None = None, campaign_id: str | None = None
-    ) -> list[Any]: ...
 
 
 BINDINGS_KEY = "pulse.bound_groups"  # what the durable queue was last bound to
@@ -168,6 +158,10 @@ class Daemon:
         self._exit_code = EXIT_OK
         # SQLite work stays on one thread: the event loop never blocks on disk.
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        # People's reads (API, status page) have their own connection and thread, so they
+        # never queue behind message commits, nor delay them.
+        self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
+        self._reader: StoreReader | None = None
         self._bound: set[str] = set()
         self._bindings_applied = False  # the first refresh always tells the consumer
         self._downstream_groups: set[str] = set()
@@ -215,6 +209,16 @@ class Daemon:
             self._store_thread, functools.partial(fn, *args, **kwargs)
         )
 
+    async def in_reader(self, fn: Callable[[StoreReader], T]) -> T:
+        """Run `fn(reader)` on the read-only view of the store, on its own thread."""
+
+        def call() -> T:
+            if self._reader is None:
+                self._reader = self._store.reader()
+            return fn(self._reader)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_thread, call)
+
     def request_stop(self, exit_code: int = EXIT_OK) -> None:
         if not self._stop.is_set():
             self._exit_code = exit_code
@@ -242,6 +246,8 @@ class Daemon:
             asyncio.create_task(self._watch_consumer(), name="stall-watch"),
             asyncio.create_task(self._probe_store(), name="store-probe"),
         ]
+        if self.settings.retention.interval > 0:
+            workers.append(asyncio.create_task(self._supervise(self._prune_loop), name="prune"))
         if self.actuator is not None:
             # Unfinished outbox entries from before a restart are retried now.
             workers.append(asyncio.create_task(self._supervise(self.actuator.run), name="outbox"))
@@ -278,6 +284,7 @@ class Daemon:
             # Hand back this instance's claims: others take them at once, not after a lease.
             with contextlib.suppress(Exception):
                 await self.in_store(self._store.release_actions, self.instance)
+        self._read_thread.shutdown(wait=True)
         self._store_thread.shutdown(wait=True)
         if self._services is not None:
             for close in self._services.closers:
@@ -450,7 +457,9 @@ class Daemon:
     async def _refresh_bindings(self, *, reconcile_new: bool = True) -> None:
         try:
             groups = await self.in_store(self._store.open_task_groups)
-            campaigns = await self.in_store(self._store.list_campaigns, open_only=True)
+            campaigns = await self.in_store(
+                lambda: list(self._store.iter_campaigns(open_only=True))
+            )
             self._open_requests = await self.in_store(self._store.count_open_requests)
         except Exception as error:
             log.warning("cannot read watched groups", error=repr(error))
@@ -460,6 +469,9 @@ class Daemon:
         }
         if groups == self._bound and self._bindings_applied:
             return
+        for cache in (self.reconciler, self.actuator):
+            if cache is not None:
+                cache.forget_unwatched(groups)
         self._bindings_applied = True
         added, removed = groups - self._bound, self._bound - groups
         self._consumer.set_bindings({task_group_binding(group) for group in groups})
@@ -503,6 +515,26 @@ class Daemon:
                 self.health.consumer_stalled = True
                 self.request_stop(EXIT_STALLED)
             self.health.consumer_stalled = stalled
+
+    async def _prune_loop(self) -> None:
+        """Keep the store bounded: delete what retention lets go, one small batch per store
+        call, so message commits interleave with it (it is never one long transaction)."""
+        retention = self.settings.retention
+        policy = RetentionPolicy(
+            rejected_days=retention.rejected_days,
+            rejected_max_rows=retention.rejected_max_rows,
+            finished_task_days=retention.finished_task_days,
+            batch=retention.batch,
+        )
+        while True:
+            await asyncio.sleep(retention.interval)
+            now = datetime.fromisoformat(self._now().replace("Z", "+00:00"))
+            deleted: dict[str, int] = {}
+            while step := (await self.in_store(self._store.prune_step, policy, now)).deleted:
+                for table, rows in step.items():
+                    deleted[table] = deleted.get(table, 0) + rows
+            if deleted:
+                log.info("store pruned", **deleted)
 
     async def _probe_store(self, interval: float = 10.0) -> None:
         """Notice an unwritable store even when no message arrives to fail on it."""
@@ -575,7 +607,7 @@ class Daemon:
 
 
 class DaemonApiBackend:
-    """`mozci_monitor.api.ApiBackend` over the daemon: store reads on its store thread."""
+    """`mozci_monitor.api.ApiBackend` over the daemon: reads on the store's read-only view."""
 
     def __init__(self, daemon: Daemon, store: DaemonStore, defaults: SubmissionDefaults) -> None:
         self._daemon = daemon
@@ -583,32 +615,32 @@ class DaemonApiBackend:
         self._defaults = defaults
 
     async def list_campaigns(self, *, open_only: bool, limit: int) -> list[Campaign]:
-        return await self._daemon.in_store(
-            self._store.list_campaigns, open_only=open_only, limit=limit
+        return await self._daemon.in_reader(
+            lambda reader: reader.list_campaigns(open_only=open_only, limit=limit)
         )
 
     async def get_campaign(self, campaign_id: str) -> Campaign | None:
-        def find() -> Campaign | None:
-            exact = self._store.get_campaign(campaign_id)
+        def find(reader: StoreReader) -> Campaign | None:
+            exact = reader.get_campaign(campaign_id)
             if exact is not None:
                 return exact
-            matches = self._store.find_campaigns(campaign_id)
+            matches = reader.find_campaigns(campaign_id)
             return matches[0] if len(matches) == 1 else None
 
-        return await self._daemon.in_store(find)
+        return await self._daemon.in_reader(find)
 
     async def campaign_requests(self, campaign_id: str) -> list[Request]:
-        return await self._daemon.in_store(self._store.campaign_requests, campaign_id)
+        return await self._daemon.in_reader(lambda reader: reader.campaign_requests(campaign_id))
 
     async def request_timeline(self, request_id: str) -> list[TimelineEntryView]:
-        entries = await self._daemon.in_store(self._store.timeline, request_id)
+        entries = await self._daemon.in_reader(lambda reader: reader.timeline(request_id))
         return [TimelineEntryView(e.seq, e.at, e.kind, e.task_id, e.detail) for e in entries]
 
     async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
-        def collect() -> list[Any]:
-            entries = self._store.actions_of(campaign_id=campaign_id)
-            for request in self._store.campaign_requests(campaign_id):
-                entries += self._store.actions_of(request_id=request.request_id)
+        def collect(reader: StoreReader) -> list[OutboxEntry]:
+            entries = reader.actions_of(campaign_id=campaign_id)
+            for request in reader.campaign_requests(campaign_id):
+                entries += reader.actions_of(request_id=request.request_id)
             return list({entry.key: entry for entry in entries}.values())
 
         return [
@@ -621,7 +653,7 @@ class DaemonApiBackend:
                 error=e.last_error,
                 request_id=e.action.request_id,
             )
-            for e in await self._daemon.in_store(collect)
+            for e in await self._daemon.in_reader(collect)
         ]
 
     async def submit(self, submission: CampaignSubmission) -> Campaign:

@@ -29,9 +29,9 @@ from mozci_monitor.core.model import (
     Request,
     TaskEvent,
     TaskEventKind,
-    TaskRecord,
 )
 from mozci_monitor.engine import BatchOutcome, Engine
+from mozci_monitor.ports.store import ReconcileStore
 from mozci_monitor.sources import SourceError
 from mozci_monitor.sources.models import TaskGroupMember
 
@@ -51,15 +51,6 @@ class GroupSource(Protocol):
     async def task(self, task_id: str) -> dict[str, Any]: ...
     async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
     async def artifact_json(self, task_id: str, name: str) -> Any: ...
-
-
-class ReconcileStore(Protocol):
-    def open_task_groups(self) -> set[str]: ...
-    def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]: ...
-    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]: ...
-    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
-    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
-    def try_lease(self, name: str, owner: str, seconds: float) -> bool: ...
 
 
 InStore = Callable[..., Awaitable[Any]]
@@ -143,9 +134,8 @@ class Reconciler:
     async def _check_missing(self, group: str, members: Sequence[TaskGroupMember]) -> None:
         requests = [
             r
-            for r in await self._in_store(self._store.list_requests, open_only=True)
-            if r.push.task_group_id == group
-            and r.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
+            for r in await self._in_store(self._open_requests, group)
+            if r.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
             and len(set(r.task_ids) - set(r.replaced)) + r.expected_new < r.wanted
         ]
         if not requests:
@@ -163,6 +153,20 @@ class Reconciler:
                 self._now(),
             )
             await self._on_outcome(outcome)
+
+    def _open_requests(self, group: str) -> list[Request]:
+        """Every open request of the group, however many (paged, on the store thread)."""
+        return list(self._store.iter_requests(open_only=True, task_group_id=group))
+
+    def _open_campaigns(self, group: str) -> list[Campaign]:
+        return list(self._store.iter_campaigns(open_only=True, task_group_id=group))
+
+    def forget_unwatched(self, watched: set[str]) -> None:
+        """Drop the task graphs of groups no longer watched: a long-running daemon sees
+        thousands of pushes, and each graph is megabytes."""
+        for cache in (self._graphs, self._builds):
+            for group in [group for group in cache if group not in watched]:
+                del cache[group]
 
     async def _graph(self, group: str) -> Mapping[str, Sequence[str]] | None:
         if group not in self._graphs:
@@ -186,8 +190,8 @@ class Reconciler:
     async def _expand_downstream(self, group: str, members: Sequence[TaskGroupMember]) -> None:
         campaigns = [
             c
-            for c in await self._in_store(self._store.list_campaigns, open_only=True)
-            if c.kind is CampaignKind.DOWNSTREAM and c.push.task_group_id == group
+            for c in await self._in_store(self._open_campaigns, group)
+            if c.kind is CampaignKind.DOWNSTREAM
         ]
         if not campaigns:
             return
@@ -280,10 +284,8 @@ class Reconciler:
     async def _expand_fill(self, group: str, members: Sequence[TaskGroupMember]) -> None:
         campaigns = [
             c
-            for c in await self._in_store(self._store.list_campaigns, open_only=True)
-            if c.kind is CampaignKind.FILL
-            and c.push.task_group_id == group
-            and not c.params.get("expanded")
+            for c in await self._in_store(self._open_campaigns, group)
+            if c.kind is CampaignKind.FILL and not c.params.get("expanded")
         ]
         if not campaigns:
             return

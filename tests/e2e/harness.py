@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mozci_monitor.store.sqlite import StoredEntry
+from mozci_monitor.ports.store import StoredEntry
 
 
 def phases(entries: list[StoredEntry], task_id: str) -> list[tuple[str, Any, Any]]:

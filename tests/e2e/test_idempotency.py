@@ -25,8 +25,8 @@ from support.waiting import until
 from mozci_monitor.clock import utc_now
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
+from mozci_monitor.ports.store import OutboxEntry
 from mozci_monitor.sim import PulseMessage, PulsePublisher
-from mozci_monitor.store.sqlite import OutboxEntry
 
 # outcome planted on run 0 -> the remedy it calls for
 REMEDIES = {"internal-error": "rerun", "superseded": "add-new-jobs"}

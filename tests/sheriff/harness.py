@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mozci_monitor.ports.store import OutboxEntry
 from mozci_monitor.sim import SimConfig, Simulator
 from mozci_monitor.sim.world import World
-from mozci_monitor.store.sqlite import OutboxEntry
 
 
 def schedule(config: SimConfig) -> list[frozenset[str]]:

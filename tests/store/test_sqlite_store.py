@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import phase_of
 from mozci_monitor.core.messages import Rejection, parse_status
 from mozci_monitor.core.model import (
@@ -24,12 +25,9 @@ from mozci_monitor.core.model import (
     TaskStatus,
     TimelineEntry,
 )
-from mozci_monitor.store.sqlite import (
-    _MIGRATIONS,
-    REJECTED_BODY_LIMIT,
-    SqliteStore,
-    StoreError,
-)
+from mozci_monitor.store.sql import REJECTED_BODY_LIMIT
+from mozci_monitor.store.sqlite import MIGRATIONS as _MIGRATIONS
+from mozci_monitor.store.sqlite import SqliteStore
 
 from .pulse_builder import GROUP, LABEL, OTHER_GROUP, OTHER_LABEL, FakeTask, make_request, slug
 

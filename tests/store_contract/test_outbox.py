@@ -13,8 +13,8 @@ import pytest
 from store.pulse_builder import GROUP, slug
 
 from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.model import Push
-from mozci_monitor.store.sqlite import StoreError
 from store_contract.conftest import AnyStore, OpenStore
 
 AT = "2026-11-22T12:00:00.000Z"

@@ -8,6 +8,7 @@ import pytest
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, OTHER_LABEL, FakeTask, make_request, slug
 
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import observe
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
@@ -21,7 +22,8 @@ from mozci_monitor.core.model import (
     TimelineEntry,
 )
 from mozci_monitor.store.postgres import PostgresStore
-from mozci_monitor.store.sqlite import REJECTED_BODY_LIMIT, SqliteStore, StoreError
+from mozci_monitor.store.sql import REJECTED_BODY_LIMIT
+from mozci_monitor.store.sqlite import SqliteStore
 from store_contract.conftest import AnyStore, OpenStore
 
 AT = "2026-11-22T12:00:00.000Z"

@@ -13,8 +13,8 @@ import pytest
 from store.pulse_builder import make_request
 
 from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.errors import StoreError
 from mozci_monitor.store.postgres import SCHEMA_VERSION, PostgresStore
-from mozci_monitor.store.sqlite import StoreError
 from store_contract.conftest import AnyStore, OpenStore
 
 AT = "2026-11-22T12:00:00.000Z"
@@ -201,8 +201,9 @@ def test_a_lost_connection_fails_the_batch_and_the_next_one_reconnects(
     backend = pg._db.info.backend_pid
     with psycopg.connect(pg.dsn, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
-    with pytest.raises(psycopg.OperationalError), pg.transaction():
+    with pytest.raises(StoreError) as lost, pg.transaction():
         pg.add_request(make_request("req-2"), AT)
+    assert isinstance(lost.value.__cause__, psycopg.OperationalError)
     with pg.transaction():  # what the daemon's retry does
         pg.add_request(make_request("req-2"), AT)
     assert pg._db.info.backend_pid != backend
@@ -214,8 +215,9 @@ def test_a_waiter_gives_up_after_lock_timeout(pg_dsn: str) -> None:
     waiter = PostgresStore(pg_dsn, lock_timeout=0.2)
     try:
         with holder.transaction():
-            with pytest.raises(psycopg.errors.LockNotAvailable), waiter.transaction():
+            with pytest.raises(StoreError) as timed_out, waiter.transaction():
                 pytest.fail("the write lock is held: this must not run")
+            assert isinstance(timed_out.value.__cause__, psycopg.errors.LockNotAvailable)
             holder.add_request(make_request("req-1"), AT)
         with waiter.transaction():  # the daemon's retry, once the holder is done
             waiter.add_request(make_request("req-2"), AT)
@@ -236,14 +238,15 @@ def test_a_frozen_instance_holding_the_write_lock_is_cut_off(pg_dsn: str) -> Non
         with other.transaction():  # waits until the frozen session is ended
             other.add_request(make_request("req-1"), AT)
         assert [r.request_id for r in other.list_requests()] == ["req-1"]
-        with pytest.raises(psycopg.Error, match="idle-in-transaction"):
+        with pytest.raises(StoreError, match="idle-in-transaction") as cut_off:
             frozen.add_request(make_request("late"), AT)
-        with contextlib.suppress(psycopg.Error):
+        assert isinstance(cut_off.value.__cause__, psycopg.Error)
+        with contextlib.suppress(StoreError):
             stack.close()
         assert frozen.get_request("req-1") is not None  # thawed: it reconnects
         assert frozen.get_request("lost") is None  # what it wrote frozen was rolled back
     finally:
-        with contextlib.suppress(psycopg.Error):
+        with contextlib.suppress(StoreError):
             stack.close()
         frozen.close()
         other.close()

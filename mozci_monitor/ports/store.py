@@ -1,0 +1,194 @@
+"""The store port: what the engine, actuator, reconciler, daemon and API read and write.
+
+The protocols are narrow on purpose: each consumer names only the calls it makes, so a test
+double implements a handful of methods and the SQL store (`mozci_monitor.store`) satisfies
+all of them. The data types here are what the store hands back beside the core's models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+from mozci_monitor.core.actions import Action
+from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.errors import StoreError
+from mozci_monitor.core.messages import Rejection
+from mozci_monitor.core.model import Request, TaskRecord, TimelineEntry
+
+__all__ = [
+    "DaemonStore",
+    "EngineStore",
+    "OutboxEntry",
+    "OutboxStore",
+    "PruneReport",
+    "ReconcileStore",
+    "RejectedMessage",
+    "RetentionPolicy",
+    "StoreError",
+    "StoreReader",
+    "StoredEntry",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An action the engine decided on, and how far performing it got."""
+
+    key: str
+    action: Action
+    state: str  # pending | done | failed
+    attempts: int
+    started_at: str | None
+    created_at: str
+    done_at: str | None
+    result: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """A timeline entry as stored: its order (`seq`) and when it was written."""
+
+    seq: int
+    at: str
+    kind: str
+    task_id: str | None
+    detail: dict[str, Any]
+
+
+class RejectedMessage(NamedTuple):
+    """A message that could not be applied, as recorded (its body is kept, truncated)."""
+
+    at: str
+    exchange: str
+    routing_key: str
+    reason: str
+
+
+@dataclass(slots=True)
+class PruneReport:
+    """Rows a retention pass deleted (or would delete, on a dry run), per table."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, rows: int) -> None:
+        self.deleted[table] = self.deleted.get(table, 0) + rows
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+class EngineStore(Protocol):
+    """What the engine needs: one transaction per batch, and the rows it decides on."""
+
+    def transaction(self, *, rollback: bool = False) -> AbstractContextManager[None]: ...
+    def open_task_groups(self) -> set[str]: ...
+    def get_task(self, task_id: str) -> TaskRecord | None: ...
+    def get_tasks(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]: ...
+    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
+    def save_task(self, record: TaskRecord, at: str) -> None: ...
+    def requests_serving(
+        self, task_id: str, task_group_id: str, label: str | None
+    ) -> list[Request]: ...
+    def get_request(self, request_id: str) -> Request | None: ...
+    def add_request(self, request: Request, at: str) -> None: ...
+    def save_request(self, request: Request, at: str) -> None: ...
+    def append_timeline(
+        self, request_id: str, entries: Sequence[TimelineEntry], at: str
+    ) -> None: ...
+    def record_rejection(self, rejection: Rejection, at: str) -> None: ...
+    def add_campaign(self, campaign: Campaign, at: str) -> None: ...
+    def save_campaign(self, campaign: Campaign, at: str) -> None: ...
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
+    def add_action(self, action: Action, at: str) -> bool: ...
+    def count_actions(self, *, repo: str, day: str) -> int: ...
+
+
+class OutboxStore(Protocol):
+    """Claims make several daemons on one store perform each entry once: an instance only
+    works on entries it claimed (with a lease), and its marks fail once another instance
+    took an entry over after the lease ran out."""
+
+    def claim_actions(
+        self, owner: str, *, lease_seconds: float, limit: int = 100
+    ) -> list[OutboxEntry]: ...
+    def release_actions(self, owner: str) -> int: ...
+    def mark_action_started(
+        self, key: str, at: str, *, owner: str | None = None
+    ) -> bool | None: ...
+    def mark_action_done(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None: ...
+    def mark_action_failed(
+        self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
+    ) -> bool | None: ...
+    def count_done_like(self, action: Action) -> int: ...
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+
+
+class ReconcileStore(Protocol):
+    """What the REST catch-up reads. Open requests and campaigns are paged through (keyset),
+    never cut at a limit: an old request must get its remedy however many newer ones exist."""
+
+    def open_task_groups(self) -> set[str]: ...
+    def iter_requests(
+        self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
+    ) -> Iterator[Request]: ...
+    def iter_campaigns(
+        self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
+    ) -> Iterator[Campaign]: ...
+    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
+    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
+    def try_lease(self, name: str, owner: str, seconds: float) -> bool: ...
+
+
+class StoreReader(Protocol):
+    """Read-only look-ups for people (API, status page, CLI), on their own connection so
+    that they never wait behind the writer's transactions."""
+
+    def get_request(self, request_id: str) -> Request | None: ...
+    def find_requests(self, prefix: str) -> list[Request]: ...
+    def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]: ...
+    def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+    def find_campaigns(self, prefix: str) -> list[Campaign]: ...
+    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]: ...
+    def campaign_requests(self, campaign_id: str) -> list[Request]: ...
+    def timeline(self, request_id: str) -> list[StoredEntry]: ...
+    def actions_of(
+        self, *, request_id: str | None = None, campaign_id: str | None = None
+    ) -> list[OutboxEntry]: ...
+    def close(self) -> None: ...
+
+
+class DaemonStore(EngineStore, OutboxStore, ReconcileStore, Protocol):
+    """Everything the daemon's own loops use, plus the read-only view it serves the API from."""
+
+    def probe_writable(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def count_open_requests(self) -> int: ...
+    def find_campaigns(self, prefix: str) -> list[Campaign]: ...
+    def timeline(self, request_id: str) -> list[StoredEntry]: ...
+    def actions_of(
+        self, *, request_id: str | None = None, campaign_id: str | None = None
+    ) -> list[OutboxEntry]: ...
+    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]: ...
+    def prune_step(self, policy: RetentionPolicy, now: datetime) -> PruneReport: ...
+    def reader(self) -> StoreReader: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long what may be forgotten is kept; `batch` bounds the rows of one delete so the
+    writer is never held long (the daemon interleaves batches with message commits)."""
+
+    rejected_days: float = 7.0
+    rejected_max_rows: int = 10_000
+    finished_task_days: float = 14.0
+    batch: int = 500

@@ -1,0 +1,78 @@
+"""What differs between SQL databases, and nothing else: the store is written once above it.
+
+A `Connector` owns one connection and knows its database's dialect: how parameters are
+written, the database clock, how a writer excludes other writers, how rows are claimed
+without waiting, how values are adapted, and how the schema is migrated. Queries are written
+with `?` placeholders and portable SQL (`ON CONFLICT … DO NOTHING`, row values, `RETURNING`,
+`IS NOT DISTINCT FROM`), which SQLite ≥ 3.39 and PostgreSQL both understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rows: list[Row]
+    rowcount: int
+
+    def one(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+
+class Connector(Protocol):
+    # SQL text the store splices into its queries
+    now: str  # the database clock (lease times are the database's, never a host's)
+    skip_locked: str  # appended to a SELECT whose rows are claimed: skip, do not wait
+
+    @property
+    def description(self) -> str:
+        """The database, for messages (never a password)."""
+        ...
+
+    def later(self, seconds: str) -> str:
+        """SQL for the database clock plus the SQL expression `seconds`."""
+        ...
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Result: ...
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def transaction(self, *, rollback: bool = False) -> AbstractContextManager[None]:
+        """Atomic, durable, and the only writer of the database while it lasts."""
+        ...
+
+    def probe_writable(self) -> None: ...
+    def json(self, value: Any) -> str:
+        """JSON text as this database stores it."""
+        ...
+
+    def reader(self) -> Connector:
+        """Another, read-only connection to the same database (or this one if there is no
+        other, e.g. an in-memory SQLite database)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def migrations(dialect: str) -> tuple[str, ...]:
+    """The schema as numbered SQL scripts (`migrations/<dialect>/NNNN_name.sql`), in order.
+
+    Applied in order and recorded by the connector (SQLite: `PRAGMA user_version`,
+    PostgreSQL: the `schema_version` table). Never edit a released one: add the next.
+    """
+    folder = resources.files("mozci_monitor.store").joinpath("migrations", dialect)
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    return tuple(folder.joinpath(name).read_text(encoding="utf-8") for name in names)
+
+
+def statements(script: str) -> Iterator[str]:
+    """A migration's statements (they hold no `;` inside literals)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement

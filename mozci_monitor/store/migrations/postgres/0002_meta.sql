@@ -1,0 +1,5 @@
+-- Small facts the daemons keep across restarts.
+CREATE TABLE meta (
+    key   TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL
+);

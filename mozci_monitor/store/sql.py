@@ -1,0 +1,767 @@
+"""The store, written once: requests, tasks, the timeline, rejected messages, the outbox.
+
+Every query is here, in portable SQL with `?` placeholders; what differs between SQLite
+and PostgreSQL (placeholders, the clock, the write lock, `SKIP LOCKED`, JSON and text
+adapters, migrations) is the connector's (`mozci_monitor.store.dialect`). The engine
+wraps a batch in `with store.transaction():`, which makes the batch atomic, durable when it
+returns, and the only writer meanwhile: that is what lets the daemon ack after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mozci_monitor.core.actions import Action
+from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.codec import (
+    action_from_json,
+    action_to_json,
+    status_from_json,
+    status_to_json,
+)
+from mozci_monitor.core.errors import StoreError
+from mozci_monitor.core.machine import progress
+from mozci_monitor.core.messages import Rejection
+from mozci_monitor.core.model import (
+    FailureKind,
+    Phase,
+    Push,
+    RemedyPolicy,
+    Request,
+    RequestState,
+    TaskRecord,
+    TimelineEntry,
+)
+from mozci_monitor.ports.store import (
+    OutboxEntry,
+    PruneReport,
+    RejectedMessage,
+    RetentionPolicy,
+    StoredEntry,
+    StoreReader,
+)
+from mozci_monitor.store.dialect import Connector, Row
+
+# Keep enough of a hostile message to see what it was, not all of it: 2,000 rejected
+# messages of 60 KB once added 120 MB.
+REJECTED_BODY_LIMIT = 4 * 1024
+
+_WATCHED_GROUPS = (
+    "SELECT task_group_id FROM requests WHERE is_open"
+    " UNION SELECT task_group_id FROM campaigns WHERE is_open"
+)
+
+
+class SqlStore:
+    def __init__(self, connector: Connector) -> None:
+        self._sql = connector
+        self._reader: SqlStore | None = None
+
+    @property
+    def connector(self) -> Connector:
+        return self._sql
+
+    def close(self) -> None:
+        if self._reader is not None and self._reader is not self:
+            self._reader.close()
+        self._reader = None
+        self._sql.close()
+
+    def reader(self) -> StoreReader:
+        """A read-only view on its own connection: people's look-ups never wait for (nor
+        delay) the writer's transactions. Opened on first use, closed with the store."""
+        if self._reader is None:
+            connector = self._sql.reader()
+            self._reader = self if connector is self._sql else SqlStore(connector)
+        return self._reader
+
+    @contextmanager
+    def transaction(self, *, rollback: bool = False) -> Iterator[None]:
+        """One atomic, durable unit of work; `rollback=True` for dry runs."""
+        with self._sql.transaction(rollback=rollback):
+            yield
+
+    def probe_writable(self) -> None:
+        """Raise StoreError unless a write can be committed now."""
+        self._sql.probe_writable()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def add_request(self, request: Request, at: str) -> None:
+        self._sql.execute(
+            "INSERT INTO requests (request_id, campaign_id, repo, revision, task_group_id, label,"
+            " wanted, state, failure, reason, task_ids, created_at, updated_at, is_open, policy)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                request.request_id,
+                request.campaign_id,
+                request.push.repo,
+                request.push.revision,
+                request.push.task_group_id,
+                request.label,
+                request.wanted,
+                request.state.value,
+                request.failure.value if request.failure else None,
+                request.reason,
+                self._sql.json(list(request.task_ids)),
+                at,
+                at,
+                request.is_watching,
+                self._sql.json(_policy(request)),
+            ),
+        )
+        self._link(request.task_ids, request.request_id)
+
+    def save_request(self, request: Request, at: str) -> None:
+        result = self._sql.execute(
+            "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
+            " is_open=?, policy=? WHERE request_id=?",
+            (
+                request.state.value,
+                request.failure.value if request.failure else None,
+                request.reason,
+                self._sql.json(list(request.task_ids)),
+                at,
+                request.is_watching,
+                self._sql.json(_policy(request)),
+                request.request_id,
+            ),
+        )
+        if result.rowcount != 1:
+            raise StoreError(f"no request {request.request_id}")
+        self._link(request.task_ids, request.request_id)
+
+    def _link(self, task_ids: Sequence[str], request_id: str) -> None:
+        if task_ids:
+            self._sql.executemany(
+                "INSERT INTO request_tasks (task_id, request_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(task_id, request_id) for task_id in task_ids],
+            )
+
+    def get_request(self, request_id: str) -> Request | None:
+        row = self._sql.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).one()
+        return _request_from_row(row) if row else None
+
+    def find_requests(self, prefix: str) -> list[Request]:
+        """Requests whose id starts with `prefix` (so people can type a short id)."""
+        where, params = _prefix_range("request_id", prefix)
+        rows = self._sql.execute(
+            f"SELECT * FROM requests WHERE {where} ORDER BY request_id", params
+        ).rows
+        return [_request_from_row(row) for row in rows]
+
+    def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]:
+        """The newest `limit` requests, for people; loops use `iter_requests`."""
+        where = "WHERE is_open" if open_only else ""
+        rows = self._sql.execute(
+            f"SELECT * FROM requests {where} ORDER BY created_at DESC, request_id LIMIT ?",
+            (limit,),
+        ).rows
+        return [_request_from_row(row) for row in rows]
+
+    def iter_requests(
+        self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
+    ) -> Iterator[Request]:
+        """Every request (oldest first), read a page at a time after the last one seen."""
+        for row in self._pages("requests", "request_id", open_only, task_group_id, page):
+            yield _request_from_row(row)
+
+    def count_open_requests(self) -> int:
+        return _count(self._sql.execute("SELECT count(*) AS n FROM requests WHERE is_open").one())
+
+    def open_task_groups(self) -> set[str]:
+        """Groups to watch: those of open requests and of open campaigns (a fill or a
+        downstream campaign watches its push before it has any request)."""
+        return {row["task_group_id"] for row in self._sql.execute(_WATCHED_GROUPS).rows}
+
+    def requests_serving(
+        self, task_id: str, task_group_id: str, label: str | None
+    ) -> list[Request]:
+        """Requests that already own `task_id`, plus open ones wanting its group and label."""
+        rows = self._sql.execute(
+            "SELECT r.* FROM request_tasks rt JOIN requests r USING (request_id)"
+            " WHERE rt.task_id = ?",
+            (task_id,),
+        ).rows
+        if label is not None:
+            rows += self._sql.execute(
+                "SELECT * FROM requests WHERE is_open AND task_group_id = ? AND label = ?",
+                (task_group_id, label),
+            ).rows
+        seen: dict[str, Request] = {}
+        for row in rows:
+            seen.setdefault(row["request_id"], _request_from_row(row))
+        return list(seen.values())
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        row = self._sql.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).one()
+        return _task_from_row(row) if row else None
+
+    def get_tasks(self, task_ids: Iterable[str]) -> dict[str, TaskRecord]:
+        ids = list(task_ids)
+        found: dict[str, TaskRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._sql.execute(f"SELECT * FROM tasks WHERE task_id IN ({marks})", chunk)
+            found.update((row["task_id"], _task_from_row(row)) for row in rows.rows)
+        return found
+
+    def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]:
+        rows = self._sql.execute(
+            "SELECT * FROM tasks WHERE task_group_id = ? ORDER BY task_id", (task_group_id,)
+        ).rows
+        return [_task_from_row(row) for row in rows]
+
+    def save_task(self, record: TaskRecord, at: str) -> None:
+        runs, rank = progress(record.status)
+        self._sql.execute(
+            "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (task_id) DO UPDATE SET"
+            " label=excluded.label, phase=excluded.phase, reason=excluded.reason,"
+            " runs=excluded.runs, rank=excluded.rank, status=excluded.status,"
+            " updated_at=excluded.updated_at",
+            (
+                record.task_id,
+                record.task_group_id,
+                record.label,
+                record.phase.value,
+                record.reason,
+                runs,
+                rank,
+                self._sql.json(status_to_json(record.status)),
+                at,
+            ),
+        )
+
+    # -- timeline and rejections ----------------------------------------------------------
+
+    def append_timeline(self, request_id: str, entries: Sequence[TimelineEntry], at: str) -> None:
+        if entries:
+            self._sql.executemany(
+                "INSERT INTO timeline (request_id, at, kind, task_id, detail) VALUES (?,?,?,?,?)",
+                [
+                    (request_id, at, entry.kind, entry.task_id, self._sql.json(entry.detail))
+                    for entry in entries
+                ],
+            )
+
+    def timeline(self, request_id: str) -> list[StoredEntry]:
+        rows = self._sql.execute(
+            "SELECT seq, at, kind, task_id, detail FROM timeline WHERE request_id = ? ORDER BY seq",
+            (request_id,),
+        ).rows
+        return [
+            StoredEntry(
+                int(row["seq"]), row["at"], row["kind"], row["task_id"], json.loads(row["detail"])
+            )
+            for row in rows
+        ]
+
+    def record_rejection(self, rejection: Rejection, at: str) -> None:
+        self._sql.execute(
+            "INSERT INTO rejected (at, exchange, routing_key, reason, body) VALUES (?,?,?,?,?)",
+            (
+                at,
+                rejection.exchange[:512],
+                rejection.routing_key[:1024],
+                rejection.reason[:2000],
+                bytes(rejection.body[:REJECTED_BODY_LIMIT]),
+            ),
+        )
+
+    def rejections(self, limit: int = 100) -> list[RejectedMessage]:
+        rows = self._sql.execute(
+            "SELECT at, exchange, routing_key, reason FROM rejected ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).rows
+        return [
+            RejectedMessage(row["at"], row["exchange"], row["routing_key"], row["reason"])
+            for row in rows
+        ]
+
+    def count_rejections(self) -> int:
+        return _count(self._sql.execute("SELECT count(*) AS n FROM rejected").one())
+
+    # -- small facts the daemon keeps across restarts --------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._sql.execute("SELECT value FROM meta WHERE key = ?", (key,)).one()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """One statement, so atomic on its own."""
+        self._sql.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- campaigns --------------------------------------------------------------------------
+
+    def add_campaign(self, campaign: Campaign, at: str) -> None:
+        self._sql.execute(
+            "INSERT INTO campaigns (campaign_id, kind, repo, revision, task_group_id, label,"
+            " params, state, outcome, summary, max_actions, actions, dry_run, created_at,"
+            " updated_at, is_open) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                campaign.campaign_id,
+                campaign.kind.value,
+                campaign.push.repo,
+                campaign.push.revision,
+                campaign.push.task_group_id,
+                campaign.label,
+                self._sql.json(dict(campaign.params)),
+                campaign.state.value,
+                campaign.outcome,
+                self._sql.json(dict(campaign.summary)),
+                campaign.max_actions,
+                campaign.actions,
+                campaign.dry_run,
+                at,
+                at,
+                not campaign.is_final,
+            ),
+        )
+
+    def save_campaign(self, campaign: Campaign, at: str) -> None:
+        result = self._sql.execute(
+            "UPDATE campaigns SET params=?, state=?, outcome=?, summary=?, actions=?,"
+            " updated_at=?, is_open=? WHERE campaign_id=?",
+            (
+                self._sql.json(dict(campaign.params)),
+                campaign.state.value,
+                campaign.outcome,
+                self._sql.json(dict(campaign.summary)),
+                campaign.actions,
+                at,
+                not campaign.is_final,
+                campaign.campaign_id,
+            ),
+        )
+        if result.rowcount != 1:
+            raise StoreError(f"no campaign {campaign.campaign_id}")
+
+    def get_campaign(self, campaign_id: str) -> Campaign | None:
+        row = self._sql.execute(
+            "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+        ).one()
+        return _campaign_from_row(row) if row else None
+
+    def find_campaigns(self, prefix: str) -> list[Campaign]:
+        where, params = _prefix_range("campaign_id", prefix)
+        rows = self._sql.execute(
+            f"SELECT * FROM campaigns WHERE {where} ORDER BY campaign_id", params
+        ).rows
+        return [_campaign_from_row(row) for row in rows]
+
+    def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]:
+        """The newest `limit` campaigns, for people; loops use `iter_campaigns`."""
+        where = "WHERE is_open" if open_only else ""
+        rows = self._sql.execute(
+            f"SELECT * FROM campaigns {where} ORDER BY created_at DESC, campaign_id LIMIT ?",
+            (limit,),
+        ).rows
+        return [_campaign_from_row(row) for row in rows]
+
+    def iter_campaigns(
+        self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
+    ) -> Iterator[Campaign]:
+        """Every campaign (oldest first), read a page at a time after the last one seen."""
+        for row in self._pages("campaigns", "campaign_id", open_only, task_group_id, page):
+            yield _campaign_from_row(row)
+
+    def campaign_requests(self, campaign_id: str) -> list[Request]:
+        rows = self._sql.execute(
+            "SELECT * FROM requests WHERE campaign_id = ? ORDER BY created_at, request_id",
+            (campaign_id,),
+        ).rows
+        return [_request_from_row(row) for row in rows]
+
+    def _pages(
+        self, table: str, key: str, open_only: bool, task_group_id: str | None, page: int
+    ) -> Iterator[Row]:
+        """Keyset paging on (created_at, id): each page starts after the last row of the
+        previous one, so rows added meanwhile neither shift nor repeat the walk."""
+        where = ["is_open"] if open_only else []
+        params: list[Any] = []
+        if task_group_id is not None:
+            where.append("task_group_id = ?")
+            params.append(task_group_id)
+        after: tuple[str, str] | None = None
+        while True:
+            clauses = [*where, "(created_at, " + key + ") > (?, ?)"] if after else where
+            condition = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+            rows = self._sql.execute(
+                f"SELECT * FROM {table} {condition} ORDER BY created_at, {key} LIMIT ?",
+                [*params, *(after or ()), page],
+            ).rows
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1]["created_at"], rows[-1][key])
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def add_action(self, action: Action, at: str) -> bool:
+        """Queue an action under its idempotency key; False when the key was already there."""
+        result = self._sql.execute(
+            "INSERT INTO outbox (key, kind, request_id, campaign_id, repo, day, payload,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
+            (
+                action.key,
+                action.kind.value,
+                action.request_id,
+                action.campaign_id,
+                action.push.repo if action.push else None,
+                at[:10],
+                self._sql.json(action_to_json(action)),
+                at,
+            ),
+        )
+        return result.rowcount == 1
+
+    def count_actions(self, *, repo: str, day: str) -> int:
+        """Actions other than notifications queued for a repository on a UTC day."""
+        return _count(
+            self._sql.execute(
+                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ? AND kind != 'notify'",
+                (repo, day),
+            ).one()
+        )
+
+    def pending_actions(self, limit: int = 100) -> list[OutboxEntry]:
+        """Every pending entry, claimed or not (for people and single-instance use)."""
+        rows = self._sql.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at, key LIMIT ?",
+            (limit,),
+        ).rows
+        return [_outbox_from_row(row) for row in rows]
+
+    def actions_of(
+        self, *, request_id: str | None = None, campaign_id: str | None = None
+    ) -> list[OutboxEntry]:
+        column, value = ("request_id", request_id) if request_id else ("campaign_id", campaign_id)
+        rows = self._sql.execute(
+            f"SELECT * FROM outbox WHERE {column} = ? ORDER BY created_at, key", (value,)
+        ).rows
+        return [_outbox_from_row(row) for row in rows]
+
+    def count_done_like(self, action: Action) -> int:
+        """Done outbox entries of the same kind, task and labels in the same push.
+
+        Used to tell, after a crash, whether an action task found in the push's group
+        is ours or one we already accounted for.
+        """
+        rows = self._sql.execute(
+            "SELECT payload FROM outbox WHERE state = 'done' AND kind = ?"
+            " AND repo IS NOT DISTINCT FROM ?",
+            (action.kind.value, action.push.repo if action.push else None),
+        ).rows
+        count = 0
+        for row in rows:
+            other = action_from_json(json.loads(row["payload"]))
+            if (
+                other.push == action.push
+                and other.task_id == action.task_id
+                and sorted(other.labels) == sorted(action.labels)
+                and not (other.request_id == action.request_id and other.key == action.key)
+            ):
+                count += 1
+        return count
+
+    def claim_actions(
+        self, owner: str, *, lease_seconds: float, limit: int = 100
+    ) -> list[OutboxEntry]:
+        """Claim pending entries for `owner` until the lease runs out (database clock).
+
+        Returns entries nobody holds, entries whose lease ran out (their claimer died or
+        hung: in doubt if started) and entries `owner` already holds (lease extended), oldest
+        first. Rows another transaction is claiming right now are skipped, not waited for.
+        """
+        now, lease = self._sql.now, float(lease_seconds)
+        rows = self._sql.execute(
+            "UPDATE outbox SET claimed_by = ?, lease_seconds = ?,"
+            f" lease_until = {self._sql.later('?')}"
+            " WHERE key IN (SELECT key FROM outbox WHERE state = 'pending'"
+            f"  AND (claimed_by IS NULL OR claimed_by = ? OR lease_until <= {now})"
+            f"  ORDER BY created_at, key LIMIT ?{self._sql.skip_locked})"
+            " RETURNING *",
+            (owner, lease, lease, owner, limit),
+        ).rows
+        entries = [_outbox_from_row(row) for row in rows]
+        return sorted(entries, key=lambda entry: (entry.created_at, entry.key))
+
+    def release_actions(self, owner: str) -> int:
+        """Give up `owner`'s claims on pending entries (clean shutdown): others take them now."""
+        return self._sql.execute(
+            "UPDATE outbox SET claimed_by = NULL, lease_until = NULL"
+            " WHERE claimed_by = ? AND state = 'pending'",
+            (owner,),
+        ).rowcount
+
+    def claim_of(self, key: str) -> tuple[str | None, bool]:
+        """(claimer, lease still running) of an entry; for tests and `show`."""
+        row = self._sql.execute(
+            "SELECT claimed_by,"
+            f" CASE WHEN lease_until > {self._sql.now} THEN 1 ELSE 0 END AS live"
+            " FROM outbox WHERE key = ?",
+            (key,),
+        ).one()
+        if row is None:
+            raise StoreError(f"no outbox entry {key}")
+        return row["claimed_by"], bool(row["live"])
+
+    # The `mark_action_*` calls without `owner` are for single-instance use (they return
+    # None); with `owner` they are fenced on the claim and say whether this instance still
+    # held it: False means another one took the entry over and this one must not attempt
+    # it (or record its outcome).
+
+    def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
+        """Recorded before the action is attempted, so a crash leaves evidence to check.
+
+        With `owner`, starting renews the claim for a whole lease: an instance works
+        through the entries it claimed one after the other, and the lease must cover one
+        attempt, not the whole batch.
+        """
+        result = self._sql.execute(
+            "UPDATE outbox SET attempts = attempts + 1, started_at = ?,"
+            " lease_until = CASE WHEN CAST(? AS TEXT) IS NULL THEN lease_until"
+            f"  ELSE {self._sql.later('coalesce(lease_seconds, 0)')} END"
+            " WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (at, owner, key, owner, owner),
+        )
+        return None if owner is None else result.rowcount == 1
+
+    def mark_action_done(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None:
+        updated = self._sql.execute(
+            "UPDATE outbox SET state = 'done', done_at = ?, result = ?, last_error = NULL,"
+            " lease_until = NULL WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (at, result, key, owner, owner),
+        )
+        return None if owner is None else updated.rowcount == 1
+
+    def mark_action_failed(
+        self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
+    ) -> bool | None:
+        result = self._sql.execute(
+            "UPDATE outbox SET last_error = ?,"
+            " state = CASE WHEN ? THEN 'failed' ELSE state END,"
+            " done_at = CASE WHEN ? THEN ? ELSE done_at END,"
+            " lease_until = CASE WHEN ? THEN NULL ELSE lease_until END"
+            " WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (error[:2000], final, final, at, final, key, owner, owner),
+        )
+        return None if owner is None else result.rowcount == 1
+
+    # -- leases -----------------------------------------------------------------------------
+
+    def try_lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Hold `name` for `seconds` (database clock) unless another owner holds it now.
+
+        The holder taking it again extends it. Not releasing a lease is how "at most once
+        per period across instances" is said (e.g. reconcile group G at most every N s).
+        """
+        row = self._sql.execute(
+            f"INSERT INTO leases (name, owner, until) VALUES (?, ?, {self._sql.later('?')})"
+            " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until"
+            f" WHERE leases.owner = excluded.owner OR leases.until <= {self._sql.now}"
+            " RETURNING owner",
+            (name, owner, float(seconds)),
+        ).one()
+        return row is not None
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        result = self._sql.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        return result.rowcount == 1
+
+    def lease_holder(self, name: str) -> str | None:
+        row = self._sql.execute(
+            f"SELECT owner FROM leases WHERE name = ? AND until > {self._sql.now}", (name,)
+        ).one()
+        return str(row["owner"]) if row else None
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune_step(self, policy: RetentionPolicy, now: datetime) -> PruneReport:
+        """Delete at most `policy.batch` rows per kind of what the policy lets go, each kind
+        in its own short transaction; call again while it deletes something."""
+        report = PruneReport()
+        for table, (select, params) in self._prunable(policy, now).items():
+            with self.transaction():
+                key = "seq" if table == "rejected" else "task_id"
+                deleted = self._sql.execute(
+                    f"DELETE FROM {table} WHERE {key} IN ({select} LIMIT ?)",
+                    [*params, policy.batch],
+                ).rowcount
+            if deleted:
+                report.add(table, deleted)
+        return report
+
+    def prune(
+        self, policy: RetentionPolicy, now: datetime, *, dry_run: bool = False
+    ) -> PruneReport:
+        """The whole pass at once (the CLI's `prune`): batches until nothing is left."""
+        if dry_run:
+            return self.prune_preview(policy, now)
+        report = PruneReport()
+        while step := self.prune_step(policy, now).deleted:
+            for table, rows in step.items():
+                report.add(table, rows)
+        return report
+
+    def prune_preview(self, policy: RetentionPolicy, now: datetime) -> PruneReport:
+        """What `prune_step` would delete, all batches together (nothing is deleted)."""
+        report = PruneReport()
+        for table, (select, params) in self._prunable(policy, now).items():
+            row = self._sql.execute(f"SELECT count(*) AS n FROM ({select}) AS doomed", params)
+            if count := _count(row.one()):
+                report.add(table, count)
+        return report
+
+    def _prunable(self, policy: RetentionPolicy, now: datetime) -> dict[str, tuple[str, list[Any]]]:
+        """Per table, a SELECT of the keys that may go (oldest first) and its parameters."""
+        rejected_before = _iso(now - timedelta(days=policy.rejected_days))
+        tasks_before = _iso(now - timedelta(days=policy.finished_task_days))
+        return {
+            # Old rejected messages, and any beyond the newest `rejected_max_rows`.
+            "rejected": (
+                "SELECT seq FROM rejected WHERE at < ? OR seq <= coalesce((SELECT seq FROM"
+                " rejected ORDER BY seq DESC LIMIT 1 OFFSET ?), 0) ORDER BY seq",
+                [rejected_before, policy.rejected_max_rows],
+            ),
+            # Task snapshots of groups nothing watches any more (their requests and
+            # campaigns are finished), untouched for a while.
+            "tasks": (
+                "SELECT task_id FROM tasks WHERE updated_at < ?"
+                f" AND task_group_id NOT IN ({_WATCHED_GROUPS}) ORDER BY updated_at",
+                [tasks_before],
+            ),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    """The stores' timestamp format (clock.utc_now), which sorts as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _prefix_range(column: str, prefix: str) -> tuple[str, list[Any]]:
+    """`column` starts with `prefix`, as a range its primary-key index answers (identifiers
+    sort bytewise in both databases, and UTF-8 keeps code point order)."""
+    end = _after_prefix(prefix)
+    if end is None:
+        return f"{column} >= ?", [prefix]
+    return f"{column} >= ? AND {column} < ?", [prefix, end]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (None: no bound)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop()) + 1
+        if last == 0xD800:  # surrogates cannot be stored: skip to the next code point
+            last = 0xE000
+        if last <= 0x10FFFF:
+            return "".join(chars) + chr(last)
+    return None
+
+
+def _count(row: Row | None) -> int:
+    return int(row["n"]) if row else 0
+
+
+def _policy(request: Request) -> dict[str, Any]:
+    return {
+        "remedy": request.remedy.value,
+        "require_green": request.require_green,
+        "max_actions": request.max_actions,
+        "actions": request.actions,
+        "expected_new": request.expected_new,
+        "awaiting_rerun": list(request.awaiting_rerun),
+        "replaced": list(request.replaced),
+        "batch": request.batch,
+        "cancel_on_fail": request.cancel_on_fail,
+        "runs_green": request.runs_green,
+        "runs_orange": request.runs_orange,
+        "first_orange": request.first_orange,
+    }
+
+
+def _request_from_row(row: Row) -> Request:
+    policy = json.loads(row["policy"])
+    return Request(
+        request_id=row["request_id"],
+        push=Push(row["repo"], row["revision"], row["task_group_id"]),
+        label=row["label"],
+        wanted=row["wanted"],
+        state=RequestState(row["state"]),
+        failure=FailureKind(row["failure"]) if row["failure"] else None,
+        reason=row["reason"],
+        campaign_id=row["campaign_id"],
+        task_ids=tuple(json.loads(row["task_ids"])),
+        remedy=RemedyPolicy(policy.get("remedy", RemedyPolicy.RECORD.value)),
+        require_green=bool(policy.get("require_green", False)),
+        max_actions=int(policy.get("max_actions", 0)),
+        actions=int(policy.get("actions", 0)),
+        expected_new=int(policy.get("expected_new", 0)),
+        awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
+        replaced=tuple(policy.get("replaced", ())),
+        batch=int(policy.get("batch", 0)),
+        cancel_on_fail=bool(policy.get("cancel_on_fail", True)),
+        runs_green=int(policy.get("runs_green", 0)),
+        runs_orange=int(policy.get("runs_orange", 0)),
+        first_orange=policy.get("first_orange"),
+    )
+
+
+def _task_from_row(row: Row) -> TaskRecord:
+    return TaskRecord(
+        task_id=row["task_id"],
+        task_group_id=row["task_group_id"],
+        label=row["label"],
+        # Validated when it arrived; stored rows are read back without re-validation.
+        status=status_from_json(json.loads(row["status"])),
+        phase=Phase(row["phase"]),
+        reason=row["reason"],
+    )
+
+
+def _campaign_from_row(row: Row) -> Campaign:
+    return Campaign(
+        campaign_id=row["campaign_id"],
+        kind=CampaignKind(row["kind"]),
+        push=Push(row["repo"], row["revision"], row["task_group_id"]),
+        label=row["label"],
+        params=json.loads(row["params"]),
+        state=CampaignState(row["state"]),
+        outcome=row["outcome"],
+        summary=json.loads(row["summary"]),
+        max_actions=row["max_actions"],
+        actions=row["actions"],
+        dry_run=bool(row["dry_run"]),
+    )
+
+
+def _outbox_from_row(row: Row) -> OutboxEntry:
+    return OutboxEntry(
+        key=row["key"],
+        action=action_from_json(json.loads(row["payload"])),
+        state=row["state"],
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        created_at=row["created_at"],
+        done_at=row["done_at"],
+        result=row["result"],
+        last_error=row["last_error"],
+    )
