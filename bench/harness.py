@@ -26,7 +26,7 @@ from mozci_monitor.core.model import Request, TimelineEntry
 from mozci_monitor.daemon import Daemon, Services
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
-from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.store.sqlite import SqliteConnector, SqliteStore
 from tests.support.daemon import assemble_daemon, consumer_settings
 
 _log_file: TextIO | None = None
@@ -176,7 +176,9 @@ def _time_engine(daemon: Daemon, store: SqliteStore) -> dict[str, float]:
         finally:
             timings["apply"] += time.perf_counter() - start
 
-    db = store._db  # the benchmark's own instrumentation; never done in the package
+    connector = store.connector
+    assert isinstance(connector, SqliteConnector)
+    db = connector._db  # the benchmark's own instrumentation; never done in the package
 
     class _TimedConnection:
         def __getattr__(self, name: str) -> Any:
@@ -192,5 +194,5 @@ def _time_engine(daemon: Daemon, store: SqliteStore) -> dict[str, float]:
                 timings["commit"] += time.perf_counter() - start
 
     daemon.engine.apply = timed_apply  # type: ignore[method-assign]
-    store._db = _TimedConnection()  # type: ignore[assignment]
+    connector._db = _TimedConnection()  # type: ignore[assignment]
     return timings

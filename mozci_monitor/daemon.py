@@ -517,6 +517,11 @@ class Daemon:
             self.health.consumer_stalled = stalled
 
     async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retention.interval)
+            await self.prune_once()
+
+    async def prune_once(self) -> dict[str, int]:
         """Keep the store bounded: delete what retention lets go, one small batch per store
         call, so message commits interleave with it (it is never one long transaction)."""
         retention = self.settings.retention
@@ -526,15 +531,14 @@ class Daemon:
             finished_task_days=retention.finished_task_days,
             batch=retention.batch,
         )
-        while True:
-            await asyncio.sleep(retention.interval)
-            now = datetime.fromisoformat(self._now().replace("Z", "+00:00"))
-            deleted: dict[str, int] = {}
-            while step := (await self.in_store(self._store.prune_step, policy, now)).deleted:
-                for table, rows in step.items():
-                    deleted[table] = deleted.get(table, 0) + rows
-            if deleted:
-                log.info("store pruned", **deleted)
+        now = datetime.fromisoformat(self._now().replace("Z", "+00:00"))
+        deleted: dict[str, int] = {}
+        while step := (await self.in_store(self._store.prune_step, policy, now)).deleted:
+            for table, rows in step.items():
+                deleted[table] = deleted.get(table, 0) + rows
+        if deleted:
+            log.info("store pruned", **deleted)
+        return deleted
 
     async def _probe_store(self, interval: float = 10.0) -> None:
         """Notice an unwritable store even when no message arrives to fail on it."""

@@ -131,6 +131,28 @@ def test_a_first_version_database_is_migrated_keeping_its_rows(db_path: Path) ->
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
 
 
+def test_a_database_at_the_last_released_version_migrates_forward(db_path: Path) -> None:
+    """Version 4 (claims and leases) was the schema before paging and retention."""
+    released = 4
+    with _raw(db_path) as old:
+        for script in _MIGRATIONS[:released]:
+            old.executescript(script)
+        old.execute(
+            "INSERT INTO rejected (at, exchange, routing_key, reason, body) VALUES (?,?,?,?,?)",
+            (AT, "exchange/x", "rk", "kept", b"{"),
+        )
+        old.execute(f"PRAGMA user_version={released}")
+    upgraded = SqliteStore(db_path)
+    try:
+        assert [r.reason for r in upgraded.rejections()] == ["kept"]
+    finally:
+        upgraded.close()
+    with _raw(db_path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
+        indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"requests_open_created", "tasks_updated", "rejected_at"} <= indexes
+
+
 def test_file_store_is_in_wal_mode(store: SqliteStore, db_path: Path) -> None:
     with _raw(db_path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
