@@ -558,7 +558,7 @@ def _valid_ids(args: argparse.Namespace) -> bool:
 
 def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
-    campaigns = store.list_campaigns(open_only=args.open)
+    campaigns = list(store.iter_campaigns(open_only=args.open))[::-1]  # all, newest first
     if args.json:
         print(json.dumps([campaign_json(c) for c in campaigns], indent=2))
         return 0
@@ -608,7 +608,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     if _api_wanted(args):
         return _client_command(args, settings)
     store = _open_store(args, settings)
-    requests = store.list_requests(open_only=args.open)
+    requests = list(store.iter_requests(open_only=args.open))[::-1]  # all, newest first
     if args.json:
         print(json.dumps([request_json(r) for r in requests], indent=2))
         return 0

@@ -1,11 +1,15 @@
-"""`mozci-monitor prune [--dry-run]`: the retention pass, once, saying what it deleted."""
+"""CLI commands over the store: `prune [--dry-run]` (the retention pass, once, saying what it
+deleted) and `list`, which shows every request, not the newest thousand."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from store.pulse_builder import make_request
 
 from mozci_monitor.cli import main
 from mozci_monitor.core.messages import Rejection
@@ -16,9 +20,10 @@ FUTURE = "2999-01-01T00:00:00.000Z"  # newer than any run of this test
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()  # the CLI configured logging onto the captured stdout
 
 
 def test_prune_dry_run_counts_then_prune_deletes(
@@ -48,3 +53,21 @@ def test_prune_dry_run_counts_then_prune_deletes(
         assert [r.reason for r in reopened.rejections()] == ["kept"]
     finally:
         reopened.close()
+
+
+def test_list_shows_every_request_newest_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SqliteStore(path)
+    with store.transaction():
+        store.add_request(make_request("oldest"), LONG_AGO)
+        for n in range(1_050):
+            store.add_request(make_request(f"r-{n:04d}"), FUTURE)
+    store.close()
+
+    assert main(["list", "--open", "--json", "--store", str(path)]) == 0
+    listed = [entry["id"] for entry in json.loads(capsys.readouterr().out)]
+
+    assert len(listed) == 1_051
+    assert listed[-1] == "oldest"
