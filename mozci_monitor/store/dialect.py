@@ -5,6 +5,11 @@ written, the database clock, how a writer excludes other writers, how rows are c
 without waiting, how values are adapted, and how the schema is migrated. Queries are written
 with `?` placeholders and portable SQL (`ON CONFLICT … DO NOTHING`, row values, `RETURNING`,
 `IS NOT DISTINCT FROM`), which SQLite ≥ 3.39 and PostgreSQL both understand.
+
+Adding a dialect: a `Connector` for it (a module beside `sqlite.py`), its schema as
+`migrations/<dialect>/0001_initial.sql` onwards, a `SqlStore` subclass that opens it, a
+branch where the configured store is built, and a parameter of the `open_store` fixture
+in tests/store_contract, whose tests then run on it too.
 """
 
 from __future__ import annotations
