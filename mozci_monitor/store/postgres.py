@@ -49,6 +49,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.string import TextLoader
 
 from mozci_monitor.core.errors import StoreError
+from mozci_monitor.redact import redact_text
 from mozci_monitor.store.dialect import Result, migrations
 from mozci_monitor.store.sql import SqlStore
 
@@ -75,7 +76,7 @@ class PostgresConnector:
 
     @property
     def description(self) -> str:
-        return _redacted(self.dsn)
+        return redact_text(self.dsn)
 
     @property
     def connection(self) -> Connection:
@@ -213,7 +214,7 @@ class PostgresStore(SqlStore):
         if version != SCHEMA_VERSION:
             self.close()
             raise StoreError(
-                f"store {_redacted(dsn)} has schema version {version}, this code needs"
+                f"store {redact_text(dsn)} has schema version {version}, this code needs"
                 f" {SCHEMA_VERSION}"
                 + (": run `mozci-monitor migrate`" if version < SCHEMA_VERSION else "")
             )
@@ -254,17 +255,6 @@ def _connect(dsn: str, session: Mapping[str, str]) -> Connection:
 def _placeholders(query: str) -> str:
     """`?` → `%s` (queries hold no `?` or `%` of their own)."""
     return query.replace("%", "%%").replace("?", "%s")
-
-
-def _redacted(dsn: str) -> str:
-    """The DSN without its password, for messages and logs."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error:
-        return "<unparseable dsn>"
-    if "password" in params:
-        params["password"] = "***"
-    return make_conninfo("", **params)
 
 
 def _text(value: Any) -> Any:
