@@ -10,7 +10,7 @@ import pytest
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, make_request
 
 from mozci_monitor.core.actions import ActionKind
-from mozci_monitor.core.model import RemedyPolicy
+from mozci_monitor.core.model import RemedyPolicy, RunState
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.reconciler import Reconciler
 from mozci_monitor.sources.models import TaskGroupMember, TaskRun, TaskStatus
@@ -37,7 +37,7 @@ class _Queue:
             task_group_id=task_group_id,
             state="completed",
             retries_left=5,
-            runs=(TaskRun(0, "completed", "scheduled", "completed"),),
+            runs=(TaskRun(0, RunState.COMPLETED, "scheduled", "completed"),),
         )
         return [TaskGroupMember(task_group_id, "decision", status, {})]
 
