@@ -6,27 +6,30 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from dataclasses import MISSING
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, Union
+from typing import TYPE_CHECKING, Any, TextIO, Union, get_type_hints
 
 from mozci_monitor import client, planner
+from mozci_monitor.api.views import campaign_json
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, api_token, load_settings, secrets_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.errors import StoreError
-from mozci_monitor.core.messages import MalformedMessage, Rejection, is_slug_id, parse_message
-from mozci_monitor.core.model import Push, RemedyPolicy, Request, TaskEvent
-from mozci_monitor.daemon import Services, build_services
+from mozci_monitor.core.errors import StoreError, SubmissionError
+from mozci_monitor.core.kinds import REGISTRY, KindSpec, WatchParams, budgets_of
+from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
+from mozci_monitor.core.model import Request, TaskEvent
+from mozci_monitor.daemon import build_services
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
-from mozci_monitor.planner import Plan, PlanError, Pushlog
+from mozci_monitor.planner import Plan, PlanError
 from mozci_monitor.sources import SourceError
 from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.submissions import parse_submission
 
 if TYPE_CHECKING:
     from mozci_monitor.store.postgres import PostgresStore
@@ -87,80 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(prune)
     prune.set_defaults(handler=_prune)
 
-    watch = commands.add_parser("watch", help="register a request for the daemon to watch")
-    watch.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
-    watch.add_argument("--revision", required=True)
-    watch.add_argument("--task-group", required=True, help="the push's decision task group")
-    watch.add_argument("--label", required=True, help="task label, e.g. test-linux1804-64/opt-…")
-    watch.add_argument("--times", type=_positive_int, default=1, help="runs wanted (default 1)")
-    watch.add_argument("--task-id", action="append", default=[], help="a task known to serve it")
-    watch.add_argument(
-        "--green", action="store_true", help="only green runs count: retrigger oranges"
-    )
-    watch.add_argument("--record-only", action="store_true", help="observe and record; never act")
-    _campaign_options(watch)
-    _store_option(watch)
-    watch.set_defaults(handler=_watch)
-
-    downstream = commands.add_parser(
-        "downstream", help="when a build completes, schedule its tests that were optimised away"
-    )
-    downstream.add_argument("--repo", required=True)
-    downstream.add_argument("--revision", required=True)
-    downstream.add_argument("--task-group", required=True, help="the push's decision task group")
-    downstream.add_argument("--build", help="build label (default: every build of the push)")
-    _campaign_options(downstream)
-    _store_option(downstream)
-    downstream.set_defaults(handler=_downstream)
-
-    backfill = commands.add_parser(
-        "backfill", help="find the last good push of a failing label, fill the pushes after it"
-    )
-    _push_options(backfill, task_group=False)
-    backfill.add_argument("--label", required=True)
-    backfill.add_argument("--max-revisions", type=_positive_int, default=20)
-    backfill.add_argument("--times", type=_positive_int, default=1, help="runs per push")
-    _campaign_options(backfill)
-    _wait_options(backfill)
-    _store_option(backfill)
-    backfill.set_defaults(handler=_backfill)
-
-    until_fail = commands.add_parser(
-        "until-fail", help="retrigger a label in batches until a run fails (an intermittent)"
-    )
-    _push_options(until_fail, task_group=True)
-    until_fail.add_argument("--label", required=True)
-    until_fail.add_argument("--batch", type=_positive_int, default=5, help="runs at a time")
-    until_fail.add_argument("--budget", type=_positive_int, default=50, help="runs at most")
-    until_fail.add_argument(
-        "--keep-pending", action="store_true", help="do not cancel open runs after a failure"
-    )
-    _campaign_options(until_fail)
-    _wait_options(until_fail)
-    _store_option(until_fail)
-    until_fail.set_defaults(handler=_until_fail)
-
-    fill = commands.add_parser("fill", help="schedule every job of a push that did not run")
-    _push_options(fill, task_group=True)
-    fill.add_argument("--include", action="append", default=[], help="regex labels must match")
-    fill.add_argument("--exclude", action="append", default=[], help="regex labels must not")
-    _campaign_options(fill)
-    _wait_options(fill)
-    _store_option(fill)
-    fill.set_defaults(handler=_fill)
-
-    bisect = commands.add_parser(
-        "bisect", help="failure rate of a label per push over a range, and where it rises"
-    )
-    _push_options(bisect, task_group=False)
-    bisect.add_argument("--label", required=True)
-    bisect.add_argument("--from-revision", help="first push of the range (default: walk back)")
-    bisect.add_argument("--max-revisions", type=_positive_int, default=10)
-    bisect.add_argument("--times", type=_positive_int, default=10, help="runs per push")
-    _campaign_options(bisect)
-    _wait_options(bisect)
-    _store_option(bisect)
-    bisect.set_defaults(handler=_bisect)
+    # One subcommand per campaign kind, generated from the kinds' registry.
+    for spec in REGISTRY.values():
+        _add_campaign_command(commands, spec)
 
     campaigns = commands.add_parser("campaigns", help="list campaigns")
     campaigns.add_argument("--open", action="store_true", help="only campaigns still running")
@@ -220,29 +152,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _campaign_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-actions",
-        type=_positive_int,
-        help="actions allowed per request (default: actions.max_per_request)",
-    )
-    parser.add_argument(
-        "--campaign-budget", type=_positive_int, help="actions allowed for the whole campaign"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="decide and log actions, perform none"
-    )
-
-
-def _push_options(parser: argparse.ArgumentParser, *, task_group: bool) -> None:
-    parser.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
-    parser.add_argument("--revision", required=True)
-    if task_group:
-        parser.add_argument(
-            "--task-group", help="the push's decision task group (default: from the index)"
-        )
-
-
 def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="show progress until the campaign ends")
     parser.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds")
@@ -250,13 +159,6 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="SQLite store path (default: store.path in settings)")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _open_store(args: argparse.Namespace, settings: Settings) -> AnyStore:
@@ -337,167 +239,126 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _watch(args: argparse.Namespace, settings: Settings) -> int:
-    if not _valid_ids(args):
+def _campaign_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate as the API does, plan with the kind's planner, record, optionally wait."""
+    try:
+        params = parse_submission(_submission_document(args))
+    except SubmissionError as error:
+        print(f"mozci-monitor: {_cli_message(args.kind, error)}", file=sys.stderr)
         return 2
-    push = Push(args.repo, args.revision, args.task_group)
-    campaign = _campaign(CampaignKind.WATCH, push, args, settings, label=args.label)
-    request = Request(
-        request_id=f"{campaign.campaign_id}-r1",
-        push=push,
-        label=args.label,
-        wanted=args.times,
-        task_ids=tuple(dict.fromkeys(args.task_id)),
-        remedy=RemedyPolicy.RECORD if args.record_only else RemedyPolicy.WATCH,
-        require_green=args.green,
-        max_actions=args.max_actions or settings.actions.max_per_request,
+    budgets = budgets_of(
+        params, settings.actions.max_per_request, settings.actions.max_per_campaign
     )
-    store = _open_store(args, settings)
-    Engine(store).start_campaign(campaign, [request], _now())
-    print(campaign.campaign_id)
-    print(
-        f"watching {request.label} x{request.wanted} on {push.repo}@{push.revision[:12]}"
-        f" (campaign {campaign.campaign_id}; the running daemon picks it up)",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _downstream(args: argparse.Namespace, settings: Settings) -> int:
-    if not _valid_ids(args):
-        return 2
-    push = Push(args.repo, args.revision, args.task_group)
-    campaign = _campaign(CampaignKind.DOWNSTREAM, push, args, settings, label=args.build)
-    budget = args.max_actions or settings.actions.max_per_request
-    campaign = replace(campaign, params={**campaign.params, "max_actions_per_request": budget})
-    requests = []
-    if args.build:
-        requests.append(
-            Request(
-                request_id=f"{campaign.campaign_id}-build",
-                push=push,
-                label=args.build,
-                remedy=RemedyPolicy.WATCH,
-                max_actions=budget,
-            )
-        )
-    store = _open_store(args, settings)
-    Engine(store).start_campaign(campaign, requests, _now())
-    print(campaign.campaign_id)
-    return 0
-
-
-def _backfill(args: argparse.Namespace, settings: Settings) -> int:
-    async def plan(services: Services) -> Plan:
-        return await planner.plan_backfill(
-            _pushlog(services),
-            services.taskcluster,
-            repo=args.repo,
-            revision=args.revision,
-            label=args.label,
-            max_revisions=args.max_revisions,
-            times=args.times,
-            **_budget_args(args, settings),
-        )
-
-    return _submit_planned(args, settings, plan)
-
-
-def _bisect(args: argparse.Namespace, settings: Settings) -> int:
-    async def plan(services: Services) -> Plan:
-        return await planner.plan_bisect(
-            _pushlog(services),
-            services.taskcluster,
-            repo=args.repo,
-            revision=args.revision,
-            label=args.label,
-            first_revision=args.from_revision,
-            max_revisions=args.max_revisions,
-            times=args.times,
-            **_budget_args(args, settings),
-        )
-
-    return _submit_planned(args, settings, plan)
-
-
-def _until_fail(args: argparse.Namespace, settings: Settings) -> int:
-    async def plan(services: Services) -> Plan:
-        push = await _resolve_push(services, args)
-        return planner.plan_until_fail(
-            push,
-            label=args.label,
-            batch=args.batch,
-            budget=args.budget,
-            cancel_on_fail=not args.keep_pending,
-            campaign_budget=args.campaign_budget or settings.actions.max_per_campaign or None,
-            dry_run=args.dry_run,
-        )
-
-    return _submit_planned(args, settings, plan)
-
-
-def _fill(args: argparse.Namespace, settings: Settings) -> int:
-    async def plan(services: Services) -> Plan:
-        push = await _resolve_push(services, args)
-        return planner.plan_fill(
-            push, include=args.include, exclude=args.exclude, **_budget_args(args, settings)
-        )
-
-    return _submit_planned(args, settings, plan)
-
-
-def _budget_args(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    return {
-        "max_actions": args.max_actions or settings.actions.max_per_request,
-        "campaign_budget": args.campaign_budget or settings.actions.max_per_campaign or None,
-        "dry_run": args.dry_run,
-    }
-
-
-def _pushlog(services: Services) -> Pushlog:
-    if services.pushlog is None:
-        raise ConfigError("no hg pushlog source configured ([sources] hg_url)")
-    return services.pushlog
-
-
-async def _resolve_push(services: Services, args: argparse.Namespace) -> Push:
-    group = args.task_group
-    if group is None:
-        group = await services.taskcluster.find_decision_task(args.repo, args.revision)
-    elif not is_slug_id(group):
-        raise ConfigError(f"--task-group {group!r} is not a Taskcluster task id")
-    return Push(args.repo, args.revision, group)
-
-
-def _submit_planned(
-    args: argparse.Namespace, settings: Settings, plan: Callable[[Services], Awaitable[Plan]]
-) -> int:
-    """Plan against the sources, record the campaign, optionally wait for its end."""
 
     async def run() -> Plan:
+        if not REGISTRY[params.kind].needs_sources:
+            return await planner.plan_campaign(params, _NO_SOURCES, budgets)
         services = build_services(settings)
         try:
-            return await plan(services)
+            return await planner.plan_campaign(params, services, budgets)
         finally:
             for close in services.closers:
                 await close()
 
     try:
         planned = asyncio.run(run())
+    except planner.SourcesMissing as error:
+        raise ConfigError(str(error)) from None
     except (PlanError, SourceError) as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 1
     store = _open_store(args, settings)
     campaign = Engine(store).start_campaign(planned.campaign, planned.requests, _now())
     print(campaign.campaign_id)
+    if isinstance(params, WatchParams):
+        what = f"watching {params.label} x{params.times} on {params.repo}@{params.revision[:12]}"
+    else:
+        what = f"{campaign.kind.value} campaign: {len(planned.requests)} request(s)"
     print(
-        f"{campaign.kind.value} campaign {campaign.campaign_id}: {len(planned.requests)}"
-        f" request(s){' (dry run)' if campaign.dry_run else ''}; the running daemon watches it",
+        f"{what} (campaign {campaign.campaign_id}{'; dry run' if campaign.dry_run else ''};"
+        " the running daemon watches it)",
         file=sys.stderr,
     )
     if getattr(args, "wait", False):
         return _wait_for(store, campaign.campaign_id, args.wait_timeout)
     return 0
+
+
+class _NoSources:
+    """Watch and downstream campaigns are planned without reading any source."""
+
+    @property
+    def taskcluster(self) -> Any:
+        raise AssertionError("a kind planned without sources read one")
+
+    @property
+    def pushlog(self) -> None:
+        return None
+
+
+_NO_SOURCES = _NoSources()
+
+
+def _add_campaign_command(commands: Any, spec: KindSpec) -> None:
+    command = commands.add_parser(spec.name, help=spec.summary)
+    hints = get_type_hints(spec.params)
+    for name, param in spec.param_fields():
+        option = "--" + (param.option or name.replace("_", "-"))
+        required = _is_required(spec, name)
+        if hints[name] is bool:
+            command.add_argument(option, dest=name, action="store_true", help=param.help)
+        elif param.max_items is not None:
+            command.add_argument(option, dest=name, action="append", default=[], help=param.help)
+        else:
+            # Plain text and integers: the registry's bounds are checked by parse_submission,
+            # the same check the API runs, so both refuse the same values.
+            kind_of = int if hints[name] in (int, int | None) else str
+            default = _default_of(spec, name)
+            command.add_argument(
+                option,
+                dest=name,
+                type=kind_of,
+                required=required,
+                help=param.help + (f" (default {default})" if default is not None else ""),
+            )
+    _wait_options(command)
+    _store_option(command)
+    command.set_defaults(handler=_campaign_command, kind=spec.kind)
+
+
+def _is_required(spec: KindSpec, name: str) -> bool:
+    return any(
+        item.name == name and item.default is MISSING for item in dataclass_fields(spec.params)
+    )
+
+
+def _default_of(spec: KindSpec, name: str) -> Any:
+    for item in dataclass_fields(spec.params):
+        if item.name == name and item.default not in (MISSING, None, (), False):
+            return item.default
+    return None
+
+
+def _submission_document(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given, as the API would receive them (defaults left to the registry)."""
+    document: dict[str, Any] = {"kind": args.kind.value}
+    for name, _ in REGISTRY[args.kind].param_fields():
+        value = getattr(args, name, None)
+        if value is None or value is False or value == []:
+            continue
+        document[name] = value
+    return document
+
+
+def _cli_message(kind: CampaignKind, error: SubmissionError) -> str:
+    """The API's message, naming the option instead of the JSON field."""
+    field = error.field
+    message = str(error)
+    params = dict(REGISTRY[kind].param_fields())
+    if field in params and message.startswith(f"{field}: "):
+        option = params[field].option or field.replace("_", "-")
+        return f"--{option}: {message.removeprefix(f'{field}: ')}"
+    return message
 
 
 def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
@@ -527,35 +388,6 @@ def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
     return 1
 
 
-def _campaign(
-    kind: CampaignKind,
-    push: Push,
-    args: argparse.Namespace,
-    settings: Settings,
-    *,
-    label: str | None,
-) -> Campaign:
-    return Campaign(
-        campaign_id="c-" + secrets.token_hex(5),
-        kind=kind,
-        push=push,
-        label=label,
-        params={"times": getattr(args, "times", 1)},
-        max_actions=args.campaign_budget or settings.actions.max_per_campaign or None,
-        dry_run=args.dry_run,
-    )
-
-
-def _valid_ids(args: argparse.Namespace) -> bool:
-    checks = [("--task-group", args.task_group)]
-    checks += [("--task-id", task_id) for task_id in getattr(args, "task_id", [])]
-    for what, value in checks:
-        if not is_slug_id(value):
-            print(f"mozci-monitor: {what} {value!r} is not a Taskcluster task id", file=sys.stderr)
-            return False
-    return True
-
-
 def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
     campaigns = list(store.iter_campaigns(open_only=args.open))[::-1]  # all, newest first
@@ -573,23 +405,6 @@ def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
             f"  {push:<24}  {c.outcome or c.label or ''}"
         )
     return 0
-
-
-def campaign_json(campaign: Campaign) -> dict[str, Any]:
-    return {
-        "id": campaign.campaign_id,
-        "kind": campaign.kind.value,
-        "state": campaign.state.value,
-        "outcome": campaign.outcome,
-        "label": campaign.label,
-        "repo": campaign.push.repo,
-        "revision": campaign.push.revision,
-        "task_group_id": campaign.push.task_group_id,
-        "actions": campaign.actions,
-        "max_actions": campaign.max_actions,
-        "dry_run": campaign.dry_run,
-        "summary": dict(campaign.summary),
-    }
 
 
 def _api_wanted(args: argparse.Namespace) -> bool:

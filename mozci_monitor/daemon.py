@@ -42,7 +42,7 @@ from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.links import Links
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
-from mozci_monitor.core.model import FINAL_REQUEST_STATES, Push, Request, TaskEvent
+from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.notify import Sink
@@ -802,71 +802,25 @@ def build_daemon(settings: Settings) -> Daemon:
 async def plan_submission(
     submission: CampaignSubmission, services: Services | None, defaults: SubmissionDefaults
 ) -> planner.Plan:
-    """Plan a backfill/bisect/until-fail/fill submission from the sources."""
+    """Plan a submission with its kind's planner; refusals say which field is at fault."""
     kind = submission.kind
-    needs_pushlog = kind in {CampaignKind.BACKFILL, CampaignKind.BISECT}
-    if services is None or (needs_pushlog and services.pushlog is None):
+    if services is None:
         raise SubmissionRefused(
             f"kind: {kind.value} campaigns are planned from the sources,"
             " which this daemon has not configured",
             "kind",
         )
-    budgets: dict[str, Any] = {
-        "max_actions": submission.max_actions or defaults.max_actions_per_request,
-        "campaign_budget": (
-            submission.campaign_budget or defaults.max_actions_per_campaign or None
-        ),
-        "dry_run": submission.dry_run,
-    }
-    label = submission.label or ""
     try:
-        if kind is CampaignKind.BACKFILL:
-            assert services.pushlog is not None
-            return await planner.plan_backfill(
-                services.pushlog,
-                services.taskcluster,
-                repo=submission.repo,
-                revision=submission.revision,
-                label=label,
-                max_revisions=submission.max_revisions or 20,
-                times=submission.times,
-                **budgets,
-            )
-        if kind is CampaignKind.BISECT:
-            assert services.pushlog is not None
-            return await planner.plan_bisect(
-                services.pushlog,
-                services.taskcluster,
-                repo=submission.repo,
-                revision=submission.revision,
-                label=label,
-                first_revision=submission.from_revision,
-                max_revisions=submission.max_revisions or 10,
-                times=submission.times,
-                **budgets,
-            )
-        group = submission.task_group or await services.taskcluster.find_decision_task(
-            submission.repo, submission.revision
-        )
-        push = Push(submission.repo, submission.revision, group)
-        if kind is CampaignKind.UNTIL_FAIL:
-            return planner.plan_until_fail(
-                push,
-                label=label,
-                batch=submission.batch or 5,
-                budget=submission.budget or 50,
-                cancel_on_fail=not submission.keep_pending,
-                campaign_budget=budgets["campaign_budget"],
-                dry_run=submission.dry_run,
-            )
-        if kind is CampaignKind.FILL:
-            return planner.plan_fill(
-                push, include=submission.include, exclude=submission.exclude, **budgets
-            )
+        return await planner.plan_campaign(submission, services, defaults.budgets(submission))
+    except planner.SourcesMissing:
+        raise SubmissionRefused(
+            f"kind: {kind.value} campaigns are planned from the sources,"
+            " which this daemon has not configured",
+            "kind",
+        ) from None
     except planner.PlanError as error:
         raise SubmissionRefused(str(error)) from None
     except NotFound as error:
         raise SubmissionRefused(f"not found in the sources: {error}", "revision") from None
     except SourceError as error:
         raise SubmissionRefused(f"the sources could not plan it: {error}", None, 503) from None
-    raise SubmissionRefused(f"kind: {kind.value} campaigns are not planned", "kind")

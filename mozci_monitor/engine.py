@@ -8,12 +8,18 @@ entirely committed, and may then be acked, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from mozci_monitor.core.actions import Action, Allowance
-from mozci_monitor.core.campaign import Campaign, cancel_campaign, progress_campaign
+from mozci_monitor.core.campaign import (
+    Campaign,
+    CampaignDecision,
+    cancel_campaign,
+    fail_campaign,
+    progress_campaign,
+)
 from mozci_monitor.core.machine import (
     Change,
     Decision,
@@ -252,14 +258,29 @@ class Engine:
         return outcome
 
     def cancel_campaign(self, campaign_id: str, reason: str, at: str) -> Campaign | None:
+        return self._end_campaign(campaign_id, reason, at, cancel_campaign, BatchOutcome())
+
+    def fail_campaign(self, campaign_id: str, reason: str, at: str) -> BatchOutcome:
+        """End a campaign that cannot go on, with the reason (its open requests canceled)."""
         outcome = BatchOutcome()
+        self._end_campaign(campaign_id, reason, at, fail_campaign, outcome)
+        return outcome
+
+    def _end_campaign(
+        self,
+        campaign_id: str,
+        reason: str,
+        at: str,
+        end: Callable[[Campaign, str], CampaignDecision],
+        outcome: BatchOutcome,
+    ) -> Campaign | None:
         with self._unit():
             campaign = self._store.get_campaign(campaign_id)
             if campaign is None:
                 return None
             for request in self._store.campaign_requests(campaign_id):
                 self._record(request, cancel(request, reason), at, outcome)
-            decision = cancel_campaign(campaign, reason)
+            decision = end(campaign, reason)
             if decision.changed:
                 self._store.save_campaign(decision.campaign, at)
                 for action in decision.actions:

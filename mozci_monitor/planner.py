@@ -8,22 +8,36 @@ The daemon then watches the requests it returns like any other.
 
 from __future__ import annotations
 
-import math
-import re
-import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 import structlog
 
 from mozci_monitor.core import sheriff
-from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
+from mozci_monitor.core.errors import SubmissionError
+from mozci_monitor.core.kinds import (
+    AnyParams,
+    BackfillParams,
+    BisectParams,
+    Budgets,
+    CampaignParams,
+    DownstreamParams,
+    FillParams,
+    UntilFailParams,
+    WatchParams,
+    downstream,
+    fill,
+    until_fail,
+    watch,
+)
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
 from mozci_monitor.sources import NotFound, SourceError, analyse_revisions
 from mozci_monitor.sources.models import Push as HgPush
 from mozci_monitor.sources.models import TaskGroupMember
+from mozci_monitor.submissions import compile_user_pattern
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +76,20 @@ class Plan:
     analysed: tuple[Analysed, ...] = ()
 
 
-def new_campaign_id() -> str:
-    return "c-" + secrets.token_hex(5)
+class PlanSources(Protocol):
+    """What planning reads: the queue and index, and the pushlog (None: not configured)."""
+
+    @property
+    def taskcluster(self) -> Queue: ...
+    @property
+    def pushlog(self) -> Pushlog | None: ...
+
+
+def _default(params: type[CampaignParams], name: str) -> Any:
+    """A parameter's default, as the kind's module states it."""
+    (item,) = (item for item in fields(params) if item.name == name)
+    assert item.default is not MISSING, name
+    return item.default
 
 
 async def analyse_range(
@@ -124,8 +150,8 @@ async def plan_backfill(
     repo: str,
     revision: str,
     label: str,
-    max_revisions: int = 20,
-    times: int = 1,
+    max_revisions: int = _default(BackfillParams, "max_revisions"),
+    times: int = _default(BackfillParams, "times"),
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
@@ -193,8 +219,8 @@ async def plan_bisect(
     revision: str,
     label: str,
     first_revision: str | None = None,
-    max_revisions: int = 10,
-    times: int = 10,
+    max_revisions: int = _default(BisectParams, "max_revisions"),
+    times: int = _default(BisectParams, "times"),
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
@@ -240,35 +266,28 @@ def plan_until_fail(
     push: Push,
     *,
     label: str,
-    batch: int = 5,
-    budget: int = 50,
+    batch: int = _default(UntilFailParams, "batch"),
+    budget: int = _default(UntilFailParams, "budget"),
     cancel_on_fail: bool = True,
     campaign_budget: int | None = None,
     dry_run: bool = False,
 ) -> Plan:
     """Retrigger `label` in batches of `batch` until a run fails or `budget` runs ran."""
-    campaign_id = new_campaign_id()
-    request = Request(
-        request_id=f"{campaign_id}-r1",
-        push=push,
+    params = UntilFailParams(
+        repo=push.repo,
+        revision=push.revision,
+        task_group=push.task_group_id,
         label=label,
-        wanted=budget,
-        remedy=RemedyPolicy.UNTIL_FAIL,
         batch=batch,
-        cancel_on_fail=cancel_on_fail,
-        # One retrigger per batch, plus room for a rerun or two of infrastructure failures.
-        max_actions=math.ceil(budget / batch) + 3,
-    )
-    campaign = Campaign(
-        campaign_id=campaign_id,
-        kind=CampaignKind.UNTIL_FAIL,
-        push=push,
-        label=label,
-        params={"batch": batch, "budget": budget, "cancel_on_fail": cancel_on_fail},
-        max_actions=campaign_budget,
+        budget=budget,
+        keep_pending=not cancel_on_fail,
+        campaign_budget=campaign_budget,
         dry_run=dry_run,
     )
-    return Plan(campaign, (request,))
+    campaign, requests = until_fail.build(
+        params, push, new_campaign_id(), Budgets(per_request=0, per_campaign=campaign_budget)
+    )
+    return Plan(campaign, tuple(requests))
 
 
 def plan_fill(
@@ -281,24 +300,123 @@ def plan_fill(
     dry_run: bool = False,
 ) -> Plan:
     """Schedule every job of the push's full graph that did not run (filtered)."""
-    for pattern in (*include, *exclude):
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise PlanError(f"bad pattern {pattern!r}: {error}") from None
-    campaign = Campaign(
-        campaign_id=new_campaign_id(),
-        kind=CampaignKind.FILL,
-        push=push,
-        params={
-            "include": list(include),
-            "exclude": list(exclude),
-            "max_actions_per_request": max_actions,
-        },
-        max_actions=campaign_budget,
+    for name, patterns in (("include", include), ("exclude", exclude)):
+        for pattern in patterns:
+            try:
+                compile_user_pattern(pattern, name)
+            except SubmissionError as error:
+                raise PlanError(f"bad pattern {pattern!r}: {error}") from None
+    params = FillParams(
+        repo=push.repo,
+        revision=push.revision,
+        task_group=push.task_group_id,
+        include=tuple(include),
+        exclude=tuple(exclude),
         dry_run=dry_run,
     )
-    return Plan(campaign, ())
+    campaign, requests = fill.build(
+        params, push, new_campaign_id(), Budgets(max_actions, campaign_budget)
+    )
+    return Plan(campaign, tuple(requests))
+
+
+# -- one planner per campaign kind ------------------------------------------------------------
+
+KindPlanner = Callable[[Any, PlanSources, Budgets], Awaitable[Plan]]
+
+
+class SourcesMissing(PlanError):
+    """This kind is planned from a source that is not configured."""
+
+
+async def _plan_watch(params: WatchParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    campaign, requests = watch.build(params, new_campaign_id(), budgets)
+    return Plan(campaign, tuple(requests))
+
+
+async def _plan_downstream(
+    params: DownstreamParams, sources: PlanSources, budgets: Budgets
+) -> Plan:
+    campaign, requests = downstream.build(params, new_campaign_id(), budgets)
+    return Plan(campaign, tuple(requests))
+
+
+async def _plan_backfill(params: BackfillParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    return await plan_backfill(
+        _pushlog_of(sources, params),
+        sources.taskcluster,
+        repo=params.repo,
+        revision=params.revision,
+        label=params.label,
+        max_revisions=params.max_revisions,
+        times=params.times,
+        max_actions=budgets.per_request,
+        campaign_budget=budgets.per_campaign,
+        dry_run=params.dry_run,
+    )
+
+
+async def _plan_bisect(params: BisectParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    return await plan_bisect(
+        _pushlog_of(sources, params),
+        sources.taskcluster,
+        repo=params.repo,
+        revision=params.revision,
+        label=params.label,
+        first_revision=params.from_revision,
+        max_revisions=params.max_revisions,
+        times=params.times,
+        max_actions=budgets.per_request,
+        campaign_budget=budgets.per_campaign,
+        dry_run=params.dry_run,
+    )
+
+
+async def _plan_until_fail(params: UntilFailParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    push = await _looked_up_push(sources, params.repo, params.revision, params.task_group)
+    campaign, requests = until_fail.build(params, push, new_campaign_id(), budgets)
+    return Plan(campaign, tuple(requests))
+
+
+async def _plan_fill(params: FillParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    push = await _looked_up_push(sources, params.repo, params.revision, params.task_group)
+    campaign, requests = fill.build(params, push, new_campaign_id(), budgets)
+    return Plan(campaign, tuple(requests))
+
+
+PLANNERS: Mapping[CampaignKind, KindPlanner] = {
+    CampaignKind.WATCH: _plan_watch,
+    CampaignKind.DOWNSTREAM: _plan_downstream,
+    CampaignKind.BACKFILL: _plan_backfill,
+    CampaignKind.BISECT: _plan_bisect,
+    CampaignKind.UNTIL_FAIL: _plan_until_fail,
+    CampaignKind.FILL: _plan_fill,
+}
+
+
+async def plan_campaign(params: AnyParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    """The campaign and requests a submission asks for, planned by its kind's planner.
+
+    Raises PlanError (SourcesMissing when a needed source is not configured), and lets
+    the sources' NotFound / SourceError through.
+    """
+    return await PLANNERS[params.kind](params, sources, budgets)
+
+
+def _pushlog_of(sources: PlanSources, params: CampaignParams) -> Pushlog:
+    if sources.pushlog is None:
+        raise SourcesMissing(
+            f"{params.kind.value} campaigns are planned from the pushlog,"
+            " which is not configured ([sources] hg_url)"
+        )
+    return sources.pushlog
+
+
+async def _looked_up_push(
+    sources: PlanSources, repo: str, revision: str, task_group: str | None
+) -> Push:
+    group = task_group or await sources.taskcluster.find_decision_task(repo, revision)
+    return Push(repo, revision, group)
 
 
 async def _range(pushlog: Pushlog, repo: str, first: int, last: int) -> list[HgPush]:

@@ -18,12 +18,9 @@ from typing import Any, Protocol
 import structlog
 
 from mozci_monitor.core.actions import Action, ActionKind
-from mozci_monitor.core.campaign import (
-    Campaign,
-    CampaignKind,
-    downstream_missing,
-    select_labels,
-)
+from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.errors import SubmissionError
+from mozci_monitor.core.kinds import downstream, fill
 from mozci_monitor.core.model import (
     RemedyPolicy,
     Request,
@@ -34,6 +31,7 @@ from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.ports.store import ReconcileStore
 from mozci_monitor.sources import SourceError
 from mozci_monitor.sources.models import TaskGroupMember
+from mozci_monitor.submissions import compile_user_pattern
 
 log = structlog.get_logger(__name__)
 
@@ -234,7 +232,7 @@ class Reconciler:
         budget = int(campaign.params.get("max_actions_per_request", 3))
         already = set(campaign.params.get("added", ()))
         for build in completed:
-            missing = downstream_missing(build, graph, scheduled, coalesced)
+            missing = downstream.missing(build, graph, scheduled, coalesced)
             if build in done:
                 # Expanded before: only tests coalesced since then are new; their requests
                 # reschedule them through the watch remedy.
@@ -295,11 +293,16 @@ class Reconciler:
         scheduled = {m.label for m in members if m.label}
         never_ran = sorted(label for label in graph if label not in scheduled)
         for campaign in campaigns:
-            labels = select_labels(
-                never_ran,
-                list(campaign.params.get("include", ())),
-                list(campaign.params.get("exclude", ())),
-            )
+            try:
+                include, exclude = (
+                    [compile_user_pattern(str(p), name) for p in campaign.params.get(name, ())]
+                    for name in ("include", "exclude")
+                )
+            except SubmissionError as error:
+                # Stored before patterns were checked with RE2: end it, never replay it.
+                await self._fail_campaign(campaign, f"cannot be filled: {error}")
+                continue
+            labels = fill.select_labels(never_ran, include, exclude)
             budget = int(campaign.params.get("max_actions_per_request", 3))
             requests = [
                 _added_request(campaign, label, budget, scheduled=False) for label in labels
@@ -327,6 +330,13 @@ class Reconciler:
                 replace(campaign, params=params),
             )
             await self._on_outcome(outcome)
+
+    async def _fail_campaign(self, campaign: Campaign, reason: str) -> None:
+        log.warning("campaign failed", campaign=campaign.campaign_id, reason=reason)
+        outcome = await self._in_store(
+            self._engine.fail_campaign, campaign.campaign_id, reason, self._now()
+        )
+        await self._on_outcome(outcome)
 
     # -- labels -----------------------------------------------------------------------------
 

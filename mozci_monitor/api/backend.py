@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.kinds import AnyParams
 from mozci_monitor.core.model import Request
 
 
@@ -55,33 +56,10 @@ class HealthView:
     status: str = ""  # one line for `systemctl status`
 
 
-@dataclass(frozen=True, slots=True)
-class CampaignSubmission:
-    """A validated request to start a campaign (see `validation.parse_submission`).
-
-    Fields a kind does not use keep their defaults; kind-specific defaults (e.g. `times` is
-    10 for bisect) are already applied. `None` budgets mean "the configured default".
-    """
-
-    kind: CampaignKind
-    repo: str
-    revision: str
-    task_group: str | None = None  # backfill/bisect: none; until-fail/fill: None = look it up
-    label: str | None = None  # downstream: the build (None: every build)
-    times: int = 1  # watch: runs wanted; backfill/bisect: runs per push
-    green: bool = False  # watch
-    record_only: bool = False  # watch
-    task_ids: tuple[str, ...] = ()  # watch
-    max_revisions: int | None = None  # backfill, bisect
-    from_revision: str | None = None  # bisect: first push of the range
-    batch: int | None = None  # until-fail: runs at a time
-    budget: int | None = None  # until-fail: runs at most
-    keep_pending: bool = False  # until-fail: do not cancel open runs after a failure
-    include: tuple[str, ...] = ()  # fill: regular expressions labels must match
-    exclude: tuple[str, ...] = ()  # fill: … and must not match
-    max_actions: int | None = None  # per request
-    campaign_budget: int | None = None
-    dry_run: bool = False
+# A validated request to start a campaign: the kind's typed parameters (see
+# `mozci_monitor.submissions.parse_submission`), defaults applied. `None` budgets mean
+# "the configured default".
+CampaignSubmission = AnyParams
 
 
 class SubmissionRefused(Exception):

@@ -1,8 +1,9 @@
 """The OpenAPI 3 document of the HTTP API, served at ``/api/openapi.json``.
 
-Written as data next to the validation it describes: the patterns and bounds are the
-constants `validation.py` enforces, and the tests check every real response against the
-schemas here (and schemathesis drives the server from this document).
+Written as data next to the validation it describes; the submissions' schemas are
+generated from the campaign kinds' registry, from the same models that validate them. The
+tests check every real response against the schemas here (and schemathesis drives the
+server from this document).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mozci_monitor import __version__
 from mozci_monitor.api import validation as v
 from mozci_monitor.core.campaign import CampaignKind, CampaignState
 from mozci_monitor.core.model import FailureKind, RemedyPolicy, RequestState
+from mozci_monitor.submissions import schema_components
 
 _JSON = "application/json"
 
@@ -31,98 +33,6 @@ def _error(description: str) -> dict[str, Any]:
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 
-_INT = "integer"
-# Every submission field, as validation.py checks it; each kind's schema picks its fields.
-_SUBMISSION_FIELDS: dict[str, dict[str, Any]] = {
-    "repo": {"type": "string", "pattern": v.REPO_PATTERN, "example": "autoland"},
-    "revision": {"type": "string", "pattern": v.REVISION_PATTERN},
-    "task_group": {
-        "type": "string",
-        "pattern": v.SLUG_PATTERN,
-        "description": "the push's decision task group (a Taskcluster slug id)",
-    },
-    "max_actions": {
-        "type": _INT,
-        "minimum": 1,
-        "maximum": v.MAX_ACTIONS_PER_REQUEST,
-        "nullable": True,
-        "description": "actions allowed per request (default: actions.max_per_request)",
-    },
-    "campaign_budget": {
-        "type": _INT,
-        "minimum": 1,
-        "maximum": v.MAX_CAMPAIGN_BUDGET,
-        "nullable": True,
-        "description": "actions allowed for the whole campaign",
-    },
-    "dry_run": {"type": "boolean", "description": "decide and log actions, perform none"},
-    "label": {"type": "string", "pattern": v.LABEL_PATTERN, "description": "the task label"},
-    "build": {
-        "type": "string",
-        "pattern": v.LABEL_PATTERN,
-        "description": "build label (default: every build of the push)",
-    },
-    "times": {"type": _INT, "minimum": 1, "maximum": v.MAX_TIMES},
-    "green": {"type": "boolean", "description": "only green runs count"},
-    "record_only": {"type": "boolean", "description": "observe and record; never act"},
-    "task_ids": {
-        "type": "array",
-        "maxItems": v.MAX_TASK_IDS,
-        "items": {"type": "string", "pattern": v.SLUG_PATTERN},
-    },
-    "max_revisions": {"type": _INT, "minimum": 1, "maximum": v.MAX_REVISIONS},
-    "from_revision": {
-        "type": "string",
-        "pattern": v.REVISION_PATTERN,
-        "description": "first push of the range (default: walk back max_revisions)",
-    },
-    "batch": {"type": _INT, "minimum": 1, "maximum": v.MAX_BATCH, "default": 5},
-    "budget": {"type": _INT, "minimum": 1, "maximum": v.MAX_BUDGET, "default": 50},
-    "keep_pending": {"type": "boolean", "description": "do not cancel open runs after a failure"},
-    "include": {
-        "type": "array",
-        "maxItems": v.MAX_PATTERNS,
-        "items": {"type": "string", "format": "regex", "minLength": 1, "maxLength": 300},
-        "description": "regular expressions labels must match",
-    },
-    "exclude": {
-        "type": "array",
-        "maxItems": v.MAX_PATTERNS,
-        "items": {"type": "string", "format": "regex", "minLength": 1, "maxLength": 300},
-        "description": "regular expressions labels must not match",
-    },
-}
-_KIND_SUMMARY = {
-    CampaignKind.WATCH: "watch a label on a push until it ran `times` times",
-    CampaignKind.DOWNSTREAM: "when a build completes, schedule its tests that were optimised away",
-    CampaignKind.BACKFILL: "find the last good push of a failing label, fill the pushes after it",
-    CampaignKind.BISECT: "failure rate of a label per push over a range, and where it rises",
-    CampaignKind.UNTIL_FAIL: "retrigger a label in batches until a run fails",
-    CampaignKind.FILL: "schedule every job of a push that did not run",
-}
-
-
-def _schema_name(kind: CampaignKind) -> str:
-    return "".join(part.title() for part in kind.value.split("-")) + "Submission"
-
-
-def _submission_schema(kind: CampaignKind) -> dict[str, Any]:
-    properties: dict[str, Any] = {"kind": {"type": "string", "enum": [kind.value]}}
-    defaults = v.KIND_DEFAULTS.get(kind, {})
-    for name in sorted(v.KIND_FIELDS[kind] - {"kind"}):
-        field = dict(_SUBMISSION_FIELDS[name])
-        if name in defaults:
-            field["default"] = defaults[name]
-        properties[name] = field
-    return {
-        "type": "object",
-        "description": _KIND_SUMMARY[kind],
-        "additionalProperties": False,
-        "required": sorted(v.KIND_REQUIRED[kind]),
-        "properties": properties,
-    }
-
-
 _SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -132,20 +42,8 @@ _SCHEMAS: dict[str, Any] = {
             "field": {**_NULLABLE_STRING, "description": "the input field at fault, if one"},
         },
     },
-    **{_schema_name(kind): _submission_schema(kind) for kind in CampaignKind},
-    "Submission": {
-        "description": (
-            "A campaign to start; `kind` says which. A daemon that cannot start a kind"
-            " (e.g. no sources configured to plan it) answers 422."
-        ),
-        "oneOf": [_ref(_schema_name(kind)) for kind in CampaignKind],
-        "discriminator": {
-            "propertyName": "kind",
-            "mapping": {
-                kind.value: f"#/components/schemas/{_schema_name(kind)}" for kind in CampaignKind
-            },
-        },
-    },
+    # The submissions are generated from the campaign kinds' registry.
+    **schema_components(),
     "Cancel": {
         "type": "object",
         "additionalProperties": False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -26,6 +26,11 @@ class CampaignKind(StrEnum):
     UNTIL_FAIL = "until-fail"
     FILL = "fill"
     BISECT = "bisect"
+
+
+def new_campaign_id() -> str:
+    """A fresh campaign id, ``c-`` and ten hex digits (the API's id pattern accepts it)."""
+    return "c-" + secrets.token_hex(5)
 
 
 class CampaignState(StrEnum):
@@ -229,6 +234,14 @@ def cancel_campaign(campaign: Campaign, reason: str) -> CampaignDecision:
     return CampaignDecision(canceled, (notification_action(canceled),), True)
 
 
+def fail_campaign(campaign: Campaign, reason: str) -> CampaignDecision:
+    """End a campaign that cannot go on (e.g. a stored parameter no longer accepted)."""
+    if campaign.is_final:
+        return CampaignDecision(campaign)
+    failed = replace(campaign, state=CampaignState.FAILED, outcome=reason)
+    return CampaignDecision(failed, (notification_action(failed),), True)
+
+
 def notification_action(campaign: Campaign) -> Action:
     """The one notification of a campaign's end; its key makes it happen once."""
     return Action(
@@ -244,33 +257,3 @@ def notification_action(campaign: Campaign) -> Action:
             "label": campaign.label,
         },
     )
-
-
-def downstream_missing(
-    build_label: str,
-    dependencies: Mapping[str, Sequence[str]],
-    scheduled: frozenset[str],
-    coalesced: frozenset[str],
-) -> tuple[str, ...]:
-    """Tests depending on `build_label` in the full graph that will not run.
-
-    A dependent is missing when it was optimised away (no task in the push's group) or its
-    task was coalesced. `dependencies` maps each label of the full graph to the labels it
-    depends on.
-    """
-    dependents = sorted(label for label, needs in dependencies.items() if build_label in needs)
-    return tuple(label for label in dependents if label not in scheduled or label in coalesced)
-
-
-def select_labels(
-    labels: Sequence[str], include: Sequence[str], exclude: Sequence[str]
-) -> list[str]:
-    """Like the old triggerbyfilters: every include pattern must match, no exclude may."""
-    chosen = []
-    for label in labels:
-        if include and not all(re.search(p, label) for p in include):
-            continue
-        if any(re.search(p, label) for p in exclude):
-            continue
-        chosen.append(label)
-    return chosen

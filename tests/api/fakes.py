@@ -70,8 +70,10 @@ class FakeBackend:
                 submission, SubmissionDefaults(), campaign_id=campaign_id
             )
         else:  # the daemon plans these from the sources; here they start empty
-            push = Push(submission.repo, submission.revision, submission.task_group or GROUP)
-            campaign, requests = Campaign(campaign_id, submission.kind, push, submission.label), []
+            group = getattr(submission, "task_group", None) or GROUP
+            push = Push(submission.repo, submission.revision, group)
+            label = getattr(submission, "label", None)
+            campaign, requests = Campaign(campaign_id, submission.kind, push, label), []
         self.campaigns[campaign.campaign_id] = campaign
         self.requests[campaign.campaign_id] = requests
         for request in requests:

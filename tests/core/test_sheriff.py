@@ -7,6 +7,7 @@ pushes picked by the reader), so the tables are a spec rather than a replay of t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +20,8 @@ from mozci_monitor.core.campaign import (
     CampaignKind,
     CampaignState,
     progress_campaign,
-    select_labels,
 )
+from mozci_monitor.core.kinds.fill import select_labels
 from mozci_monitor.core.model import (
     FailureKind,
     Push,
@@ -464,7 +465,9 @@ LABELS = [
     ],
 )
 def test_select_labels(include: list[str], exclude: list[str], chosen: list[str]) -> None:
-    assert select_labels(LABELS, include, exclude) == chosen
+    # The core takes compiled patterns; the daemon compiles users' with RE2.
+    compiled = [re.compile(p) for p in include], [re.compile(p) for p in exclude]
+    assert select_labels(LABELS, *compiled) == chosen
 
 
 # --------------------------------------------------------------------------- progress_campaign

@@ -1,0 +1,33 @@
+"""bisect: a label's failure rate on every push of a range, and where it rises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from mozci_monitor.core.campaign import CampaignKind
+from mozci_monitor.core.kinds._params import (
+    ACTION_MAX_TIMES,
+    LABEL,
+    MAX_REVISIONS,
+    REVISION,
+    CampaignParams,
+    count,
+    param,
+)
+
+SUMMARY = "failure rate of a label per push over a range, and where it rises"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BisectParams(CampaignParams):
+    kind: ClassVar[CampaignKind] = CampaignKind.BISECT
+
+    label: str = param(LABEL)
+    from_revision: str | None = param(
+        replace(REVISION, help="first push of the range (default: walk back max_revisions)"),
+        None,
+    )
+    max_revisions: int = param(count(MAX_REVISIONS, "pushes in the range"), 10)
+    # Each push's missing runs are asked for with one retrigger or add-new-jobs.
+    times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
