@@ -270,15 +270,20 @@ def _campaign_command(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
     campaign = Engine(store).start_campaign(planned.campaign, planned.requests, _now())
     print(campaign.campaign_id)
+    dry = " (dry run)" if campaign.dry_run else ""
     if isinstance(params, WatchParams):
         what = f"watching {params.label} x{params.times} on {params.repo}@{params.revision[:12]}"
+        print(
+            f"{what}{dry} (campaign {campaign.campaign_id}; the running daemon picks it up)",
+            file=sys.stderr,
+        )
     else:
-        what = f"{campaign.kind.value} campaign: {len(planned.requests)} request(s)"
-    print(
-        f"{what} (campaign {campaign.campaign_id}{'; dry run' if campaign.dry_run else ''};"
-        " the running daemon watches it)",
-        file=sys.stderr,
-    )
+        count = len(planned.requests)
+        print(
+            f"{campaign.kind.value} campaign {campaign.campaign_id}: {count} request(s){dry};"
+            " the running daemon watches it",
+            file=sys.stderr,
+        )
     if getattr(args, "wait", False):
         return _wait_for(store, campaign.campaign_id, args.wait_timeout)
     return 0

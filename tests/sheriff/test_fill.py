@@ -8,6 +8,7 @@ that every --include pattern matches and no --exclude pattern does.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from support.brokers import Broker
@@ -113,3 +114,44 @@ async def test_fill_resumes_after_a_restart_without_repeating(
         await sc.finished(campaign_id)
         await sc.settled(campaign_id)
         await _check_filled(sc, index, campaign_id, expected)
+
+
+# A pattern with catastrophic backtracking in a backtracking engine: on a label of 40 word
+# characters, Python's `re` would try about 2**40 paths. RE2 matches in linear time.
+EVIL = r"^([\w/-]|[\w/-])*!"
+
+
+async def test_fill_with_an_evil_pattern_completes(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+        index = _push_with_most_missing(sc)
+        assert _never_ran(sc, index, [], []), "labels for the pattern to be tried on"
+        plan = planner.plan_fill(sc.push(index), include=[EVIL])
+        await sc.start(plan.campaign, plan.requests)
+        sc.go()
+        final = await sc.finished(plan.campaign.campaign_id)
+
+        # No label of the graph has a "!": nothing matches, and matching ended.
+        assert final.state is CampaignState.FINISHED
+        assert final.outcome == "nothing was missing"
+        assert sc.sim.stats.hook_triggers == {}
+        sc.notified_once(plan.campaign.campaign_id)
+
+
+async def test_a_stored_pattern_re2_refuses_fails_its_campaign_instead_of_replaying(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A fill stored before submissions were checked with RE2 (a look-ahead, here) ends
+    failed with the reason, once; it is not retried at every reconciliation."""
+    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+        plan = planner.plan_fill(sc.push(0), include=["xpcshell"])
+        stored = replace(plan.campaign, params={**plan.campaign.params, "include": ["(?=x)"]})
+        await sc.start(stored, ())
+        sc.go()
+        final = await sc.finished(stored.campaign_id)
+
+        assert final.state is CampaignState.FAILED
+        assert final.outcome is not None
+        assert "cannot be filled" in final.outcome and "(?=x)" in final.outcome
+        assert sc.requests(stored.campaign_id) == []
+        assert sc.sim.stats.hook_triggers == {}
+        sc.notified_once(stored.campaign_id)
