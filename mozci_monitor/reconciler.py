@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
 
-from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import downstream, fill
+from mozci_monitor.core.kinds._expansion import Expansion
 from mozci_monitor.core.model import (
     RemedyPolicy,
     Request,
@@ -211,14 +210,11 @@ class Reconciler:
     ) -> None:
         group = campaign.push.task_group_id
         builds = [campaign.label] if campaign.label else self._builds.get(group, [])
-        done = set(campaign.params.get("expanded_builds", ()))
         completed = [
             build
             for build in builds
             if any(m.status.state == "completed" for m in by_label.get(build, ()))
         ]
-        finished = [build for build in completed if build not in done]
-        scheduled = frozenset(by_label)
         coalesced = frozenset(
             label
             for label, tasks in by_label.items()
@@ -227,55 +223,28 @@ class Reconciler:
                 t.status.runs and t.status.runs[-1].reason_resolved == "superseded" for t in tasks
             )
         )
-        requests: list[Request] = []
-        actions: list[Action] = []
-        budget = int(campaign.params.get("max_actions_per_request", 3))
-        already = set(campaign.params.get("added", ()))
-        for build in completed:
-            missing = downstream.missing(build, graph, scheduled, coalesced)
-            if build in done:
-                # Expanded before: only tests coalesced since then are new; their requests
-                # reschedule them through the watch remedy.
-                missing = tuple(label for label in missing if label not in already)
-                if not missing:
-                    continue
-            never_scheduled = tuple(label for label in missing if label not in scheduled)
-            for label in missing:
-                requests.append(
-                    _added_request(campaign, label, budget, scheduled=label not in never_scheduled)
-                )
-            if never_scheduled:
-                actions.append(
-                    Action(
-                        key=f"{campaign.campaign_id}/downstream/{build}",
-                        kind=ActionKind.ADD_NEW_JOBS,
-                        push=campaign.push,
-                        campaign_id=campaign.campaign_id,
-                        labels=never_scheduled,
-                        times=1,
-                        why=f"{build} completed; its tests were optimised away",
-                    )
-                )
+        expansion = downstream.expand(
+            campaign, builds, completed, graph, frozenset(by_label), coalesced
+        )
+        if expansion is None:
+            return
+        for build, missing in expansion.found.items():
             log.info(
                 "downstream of a finished build",
                 campaign=campaign.campaign_id,
                 build=build,
                 missing=list(missing),
             )
-        if not requests and not finished:
-            return
-        expanded = sorted(done | set(finished))
-        params = dict(campaign.params)
-        params["expanded_builds"] = expanded
-        params["expanded"] = set(expanded) >= set(builds)
-        params["added"] = sorted({*params.get("added", ()), *(r.label for r in requests)})
+        await self._add(expansion)
+
+    async def _add(self, expansion: Expansion) -> None:
         outcome = await self._in_store(
             self._engine.add_requests,
-            campaign.campaign_id,
-            _unique(requests),
+            expansion.campaign.campaign_id,
+            list(expansion.requests),
             self._now(),
-            actions,
-            replace(campaign, params=params),
+            list(expansion.actions),
+            expansion.campaign,
         )
         await self._on_outcome(outcome)
 
@@ -302,34 +271,9 @@ class Reconciler:
                 # Stored before patterns were checked with RE2: end it, never replay it.
                 await self._fail_campaign(campaign, f"cannot be filled: {error}")
                 continue
-            labels = fill.select_labels(never_ran, include, exclude)
-            budget = int(campaign.params.get("max_actions_per_request", 3))
-            requests = [
-                _added_request(campaign, label, budget, scheduled=False) for label in labels
-            ]
-            actions = []
-            if labels:
-                actions.append(
-                    Action(
-                        key=f"{campaign.campaign_id}/fill",
-                        kind=ActionKind.ADD_NEW_JOBS,
-                        push=campaign.push,
-                        campaign_id=campaign.campaign_id,
-                        labels=tuple(labels),
-                        why=f"{len(labels)} job(s) of the full graph never ran",
-                    )
-                )
-            params = {**campaign.params, "expanded": True, "added": labels}
-            log.info("fill planned", campaign=campaign.campaign_id, added=len(labels))
-            outcome = await self._in_store(
-                self._engine.add_requests,
-                campaign.campaign_id,
-                requests,
-                self._now(),
-                actions,
-                replace(campaign, params=params),
-            )
-            await self._on_outcome(outcome)
+            expansion = fill.expand(campaign, never_ran, include, exclude)
+            log.info("fill planned", campaign=campaign.campaign_id, added=len(expansion.requests))
+            await self._add(expansion)
 
     async def _fail_campaign(self, campaign: Campaign, reason: str) -> None:
         log.warning("campaign failed", campaign=campaign.campaign_id, reason=reason)
@@ -369,30 +313,3 @@ def _dependency_labels(entry: Any, graph: Mapping[str, Any]) -> list[str]:
     deps = entry.get("dependencies") or {}
     values = deps.values() if isinstance(deps, Mapping) else deps
     return [str(d) for d in values if str(d) in graph]
-
-
-def _added_request(campaign: Campaign, label: str, budget: int, *, scheduled: bool) -> Request:
-    """A request a campaign adds for one label; unless its task exists, the campaign's own
-    add-new-jobs action is what will bring it (counted as that request's one action)."""
-    return Request(
-        request_id=f"{campaign.campaign_id}-{_short(label)}",
-        push=campaign.push,
-        label=label,
-        remedy=RemedyPolicy.WATCH,
-        max_actions=budget,
-        expected_new=0 if scheduled else 1,
-        actions=0 if scheduled else 1,
-    )
-
-
-def _short(label: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(label.encode()).hexdigest()[:10]
-
-
-def _unique(requests: list[Request]) -> list[Request]:
-    seen: dict[str, Request] = {}
-    for request in requests:
-        seen.setdefault(request.request_id, request)
-    return list(seen.values())

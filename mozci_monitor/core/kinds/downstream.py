@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.kinds._expansion import (
+    Expansion,
+    added_request,
+    per_request_budget,
+    unique,
+)
 from mozci_monitor.core.kinds._params import LABEL, TASK_GROUP, Budgets, CampaignParams, param
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 
@@ -69,3 +76,60 @@ def missing(
     """
     dependents = sorted(label for label, needs in dependencies.items() if build_label in needs)
     return tuple(label for label in dependents if label not in scheduled or label in coalesced)
+
+
+def expand(
+    campaign: Campaign,
+    builds: Sequence[str],
+    completed: Sequence[str],
+    graph: Mapping[str, Sequence[str]],
+    scheduled: frozenset[str],
+    coalesced: frozenset[str],
+) -> Expansion | None:
+    """The tests to schedule for the campaign's builds that completed, or None (nothing new).
+
+    `builds`: the builds the campaign watches; `completed`: those with a completed task;
+    `scheduled`: every label with a task on the push; `coalesced`: those whose every task
+    was superseded. A build is expanded once; later, only tests coalesced since are added.
+    """
+    done = set(campaign.params.get("expanded_builds", ()))
+    finished = [build for build in completed if build not in done]
+    requests: list[Request] = []
+    actions: list[Action] = []
+    found: dict[str, tuple[str, ...]] = {}
+    budget = per_request_budget(campaign)
+    already = set(campaign.params.get("added", ()))
+    for build in completed:
+        tests = missing(build, graph, scheduled, coalesced)
+        if build in done:
+            # Expanded before: only tests coalesced since then are new; their requests
+            # reschedule them through the watch remedy.
+            tests = tuple(label for label in tests if label not in already)
+            if not tests:
+                continue
+        never_scheduled = tuple(label for label in tests if label not in scheduled)
+        requests.extend(
+            added_request(campaign, label, budget, scheduled=label not in never_scheduled)
+            for label in tests
+        )
+        if never_scheduled:
+            actions.append(
+                Action(
+                    key=f"{campaign.campaign_id}/downstream/{build}",
+                    kind=ActionKind.ADD_NEW_JOBS,
+                    push=campaign.push,
+                    campaign_id=campaign.campaign_id,
+                    labels=never_scheduled,
+                    times=1,
+                    why=f"{build} completed; its tests were optimised away",
+                )
+            )
+        found[build] = tests
+    if not requests and not finished:
+        return None
+    expanded = sorted(done | set(finished))
+    params = dict(campaign.params)
+    params["expanded_builds"] = expanded
+    params["expanded"] = set(expanded) >= set(builds)
+    params["added"] = sorted({*params.get("added", ()), *(r.label for r in requests)})
+    return Expansion(replace(campaign, params=params), unique(requests), tuple(actions), found)

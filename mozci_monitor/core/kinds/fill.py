@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
+from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.kinds._expansion import Expansion, added_request, per_request_budget
 from mozci_monitor.core.kinds._params import (
     LOOKED_UP_TASK_GROUP,
     MAX_PATTERN_LENGTH,
@@ -77,3 +79,33 @@ def select_labels(
             continue
         chosen.append(label)
     return chosen
+
+
+def expand(
+    campaign: Campaign,
+    never_ran: Sequence[str],
+    include: Sequence[Matcher],
+    exclude: Sequence[Matcher],
+) -> Expansion:
+    """Every label of the full graph that never ran and passes the filters, added once.
+
+    One add-new-jobs brings them all; `include` and `exclude` are the campaign's patterns,
+    compiled by the caller (users' patterns: with a linear-time engine).
+    """
+    labels = select_labels(never_ran, include, exclude)
+    budget = per_request_budget(campaign)
+    requests = tuple(added_request(campaign, label, budget, scheduled=False) for label in labels)
+    actions: tuple[Action, ...] = ()
+    if labels:
+        actions = (
+            Action(
+                key=f"{campaign.campaign_id}/fill",
+                kind=ActionKind.ADD_NEW_JOBS,
+                push=campaign.push,
+                campaign_id=campaign.campaign_id,
+                labels=tuple(labels),
+                why=f"{len(labels)} job(s) of the full graph never ran",
+            ),
+        )
+    params = {**campaign.params, "expanded": True, "added": labels}
+    return Expansion(replace(campaign, params=params), requests, actions, {"": tuple(labels)})
