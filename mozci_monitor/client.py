@@ -16,12 +16,13 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, TextIO, get_type_hints
 from urllib.parse import quote
 
 import aiohttp
 
 from mozci_monitor.core.errors import ApiClientError as ApiClientError
+from mozci_monitor.core.kinds import REGISTRY, Param
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 TOKEN_ENV = "MOZCI_MONITOR_API_TOKEN"
@@ -400,28 +401,19 @@ async def _guard(err: TextIO, body: Awaitable[int]) -> int:
 
 # -- argparse glue (the CLI's subcommands call these) ---------------------------------------
 
-SUBMIT_FIELDS = (
-    "kind",
-    "repo",
-    "revision",
-    "task_group",
-    "label",
-    "build",
-    "times",
-    "green",
-    "record_only",
-    "task_ids",
-    "max_revisions",
-    "from_revision",
-    "batch",
-    "budget",
-    "keep_pending",
-    "include",
-    "exclude",
-    "max_actions",
-    "campaign_budget",
-    "dry_run",
-)
+
+def _submit_options() -> dict[str, tuple[Param, Any, list[str]]]:
+    """Every parameter of every campaign kind: its spec, Python type and the kinds having it."""
+    options: dict[str, tuple[Param, Any, list[str]]] = {}
+    for spec in REGISTRY.values():
+        hints = get_type_hints(spec.params)
+        for name, param in spec.param_fields():
+            kinds = options.setdefault(name, (param, hints[name], []))[2]
+            kinds.append(spec.name)
+    return options
+
+
+SUBMIT_FIELDS = ("kind", *_submit_options())
 
 
 def add_api_options(parser: argparse.ArgumentParser) -> None:
@@ -432,35 +424,24 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "kind", help="watch, downstream, backfill, bisect, until-fail or fill (the API checks)"
-    )
-    parser.add_argument("--repo", required=True, help="e.g. autoland, mozilla-central")
-    parser.add_argument("--revision", required=True)
-    parser.add_argument(
-        "--task-group",
-        help="the push's decision task group (watch, downstream; until-fail/fill: optional)",
-    )
-    parser.add_argument("--label", help="the task label (all kinds but downstream and fill)")
-    parser.add_argument("--build", help="downstream: the build label (default: every build)")
-    parser.add_argument("--times", type=int, help="watch: runs wanted; backfill/bisect: per push")
-    parser.add_argument("--green", action="store_true", help="watch: only green runs count")
-    parser.add_argument("--record-only", action="store_true", help="watch: never act")
-    parser.add_argument(
-        "--task-id", dest="task_ids", action="append", help="watch: a task known to serve it"
-    )
-    parser.add_argument("--max-revisions", type=int, help="backfill/bisect: pushes to look at")
-    parser.add_argument("--from-revision", help="bisect: first push of the range")
-    parser.add_argument("--batch", type=int, help="until-fail: runs at a time (default 5)")
-    parser.add_argument("--budget", type=int, help="until-fail: runs at most (default 50)")
-    parser.add_argument(
-        "--keep-pending", action="store_true", help="until-fail: keep open runs after a failure"
-    )
-    parser.add_argument("--include", action="append", help="fill: regex labels must match")
-    parser.add_argument("--exclude", action="append", help="fill: regex labels must not match")
-    parser.add_argument("--max-actions", type=int, help="actions allowed per request")
-    parser.add_argument("--campaign-budget", type=int, help="actions allowed for the campaign")
-    parser.add_argument("--dry-run", action="store_true", help="decide and log, perform none")
+    """The options of every campaign kind, from the registry; the API checks the values."""
+    parser.add_argument("kind", help=", ".join(spec.name for spec in REGISTRY.values()))
+    every_kind = len(REGISTRY)
+    for name, (param, hint, kinds) in _submit_options().items():
+        option = "--" + (param.option or name.replace("_", "-"))
+        scope = "" if len(kinds) == every_kind else f"{', '.join(kinds)}: "
+        if hint is bool:
+            parser.add_argument(option, dest=name, action="store_true", help=scope + param.help)
+        elif param.max_items is not None:
+            parser.add_argument(option, dest=name, action="append", help=scope + param.help)
+        else:
+            parser.add_argument(
+                option,
+                dest=name,
+                type=int if hint in (int, int | None) else str,
+                required=name in ("repo", "revision"),
+                help=scope + param.help,
+            )
     add_wait_options(parser, flag=True)
     add_api_options(parser)
 

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import re
-import secrets
 import sys
 import tempfile
 import time
@@ -35,8 +34,11 @@ from mozci_monitor.config import (
     SourcesSettings,
     StoreSettings,
 )
-from mozci_monitor.core.campaign import Campaign, CampaignKind
-from mozci_monitor.core.model import Push, RemedyPolicy, Request
+from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
+from mozci_monitor.core.kinds import Budgets, DownstreamParams, WatchParams
+from mozci_monitor.core.kinds import downstream as kinds_downstream
+from mozci_monitor.core.kinds import watch as kinds_watch
+from mozci_monitor.core.model import Push, Request
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -92,31 +94,30 @@ def plan_scenarios(
     ]
     missing_label = (unscheduled_elsewhere or unscheduled)[0]
 
+    budgets = Budgets(per_request=budget, per_campaign=None)
+
     def watch(
         title: str, label: str, times: int, force: tuple[tuple[str, str], ...] = ()
     ) -> Scenario:
-        campaign_id = "c-" + secrets.token_hex(4)
-        campaign = Campaign(
-            campaign_id, CampaignKind.WATCH, push, label=label, params={"times": times}
-        )
-        request = Request(
-            request_id=f"{campaign_id}-r1",
-            push=push,
+        params = WatchParams(
+            repo=push.repo,
+            revision=push.revision,
+            task_group=push.task_group_id,
             label=label,
-            wanted=times,
-            remedy=RemedyPolicy.WATCH,
-            max_actions=budget,
+            times=times,
         )
-        return Scenario(title, campaign, (request,), force)
+        campaign, requests = kinds_watch.build(params, new_campaign_id(), budgets)
+        return Scenario(title, campaign, tuple(requests), force)
 
-    downstream_id = "c-" + secrets.token_hex(4)
-    downstream = Campaign(downstream_id, CampaignKind.DOWNSTREAM, push, label=downstream_build)
-    build_request = Request(
-        request_id=f"{downstream_id}-build",
-        push=push,
-        label=downstream_build,
-        remedy=RemedyPolicy.WATCH,
-        max_actions=budget,
+    downstream, build_requests = kinds_downstream.build(
+        DownstreamParams(
+            repo=push.repo,
+            revision=push.revision,
+            task_group=push.task_group_id,
+            build=downstream_build,
+        ),
+        new_campaign_id(),
+        budgets,
     )
     return [
         watch("3 runs wanted, 1 scheduled: retrigger the rest", tests[0], 3),
@@ -126,7 +127,7 @@ def plan_scenarios(
         Scenario(
             f"downstream of {downstream_build}: add its optimised-away tests",
             downstream,
-            (build_request,),
+            tuple(build_requests),
         ),
     ]
 
