@@ -122,11 +122,11 @@ EVIL = r"^([\w/-]|[\w/-])*!"
 
 
 async def test_fill_with_an_evil_pattern_completes(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         index = _push_with_most_missing(sc)
         assert _never_ran(sc, index, [], []), "labels for the pattern to be tried on"
-        plan = planner.plan_fill(sc.push(index), include=[EVIL])
-        await sc.start(plan.campaign, plan.requests)
+        plan = planner.plan_fill(sc.push_at(index), include=[EVIL])
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
 
@@ -142,10 +142,10 @@ async def test_a_stored_pattern_re2_refuses_fails_its_campaign_instead_of_replay
 ) -> None:
     """A fill stored before submissions were checked with RE2 (a look-ahead, here) ends
     failed with the reason, once; it is not retried at every reconciliation."""
-    async with scene(broker, tmp_path, sheriff_config(broker.url)) as sc:
-        plan = planner.plan_fill(sc.push(0), include=["xpcshell"])
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
+        plan = planner.plan_fill(sc.push_at(0), include=["xpcshell"])
         stored = replace(plan.campaign, params={**plan.campaign.params, "include": ["(?=x)"]})
-        await sc.start(stored, ())
+        await sc.start(stored)
         sc.go()
         final = await sc.finished(stored.campaign_id)
 
