@@ -10,13 +10,6 @@ from typing import Any
 
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.model import FailureKind, Push, Request, RequestState
-from mozci_monitor.core.sheriff import (
-    PushResult,
-    Verdict,
-    backfill_answer,
-    change_point,
-    verdict_of,
-)
 
 
 class CampaignKind(StrEnum):
@@ -91,55 +84,64 @@ def summarise(requests: Sequence[Request]) -> dict[str, Any]:
 def progress_campaign(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
     """Finish a campaign once its requests are final, with its answer, and notify once.
 
-    Watch, downstream and fill campaigns end when every request has ended; until-fail ends
-    with its one request; backfill and bisect end when every push's runs are in, with the
-    answer computed from them.
+    When a campaign ends and with what answer is its kind's (`core/kinds/<kind>.py`).
     """
     if campaign.is_final:
         return CampaignDecision(campaign)
-    if campaign.kind in (CampaignKind.BACKFILL, CampaignKind.BISECT):
-        return _finish_if(campaign, requests, _range_answer)
-    if campaign.kind is CampaignKind.UNTIL_FAIL:
-        return _finish_if(campaign, requests, _until_fail_answer, need_requests=True)
-    expanding = campaign.kind in (CampaignKind.DOWNSTREAM, CampaignKind.FILL)
-    # A downstream or fill campaign is not done before the push's graph was looked at,
-    # unless a build it watches ended without completing (then there is nothing to expand).
-    waiting = (
-        expanding
-        and not campaign.params.get("expanded")
-        and all(r.state is RequestState.COMPLETED or not r.is_final for r in requests)
+    # The kinds' modules build on this one: imported here, not at the top, to avoid a cycle.
+    from mozci_monitor.core.kinds import REGISTRY
+
+    return REGISTRY[campaign.kind].progress(campaign, requests)
+
+
+def until_every_request_ended(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    """Campaigns whose requests are known from the start (watch)."""
+    if not requests:
+        return summary_only(campaign, requests)
+    return finish_if(campaign, requests, requests_answer, need_requests=True)
+
+
+def until_expanded_and_ended(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    """Campaigns that add requests once the push's full graph is read (downstream, fill).
+
+    Not done before the graph was looked at, unless a build it watches ended without
+    completing (then there is nothing to expand).
+    """
+    waiting = not campaign.params.get("expanded") and all(
+        r.state is RequestState.COMPLETED or not r.is_final for r in requests
     )
-    if waiting or (not requests and not expanding):
-        return _summary_only(campaign, requests)
-    return _finish_if(campaign, requests, _requests_answer, need_requests=not expanding)
+    if waiting:
+        return summary_only(campaign, requests)
+    return finish_if(campaign, requests, requests_answer)
 
 
 Answer = tuple[CampaignState, str, dict[str, Any]]
 
 
-def _finish_if(
+def finish_if(
     campaign: Campaign,
     requests: Sequence[Request],
     answer: Callable[[Campaign, Sequence[Request]], Answer],
     *,
     need_requests: bool = False,
 ) -> CampaignDecision:
+    """Finished with `answer` once every request is final (and there is one, if needed)."""
     if any(not r.is_final for r in requests) or (need_requests and not requests):
-        return _summary_only(campaign, requests)
+        return summary_only(campaign, requests)
     state, outcome, extra = answer(campaign, requests)
     summary = {**summarise(requests), **extra}
     finished = replace(campaign, state=state, outcome=outcome, summary=summary)
     return CampaignDecision(finished, (notification_action(finished),), True)
 
 
-def _summary_only(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+def summary_only(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
     summary = {**campaign.summary, **summarise(requests)}
     if summary == campaign.summary:
         return CampaignDecision(campaign)
     return CampaignDecision(replace(campaign, summary=summary), (), True)
 
 
-def _requests_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+def requests_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
     state, outcome = (
         _verdict(requests)
         if requests
@@ -152,65 +154,6 @@ def _requests_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
     if campaign.kind in (CampaignKind.DOWNSTREAM, CampaignKind.FILL):
         extra["added"] = list(campaign.params.get("added", ()))
     return state, outcome, extra
-
-
-def _until_fail_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
-    request = requests[0]
-    runs = request.runs_green + request.runs_orange
-    answer: dict[str, Any] = {
-        "answer": {
-            "failed_task": request.first_orange,
-            "green": request.runs_green,
-            "orange": request.runs_orange,
-        }
-    }
-    if request.failure is FailureKind.ORANGE:
-        return (
-            CampaignState.FINISHED,
-            f"failure hit on run {runs} ({request.runs_green} green before it):"
-            f" task {request.first_orange}",
-            answer,
-        )
-    if request.state is RequestState.COMPLETED:
-        return CampaignState.FINISHED, f"no failure in {runs} runs (budget reached)", answer
-    if request.failure is FailureKind.BUDGET:
-        return (
-            CampaignState.GAVE_UP,
-            f"{request.reason}; {request.runs_green} green runs, no failure",
-            answer,
-        )
-    return CampaignState.FAILED, request.reason or request.state.value, answer
-
-
-def _range_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
-    by_id = {r.request_id: r for r in requests}
-    results: list[PushResult] = []
-    for entry in campaign.params.get("pushes", ()):
-        request = by_id.get(str(entry.get("request_id") or ""))
-        if request is not None:
-            # The request adopted the push's existing runs of the label: count them once.
-            green, orange = request.runs_green, request.runs_orange
-            verdict = verdict_of(green, orange, 0, len(request.task_ids))
-        else:
-            green, orange = int(entry.get("green", 0)), int(entry.get("orange", 0))
-            verdict = Verdict(entry.get("verdict", Verdict.UNKNOWN.value))
-        results.append(
-            PushResult(
-                push_id=int(entry["push_id"]),
-                revision=str(entry["revision"]),
-                verdict=verdict,
-                green=green,
-                orange=orange,
-                note=str(entry.get("note", "")),
-            )
-        )
-    if campaign.kind is CampaignKind.BACKFILL:
-        answer = backfill_answer(results)
-    else:
-        answer = change_point(results)
-    budget = [r for r in requests if r.failure is FailureKind.BUDGET]
-    state = CampaignState.GAVE_UP if budget else CampaignState.FINISHED
-    return state, str(answer["summary"]), {"answer": answer}
 
 
 def _verdict(requests: Sequence[Request]) -> tuple[CampaignState, str]:

@@ -8,10 +8,16 @@ API's validation and the OpenAPI schema follow from the entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from mozci_monitor.core.campaign import CampaignKind
+from mozci_monitor.core.campaign import (
+    Campaign,
+    CampaignDecision,
+    CampaignKind,
+    until_every_request_ended,
+    until_expanded_and_ended,
+)
 from mozci_monitor.core.kinds import backfill, bisect, downstream, fill, until_fail, watch
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
@@ -28,6 +34,7 @@ from mozci_monitor.core.kinds.downstream import DownstreamParams
 from mozci_monitor.core.kinds.fill import FillParams
 from mozci_monitor.core.kinds.until_fail import UntilFailParams
 from mozci_monitor.core.kinds.watch import WatchParams
+from mozci_monitor.core.model import Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,8 @@ class KindSpec:
     params: type[CampaignParams]
     summary: str
     needs_sources: bool
+    # When a campaign of this kind ends, and with what answer.
+    progress: Callable[[Campaign, Sequence[Request]], CampaignDecision]
 
     @property
     def name(self) -> str:
@@ -55,14 +64,48 @@ class KindSpec:
 REGISTRY: Mapping[CampaignKind, KindSpec] = {
     spec.kind: spec
     for spec in (
-        KindSpec(CampaignKind.WATCH, WatchParams, watch.SUMMARY, needs_sources=False),
         KindSpec(
-            CampaignKind.DOWNSTREAM, DownstreamParams, downstream.SUMMARY, needs_sources=False
+            CampaignKind.WATCH,
+            WatchParams,
+            watch.SUMMARY,
+            needs_sources=False,
+            progress=until_every_request_ended,
         ),
-        KindSpec(CampaignKind.BACKFILL, BackfillParams, backfill.SUMMARY, needs_sources=True),
-        KindSpec(CampaignKind.BISECT, BisectParams, bisect.SUMMARY, needs_sources=True),
-        KindSpec(CampaignKind.UNTIL_FAIL, UntilFailParams, until_fail.SUMMARY, needs_sources=True),
-        KindSpec(CampaignKind.FILL, FillParams, fill.SUMMARY, needs_sources=True),
+        KindSpec(
+            CampaignKind.DOWNSTREAM,
+            DownstreamParams,
+            downstream.SUMMARY,
+            needs_sources=False,
+            progress=until_expanded_and_ended,
+        ),
+        KindSpec(
+            CampaignKind.BACKFILL,
+            BackfillParams,
+            backfill.SUMMARY,
+            needs_sources=True,
+            progress=backfill.progress,
+        ),
+        KindSpec(
+            CampaignKind.BISECT,
+            BisectParams,
+            bisect.SUMMARY,
+            needs_sources=True,
+            progress=bisect.progress,
+        ),
+        KindSpec(
+            CampaignKind.UNTIL_FAIL,
+            UntilFailParams,
+            until_fail.SUMMARY,
+            needs_sources=True,
+            progress=until_fail.progress,
+        ),
+        KindSpec(
+            CampaignKind.FILL,
+            FillParams,
+            fill.SUMMARY,
+            needs_sources=True,
+            progress=until_expanded_and_ended,
+        ),
     )
 }
 

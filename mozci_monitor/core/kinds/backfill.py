@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mozci_monitor.core.campaign import CampaignKind
+from mozci_monitor.core.campaign import (
+    Answer,
+    Campaign,
+    CampaignDecision,
+    CampaignKind,
+    finish_if,
+)
 from mozci_monitor.core.kinds._params import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
@@ -14,6 +21,9 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
+from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.model import Request
+from mozci_monitor.core.sheriff import backfill_answer
 
 SUMMARY = "find the last good push of a failing label, fill the pushes after it"
 
@@ -26,3 +36,13 @@ class BackfillParams(CampaignParams):
     # The in-tree backfill action reaches at most 25 pushes back, 10 runs on each.
     max_revisions: int = param(count(BACKFILL_MAX_DEPTH, "pushes to look back at"), 20)
     times: int = param(count(BACKFILL_MAX_TIMES, "runs per push"), 1)
+
+
+def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    """The last good and the first bad push (the culprit candidate)."""
+    return range_answer(campaign, requests, backfill_answer)
+
+
+def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    """Ends when every push's runs are in."""
+    return finish_if(campaign, requests, answer)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from mozci_monitor.core.campaign import CampaignKind
+from mozci_monitor.core.campaign import (
+    Answer,
+    Campaign,
+    CampaignDecision,
+    CampaignKind,
+    finish_if,
+)
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
     LABEL,
@@ -15,6 +22,9 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
+from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.model import Request
+from mozci_monitor.core.sheriff import change_point
 
 SUMMARY = "failure rate of a label per push over a range, and where it rises"
 
@@ -31,3 +41,13 @@ class BisectParams(CampaignParams):
     max_revisions: int = param(count(MAX_REVISIONS, "pushes in the range"), 10)
     # Each push's missing runs are asked for with one retrigger or add-new-jobs.
     times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
+
+
+def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    """Each revision's failure rate, and the change point if the rise is significant."""
+    return range_answer(campaign, requests, change_point)
+
+
+def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    """Ends when every push's runs are in."""
+    return finish_if(campaign, requests, answer)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.campaign import (
+    Answer,
+    Campaign,
+    CampaignDecision,
+    CampaignKind,
+    CampaignState,
+    finish_if,
+)
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
     LABEL,
@@ -18,7 +26,7 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.model import Push, RemedyPolicy, Request
+from mozci_monitor.core.model import FailureKind, Push, RemedyPolicy, Request, RequestState
 
 SUMMARY = "retrigger a label in batches until a run fails (an intermittent)"
 
@@ -65,3 +73,37 @@ def build(
         dry_run=params.dry_run,
     )
     return campaign, [request]
+
+
+def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
+    """The failing task and the green runs before it, or that the budget ran out."""
+    request = requests[0]
+    runs = request.runs_green + request.runs_orange
+    answer: dict[str, Any] = {
+        "answer": {
+            "failed_task": request.first_orange,
+            "green": request.runs_green,
+            "orange": request.runs_orange,
+        }
+    }
+    if request.failure is FailureKind.ORANGE:
+        return (
+            CampaignState.FINISHED,
+            f"failure hit on run {runs} ({request.runs_green} green before it):"
+            f" task {request.first_orange}",
+            answer,
+        )
+    if request.state is RequestState.COMPLETED:
+        return CampaignState.FINISHED, f"no failure in {runs} runs (budget reached)", answer
+    if request.failure is FailureKind.BUDGET:
+        return (
+            CampaignState.GAVE_UP,
+            f"{request.reason}; {request.runs_green} green runs, no failure",
+            answer,
+        )
+    return CampaignState.FAILED, request.reason or request.state.value, answer
+
+
+def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
+    """Ends with its one request."""
+    return finish_if(campaign, requests, answer, need_requests=True)
