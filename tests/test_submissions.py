@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import re2
 
-from mozci_monitor import cli
+from mozci_monitor import cli, planner
+from mozci_monitor.core.campaign import CampaignKind
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import (
     ACTION_MAX_TIMES,
@@ -88,3 +89,9 @@ def test_every_registry_parameter_is_a_cli_option(kind: object) -> None:
     command = commands.choices[spec.name]  # type: ignore[index]
     destinations = {action.dest for action in command._actions}
     assert {name for name, _ in spec.param_fields()} <= destinations
+
+
+def test_every_kind_is_registered_and_has_a_planner() -> None:
+    assert set(REGISTRY) == set(CampaignKind) == set(planner.PLANNERS)
+    for kind, spec in REGISTRY.items():
+        assert spec.params.kind is kind
