@@ -36,7 +36,7 @@ _IGNORED_ACTIONS = frozenset({"lint"})
 
 
 @dataclass(frozen=True, slots=True)
-class TestOutcome:
+class ResultLine:
     """One `test_result` line, reduced to what a signature is matched against."""
 
     test: str
@@ -62,8 +62,8 @@ class ErrorSummary:
     # Group (manifest) -> its result: "OK", "ERROR", "FAIL", "SKIP", or "" when the
     # harness wrote null (a test started and never ended).
     group_results: dict[str, str] = field(default_factory=dict)
-    unexpected: tuple[TestOutcome, ...] = ()
-    known_intermittent: tuple[TestOutcome, ...] = ()
+    unexpected: tuple[ResultLine, ...] = ()
+    known_intermittent: tuple[ResultLine, ...] = ()
     crashes: tuple[CrashReport, ...] = ()
     passed: frozenset[str] = frozenset()
     log_errors: tuple[str, ...] = ()
@@ -161,8 +161,8 @@ class _Builder:
     def __init__(self) -> None:
         self.groups: set[str] = set()
         self.group_results: dict[str, str] = {}
-        self.unexpected: list[TestOutcome] = []
-        self.known: list[TestOutcome] = []
+        self.unexpected: list[ResultLine] = []
+        self.known: list[ResultLine] = []
         self.crashes: list[CrashReport] = []
         self.passed: set[str] = set()
         self.failed_tests: set[str] = set()
@@ -212,7 +212,7 @@ class _Builder:
         known = line.get("known_intermittent", [])
         if not isinstance(known, list):
             raise _Bad("test_result: known_intermittent is not a list")
-        outcome = TestOutcome(
+        outcome = ResultLine(
             test=test,
             group=_optional(line, "group") or "",
             status=status,

@@ -17,7 +17,7 @@ from mozci_monitor.core.errorsummary import (
     MAX_MESSAGE_CHARS,
     CrashReport,
     ErrorSummary,
-    TestOutcome,
+    ResultLine,
 )
 
 _UNEXPECTED = "TEST-UNEXPECTED-"
@@ -39,7 +39,7 @@ class FailureLine:
 
 
 def summary_from_failure_lines(lines: Iterable[FailureLine]) -> ErrorSummary:
-    unexpected: list[TestOutcome] = []
+    unexpected: list[ResultLine] = []
     crashes: list[CrashReport] = []
     count = bad = 0
     for line in lines:
@@ -59,7 +59,7 @@ def summary_from_failure_lines(lines: Iterable[FailureLine]) -> ErrorSummary:
             status = kind[len(_UNEXPECTED) :] or "FAIL"
             message = " | ".join(tokens[2:])[:MAX_MESSAGE_CHARS]
             unexpected.append(
-                TestOutcome(
+                ResultLine(
                     test=tokens[1].replace("\\", "/"),
                     group="",
                     status=status,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mozci_monitor.core.errors import SignatureError
-from mozci_monitor.core.errorsummary import GROUP_NOT_RUN, ErrorSummary, TestOutcome
+from mozci_monitor.core.errorsummary import GROUP_NOT_RUN, ErrorSummary, ResultLine
 
 # (pattern, text) -> does the pattern match somewhere in the text
 PatternMatch = Callable[[str, str], bool]
@@ -150,7 +150,7 @@ def _judge_test(
     return SignatureVerdict.NOT_RUN
 
 
-def _hits(signature: FailureSignature, outcome: TestOutcome, match: PatternMatch) -> bool:
+def _hits(signature: FailureSignature, outcome: ResultLine, match: PatternMatch) -> bool:
     if outcome.test != signature.value:
         return False
     if signature.subtest_pattern is not None and not match(

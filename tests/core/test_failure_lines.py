@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mozci_monitor.core.errorsummary import CrashReport, TestOutcome
+from mozci_monitor.core.errorsummary import CrashReport, ResultLine
 from mozci_monitor.core.failure_lines import FailureLine, summary_from_failure_lines
 from mozci_monitor.core.signature import FailureSignature, SignatureKind, SignatureVerdict, judge
 from mozci_monitor.patterns import re2_search
@@ -14,15 +14,15 @@ T = "dom/base/test/test_a.html"
 LINES = [
     (
         f"TEST-UNEXPECTED-FAIL | {T} | got 1, expected 2",
-        TestOutcome(T, "", "FAIL", "PASS", message="got 1, expected 2"),
+        ResultLine(T, "", "FAIL", "PASS", message="got 1, expected 2"),
     ),
     (
         f"TEST-UNEXPECTED-TIMEOUT | {T} | Test timed out",
-        TestOutcome(T, "", "TIMEOUT", "PASS", message="Test timed out"),
+        ResultLine(T, "", "TIMEOUT", "PASS", message="Test timed out"),
     ),
     (
         "TEST-UNEXPECTED-FAIL | dom\\base\\test\\test_a.html | a | b",
-        TestOutcome(T, "", "FAIL", "PASS", message="a | b"),
+        ResultLine(T, "", "FAIL", "PASS", message="a | b"),
     ),
     (
         f"PROCESS-CRASH | application crashed [@ mozilla::Foo()] | {T}",
@@ -40,7 +40,7 @@ LINES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), LINES, ids=[row[0][:40] for row in LINES])
-def test_a_failure_line(text: str, expected: TestOutcome | CrashReport | None) -> None:
+def test_a_failure_line(text: str, expected: ResultLine | CrashReport | None) -> None:
     summary = summary_from_failure_lines([FailureLine(text)])
     found = (*summary.unexpected, *summary.crashes)
     assert found == ((expected,) if expected else ())
