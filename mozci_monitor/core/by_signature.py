@@ -5,8 +5,8 @@ run that hit the signature and counts the other failures; a push's result for ba
 and bisect counts signature hits and passes, a run where the test did not run being
 missing data, not a pass; confirm-failures' targets are chosen like gecko's action
 (failing tests, else failing manifests, else a retrigger) and answered by Treeherder's
-rule; the culprit search walks back from the earliest hit until the push before it is
-shown clean at the signature's own failure rate.
+rule; the culprit search walks back from the earliest hit until the runs make it the
+culprit with high probability.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mozci_monitor.core.errorsummary import ErrorSummary
-from mozci_monitor.core.sheriff import PushResult, Verdict, wilson_interval
+from mozci_monitor.core.sheriff import PushResult, Verdict
 from mozci_monitor.core.signature import (
     ConfirmAnswer,
     SignatureKind,
@@ -155,37 +155,59 @@ class CulpritStep:
 
 
 def next_culprit_step(
-    counts: Sequence[PushCounts], *, alpha: float = 0.05, max_runs_per_push: int = 200
+    counts: Sequence[PushCounts], *, alpha: float = 0.01, max_runs_per_push: int = 200
 ) -> CulpritStep:
     """Pushes oldest first, the last one failing. The culprit is the earliest push with a
-    hit, once the push before it passed often enough that, at the signature's failure
-    rate (the lower 95% bound of what the pushes from the culprit on show), the chance it
-    hid the regression is below `alpha`. Until then: one more run on that push."""
+    hit once the runs make it the culprit with probability at least 1 - `alpha`
+    (`culprit_posterior`); until then, one more run where the doubt is split in half
+    (a hit there moves the search back at once, passes there remove half the doubt)."""
     earliest = next((index for index, c in enumerate(counts) if c.hits), None)
     if earliest is None:
         return CulpritStep(reason="the signature was never hit in the range")
     if earliest == 0:
         return CulpritStep(reason="hit on the oldest push: the culprit is older than the range")
-    after = counts[earliest:]
-    rate_low, _ = wilson_interval(sum(c.hits for c in after), sum(c.hits + c.passes for c in after))
-    before = counts[earliest - 1]
-    if rate_low > 0 and before.passes >= _passes_needed(rate_low, alpha):
-        return CulpritStep(culprit=earliest, reason=_clean_reason(before.passes, rate_low))
-    if before.passes + before.hits >= max_runs_per_push:
+    posterior = culprit_posterior(counts)
+    if posterior[earliest] >= 1.0 - alpha:
         return CulpritStep(
-            reason=f"push {earliest - 1} not shown clean in {max_runs_per_push} runs"
+            culprit=earliest, reason=f"culprit with probability {posterior[earliest]:.3f}"
         )
-    return CulpritStep(run_on=earliest - 1, reason="the push before the earliest hit needs runs")
+    # Bisect the doubt: run where half the remaining probability lies at or before.
+    doubt = 1.0 - posterior[earliest]
+    mass = 0.0
+    target = earliest - 1
+    for push in range(earliest):
+        mass += posterior[push]
+        if mass >= doubt / 2:
+            target = push
+            break
+    runs = counts[target].passes + counts[target].hits
+    if runs >= max_runs_per_push:
+        return CulpritStep(reason=f"push {target} not shown clean in {max_runs_per_push} runs")
+    return CulpritStep(run_on=target, reason="the culprit may be older than the earliest hit")
 
 
-def _passes_needed(rate: float, alpha: float) -> int:
-    if rate >= 1.0:
-        return 1
-    return math.ceil(math.log(alpha) / math.log(1.0 - rate))
+def culprit_posterior(counts: Sequence[PushCounts]) -> list[float]:
+    """P(the regression starts at push c | the runs), for every push oldest first; index 0
+    also stands for "older than the range". A regression fails the test at one unknown rate
+    from its push on (uniform prior over that rate and over c) and never before, so c is at
+    most the earliest hit; the rate is integrated out (a Beta integral)."""
+    earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts) - 1)
+    hits = sum(c.hits for c in counts)
+    log_likelihood = []
+    # Passes at and after the candidate push count against the rate; earlier ones are
+    # what a clean push does anyway.
+    passes_from = sum(c.passes for c in counts)
+    for push in range(earliest + 1):
+        log_likelihood.append(_log_beta(hits + 1, passes_from + 1))
+        passes_from -= counts[push].passes
+    top = max(log_likelihood)
+    weights = [math.exp(value - top) for value in log_likelihood]
+    total = sum(weights)
+    return [w / total for w in weights] + [0.0] * (len(counts) - earliest - 1)
 
 
-def _clean_reason(passes: int, rate: float) -> str:
-    return f"push before passed {passes} times; at a rate of at least {rate:.2f} that rules it out"
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
 def describe_until_fail(progress: UntilFailProgress) -> dict[str, Any]:

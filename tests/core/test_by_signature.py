@@ -14,6 +14,7 @@ from mozci_monitor.core.by_signature import (
     RunJudgement,
     confirm_answers,
     confirm_plan,
+    culprit_posterior,
     describe_until_fail,
     next_culprit_step,
     push_result_by_signature,
@@ -118,20 +119,42 @@ def counts(*pairs: tuple[int, int]) -> list[PushCounts]:
     return [PushCounts(hits, passes) for hits, passes in pairs]
 
 
+def test_posterior_a_sharp_rise_names_the_push() -> None:
+    posterior = culprit_posterior(counts((0, 3), (0, 6), (3, 0), (3, 0)))
+    assert posterior[3] == 0.0  # never after the earliest hit
+    assert posterior[2] > 0.99
+    assert sum(posterior) == pytest.approx(1.0)
+
+
+def test_posterior_more_passes_before_make_the_culprit_surer() -> None:
+    few = culprit_posterior(counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)))
+    many = culprit_posterior(counts((0, 2), (0, 20), (1, 1), (0, 2), (1, 1)))
+    assert few[2] < many[2]
+    assert few[1] > many[1]
+
+
 @pytest.mark.parametrize(
     ("pushes", "step"),
     [
-        # push 2 hit every time; push 1 passed 3 times: at rate >= 0.44, 0.56^3 > 0.05
+        (counts((0, 3), (0, 6), (3, 0), (3, 0)), 2),
         (
-            counts((0, 3), (0, 3), (3, 0), (3, 0)),
-            CulpritStep(run_on=1, reason="the push before the earliest hit needs runs"),
+            counts((0, 3), (0, 3)),
+            CulpritStep(reason="the signature was never hit in the range"),
         ),
-        # ... 6 passes rule it out (0.56^6 < 0.05)
-        (counts((0, 3), (0, 6), (3, 0), (3, 0)), None),
-        (counts((0, 3), (0, 3)), CulpritStep(reason="the signature was never hit in the range")),
         (
             counts((1, 2), (3, 0)),
             CulpritStep(reason="hit on the oldest push: the culprit is older than the range"),
+        ),
+        # a low rate: the push before the earliest hit is where the doubt splits
+        (
+            counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)),
+            CulpritStep(run_on=1, reason="the culprit may be older than the earliest hit"),
+        ),
+        # a late first hit after single passes: half the doubt lies at or before push 6
+        # (likelihoods 2/((p+1)(p+2)(p+3)) for p passes from the candidate on, by hand)
+        (
+            counts(*[(0, 1)] * 8, (1, 1), (1, 1)),
+            CulpritStep(run_on=6, reason="the culprit may be older than the earliest hit"),
         ),
         (
             counts((0, 3), (0, 200), (1, 30)),
@@ -139,9 +162,9 @@ def counts(*pairs: tuple[int, int]) -> list[PushCounts]:
         ),
     ],
 )
-def test_next_culprit_step(pushes: list[PushCounts], step: CulpritStep | None) -> None:
+def test_next_culprit_step(pushes: list[PushCounts], step: CulpritStep | int) -> None:
     found = next_culprit_step(pushes)
-    if step is None:
-        assert found.culprit == 2 and found.run_on is None
+    if isinstance(step, int):
+        assert (found.culprit, found.run_on) == (step, None)
     else:
         assert found == step
