@@ -266,3 +266,48 @@ class _Builder:
             bad_lines=self.bad_lines,
             bad_line_reasons=tuple(self.reasons),
         )
+
+
+def summary_to_json(summary: ErrorSummary) -> dict[str, Any]:
+    """The plain-data form a store keeps per run (`summary_from_json` reads it back)."""
+    return {
+        "groups": sorted(summary.groups),
+        "group_results": dict(sorted(summary.group_results.items())),
+        "unexpected": [_outcome_json(outcome) for outcome in summary.unexpected],
+        "known_intermittent": [_outcome_json(outcome) for outcome in summary.known_intermittent],
+        "crashes": [
+            {"test": crash.test, "group": crash.group, "signature": crash.signature}
+            for crash in summary.crashes
+        ],
+        "passed": sorted(summary.passed),
+        "log_errors": list(summary.log_errors),
+        "lines": summary.lines,
+        "bad_lines": summary.bad_lines,
+        "bad_line_reasons": list(summary.bad_line_reasons),
+    }
+
+
+def summary_from_json(data: dict[str, Any]) -> ErrorSummary:
+    return ErrorSummary(
+        groups=frozenset(data["groups"]),
+        group_results=dict(data["group_results"]),
+        unexpected=tuple(ResultLine(**outcome) for outcome in data["unexpected"]),
+        known_intermittent=tuple(ResultLine(**outcome) for outcome in data["known_intermittent"]),
+        crashes=tuple(CrashReport(**crash) for crash in data["crashes"]),
+        passed=frozenset(data["passed"]),
+        log_errors=tuple(data["log_errors"]),
+        lines=int(data["lines"]),
+        bad_lines=int(data["bad_lines"]),
+        bad_line_reasons=tuple(data["bad_line_reasons"]),
+    )
+
+
+def _outcome_json(outcome: ResultLine) -> dict[str, Any]:
+    return {
+        "test": outcome.test,
+        "group": outcome.group,
+        "status": outcome.status,
+        "expected": outcome.expected,
+        "subtest": outcome.subtest,
+        "message": outcome.message,
+    }
