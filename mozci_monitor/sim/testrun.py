@@ -52,7 +52,8 @@ class JobTestModel:
     regressions: tuple[PlantedTestRegression, ...] = ()
 
     def covers(self, label: str) -> bool:
-        return label.startswith("test-") and (not self.labels or label in self.labels)
+        base = label.removesuffix("-cf")  # confirm-failures reruns run the same tests
+        return base.startswith("test-") and (not self.labels or base in self.labels)
 
 
 @dataclass(frozen=True)

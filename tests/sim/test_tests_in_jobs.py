@@ -45,6 +45,13 @@ def test_suite_of_a_label() -> None:
     assert suite_of("test-windows11-64/debug-xpcshell") == "xpcshell"
 
 
+def test_covered_labels_include_their_confirm_failures_variant() -> None:
+    chosen = model(labels=(LABEL,))
+    assert chosen.covers(LABEL) and chosen.covers(LABEL + "-cf")
+    assert not chosen.covers(OTHER) and not chosen.covers("build-linux64/opt")
+    assert model().covers(OTHER) and not model().covers("build-linux64/opt")
+
+
 def test_a_label_runs_the_same_manifests_on_every_push_and_chunks_differ() -> None:
     assert manifests_for(model(), LABEL) == manifests_for(model(), LABEL)
     assert manifests_for(model(), LABEL + "-cf") == manifests_for(model(), LABEL)
