@@ -144,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     sim.set_defaults(handler=_sim)
 
+    results = commands.add_parser(
+        "results", help="a test task's results from its structured logs, judged by a signature"
+    )
+    from mozci_monitor.results_cli import add_arguments as add_results_arguments
+
+    add_results_arguments(results)
+    results.set_defaults(handler=_results)
+
     replay = commands.add_parser("replay", help="feed recorded messages through the machine")
     replay.add_argument("file", help='JSON lines: {"exchange", "routing_key", "payload"}')
     replay.add_argument("--dry-run", action="store_true", help="apply, report, then roll back")
@@ -185,6 +193,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.demo import run_demo
 
     return asyncio.run(run_demo(args))
+
+
+def _results(args: argparse.Namespace, settings: Settings) -> int:
+    from mozci_monitor.results_cli import run
+
+    return run(args, settings)
 
 
 def _sim(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,7 +6,8 @@
     │   └── PulseSettingsError   the Pulse connection settings are wrong
     ├── InputError               input from outside is refused; also a ValueError
     │   ├── MalformedMessage     a Pulse message that cannot be applied (recorded and acked)
-    │   └── SubmissionError      a campaign submission is refused (API 4xx, CLI exit 2)
+    │   ├── SubmissionError      a campaign submission is refused (API 4xx, CLI exit 2)
+    │   └── SignatureError       a failure signature or its pattern is refused
     ├── SourceError              a remote source (Taskcluster, Treeherder, hg) failed
     │   ├── TransientError       worth retrying: 5xx, 429, timeout, connection reset
     │   ├── NotFound             404
@@ -71,6 +72,10 @@ class SubmissionError(InputError):
         self.field = field
         self.status = status
         super().__init__(message)
+
+
+class SignatureError(InputError):
+    """A failure signature (test, crash, group) or one of its patterns is refused."""
 
 
 class SourceError(MozciMonitorError):

@@ -31,6 +31,7 @@ __all__ = [
     "StoreError",
     "StoreReader",
     "StoredEntry",
+    "TaskResultsStore",
 ]
 
 
@@ -146,6 +147,16 @@ class ReconcileStore(Protocol):
     def campaign_requests(self, campaign_id: str) -> list[Request]: ...
     def tasks_in_group(self, task_group_id: str) -> list[TaskRecord]: ...
     def try_lease(self, name: str, owner: str, seconds: float) -> bool: ...
+
+
+class TaskResultsStore(Protocol):
+    """Per finished run, what its test results say (`core.errorsummary.summary_to_json`):
+    written once when fetched, read when a campaign judges the run by its signature."""
+
+    def put_task_results(
+        self, task_id: str, run_id: int, source: str, results: dict[str, Any], at: str
+    ) -> bool: ...
+    def task_results(self, task_id: str, run_id: int) -> tuple[str, dict[str, Any]] | None: ...
 
 
 class StoreReader(Protocol):

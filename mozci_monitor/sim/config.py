@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from mozci_monitor.sim.testrun import JobTestModel
+
 Outcome = Literal[
     "completed",
     "failed",
@@ -127,6 +129,9 @@ class SimConfig:
 
     regression: Regression | None = None
     regressions: tuple[Regression, ...] = ()  # more planted regressions, on other labels
+    # Tests inside test jobs (errorsummary.log, Treeherder failure lines); None: jobs only.
+    # A covered label's colour comes from its tests, not from the job-level rates above.
+    tests: JobTestModel | None = None
     forced: tuple[ForcedOutcome, ...] = ()
 
     def __post_init__(self) -> None:

@@ -206,6 +206,37 @@ async def project_jobs(request: web.Request) -> web.Response:
     )
 
 
+async def bug_suggestions(request: web.Request) -> web.Response:
+    """`/api/project/<repo>/jobs/<id>/bug_suggestions/`: the job's failure lines, shaped
+    as Treeherder's `get_error_summary` answers (no bug matching: `bugs` stay empty)."""
+    world = request.app[CTX].world
+    try:
+        job_id = int(request.match_info["job_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No job with id") from None
+    for task in world.tasks.values():
+        for run_id, known_job_id in task.job_ids.items():
+            if known_job_id != job_id:
+                continue
+            tests = world.test_runs.get((task.task_id, run_id))
+            texts = tests.failure_lines() if tests is not None else []
+            return web.json_response(
+                [
+                    {
+                        "search": text,
+                        "search_terms": [],
+                        "path_end": text.split(" | ")[1 if text.startswith("TEST-") else 2],
+                        "bugs": {"open_recent": [], "all_others": []},
+                        "line_number": number,
+                        "counter": 0,
+                        "failure_new_in_rev": False,
+                    }
+                    for number, text in enumerate(texts)
+                ]
+            )
+    raise web.HTTPNotFound(text=f"No job with id: {job_id}")
+
+
 async def repositories(request: web.Request) -> web.Response:
     world = request.app[CTX].world
     return web.json_response(
@@ -226,4 +257,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{api}/repository/", repositories)
     app.router.add_get(f"{api}/project/{{project}}/push/", pushes)
     app.router.add_get(f"{api}/project/{{project}}/jobs/", project_jobs)
+    app.router.add_get(
+        f"{api}/project/{{project}}/jobs/{{job_id}}/bug_suggestions/", bug_suggestions
+    )
     app.router.add_get(f"{api}/jobs/", jobs)

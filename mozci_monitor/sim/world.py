@@ -10,6 +10,7 @@ reasonCreated `rerun`; the deadline resolves anything left as deadline-exceeded.
 from __future__ import annotations
 
 import functools
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from mozci_monitor.sim.taskgraph import (
     decision_definition,
     task_definition,
 )
+from mozci_monitor.sim.testrun import ERRORSUMMARY_NAME, JobTestRun, run_tests
 
 log = structlog.get_logger(__name__)
 
@@ -151,6 +153,9 @@ class World:
         self._graph_rng = random.Random(f"{config.seed}:graph")
         self._id_rng = random.Random(f"{config.seed}:ids")
         self._run_rng = random.Random(f"{config.seed}:runs")
+        self._test_rng = random.Random(f"{config.seed}:tests")
+        # (task id, run id) -> the tests that run ran, for its errorsummary.log.
+        self.test_runs: dict[tuple[str, int], JobTestRun] = {}
         self.graph: FullGraph = build_full_graph(config.platforms, config.suites)
         self.tasks: dict[str, SimTask] = {}
         self.task_groups: dict[str, list[str]] = {}
@@ -468,6 +473,8 @@ class World:
                 return forced.outcome
         if task.kind in ("decision-task", "action-callback"):
             return "completed"
+        if self.config.tests is not None and self.config.tests.covers(task.label):
+            return self._run_tests(task, run_id)
         planted = (self.config.regression, *self.config.regressions)
         for regression in planted:
             if (
@@ -492,6 +499,32 @@ class World:
                 return outcome
             draw -= rate
         return "completed"
+
+    def _run_tests(self, task: SimTask, run_id: int) -> str:
+        """A covered test job: infrastructure first, then its tests decide its colour."""
+        cfg = self.config
+        assert cfg.tests is not None
+        draw = self._run_rng.random()
+        for outcome, rate in (
+            ("claim-expired", cfg.claim_expired_rate),
+            ("worker-shutdown", cfg.worker_shutdown_rate),
+            ("superseded", cfg.superseded_rate),
+            ("deadline-exceeded", cfg.deadline_exceeded_rate),
+        ):
+            if draw < rate:
+                return outcome
+            draw -= rate
+        env = task.definition.get("payload", {}).get("env", {})
+        run = run_tests(
+            cfg.tests,
+            task.label,
+            task.push.index if task.push is not None else None,
+            self._test_rng,
+            only=_test_paths(env),
+            dump_all=bool(env.get("MOZLOG_DUMP_ALL_TESTS")),
+        )
+        self.test_runs[(task.task_id, run_id)] = run
+        return "failed" if run.orange else "completed"
 
     def _resolve(self, task: SimTask, run_id: int, outcome: str) -> None:
         run = task.runs[run_id]
@@ -579,10 +612,12 @@ class World:
         def body() -> bytes:
             return _live_log(label, task.task_id, run).encode()
 
-        task.artifacts.setdefault(run_id, {})["public/logs/live_backing.log"] = (
-            "text/plain; charset=utf-8",
-            body,
-        )
+        artifacts = task.artifacts.setdefault(run_id, {})
+        artifacts["public/logs/live_backing.log"] = ("text/plain; charset=utf-8", body)
+        tests = self.test_runs.get((task.task_id, run_id))
+        if tests is not None and run["state"] in ("completed", "failed"):
+            name = ERRORSUMMARY_NAME.format(suite=tests.suite)
+            artifacts[name] = ("text/plain; charset=utf-8", tests.errorsummary)
 
     def _emit(
         self,
@@ -618,6 +653,21 @@ class World:
 
     def advance_to(self, until: float) -> int:
         return self.events.run_until(until)
+
+
+def _test_paths(env: JSON) -> tuple[str, ...]:
+    """The paths a pinned run is limited to, as gecko passes them to the harness:
+    `MOZHARNESS_CONFIRM_PATHS` (confirm-failures) or `MOZHARNESS_TEST_PATHS` (backfill's
+    testPath), each a JSON object {suite: [paths]}."""
+    for key in ("MOZHARNESS_CONFIRM_PATHS", "MOZHARNESS_TEST_PATHS"):
+        try:
+            by_suite = json.loads(env.get(key) or "{}")
+        except ValueError:
+            continue
+        paths = [p for ps in by_suite.values() if isinstance(ps, list) for p in ps if p]
+        if paths:
+            return tuple(str(p) for p in paths)
+    return ()
 
 
 def _seconds_of(stamp: str, fallback: float) -> float:

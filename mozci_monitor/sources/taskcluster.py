@@ -28,7 +28,7 @@ from mozci_monitor.core.errors import MalformedMessage
 from mozci_monitor.redact import redact_text, redact_url
 
 from .errors import NotFound, SourceError, TransientError
-from .jsonhttp import JsonHttp
+from .jsonhttp import BoundedBody, JsonHttp
 from .models import JsonObject, TaskGroupMember, TaskStatus, status_from_json
 from .politeness import PoliteSource, parse_retry_after
 
@@ -145,6 +145,36 @@ class TaskclusterClient:
         else:
             url = self._queue.buildSignedUrl("getLatestArtifact", task_id, name)
         return await self._http.get_json(url)
+
+    async def list_artifacts(self, task_id: str) -> list[str]:
+        """Names of the artifacts of the task's latest run, every page."""
+        url = self._api("queue", f"task/{task_id}/artifacts")
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            query: dict[str, str | int] = {"limit": 1000}
+            if token:
+                query["continuationToken"] = token
+            page = await self._call(
+                url,
+                functools.partial(
+                    self._queue.listLatestArtifacts, params={"taskId": task_id}, query=query
+                ),
+            )
+            for artifact in page.get("artifacts", ()):
+                if isinstance(artifact, dict) and isinstance(artifact.get("name"), str):
+                    names.append(artifact["name"])
+            token = page.get("continuationToken")
+            if not token:
+                return names
+
+    async def artifact_bytes(self, task_id: str, name: str, *, max_bytes: int) -> BoundedBody:
+        """An artifact of the task's latest run as bytes, at most `max_bytes` of it."""
+        if name.startswith("public/") or not self.has_credentials:
+            url = self._queue.buildUrl("getLatestArtifact", task_id, name)
+        else:
+            url = self._queue.buildSignedUrl("getLatestArtifact", task_id, name)
+        return await self._http.get_bytes(url, max_bytes=max_bytes)
 
     async def rerun_task(self, task_id: str) -> TaskStatus:
         url = self._api("queue", f"task/{task_id}/rerun")

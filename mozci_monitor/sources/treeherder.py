@@ -1,4 +1,4 @@
-"""Treeherder's REST API: a push by revision, and the jobs of a push.
+"""Treeherder's REST API: a push by revision, the jobs of a push, a job's failure lines.
 
 `/api/project/<repo>/push/?revision=<rev>` gives the push; `/api/jobs/?push_id=<id>`
 gives its jobs, paged (`count` per page, up to 2000, and a `next` URL to
@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
+
+from mozci_monitor.core.failure_lines import FailureLine
 
 from .errors import NotFound, SourceError
 from .jsonhttp import JsonHttp
@@ -44,6 +46,27 @@ def parse_jobs(page: Mapping[str, Any]) -> list[TreeherderJob]:
         fields = row if isinstance(row, Mapping) else dict(zip(names, row, strict=False))
         jobs.append(_parse_job(fields))
     return jobs
+
+
+def parse_bug_suggestions(data: Any) -> list[FailureLine]:
+    """`/api/project/<repo>/jobs/<id>/bug_suggestions/`: one entry per error line."""
+    if not isinstance(data, list):
+        raise TypeError("bug_suggestions is not a list")
+    lines = []
+    for entry in data:
+        if not isinstance(entry, Mapping):
+            raise TypeError("bug_suggestions entry is not an object")
+        bugs = entry.get("bugs") or {}
+        path_end = entry.get("path_end")
+        lines.append(
+            FailureLine(
+                text=str(entry["search"]),
+                path_end=str(path_end) if path_end else None,
+                has_bug_suggestions=bool(bugs.get("open_recent") or bugs.get("all_others")),
+                new_in_revision=bool(entry.get("failure_new_in_rev", False)),
+            )
+        )
+    return lines
 
 
 def _parse_job(fields: Mapping[str, Any]) -> TreeherderJob:
@@ -101,6 +124,11 @@ class TreeherderClient:
             if url in seen:
                 raise SourceError("jobs paging loops", source=self._http.source, url=url)
         return jobs
+
+    async def failure_lines(self, repo: str, job_id: int) -> list[FailureLine]:
+        """The job's failure lines as Treeherder's bug suggestions list them."""
+        url = f"{self.base_url}/api/project/{repo}/jobs/{job_id}/bug_suggestions/"
+        return self._guard(parse_bug_suggestions, await self._http.get_json(url), url)
 
     async def jobs_for_revision(self, repo: str, revision: str) -> list[TreeherderJob]:
         return await self.jobs((await self.push(repo, revision)).id)

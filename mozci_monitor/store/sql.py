@@ -304,6 +304,28 @@ class SqlStore:
             (key, value),
         )
 
+    # -- test results -----------------------------------------------------------------------
+
+    def put_task_results(
+        self, task_id: str, run_id: int, source: str, results: dict[str, Any], at: str
+    ) -> bool:
+        """Keep what a finished run's test results say; the first write wins (a finished
+        run's results do not change, and a redelivered fetch must not flip them)."""
+        written = self._sql.execute(
+            "INSERT INTO task_results (task_id, run_id, source, results, recorded_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (task_id, run_id) DO NOTHING",
+            (task_id, run_id, source, self._sql.json(results), at),
+        ).rowcount
+        return bool(written)
+
+    def task_results(self, task_id: str, run_id: int) -> tuple[str, dict[str, Any]] | None:
+        """(source, results) of one run, or None when they were not recorded."""
+        row = self._sql.execute(
+            "SELECT source, results FROM task_results WHERE task_id = ? AND run_id = ?",
+            (task_id, run_id),
+        ).one()
+        return None if row is None else (str(row["source"]), json.loads(row["results"]))
+
     # -- campaigns --------------------------------------------------------------------------
 
     def add_campaign(self, campaign: Campaign, at: str) -> None:
@@ -645,6 +667,12 @@ class SqlStore:
                 "SELECT task_id FROM tasks WHERE updated_at < ?"
                 f" AND task_group_id NOT IN ({_WATCHED_GROUPS}) ORDER BY updated_at",
                 [tasks_before],
+            ),
+            # Test results of runs whose task is gone (pruned above, or never stored).
+            "task_results": (
+                "SELECT task_id FROM task_results WHERE task_id NOT IN"
+                " (SELECT task_id FROM tasks) ORDER BY task_id",
+                [],
             ),
         }
 

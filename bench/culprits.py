@@ -1,0 +1,238 @@
+"""Culprit finding judged by job colour and by failure signature, on planted cases.
+
+    python bench/culprits.py --json            # 240 cases, last line is the JSON summary
+    python bench/culprits.py --cases 50 --seed 3
+
+Each case plants a test regression with the simulator's test model (mozci_monitor.sim.
+testrun, the code that makes the simulated jobs' errorsummary.log): the culprit push at
+random in a range of 20-30 pushes, the test's failure rate after it from 5 % to 100 %,
+unrelated intermittents making the job orange 10-40 % of the time, known intermittents
+logged as such. The newest push is the failing task the search starts from. Every run's
+errorsummary.log is parsed and judged by the project's own code (core.errorsummary,
+core.signature), so the test-level strategy sees exactly what a campaign would.
+
+Strategies, each with the same budget of test tasks (6 per push in range):
+  job-level   today's bisect: the budget spread evenly over the pushes, each run counted
+              green or orange by the job's result, the change point of the orange rate.
+  test-level  runs judged by the signature taken from the failing task; 2 runs per push,
+              then one run at a time where the doubt about the culprit splits in half,
+              until the earliest hit is the culprit with probability 0.99 or the budget
+              is spent (core.by_signature.next_culprit_step).
+
+Accuracy counts the right culprit, or "cannot tell" on a case the budget cannot decide;
+never a wrong culprit. A case is decidable when ruling out the push before the culprit at
+the true rate (0.05 risk) plus seeing one failure at the culprit fits in half the budget.
+What it does not model: a test that is itself intermittent before the culprit, chunks
+whose manifests move between pushes, and runs lost to infrastructure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mozci_monitor.core.by_signature import PushCounts, next_culprit_step
+from mozci_monitor.core.errorsummary import parse_errorsummary
+from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
+from mozci_monitor.core.signature import (
+    SignatureVerdict,
+    judge,
+    signatures_of,
+)
+from mozci_monitor.patterns import re2_search
+from mozci_monitor.sim.config import SimConfig
+from mozci_monitor.sim.testrun import (
+    JobTestModel,
+    PlantedTestRegression,
+    flaky_tests_of,
+    manifests_for,
+    run_tests,
+)
+
+LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-1"
+RUNS_PER_PUSH = 6
+ALPHA = 0.05
+# Risk the test-level search accepts that the push it rules out hid the regression.
+SEARCH_RISK = 0.01
+INITIAL_RUNS = 2
+# Mean run time of a simulated test task (SimConfig.test_runtime), for CI hours.
+TASK_HOURS = sum(SimConfig().test_runtime) / 2 / 3600
+
+
+@dataclass(frozen=True)
+class Case:
+    pushes: int
+    culprit: int
+    rate: float
+    background: float
+    test: str
+    seed: int
+
+    @property
+    def budget(self) -> int:
+        return RUNS_PER_PUSH * self.pushes
+
+    @property
+    def decidable(self) -> bool:
+        rule_out = 1 if self.rate >= 1.0 else math.ceil(math.log(ALPHA) / math.log(1 - self.rate))
+        return rule_out + math.ceil(1 / self.rate) <= self.budget / 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    culprit: int | None
+    tasks: int
+
+
+class Runner:
+    """Runs of the case's label at one push: (job orange, signature verdict)."""
+
+    def __init__(self, case: Case) -> None:
+        regression = PlantedTestRegression(LABEL, case.test, case.culprit, case.rate)
+        self.model = JobTestModel(
+            background_orange=case.background,
+            known_intermittent_rate=0.3,
+            regressions=(regression,),
+        )
+        self.rng = random.Random(case.seed)
+        self.tasks = 0
+        self.signature = None
+        # The failing task the campaign starts from: a run on the newest push that hit.
+        while self.signature is None:
+            run = run_tests(self.model, LABEL, case.pushes - 1, self.rng)
+            found = [
+                s
+                for s in signatures_of(parse_errorsummary(run.errorsummary()))
+                if s.value == case.test
+            ]
+            self.signature = found[0] if found else None
+
+    def run(self, push: int) -> tuple[bool, SignatureVerdict]:
+        self.tasks += 1
+        run = run_tests(self.model, LABEL, push, self.rng)
+        summary = parse_errorsummary(run.errorsummary())
+        assert self.signature is not None
+        return run.orange, judge(self.signature, summary, match=re2_search)
+
+
+def job_level(case: Case) -> Outcome:
+    runner = Runner(case)
+    results = []
+    for push in range(case.pushes):
+        oranges = sum(runner.run(push)[0] for _ in range(RUNS_PER_PUSH))
+        verdict = Verdict.FAILED if oranges else Verdict.PASSED
+        green = RUNS_PER_PUSH - oranges
+        results.append(PushResult(push, f"r{push}", verdict, green=green, orange=oranges))
+    worse = change_point(results)["first_worse"]
+    return Outcome(None if worse is None else int(worse["push_id"]), runner.tasks)
+
+
+def test_level(case: Case) -> Outcome:
+    runner = Runner(case)
+    hits = [0] * case.pushes
+    passes = [0] * case.pushes
+
+    def record(push: int) -> None:
+        verdict = runner.run(push)[1]
+        if verdict is SignatureVerdict.HIT:
+            hits[push] += 1
+        elif verdict is SignatureVerdict.PASSED:
+            passes[push] += 1
+
+    hits[-1] += 1  # the failing task the campaign starts from
+    for push in range(case.pushes):
+        for _ in range(INITIAL_RUNS):
+            record(push)
+    while True:
+        counts = [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+        step = next_culprit_step(counts, alpha=SEARCH_RISK)
+        if step.culprit is not None:
+            return Outcome(step.culprit, runner.tasks)
+        if step.run_on is None or runner.tasks >= case.budget:
+            return Outcome(None, runner.tasks)
+        record(step.run_on)
+
+
+STRATEGIES: dict[str, Callable[[Case], Outcome]] = {
+    "job-level": job_level,
+    "test-level": test_level,
+}
+
+
+def make_cases(count: int, seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    model = JobTestModel()
+    candidates = [
+        test
+        for manifest in manifests_for(model, LABEL)
+        for test in manifest.tests
+        if test not in flaky_tests_of(model, LABEL)
+    ]
+    cases = []
+    for index in range(count):
+        pushes = rng.randint(20, 30)
+        cases.append(
+            Case(
+                pushes=pushes,
+                culprit=rng.randint(1, pushes - 1),
+                rate=rng.uniform(0.05, 1.0),
+                background=rng.uniform(0.10, 0.40),
+                test=rng.choice(candidates),
+                seed=seed * 100_003 + index,
+            )
+        )
+    return cases
+
+
+def score(cases: list[Case], outcomes: list[Outcome]) -> dict[str, float]:
+    right = wrong = unknown = honest = 0
+    for case, outcome in zip(cases, outcomes, strict=True):
+        if outcome.culprit is None:
+            unknown += 1
+            honest += not case.decidable
+        elif outcome.culprit == case.culprit:
+            right += 1
+        else:
+            wrong += 1
+    n = len(cases)
+    tasks = sum(outcome.tasks for outcome in outcomes) / n
+    return {
+        "accuracy": round((right + honest) / n, 4),
+        "false_culprit_rate": round(wrong / n, 4),
+        "unknown_rate": round(unknown / n, 4),
+        "tasks_per_case": round(tasks, 1),
+        "ci_hours_per_case": round(tasks * TASK_HOURS, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=240)
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--json", action="store_true", help="only the JSON summary line")
+    args = parser.parse_args(argv)
+    cases = make_cases(args.cases, args.seed)
+    summary: dict[str, object] = {"cases": len(cases), "strategies": {}}
+    for name, strategy in STRATEGIES.items():
+        outcomes = [strategy(case) for case in cases]
+        figures = score(cases, outcomes)
+        summary["strategies"][name] = figures  # type: ignore[index]
+        if not args.json:
+            print(f"{name:>10}: {figures}")
+    if not args.json:
+        decidable = sum(case.decidable for case in cases)
+        print(f"{decidable} of {len(cases)} cases decidable within the budget")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""Campaign answers by failure signature instead of by job colour.
+
+Pure functions over per-task verdicts (`core.signature.judge`): until-fail stops on the
+run that hit the signature and counts the other failures; a push's result for backfill
+and bisect counts signature hits and passes, a run where the test did not run being
+missing data, not a pass; confirm-failures' targets are chosen like gecko's action
+(failing tests, else failing manifests, else a retrigger) and answered by Treeherder's
+rule; the culprit search walks back from the earliest hit until the runs make it the
+culprit with high probability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mozci_monitor.core.errorsummary import ErrorSummary
+from mozci_monitor.core.sheriff import PushResult, Verdict
+from mozci_monitor.core.signature import (
+    ConfirmAnswer,
+    SignatureKind,
+    SignatureVerdict,
+    confirm_answer,
+    signatures_of,
+)
+
+# gecko's confirm-failures stops collecting past 10 failing tests.
+MAX_CONFIRM_TESTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RunJudgement:
+    """One finished run judged by the campaign's signature."""
+
+    task_id: str
+    run_id: int
+    verdict: SignatureVerdict
+    orange: bool = False
+    # Tests that failed unexpectedly in this run, other than the signature's.
+    other_failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UntilFailProgress:
+    hit: RunJudgement | None
+    runs: int
+    passes: int
+    missing: int
+    other_failures: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.hit is not None
+
+
+def until_fail_progress(judgements: Sequence[RunJudgement]) -> UntilFailProgress:
+    """Runs in the order they ended; the first that hit the signature is the answer, the
+    other failures seen before it are recorded and counted, never a stop."""
+    others: Counter[str] = Counter()
+    passes = missing = 0
+    for runs, judgement in enumerate(judgements, start=1):
+        others.update(judgement.other_failures)
+        if judgement.verdict is SignatureVerdict.HIT:
+            return UntilFailProgress(judgement, runs, passes, missing, dict(others))
+        if judgement.verdict is SignatureVerdict.PASSED:
+            passes += 1
+        else:
+            missing += 1
+    return UntilFailProgress(None, len(judgements), passes, missing, dict(others))
+
+
+def push_result_by_signature(
+    push_id: int, revision: str, verdicts: Sequence[SignatureVerdict], *, note: str = ""
+) -> PushResult:
+    """A push judged by the signature: any hit makes it bad (unrelated oranges are not
+    counted at all); passes make it good; runs that say nothing are left out."""
+    hits = verdicts.count(SignatureVerdict.HIT)
+    passes = verdicts.count(SignatureVerdict.PASSED)
+    if hits:
+        verdict = Verdict.FAILED
+    elif passes:
+        verdict = Verdict.PASSED
+    elif verdicts:
+        verdict = Verdict.UNKNOWN
+    else:
+        verdict = Verdict.NOT_RUN
+    missing = len(verdicts) - hits - passes
+    if missing:
+        note = (
+            f"{note}; {missing} run(s) without the test"
+            if note
+            else (f"{missing} run(s) without the test")
+        )
+    return PushResult(push_id, revision, verdict, green=passes, orange=hits, note=note)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmTarget:
+    """One confirm-failures rerun: a test (path and its manifest) or a whole manifest."""
+
+    path: str
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmPlan:
+    tests: tuple[ConfirmTarget, ...] = ()
+    groups: tuple[ConfirmTarget, ...] = ()
+
+    @property
+    def retrigger(self) -> bool:
+        """Nothing specific failed: gecko falls back to retriggering the task."""
+        return not self.tests and not self.groups
+
+
+def confirm_plan(summary: ErrorSummary | None) -> ConfirmPlan:
+    if summary is None:
+        return ConfirmPlan()
+    tests: list[ConfirmTarget] = []
+    failing_groups: list[str] = []
+    for signature in signatures_of(summary):
+        if signature.kind is SignatureKind.TEST and len(tests) < MAX_CONFIRM_TESTS:
+            tests.append(ConfirmTarget(signature.value, signature.group or ""))
+        elif signature.kind is SignatureKind.GROUP:
+            failing_groups.append(signature.value)
+    # Like gecko: a manifest is rerun whole only when no test of it is rerun.
+    covered = {target.group for target in tests}
+    groups = tuple(ConfirmTarget("", group) for group in failing_groups if group not in covered)
+    return ConfirmPlan(tuple(tests), groups)
+
+
+def confirm_answers(
+    runs_by_test: Mapping[str, Sequence[SignatureVerdict]],
+) -> dict[str, ConfirmAnswer]:
+    """Per test, what its `-cf` runs say (Treeherder's rule)."""
+    return {test: confirm_answer(verdicts) for test, verdicts in sorted(runs_by_test.items())}
+
+
+@dataclass(frozen=True, slots=True)
+class PushCounts:
+    hits: int = 0
+    passes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritStep:
+    """What the search wants next: a culprit, one more run on a push, or cannot tell."""
+
+    culprit: int | None = None
+    run_on: int | None = None
+    reason: str = ""
+
+
+def next_culprit_step(
+    counts: Sequence[PushCounts], *, alpha: float = 0.01, max_runs_per_push: int = 200
+) -> CulpritStep:
+    """Pushes oldest first, the last one failing. The culprit is the earliest push with a
+    hit once the runs make it the culprit with probability at least 1 - `alpha`
+    (`culprit_posterior`); until then, one more run where the doubt is split in half
+    (a hit there moves the search back at once, passes there remove half the doubt)."""
+    earliest = next((index for index, c in enumerate(counts) if c.hits), None)
+    if earliest is None:
+        return CulpritStep(reason="the signature was never hit in the range")
+    if earliest == 0:
+        return CulpritStep(reason="hit on the oldest push: the culprit is older than the range")
+    posterior = culprit_posterior(counts)
+    if posterior[earliest] >= 1.0 - alpha:
+        return CulpritStep(
+            culprit=earliest, reason=f"culprit with probability {posterior[earliest]:.3f}"
+        )
+    # Bisect the doubt: run where half the remaining probability lies at or before.
+    doubt = 1.0 - posterior[earliest]
+    mass = 0.0
+    target = earliest - 1
+    for push in range(earliest):
+        mass += posterior[push]
+        if mass >= doubt / 2:
+            target = push
+            break
+    runs = counts[target].passes + counts[target].hits
+    if runs >= max_runs_per_push:
+        return CulpritStep(reason=f"push {target} not shown clean in {max_runs_per_push} runs")
+    return CulpritStep(run_on=target, reason="the culprit may be older than the earliest hit")
+
+
+def culprit_posterior(counts: Sequence[PushCounts]) -> list[float]:
+    """P(the regression starts at push c | the runs), for every push oldest first; index 0
+    also stands for "older than the range". A regression fails the test at one unknown rate
+    from its push on (uniform prior over that rate and over c) and never before, so c is at
+    most the earliest hit; the rate is integrated out (a Beta integral)."""
+    earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts) - 1)
+    hits = sum(c.hits for c in counts)
+    log_likelihood = []
+    # Passes at and after the candidate push count against the rate; earlier ones are
+    # what a clean push does anyway.
+    passes_from = sum(c.passes for c in counts)
+    for push in range(earliest + 1):
+        log_likelihood.append(_log_beta(hits + 1, passes_from + 1))
+        passes_from -= counts[push].passes
+    top = max(log_likelihood)
+    weights = [math.exp(value - top) for value in log_likelihood]
+    total = sum(weights)
+    return [w / total for w in weights] + [0.0] * (len(counts) - earliest - 1)
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def describe_until_fail(progress: UntilFailProgress) -> dict[str, Any]:
+    hit = progress.hit
+    return {
+        "hit": None if hit is None else {"task_id": hit.task_id, "run_id": hit.run_id},
+        "runs": progress.runs,
+        "passes": progress.passes,
+        "missing": progress.missing,
+        "other_failures": dict(sorted(progress.other_failures.items())),
+    }

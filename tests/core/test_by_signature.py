@@ -1,0 +1,170 @@
+"""Campaign answers by signature, as tables: until-fail, a push's result, confirm-failures'
+targets and answers, and the culprit search's next step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mozci_monitor.core.by_signature import (
+    ConfirmTarget,
+    CulpritStep,
+    PushCounts,
+    RunJudgement,
+    confirm_answers,
+    confirm_plan,
+    culprit_posterior,
+    describe_until_fail,
+    next_culprit_step,
+    push_result_by_signature,
+    until_fail_progress,
+)
+from mozci_monitor.core.errorsummary import parse_errorsummary
+from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
+from mozci_monitor.core.signature import ConfirmAnswer, SignatureVerdict
+
+HIT, PASSED, NOT_RUN = SignatureVerdict.HIT, SignatureVerdict.PASSED, SignatureVerdict.NOT_RUN
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "errorsummary"
+
+
+def run(n: int, verdict: SignatureVerdict, *others: str) -> RunJudgement:
+    return RunJudgement(
+        f"T{n}", 0, verdict, orange=bool(others) or verdict is HIT, other_failures=others
+    )
+
+
+def test_until_fail_stops_on_the_hit_and_counts_other_failures() -> None:
+    progress = until_fail_progress(
+        [
+            run(1, PASSED, "a.js"),
+            run(2, NOT_RUN),
+            run(3, PASSED, "a.js", "b.js"),
+            run(4, HIT, "b.js"),
+            run(5, HIT),
+        ]
+    )
+    assert progress.done
+    assert describe_until_fail(progress) == {
+        "hit": {"task_id": "T4", "run_id": 0},
+        "runs": 4,
+        "passes": 2,
+        "missing": 1,
+        "other_failures": {"a.js": 2, "b.js": 2},
+    }
+
+
+def test_until_fail_orange_runs_without_the_signature_do_not_stop_it() -> None:
+    progress = until_fail_progress([run(n, PASSED, "flaky.js") for n in range(5)])
+    assert not progress.done
+    assert (progress.runs, progress.passes, progress.other_failures) == (5, 5, {"flaky.js": 5})
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "verdict", "green", "orange", "note"),
+    [
+        ([PASSED, PASSED, HIT], Verdict.FAILED, 2, 1, ""),
+        ([PASSED, NOT_RUN], Verdict.PASSED, 1, 0, "1 run(s) without the test"),
+        ([NOT_RUN, NOT_RUN], Verdict.UNKNOWN, 0, 0, "2 run(s) without the test"),
+        ([], Verdict.NOT_RUN, 0, 0, ""),
+    ],
+)
+def test_a_push_judged_by_the_signature(
+    verdicts: list[SignatureVerdict], verdict: Verdict, green: int, orange: int, note: str
+) -> None:
+    assert push_result_by_signature(7, "abc", verdicts) == PushResult(
+        7, "abc", verdict, green=green, orange=orange, note=note
+    )
+
+
+def test_bisect_rate_ignores_unrelated_oranges() -> None:
+    # Job-level, every push is orange half the time; by signature only the last two fail.
+    pushes = [push_result_by_signature(i, f"r{i}", [PASSED] * 6) for i in range(4)]
+    pushes += [push_result_by_signature(i, f"r{i}", [HIT, HIT, PASSED] * 2) for i in (4, 5)]
+    answer = change_point(pushes)
+    assert answer["first_worse"]["push_id"] == 4
+
+
+def test_confirm_plan_like_gecko() -> None:
+    plan = confirm_plan(
+        parse_errorsummary((FIXTURES / "mozlog_generated_errorsummary.log").read_bytes())
+    )
+    assert plan.tests == (
+        ConfirmTarget("dom/base/test/test_b.html", "dom/base/test/mochitest.toml"),
+        ConfirmTarget("layout/base/tests/test_d.html", "layout/base/tests/mochitest.toml"),
+    )
+    assert plan.groups == ()
+    assert not plan.retrigger
+
+
+def test_confirm_plan_groups_then_retrigger() -> None:
+    only_a_group = parse_errorsummary(
+        '{"action": "test_groups", "groups": ["a/m.ini"]}\n'
+        '{"action": "group_result", "group": "a/m.ini", "status": "ERROR"}'
+    )
+    assert confirm_plan(only_a_group).groups == (ConfirmTarget("", "a/m.ini"),)
+    assert confirm_plan(None).retrigger
+    assert confirm_plan(parse_errorsummary("")).retrigger
+
+
+def test_confirm_answers_per_test() -> None:
+    assert confirm_answers({"b.js": [PASSED, PASSED], "a.js": [PASSED, HIT], "c.js": []}) == {
+        "a.js": ConfirmAnswer.REGRESSION,
+        "b.js": ConfirmAnswer.INTERMITTENT,
+        "c.js": ConfirmAnswer.UNKNOWN,
+    }
+
+
+def counts(*pairs: tuple[int, int]) -> list[PushCounts]:
+    return [PushCounts(hits, passes) for hits, passes in pairs]
+
+
+def test_posterior_a_sharp_rise_names_the_push() -> None:
+    posterior = culprit_posterior(counts((0, 3), (0, 6), (3, 0), (3, 0)))
+    assert posterior[3] == 0.0  # never after the earliest hit
+    assert posterior[2] > 0.99
+    assert sum(posterior) == pytest.approx(1.0)
+
+
+def test_posterior_more_passes_before_make_the_culprit_surer() -> None:
+    few = culprit_posterior(counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)))
+    many = culprit_posterior(counts((0, 2), (0, 20), (1, 1), (0, 2), (1, 1)))
+    assert few[2] < many[2]
+    assert few[1] > many[1]
+
+
+@pytest.mark.parametrize(
+    ("pushes", "step"),
+    [
+        (counts((0, 3), (0, 6), (3, 0), (3, 0)), 2),
+        (
+            counts((0, 3), (0, 3)),
+            CulpritStep(reason="the signature was never hit in the range"),
+        ),
+        (
+            counts((1, 2), (3, 0)),
+            CulpritStep(reason="hit on the oldest push: the culprit is older than the range"),
+        ),
+        # a low rate: the push before the earliest hit is where the doubt splits
+        (
+            counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)),
+            CulpritStep(run_on=1, reason="the culprit may be older than the earliest hit"),
+        ),
+        # a late first hit after single passes: half the doubt lies at or before push 6
+        # (likelihoods 2/((p+1)(p+2)(p+3)) for p passes from the candidate on, by hand)
+        (
+            counts(*[(0, 1)] * 8, (1, 1), (1, 1)),
+            CulpritStep(run_on=6, reason="the culprit may be older than the earliest hit"),
+        ),
+        (
+            counts((0, 3), (0, 200), (1, 30)),
+            CulpritStep(reason="push 1 not shown clean in 200 runs"),
+        ),
+    ],
+)
+def test_next_culprit_step(pushes: list[PushCounts], step: CulpritStep | int) -> None:
+    found = next_culprit_step(pushes)
+    if isinstance(step, int):
+        assert (found.culprit, found.run_on) == (step, None)
+    else:
+        assert found == step
