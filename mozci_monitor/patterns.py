@@ -1,22 +1,30 @@
-"""User patterns (a signature's subtest or message pattern) compiled with RE2.
+"""Every pattern a user gives (fill include/exclude, a signature's subtest or message) compiled
+with RE2, in one place.
 
-RE2 matches in time linear in the text, so a pattern from a user cannot stall the event
-loop the way a backtracking `re` pattern can; its memory is capped too. Compiled patterns
-are cached: a campaign matches the same few patterns against every task it judges.
+RE2 matches in time linear in the text, so a pattern from a user cannot stall the event loop
+the way a backtracking `re` pattern can (`^([\\w/-]|[\\w/-])*!` froze the daemon with `re`); its
+memory is capped too, and its own stderr logging is off so nothing bypasses the structured log.
+Compiled patterns are cached: a campaign matches the same few patterns against every task.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 import re2
 
-from mozci_monitor.core.errors import SignatureError
+from mozci_monitor.core.errors import PatternRefused
+from mozci_monitor.core.kinds._params import MAX_PATTERN_LENGTH
 
-MAX_PATTERN_CHARS = 500
-# RE2's default is 8 MiB per pattern; a subtest or message pattern needs far less.
+# RE2's default is 8 MiB per pattern; a label, subtest or message pattern needs far less.
 MAX_PATTERN_MEMORY = 1 << 20
+
+
+class UserPattern(Protocol):
+    """A user's pattern compiled by RE2 (the part of its interface the monitor uses)."""
+
+    def search(self, text: str) -> object: ...
 
 
 def _options() -> Any:
@@ -27,26 +35,28 @@ def _options() -> Any:
     return options
 
 
-def check_pattern(pattern: str) -> None:
-    """Refuse a pattern RE2 cannot compile within the limits, naming why."""
-    _compiled(pattern)
-
-
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> Any:
-    if len(pattern) > MAX_PATTERN_CHARS:
-        raise SignatureError(f"pattern longer than {MAX_PATTERN_CHARS} characters")
+def compile_pattern(pattern: str) -> UserPattern:
+    """The RE2 program for a user's pattern, or PatternRefused naming why."""
+    if not 0 < len(pattern) <= MAX_PATTERN_LENGTH:
+        raise PatternRefused(f"must be a string of 1 to {MAX_PATTERN_LENGTH} characters")
     try:
-        return re2.compile(pattern, _options())
+        compiled: UserPattern = re2.compile(pattern, _options())
     except re2.error as error:
-        reason = error.args[0] if error.args else error
+        reason = error.args[0] if error.args else "invalid"
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        raise SignatureError(
-            f"pattern {pattern!r} is not a valid RE2 expression: {reason}"
-        ) from error
+        raise PatternRefused(
+            f"{pattern!r} is not a regular expression RE2 accepts: {reason}"
+        ) from None
+    return compiled
+
+
+def check_pattern(pattern: str) -> None:
+    """Refuse a pattern RE2 cannot compile within the limits (PatternRefused)."""
+    compile_pattern(pattern)
 
 
 def re2_search(pattern: str, text: str) -> bool:
     """The `PatternMatch` campaigns give `core.signature.judge`."""
-    return _compiled(pattern).search(text) is not None
+    return compile_pattern(pattern).search(text) is not None

@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 _OPEN_STATES = frozenset({"unscheduled", "pending", "running"})
 
 
-class PlanError(ValueError):
+class PlanError(SubmissionError):
     """The campaign cannot be planned (unknown revision, nothing to analyse)."""
 
 

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from mozci_monitor.config import Settings
-from mozci_monitor.core.errors import SignatureError, SourceError
+from mozci_monitor.core.errors import PatternRefused, SignatureError, SourceError
 from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.signature import FailureSignature, judge, parse_signature, signatures_of
 from mozci_monitor.patterns import check_pattern, re2_search
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         signature = _signature(args)
-    except SignatureError as error:
+    except (SignatureError, PatternRefused) as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 2
     try:

@@ -19,15 +19,14 @@ import types
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, fields
 from functools import cache
-from typing import Annotated, Any, Protocol, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import msgspec
-import re2
 
 from mozci_monitor.core.campaign import CampaignKind
-from mozci_monitor.core.errors import SubmissionError
+from mozci_monitor.core.errors import PatternRefused, SubmissionError
 from mozci_monitor.core.kinds import REGISTRY, AnyParams, KindSpec, Param
-from mozci_monitor.core.kinds._params import MAX_PATTERN_LENGTH
+from mozci_monitor.patterns import UserPattern, compile_pattern
 
 __all__ = [
     "UserPattern",
@@ -38,30 +37,12 @@ __all__ = [
 ]
 
 
-class UserPattern(Protocol):
-    """A user's pattern compiled by RE2 (the part of its interface the monitor uses)."""
-
-    def search(self, text: str) -> object: ...
-
-
 def compile_user_pattern(pattern: str, field: str = "include") -> UserPattern:
-    """A user's regular expression, compiled by RE2 (linear time), or SubmissionError."""
-    if not 0 < len(pattern) <= MAX_PATTERN_LENGTH:
-        raise SubmissionError(
-            f"{field}: each must be a string of 1 to {MAX_PATTERN_LENGTH} characters",
-            field=field,
-        )
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print to stderr, outside the structured log
+    """A user's regular expression compiled by RE2 (linear time), or SubmissionError naming it."""
     try:
-        compiled: UserPattern = re2.compile(pattern, options=options)
-        return compiled
-    except re2.error as error:
-        reason = _text(error.args[0]) if error.args else "invalid"
-        raise SubmissionError(
-            f"{field}: {pattern!r} is not a regular expression RE2 accepts: {reason}",
-            field=field,
-        ) from None
+        return compile_pattern(pattern)
+    except PatternRefused as refused:
+        raise SubmissionError(f"{field}: {refused}", field=field) from None
 
 
 def parse_submission(document: object) -> AnyParams:

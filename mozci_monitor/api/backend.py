@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import AnyParams
 from mozci_monitor.core.model import Request
 
@@ -62,7 +63,7 @@ class HealthView:
 CampaignSubmission = AnyParams
 
 
-class SubmissionRefused(Exception):
+class SubmissionRefused(SubmissionError):
     """The backend cannot start this (valid) submission; `field` names the culprit if any."""
 
     def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from mozci_monitor import submissions
 from mozci_monitor.api.backend import CampaignSubmission
-from mozci_monitor.core.errors import SubmissionError
+from mozci_monitor.core.errors import InputError, SubmissionError
 
 MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
@@ -22,7 +22,7 @@ MAX_REASON = 500
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
-class ApiError(Exception):
+class ApiError(InputError):
     """An HTTP error answered as ``{"error": message, "field": field}``."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:

@@ -7,7 +7,8 @@
     ├── InputError               input from outside is refused; also a ValueError
     │   ├── MalformedMessage     a Pulse message that cannot be applied (recorded and acked)
     │   ├── SubmissionError      a campaign submission is refused (API 4xx, CLI exit 2)
-    │   └── SignatureError       a failure signature or its pattern is refused
+    │   ├── SignatureError       a failure signature is refused
+    │   └── PatternRefused       RE2 cannot compile a user's pattern within the limits
     ├── SourceError              a remote source (Taskcluster, Treeherder, hg) failed
     │   ├── TransientError       worth retrying: 5xx, 429, timeout, connection reset
     │   ├── NotFound             404
@@ -76,6 +77,10 @@ class SubmissionError(InputError):
 
 class SignatureError(InputError):
     """A failure signature (test, crash, group) or one of its patterns is refused."""
+
+
+class PatternRefused(InputError):
+    """A user's regular expression that RE2 cannot compile within the limits."""
 
 
 class SourceError(MozciMonitorError):

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mozci_monitor.core.errors import InputError
+
 # Statuses a harness reports when a test did what it should.
 PASSING_STATUSES = frozenset({"PASS", "OK"})
 # A group whose result is one of these did not run its tests at all.
@@ -82,7 +84,7 @@ class ErrorSummary:
         return bool(self.groups) and self.groups <= self.group_results.keys()
 
 
-class _Bad(Exception):
+class _Bad(InputError):
     """One line refused; the message is the reason counted."""
 
 

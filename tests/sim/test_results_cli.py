@@ -88,5 +88,5 @@ async def test_no_results_and_refused_patterns(
     assert await results(config, decision) == 1
     assert "no test results" in capsys.readouterr().err
     assert await results(config, decision, "--test", "a.js", "--subtest", "(a") == 2
-    assert "not a valid RE2 expression" in capsys.readouterr().err
+    assert "not a regular expression RE2 accepts" in capsys.readouterr().err
     assert await results(config, decision, "--message", "x") == 2
