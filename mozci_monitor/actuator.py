@@ -19,6 +19,8 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import structlog
 
+from mozci_monitor.core import errors
+from mozci_monitor.core.action_routes import ActionChoice, choose_add_new_jobs, choose_retrigger
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
@@ -35,7 +37,6 @@ from mozci_monitor.observe import (
 )
 from mozci_monitor.ports.store import OutboxEntry, OutboxStore
 from mozci_monitor.sources import HookCall, SourceError
-from mozci_monitor.sources.actions import ActionError
 from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
 from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
 
@@ -61,7 +62,8 @@ class ActionSource(Protocol):
     async def cancel_task(self, task_id: str) -> TaskStatus: ...
 
 
-Render = Callable[..., HookCall]
+# actions.json, the entry chosen, the task group: the hook call (sources.render_choice)
+Render = Callable[[Any, ActionChoice, str], HookCall]
 InStore = Callable[..., Awaitable[Any]]
 
 
@@ -282,24 +284,27 @@ class Actuator:
         if push is None:
             raise _Permanent("no push to act on")
         actions_json = await self._actions_json_for(push.repo, push.revision, push.task_group_id)
-        tags: Mapping[str, str] | None = None
-        if action.kind is ActionKind.RETRIGGER:
-            assert action.task_id is not None
-            name, task_id = "retrigger", action.task_id
-            user_input: dict[str, Any] = {"times": action.times}
-            definition = await self._tc.task(action.task_id)
-            tags = definition.get("tags") or {}
-        else:
-            name, task_id = "add-new-jobs", None
-            user_input = {"tasks": list(action.labels), "times": action.times}
         try:
-            call = self._render(
-                actions_json, name, push.task_group_id, task_id, user_input, task_tags=tags
-            )
-        except ActionError as error:
+            if action.kind is ActionKind.RETRIGGER:
+                assert action.task_id is not None
+                definition = await self._tc.task(action.task_id)
+                tags = {str(k): str(v) for k, v in (definition.get("tags") or {}).items()}
+                label = str((definition.get("metadata") or {}).get("name") or tags.get("label"))
+                choice = choose_retrigger(
+                    actions_json,
+                    label=label,
+                    task_id=action.task_id,
+                    tags=tags,
+                    times=action.times,
+                )
+            else:
+                choice = choose_add_new_jobs(actions_json, action.labels, action.times)
+            call = self._render(actions_json, choice, push.task_group_id)
+        except errors.ActionError as error:
             raise _Permanent(str(error)) from None
         action_task = await self._tc.trigger_hook(call.hook_group_id, call.hook_id, call.payload)
-        return f"{name} via hook {call.hook_id}: action task {action_task}"
+        # The route is part of the record: which entry ran decides what can come of it.
+        return f"{choice.route} via hook {call.hook_id}: action task {action_task} ({choice.why})"
 
     async def _actions_json_for(self, repo: str, revision: str, group: str) -> Any:
         if group not in self._actions_json:
@@ -340,28 +345,33 @@ class Actuator:
             status = await self._tc.status(action.task_id)
             return len(status.runs) > int(action.details.get("runs") or 0)
         if action.kind in (ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS) and action.push:
+            labels = tuple(action.labels)
+            if action.kind is ActionKind.RETRIGGER and action.task_id is not None:
+                definition = await self._tc.task(action.task_id)
+                labels = (str((definition.get("metadata") or {}).get("name")),)
             members = await self._tc.list_task_group(action.push.task_group_id)
-            found = sum(1 for member in members if _is_action_task_for(member.task, action))
+            found = sum(1 for member in members if _is_action_task_for(member.task, action, labels))
             ours: int = await self._in_store(self._store.count_done_like, action)
             return found > ours
         return False
 
 
-def _is_action_task_for(task: Mapping[str, Any], action: Action) -> bool:
+def _is_action_task_for(task: Mapping[str, Any], action: Action, labels: Sequence[str]) -> bool:
+    """Is this the action task of `action`, by whichever route it went?"""
     extra = task.get("extra") or {}
     performed = extra.get("action") if isinstance(extra, Mapping) else None
     if not isinstance(performed, Mapping):
         return False
     context = performed.get("context") or {}
     user_input = context.get("input") or {}
-    if action.kind is ActionKind.RETRIGGER:
-        return bool(
-            performed.get("name") == "retrigger" and context.get("taskId") == action.task_id
-        )
-    return bool(
-        performed.get("name") == "add-new-jobs"
-        and sorted(user_input.get("tasks") or []) == sorted(action.labels)
-    )
+    name = performed.get("name")
+    if name == "retrigger":
+        return bool(action.kind is ActionKind.RETRIGGER and context.get("taskId") == action.task_id)
+    if name == "retrigger-multiple":
+        requests = user_input.get("requests") or []
+        asked = [label for request in requests for label in request.get("tasks") or []]
+        return sorted(asked) == sorted(labels)
+    return bool(name == "add-new-jobs" and sorted(user_input.get("tasks") or []) == sorted(labels))
 
 
 def build_notification(

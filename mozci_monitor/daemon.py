@@ -683,7 +683,7 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 def build_services(settings: Settings, *, pulse_url: str | None = None) -> Services:
     """Taskcluster client and notification sinks from the settings (one HTTP session)."""
     from mozci_monitor.notify import build_sinks, close_sinks, make_notify_client
-    from mozci_monitor.sources import render_action
+    from mozci_monitor.sources import render_choice
     from mozci_monitor.sources.clients import SourceSettings, create_clients
     from mozci_monitor.sources.jsonhttp import create_session
     from mozci_monitor.sources.politeness import Policy
@@ -727,7 +727,7 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
 
     return Services(
         taskcluster=clients.taskcluster,
-        render=render_action,
+        render=render_choice,
         sinks=sinks,
         pushlog=clients.hgmo,
         closers=[close],

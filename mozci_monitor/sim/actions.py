@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,57 @@ log = structlog.get_logger(__name__)
 # Typed as Any: jsonschema ships no type information of its own.
 _jsonschema: Any = importlib.import_module("jsonschema")
 
-_TIMES = {"type": "integer", "default": 1, "minimum": 1, "maximum": 100, "title": "Times"}
+_TIMES = {
+    "type": "integer",
+    "default": 1,
+    "minimum": 1,
+    "maximum": 100,
+    "title": "Times",
+    "description": "How many times to run each task.",
+}
+_DOWNSTREAM = {
+    "type": "boolean",
+    "default": False,
+    "description": "If true, downstream tasks from this one will be cloned as well. "
+    "The dependencies will be updated to work with the new task at the root.",
+}
+# gecko publishes this schema for retrigger-multiple as is: `tasks` and `times` sit in
+# `items` without `properties`, and `additionalProperties` sits among the properties.
+_RETRIGGER_MULTIPLE_PUBLISHED: JSON = {
+    "type": "object",
+    "properties": {
+        "requests": {
+            "type": "array",
+            "items": {
+                "tasks": {
+                    "type": "array",
+                    "description": "An array of task labels",
+                    "items": {"type": "string"},
+                },
+                "times": {**{k: v for k, v in _TIMES.items() if k != "default"}},
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    },
+}
+# What the callback reads (and Treeherder sends): the input is checked against this.
+_RETRIGGER_MULTIPLE_READ: JSON = {
+    "type": "object",
+    "properties": {
+        "requests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "tasks": {"type": "array", "items": {"type": "string"}},
+                    "times": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+                "required": ["tasks"],
+            },
+        }
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -38,9 +90,35 @@ class ActionSpec:
     context: list[dict[str, str]]
     schema: JSON | None
     description: str
+    # The schema the callback's input must meet, when it is not the published one.
+    enforced: JSON | None = None
+
+    @property
+    def input_schema(self) -> JSON | None:
+        return self.enforced if self.enforced is not None else self.schema
 
 
+# gecko's in-tree actions that matter to the monitor, with their real contexts, schemas and
+# limits (gecko_taskgraph/actions/*.py); actions.json lists them sorted by `order`, as
+# taskgraph renders it (retrigger-multiple registers no order: the default, 10000).
 ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        name="retrigger",
+        cb_name="retrigger-decision",
+        title="Retrigger",
+        symbol="rt",
+        permission="generic",
+        order=11,
+        context=[
+            {"kind": "decision-task"},
+            {"kind": "action-callback"},
+            {"kind": "cron-task"},
+            {"action": "backfill-task"},
+        ],
+        schema=None,
+        description="Create a clone of the task (retriggering decision, action, and cron tasks "
+        "requires\nspecial scopes).",
+    ),
     ActionSpec(
         name="retrigger",
         cb_name="retrigger",
@@ -49,13 +127,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         permission="generic",
         order=19,
         context=[{"retrigger": "true"}],
-        schema={
-            "type": "object",
-            "properties": {
-                "downstream": {"type": "boolean", "default": False},
-                "times": _TIMES,
-            },
-        },
+        schema={"type": "object", "properties": {"downstream": _DOWNSTREAM, "times": _TIMES}},
         description="Create a clone of the task.",
     ),
     ActionSpec(
@@ -69,12 +141,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
         schema={
             "type": "object",
             "properties": {
-                "downstream": {"type": "boolean", "default": False},
+                "downstream": _DOWNSTREAM,
                 "times": _TIMES,
-                "force": {"type": "boolean", "default": False},
+                "force": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "This task should not be re-triggered. "
+                    "This can be overridden by passing `true` here.",
+                },
             },
         },
-        description="Create a clone of the task (needs `force`: rerun it instead).",
+        description="Create a clone of the task.\n\n"
+        "This type of task should typically be re-run instead of re-triggered.",
     ),
     ActionSpec(
         name="add-new-jobs",
@@ -87,12 +165,41 @@ ACTIONS: tuple[ActionSpec, ...] = (
         schema={
             "type": "object",
             "properties": {
-                "tasks": {"type": "array", "items": {"type": "string"}},
-                "times": {**_TIMES, "default": 1},
+                "tasks": {
+                    "type": "array",
+                    "description": "An array of task labels",
+                    "items": {"type": "string"},
+                },
+                "times": _TIMES,
             },
-            "required": ["tasks"],
         },
         description="Add new jobs using task labels.",
+    ),
+    ActionSpec(
+        name="cancel",
+        cb_name="cancel",
+        title="Cancel Task",
+        symbol="cx",
+        permission="generic",
+        order=100,
+        context=[{}],
+        schema=None,
+        description="Cancel the given task",
+    ),
+    ActionSpec(
+        name="confirm-failures",
+        cb_name="confirm-failures",
+        title="Confirm failures in job",
+        symbol="cf",
+        permission="generic",
+        order=500,
+        context=[{"kind": "test"}],
+        schema={
+            "type": "object",
+            "properties": {"times": _TIMES},
+            "additionalProperties": False,
+        },
+        description="Re-run Tests for original manifest, directories or tests for failing tests.",
     ),
     ActionSpec(
         name="backfill",
@@ -105,10 +212,22 @@ ACTIONS: tuple[ActionSpec, ...] = (
         schema={
             "type": "object",
             "properties": {
-                "depth": {"type": "integer", "default": 19, "minimum": 1, "maximum": 25},
-                "inclusive": {"type": "boolean", "default": False},
-                "times": {"type": "integer", "default": 1, "minimum": 1, "maximum": 10},
-                "retrigger": {"type": "boolean", "default": True},
+                "depth": {
+                    "type": "integer",
+                    "default": 19,
+                    "minimum": 1,
+                    "maximum": 25,
+                    "title": "Depth",
+                },
+                "inclusive": {"type": "boolean", "default": False, "title": "Inclusive Range"},
+                "times": {
+                    "type": "integer",
+                    "default": 1,
+                    "minimum": 1,
+                    "maximum": 10,
+                    "title": "Times",
+                },
+                "retrigger": {"type": "boolean", "default": True, "title": "Retrigger"},
             },
             "additionalProperties": False,
         },
@@ -123,43 +242,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         order=300,
         context=[{}],
         schema={"type": "object", "properties": {}},
-        description="Rerun a task (failed or exception tasks only).",
-    ),
-    ActionSpec(
-        name="cancel",
-        cb_name="cancel",
-        title="Cancel Task",
-        symbol="cx",
-        permission="generic",
-        order=100,
-        context=[{}],
-        schema=None,
-        description="Cancel the given task",
-    ),
-    ActionSpec(
-        name="retrigger-multiple",
-        cb_name="retrigger-multiple",
-        title="Retrigger",
-        symbol="rt",
-        permission="generic",
-        order=10000,
-        context=[],
-        schema={
-            "type": "object",
-            "properties": {
-                "requests": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "tasks": {"type": "array", "items": {"type": "string"}},
-                            "times": _TIMES,
-                        },
-                    },
-                }
-            },
-        },
-        description="Create a clone of the task.",
+        description="Rerun a task.\n\nThis only works on failed or exception tasks in the "
+        "original taskgraph, and is CoT friendly.",
     ),
     ActionSpec(
         name="backfill-task",
@@ -175,14 +259,29 @@ ACTIONS: tuple[ActionSpec, ...] = (
                 "label": {"type": "string"},
                 "revision": {"type": "string"},
                 "symbol": {"type": "string"},
+                "test_manifests": {"type": "array", "default": [], "items": {"type": "string"}},
                 "times": {"type": "integer", "default": 1, "minimum": 1, "maximum": 10},
                 "retrigger": {"type": "boolean", "default": True},
             },
         },
-        description="Schedule a task on a push (normally triggered by the backfill action).",
+        description="This action is normally scheduled by the backfill action. "
+        "The intent is to schedule a task on previous pushes.",
+    ),
+    ActionSpec(
+        name="retrigger-multiple",
+        cb_name="retrigger-multiple",
+        title="Retrigger",
+        symbol="rt",
+        permission="generic",
+        order=10000,
+        context=[],
+        schema=_RETRIGGER_MULTIPLE_PUBLISHED,
+        enforced=_RETRIGGER_MULTIPLE_READ,
+        description="Create a clone of the task.",
     ),
 )
 _BY_CB = {spec.cb_name: spec for spec in ACTIONS}
+_BACKFILL_SYMBOL = re.compile(r"^(.*)-[a-z0-9]{11}-bk$")
 
 
 @dataclass(frozen=True)
@@ -228,6 +327,7 @@ class Actions:
         self.world = world
         self.tcyml_hash = tcyml_hash
         self.log = ActionLog()
+        self._fault_rng = random.Random(f"{world.config.seed}:action-faults")
 
     def hook_id(self, permission: str) -> str:
         return f"in-tree-action-{LEVEL}-{permission}/{self.tcyml_hash}"
@@ -358,6 +458,9 @@ class Actions:
             )
         )
         refusal = _validate(spec, action_input) or self._refusal(spec, task_id, action_input)
+        rate = world.config.action_task_failure_rate
+        if not refusal and rate > 0 and self._fault_rng.random() < rate:
+            refusal = "action task failed (fault injected: action_task_failure_rate)"
         if refusal:
             # The real action task fails (and creates nothing) on input its callback rejects.
             world.force(action_task_id, 0, "failed")
@@ -378,22 +481,43 @@ class Actions:
         """Why the in-tree callback would exit with an error, if it would."""
         data = data if isinstance(data, dict) else {}
         graph = self.world.graph.specs
-        needs_task = ("retrigger", "retrigger-disabled", "rerun", "backfill", "cancel")
+        needs_task = (
+            "retrigger",
+            "retrigger-disabled",
+            "retrigger-decision",
+            "rerun",
+            "backfill",
+            "cancel",
+            "confirm-failures",
+        )
         if spec.cb_name in needs_task and task_id not in self.world.tasks:
             return f"task {task_id} not found"
+        if spec.cb_name == "retrigger-decision":
+            # Cloning a decision/action/cron task needs scopes the action hook lacks.
+            return "retriggering decision, action and cron tasks requires special scopes"
         clones = ("retrigger", "retrigger-disabled", "backfill")
         if spec.cb_name in clones and self.world.tasks[str(task_id)].label not in graph:
             return f"task {task_id} is not in the full task graph"
-        if spec.cb_name == "retrigger-disabled" and not data.get("force"):
-            return "this task should not be retriggered (pass force)"
+        if spec.cb_name in ("retrigger", "retrigger-disabled") and not data.get("force"):
+            label = self.world.tasks[str(task_id)].label
+            if not self._retriggerable(label):
+                return f"Not retriggering task {label}, task should not be retrigged"
         labels: list[str] = list(data.get("tasks", [])) if spec.cb_name == "add-new-jobs" else []
         if spec.cb_name == "retrigger-multiple":
             for request in data.get("requests", []):
                 labels += list(request.get("tasks", []))
         unknown = [label for label in labels if label not in graph]
-        if unknown:
+        if unknown and spec.cb_name == "add-new-jobs":
             return f"{unknown[0]} was not found in the task-graph"
+        if spec.cb_name == "backfill-task" and str(data.get("label", "")) not in graph:
+            return f"{data.get('label')} was not found in the task-graph"
         return None
+
+    def _retriggerable(self, label: str) -> bool:
+        """gecko's `_should_retrigger`: the full graph's `retrigger` attribute (False when
+        the label is not in the graph)."""
+        spec = self.world.graph.specs.get(label)
+        return spec is not None and spec.kind == "test"
 
     def _perform(self, spec: ActionSpec, push: Push, task_id: str | None, data: Any) -> list[str]:
         world = self.world
@@ -416,14 +540,7 @@ class Actions:
                 created += world.create_labels(push, labels)
             return created
         if spec.cb_name == "retrigger-multiple":
-            created = []
-            for request in data.get("requests", []):
-                labels = [t for t in request.get("tasks", []) if t in world.graph.specs]
-                for _ in range(int(request.get("times", 1))):
-                    created += world.create_labels(
-                        push, labels, extra_tags={"action": "retrigger-multiple-task"}
-                    )
-            return created
+            return self._retrigger_multiple(push, data)
         if spec.cb_name == "rerun":
             target = world.tasks.get(task_id or "")
             if target is not None and target.state in ("failed", "exception"):
@@ -437,18 +554,55 @@ class Actions:
             self._backfill(push, task_id, data)
             return []
         if spec.cb_name == "backfill-task":
-            label = str(data.get("label", ""))
-            if label not in world.graph.specs:
-                return []
-            if not data.get("retrigger", True) and label in push.label_to_taskid:
-                return []
-            created = []
-            for _ in range(times):
-                created += world.create_labels(
-                    push, [label], extra_tags={"action": "backfill-task"}
-                )
-            return created
+            return self._backfill_task(push, data, times)
         return []
+
+    def _retrigger_multiple(self, push: Push, data: JSON) -> list[str]:
+        """gecko's retrigger-multiple: clones the labels that may be retriggered; for any
+        other label it reruns the label's failed or exception tasks and creates nothing."""
+        world = self.world
+        created: list[str] = []
+        for request in data.get("requests", []):
+            labels = [t for t in request.get("tasks", []) if t in world.graph.specs]
+            clone = [label for label in labels if self._retriggerable(label)]
+            for label in labels:
+                if label in clone:
+                    continue
+                for task_id in world.task_groups.get(push.task_group_id, []):
+                    task = world.tasks[task_id]
+                    if task.label == label and task.state in ("failed", "exception"):
+                        world.rerun(task_id)
+            for _ in range(int(request.get("times", 1))):
+                created += world.create_labels(
+                    push, clone, extra_tags={"action": "retrigger-multiple-task"}
+                )
+        return created
+
+    def _backfill_task(self, push: Push, data: JSON, times: int) -> list[str]:
+        world = self.world
+        label = str(data.get("label", ""))
+        if not data.get("retrigger", True) and label in push.label_to_taskid:
+            return []
+        revision = str(data.get("revision", ""))
+
+        def mark(definition: JSON) -> None:
+            # gecko's backfill_modifier: the originating symbol plus `-<rev[:11]>-bk`, the
+            # group symbol plus `-bk`, so sheriffs (and mozci) tell backfills apart.
+            treeherder = definition["extra"]["treeherder"]
+            symbol = str(data.get("symbol") or treeherder["symbol"])
+            if not _BACKFILL_SYMBOL.match(symbol):
+                symbol += f"-{revision[:11]}-bk"
+            treeherder["symbol"] = symbol
+            group = treeherder.get("groupSymbol")
+            if group and not str(group).endswith("-bk"):
+                treeherder["groupSymbol"] = f"{group}-bk"
+
+        created: list[str] = []
+        for _ in range(times):
+            created += world.create_labels(
+                push, [label], extra_tags={"action": "backfill-task"}, modify=mark
+            )
+        return created
 
     def _backfill(self, push: Push, task_id: str | None, data: JSON) -> None:
         world = self.world
@@ -479,10 +633,11 @@ class Actions:
 
 
 def _validate(spec: ActionSpec, value: Any) -> str | None:
-    if spec.schema is None:
+    schema = spec.input_schema
+    if schema is None:
         return None
     try:
-        _jsonschema.validate(value if value is not None else {}, spec.schema)
+        _jsonschema.validate(value if value is not None else {}, schema)
     except _jsonschema.ValidationError as exc:
         return str(exc.message)
     return None

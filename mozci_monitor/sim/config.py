@@ -124,6 +124,9 @@ class SimConfig:
     worker_shutdown_rate: float = 0.01
     superseded_rate: float = 0.0
     deadline_exceeded_rate: float = 0.0
+    # Action tasks that fail although their input was good (a broken callback, a lost
+    # decision artifact): nothing they were asked for is created.
+    action_task_failure_rate: float = 0.0
     retries: int = 5
     deadline_hours: float = 24.0
 

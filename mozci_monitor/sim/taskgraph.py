@@ -279,10 +279,13 @@ def task_definition(
         "kind": spec.kind,
         "label": spec.label,
         "os": _os_tag(spec.platform),
+        "project": push.repo,
+        "trust-domain": TRUST_DOMAIN,
         "worker-implementation": "docker-worker",
     }
+    # gecko's transforms/task.py: from the full graph's `retrigger` attribute (tests only).
+    tags["retrigger"] = "true" if spec.kind == "test" else "false"
     if spec.kind == "test":
-        tags["retrigger"] = "true"
         tags["test-type"] = spec.suite or ""
     if extra_tags:
         tags.update(extra_tags)

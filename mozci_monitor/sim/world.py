@@ -272,6 +272,7 @@ class World:
         into: dict[str, str] | None = None,
         extra_tags: dict[str, str] | None = None,
         reuse: dict[str, str] | None = None,
+        modify: Callable[[JSON], None] | None = None,
     ) -> list[str]:
         """Create tasks for `labels` on `push`; missing dependencies are created too.
 
@@ -301,6 +302,8 @@ class World:
                 rank=int(push.date),
                 extra_tags=extra_tags if forced_new else None,
             )
+            if forced_new and modify is not None:
+                modify(definition)  # what the action changes in the tasks it asked for
             existing[label] = task_id
             if into is not None:
                 into[label] = task_id

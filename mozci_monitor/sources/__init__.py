@@ -8,7 +8,14 @@ client takes an injected `aiohttp.ClientSession` (see `create_session`) and a
 
 from mozci_monitor.redact import redact_text, redact_url
 
-from .actions import ActionError, ActionNotFound, HookCall, available_actions, render_action
+from .actions import (
+    ActionError,
+    ActionNotFound,
+    HookCall,
+    available_actions,
+    render_action,
+    render_choice,
+)
 from .analysis import Outcome, analyse_revisions
 from .breaker import BreakerState, CircuitBreaker
 from .clients import DEFAULT_POLICIES, SourceClients, SourceSettings, create_clients
@@ -76,5 +83,6 @@ __all__ = [
     "redact_text",
     "redact_url",
     "render_action",
+    "render_choice",
     "repo_path",
 ]

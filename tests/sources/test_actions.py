@@ -109,9 +109,10 @@ def test_unrenderable_template_is_an_action_error(actions_json):
         render_action(broken, "rerun", DECISION, TASK, {}, task_tags={})
 
 
-def test_without_tags_a_task_gets_the_first_task_scoped_action(actions_json):
+def test_without_tags_a_task_only_fits_the_any_task_context(actions_json):
+    # Tags not given are no tags: the `[{}]` entry, never one meant for tagged tasks.
     call = render_action(actions_json, "retrigger", DECISION, TASK, {})
-    assert call.payload["decision"]["action"]["cb_name"] == "retrigger-action"
+    assert call.payload["decision"]["action"]["cb_name"] == "retrigger-disabled"
 
 
 def test_available_actions(actions_json):
