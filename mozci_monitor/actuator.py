@@ -99,9 +99,12 @@ class Actuator:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_result: Callable[[str, str], None] | None = None,
         observer: Observer | None = None,
+        on_action_task: Callable[[Action, str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._in_store = in_store
         self._observe = guarded(observer)
+        # (action, action task id, route): the request follows the task the hook created
+        self._on_action_task = on_action_task
         # (action kind, done | dry-run | retry | failed): the daemon's metrics
         self._on_result = on_result or (lambda kind, result: None)
         self._store = store
@@ -303,6 +306,8 @@ class Actuator:
         except errors.ActionError as error:
             raise _Permanent(str(error)) from None
         action_task = await self._tc.trigger_hook(call.hook_group_id, call.hook_id, call.payload)
+        if action_task is not None and self._on_action_task is not None:
+            await self._on_action_task(action, action_task, choice.route)
         # The route is part of the record: which entry ran decides what can come of it.
         return f"{choice.route} via hook {call.hook_id}: action task {action_task} ({choice.why})"
 

@@ -88,6 +88,11 @@ class ActionsSettings:
     max_per_campaign: int = 0  # 0: no campaign-wide limit
     max_per_repo_day: int = 200  # 0: no daily limit
     max_attempts: int = 8
+    # A remedy whose action task completed but whose runs did not appear within this many
+    # seconds failed (it is retried once by another route, or its request gives up).
+    run_appear_timeout: float = 3600.0
+    # Every open request is resolved with a reason this many seconds after it was opened.
+    request_timeout: float = 172800.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ _POSITIVE = {
     ("sources", "hg_rate"),
     ("sources", "max_concurrency"),
     ("actions", "max_attempts"),
+    ("actions", "run_appear_timeout"),
+    ("actions", "request_timeout"),
     ("store", "lease_seconds"),
     ("api", "max_body_bytes"),
     ("retention", "rejected_max_rows"),

@@ -38,6 +38,7 @@ from mozci_monitor.api import (
 from mozci_monitor.api.submission import BUILDABLE_KINDS
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
+from mozci_monitor.core.action_tasks import Bounds
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.links import Links
@@ -150,7 +151,15 @@ class Daemon:
         self._notifier = notifier if notifier is not None else SystemdNotifier()
         self._store = store
         budget = settings.actions.max_per_repo_day or None
-        self.engine = Engine(store, repo_day_budget=budget)
+        self.engine = Engine(
+            store,
+            repo_day_budget=budget,
+            bounds=Bounds(
+                run_appear_seconds=settings.actions.run_appear_timeout,
+                open_seconds=settings.actions.request_timeout,
+            ),
+            root_url=settings.sources.taskcluster_root_url,
+        )
         self._consumer = consumer
         self._now = wall_clock
         self._monotonic = monotonic
@@ -179,6 +188,7 @@ class Daemon:
                 on_permanent_failure=self._action_abandoned,
                 on_result=self.metrics.action_done,
                 observer=observer,
+                on_action_task=self._action_task_created,
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,
@@ -581,6 +591,12 @@ class Daemon:
             checks=checks,
             status=status,
         )
+
+    async def _action_task_created(self, action: Action, task_id: str, route: str) -> None:
+        outcome = await self.in_store(
+            self.engine.action_task_created, action, task_id, route, self._now()
+        )
+        await self._after_commit(outcome)
 
     async def _action_abandoned(self, action: Action, error: str) -> None:
         outcome = await self.in_store(self.engine.action_failed, action, error, self._now())

@@ -12,6 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from mozci_monitor.core.action_tasks import (
+    DEFAULT_BOUNDS,
+    Bounds,
+    action_task_changed,
+    action_task_created,
+    check_bounds,
+)
 from mozci_monitor.core.actions import Action, Allowance
 from mozci_monitor.core.campaign import (
     Campaign,
@@ -83,9 +90,18 @@ class BatchOutcome:
 
 
 class Engine:
-    def __init__(self, store: EngineStore, *, repo_day_budget: int | None = None) -> None:
+    def __init__(
+        self,
+        store: EngineStore,
+        *,
+        repo_day_budget: int | None = None,
+        bounds: Bounds = DEFAULT_BOUNDS,
+        root_url: str = "",
+    ) -> None:
         self._store = store
         self._repo_day_budget = repo_day_budget
+        self._bounds = bounds
+        self._root_url = root_url.rstrip("/")  # for links to action tasks' logs
         # Per transaction: what this unit of work read and wrote, so a batch does not read
         # a task (and re-parse its status) once per message and request.
         self._tasks: dict[str, TaskRecord | None] = {}
@@ -257,6 +273,42 @@ class Engine:
             self._progress_campaigns(outcome, at)
         return outcome
 
+    def action_task_created(
+        self, action: Action, action_task_id: str, route: str, at: str
+    ) -> BatchOutcome:
+        """The hook created an action task for `action`: its request follows it from now.
+
+        Its messages may have come first (the hook answers after the task exists): what is
+        known of it already is applied at once.
+        """
+        outcome = BatchOutcome()
+        with self._unit():
+            if action.request_id is None:
+                return outcome
+            request = self._store.get_request(action.request_id)
+            if request is None:
+                return outcome
+            decision = action_task_created(request, action, action_task_id, route)
+            self._record(request, decision, at, outcome)
+            known = self._get_task(action_task_id)
+            if known is not None and decision.changed:
+                self._follow(decision.request, known, at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
+    def check_bounds(self, task_group_id: str, at: str) -> BatchOutcome:
+        """Resolve the group's requests whose remedies produced nothing in time, or that
+        have been open longer than their bound."""
+        outcome = BatchOutcome()
+        with self._unit():
+            for request in self._store.list_requests(open_only=True, limit=100_000):
+                if request.push.task_group_id != task_group_id:
+                    continue
+                decision = check_bounds(request, at, self._bounds, self._allowance(request, at))
+                self._record(request, decision, at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
     def cancel_campaign(self, campaign_id: str, reason: str, at: str) -> Campaign | None:
         return self._end_campaign(campaign_id, reason, at, cancel_campaign, BatchOutcome())
 
@@ -290,6 +342,8 @@ class Engine:
     # -- internals ------------------------------------------------------------------------
 
     def _register(self, request: Request, at: str, outcome: BatchOutcome) -> Request:
+        if request.opened_at is None:
+            request = replace(request, opened_at=at)  # the start of its bound
         self._store.add_request(request, at)
         self._store.append_timeline(
             request.request_id,
@@ -345,8 +399,17 @@ class Engine:
         for request in self._store.requests_serving(
             record.task_id, record.task_group_id, record.label
         ):
-            if matches(request, record):
+            if record.task_id in request.action_task_ids:
+                if update.moved:
+                    self._follow(request, record, at, outcome)
+            elif matches(request, record):
                 self._feed(request, update, at, outcome)
+
+    def _follow(self, request: Request, record: TaskRecord, at: str, outcome: BatchOutcome) -> None:
+        """An action task of the request moved."""
+        allowance = self._allowance(request, at)
+        decision = action_task_changed(request, record, at, allowance, root_url=self._root_url)
+        self._record(request, decision, at, outcome)
 
     def _feed(
         self, request: Request, update: TaskUpdate, at: str, outcome: BatchOutcome

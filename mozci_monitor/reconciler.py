@@ -115,6 +115,9 @@ class Reconciler:
                 return
         events = [event_from_member(member) for member in members]
         outcome = await self._in_store(self._engine.apply, events, self._now())
+        # Action tasks are group members like any task: the catch-up above followed them.
+        # Then time: remedies whose runs never came, requests open past their bound.
+        outcome.add(await self._in_store(self._engine.check_bounds, group, self._now()))
         self.groups_reconciled += 1
         if outcome.applied:
             log.info(

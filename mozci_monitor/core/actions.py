@@ -98,7 +98,10 @@ def action_key(request: Request) -> str:
 
 
 def build_action(request: Request, remedy: Remedy, record: TaskRecord | None) -> Action:
-    labels = (request.label,) if remedy.kind is ActionKind.ADD_NEW_JOBS else ()
+    # A retrigger names its label too: the route chosen at the edge may be label-based
+    # (retrigger-multiple, add-new-jobs) rather than task-based.
+    with_label = (ActionKind.ADD_NEW_JOBS, ActionKind.RETRIGGER)
+    labels = (request.label,) if remedy.kind in with_label else ()
     return Action(
         key=action_key(request),
         kind=remedy.kind,

@@ -156,10 +156,15 @@ def requests_answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
     return state, outcome, extra
 
 
+# The monitor gave up on these (a budget, a remedy that produced nothing, the request's
+# bound): the campaign is announced as given up, with the reason.
+GAVE_UP_FAILURES = frozenset({FailureKind.BUDGET, FailureKind.ACTION, FailureKind.TIMEOUT})
+
+
 def _verdict(requests: Sequence[Request]) -> tuple[CampaignState, str]:
     total = len(requests)
     done = sum(1 for r in requests if r.state is RequestState.COMPLETED)
-    budget = [r for r in requests if r.failure is FailureKind.BUDGET]
+    budget = [r for r in requests if r.failure in GAVE_UP_FAILURES]
     if done == total:
         return CampaignState.FINISHED, f"all {total} requests satisfied"
     if budget:

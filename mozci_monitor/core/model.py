@@ -94,6 +94,7 @@ class FailureKind(StrEnum):
     EXCEPTION = "exception"  # infrastructure: the reason says which
     BUDGET = "budget"  # the monitor gave up: a budget ran out
     ACTION = "action-failed"  # the monitor's remedy could not be performed
+    TIMEOUT = "timeout"  # the request reached its bound without an outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,20 @@ class RemedyPolicy(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ActionTask:
+    """The action task an in-tree action of ours created, followed like any task: until it
+    completed, nothing it was asked for exists; if it fails, nothing ever will."""
+
+    task_id: str
+    key: str  # the outbox key of the action that created it
+    route: str  # the actions.json entry that ran (retrigger-multiple, add-new-jobs, ...)
+    times: int = 1  # runs it was asked for
+    state: str = "running"  # running | completed | failed
+    completed_at: str | None = None  # when it completed: its runs are due from then
+    retry_of: str | None = None  # the key of the action this one retries by another route
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """An intent: `label` on `push`, wanted `wanted` times."""
 
@@ -201,6 +216,12 @@ class Request:
     runs_green: int = 0
     runs_orange: int = 0
     first_orange: str | None = None  # task id of the first orange run seen
+    action_tasks: tuple[ActionTask, ...] = ()  # the action tasks our actions created
+    opened_at: str | None = None  # when it was registered: the start of its bound
+
+    @property
+    def action_task_ids(self) -> tuple[str, ...]:
+        return tuple(task.task_id for task in self.action_tasks)
 
     @property
     def is_final(self) -> bool:

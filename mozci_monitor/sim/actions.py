@@ -315,6 +315,9 @@ class ActionLog:
 def _target_key(trigger: HookTrigger) -> str:
     if trigger.action == "add-new-jobs" and isinstance(trigger.input, dict):
         return ",".join(sorted(str(t) for t in trigger.input.get("tasks", [])))
+    if trigger.action == "retrigger-multiple" and isinstance(trigger.input, dict):
+        requests = trigger.input.get("requests", [])
+        return ",".join(sorted(str(t) for r in requests for t in r.get("tasks", [])))
     if trigger.action == "backfill-task" and isinstance(trigger.input, dict):
         return f"{trigger.input.get('label')}@{trigger.task_group_id}"
     return trigger.task_id or trigger.task_group_id or ""

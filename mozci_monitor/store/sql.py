@@ -27,6 +27,7 @@ from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import progress
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
+    ActionTask,
     FailureKind,
     Phase,
     Push,
@@ -114,7 +115,8 @@ class SqlStore:
                 self._sql.json(_policy(request)),
             ),
         )
-        self._link(request.task_ids, request.request_id)
+        # Action tasks are linked too, so their messages find the request they serve.
+        self._link((*request.task_ids, *request.action_task_ids), request.request_id)
 
     def save_request(self, request: Request, at: str) -> None:
         result = self._sql.execute(
@@ -133,7 +135,8 @@ class SqlStore:
         )
         if result.rowcount != 1:
             raise StoreError(f"no request {request.request_id}")
-        self._link(request.task_ids, request.request_id)
+        # Action tasks are linked too, so their messages find the request they serve.
+        self._link((*request.task_ids, *request.action_task_ids), request.request_id)
 
     def _link(self, task_ids: Sequence[str], request_id: str) -> None:
         if task_ids:
@@ -723,6 +726,8 @@ def _policy(request: Request) -> dict[str, Any]:
         "runs_green": request.runs_green,
         "runs_orange": request.runs_orange,
         "first_orange": request.first_orange,
+        "action_tasks": [_action_task_json(task) for task in request.action_tasks],
+        "opened_at": request.opened_at,
     }
 
 
@@ -750,6 +755,8 @@ def _request_from_row(row: Row) -> Request:
         runs_green=int(policy.get("runs_green", 0)),
         runs_orange=int(policy.get("runs_orange", 0)),
         first_orange=policy.get("first_orange"),
+        action_tasks=tuple(_action_task_from_json(t) for t in policy.get("action_tasks", ())),
+        opened_at=policy.get("opened_at"),
     )
 
 
@@ -792,4 +799,28 @@ def _outbox_from_row(row: Row) -> OutboxEntry:
         done_at=row["done_at"],
         result=row["result"],
         last_error=row["last_error"],
+    )
+
+
+def _action_task_json(task: ActionTask) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "key": task.key,
+        "route": task.route,
+        "times": task.times,
+        "state": task.state,
+        "completed_at": task.completed_at,
+        "retry_of": task.retry_of,
+    }
+
+
+def _action_task_from_json(data: dict[str, Any]) -> ActionTask:
+    return ActionTask(
+        task_id=str(data["task_id"]),
+        key=str(data["key"]),
+        route=str(data["route"]),
+        times=int(data.get("times", 1)),
+        state=str(data.get("state", "running")),
+        completed_at=data.get("completed_at"),
+        retry_of=data.get("retry_of"),
     )

@@ -46,4 +46,4 @@ async def test_remedies_follow_the_decision_task_not_the_reconcile_timer(
         )
         # Well within the 300 s timer: both remedies performed, both campaigns finished.
         await r.until_finished(within=15.0)
-        assert sc.sim.stats.hook_triggers == {"retrigger": 1, "add-new-jobs": 1}
+        assert sc.sim.stats.hook_triggers == {"retrigger-multiple": 1, "add-new-jobs": 1}

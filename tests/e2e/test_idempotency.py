@@ -232,11 +232,11 @@ async def test_duplicated_and_shuffled_messages_change_nothing(
         orange = sc.tasks(tests[2])[0]
         stats = sc.sim.stats
         assert stats.reruns == 1
-        assert stats.hook_triggers == {"add-new-jobs": 2, "retrigger": 1}
+        assert stats.hook_triggers == {"add-new-jobs": 2, "retrigger-multiple": 1}
         assert stats.action_calls == {
             ("add-new-jobs", tests[1]): 1,
             ("add-new-jobs", never): 1,
-            ("retrigger", orange.task_id): 1,
+            ("retrigger-multiple", orange.label): 1,
         }
         assert [run["reasonCreated"] for run in internal_error.runs] == ["scheduled", "rerun"]
         campaigns = sorted(campaign.campaign_id for campaign, _ in watched)

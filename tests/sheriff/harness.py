@@ -25,14 +25,25 @@ def schedule(config: SimConfig) -> list[frozenset[str]]:
 
 
 def performed(sim: Simulator) -> dict[tuple[str, str, str], int]:
-    """Hook triggers the simulator ran, by (action, task group, what it acted on)."""
+    """Hook triggers the simulator ran, by (action, task group, labels it acted on).
+
+    Retriggers count as "retrigger" whichever entry ran them (retrigger-multiple names
+    labels, retrigger a task: its label).
+    """
     counts: dict[tuple[str, str, str], int] = {}
     for trigger in sim.hook_triggers:
-        if trigger.action == "add-new-jobs":
+        action = trigger.action
+        if action == "add-new-jobs":
             target = ",".join(sorted(str(t) for t in trigger.input.get("tasks", [])))
+        elif action == "retrigger-multiple":
+            action = "retrigger"
+            labels = [str(t) for r in trigger.input.get("requests", []) for t in r.get("tasks", [])]
+            target = ",".join(sorted(labels))
+        elif action == "retrigger":
+            target = sim.task(trigger.task_id or "").label
         else:
             target = trigger.task_id or ""
-        key = (trigger.action, trigger.task_group_id or "", target)
+        key = (action, trigger.task_group_id or "", target)
         counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -46,8 +57,6 @@ def intended(entries: list[OutboxEntry]) -> dict[tuple[str, str, str], int]:
             continue
         group = action.push.task_group_id if action.push else ""
         target = ",".join(sorted(action.labels)) if action.labels else ""
-        if action.kind.value == "retrigger":
-            target = action.task_id or ""
         key = (action.kind.value, group, target)
         counts[key] = counts.get(key, 0) + 1
     return counts

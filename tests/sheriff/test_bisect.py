@@ -32,7 +32,7 @@ def _expected_actions(sc: Scene, case: PlantedRateRise) -> dict[tuple[str, str, 
     for index in range(FIRST, LAST + 1):
         push = sc.pushes[index]
         if index in case.ran:
-            key = ("retrigger", push.task_group_id, push.label_to_taskid[case.label])
+            key = ("retrigger", push.task_group_id, case.label)
         else:
             key = ("add-new-jobs", push.task_group_id, case.label)
         expected[key] = 1

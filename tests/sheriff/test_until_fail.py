@@ -62,7 +62,12 @@ class Script:
 
 def _retriggers(sc: Scene) -> list[int]:
     """`times` of every retrigger the simulator ran, in order."""
-    return [t.input["times"] for t in sc.sim.hook_triggers if t.action == "retrigger"]
+    return [
+        request["times"]
+        for t in sc.sim.hook_triggers
+        if t.action == "retrigger-multiple"
+        for request in t.input["requests"]
+    ]
 
 
 def _last_run(sc: Scene, task_id: str) -> tuple[str, str | None]:
@@ -107,7 +112,7 @@ async def _run_scripted(broker: Broker, tmp_path: Path, *, restart: bool) -> Non
         )
         # three batches, each a retrigger of the push's own task, and no fourth
         assert _retriggers(sc) == [batch, batch, batch]
-        assert performed(sc.sim) == {("retrigger", sc.pushes[PUSH].task_group_id, original): 3}
+        assert performed(sc.sim) == {("retrigger", sc.pushes[PUSH].task_group_id, label): 3}
         assert intended(sc.acts(campaign_id)) == performed(sc.sim)
         assert len(script.new) == 3 * batch
         # the rest of the failing batch was cancelled, once each; nothing else was
@@ -216,7 +221,7 @@ async def test_until_fail_on_a_known_failure_rate(broker: Broker, tmp_path: Path
         assert final.outcome is not None and final.outcome.startswith("failure hit on run")
         assert failed_task in final.outcome
         # no batch was asked for once a run had failed
-        triggers = [t for t in sc.sim.hook_triggers if t.action == "retrigger"]
+        triggers = [t for t in sc.sim.hook_triggers if t.action == "retrigger-multiple"]
         assert triggers, "the push's own run passed: at least one batch ran"
         assert all(t.at <= failures[0] for t in triggers)
         assert intended(sc.acts(plan.campaign.campaign_id)) == performed(sc.sim)

@@ -1,0 +1,72 @@
+"""Firefox CI's in-tree actions as they really behave (issue 14), end to end.
+
+Builds are tagged `retrigger: "false"`: gecko's retrigger callbacks will not clone them
+(retrigger-disabled exits 1, retrigger-multiple only reruns their failed tasks), so the
+monitor schedules more runs of a build with add-new-jobs and its action task must succeed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e.harness import Broker, actions_taken, final_state, scene
+from mozci_monitor.core.campaign import CampaignState
+from mozci_monitor.core.model import FailureKind, RequestState
+
+
+async def test_a_build_watched_three_times_gets_its_runs(broker: Broker, tmp_path: Path) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        build = next(label for label in sc.scheduled if label.startswith("build-"))
+        campaign, request = sc.watch(build, wanted=3)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.FINISHED
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.COMPLETED
+        builds = sc.tasks(build)
+        assert len(builds) == 3
+        assert [t.definition["tags"]["retrigger"] for t in builds] == ["false"] * 3
+        triggers = [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id]
+        assert [(t.action, t.input) for t in triggers] == [
+            ("add-new-jobs", {"tasks": [build], "times": 2})
+        ]
+        assert all(sc.sim.world.tasks[t.action_task_id].state == "completed" for t in triggers)
+        (entry,) = [e for e in sc.outbox(request_id=request.request_id)]
+        assert entry.result is not None and entry.result.startswith("add-new-jobs via hook")
+        assert "action task" in entry.result
+        assert final_state(sc.timeline(request.request_id))["state"] == "completed"
+
+
+async def test_a_failing_action_task_is_noticed_and_the_request_ends_saying_why(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # Every action task fails (a broken callback): nothing the monitor asks for appears.
+    async with scene(broker.url, broker.queue, tmp_path, action_task_failure_rate=1.0) as sc:
+        label = sc.scheduled_tests[0]
+        campaign, request = sc.watch(label, wanted=2)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        assert finished.state is CampaignState.GAVE_UP
+        final = sc.request(request.request_id)
+        assert (final.state, final.failure) == (RequestState.FAILED, FailureKind.ACTION)
+        triggers = [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id]
+        # retrigger-multiple failed, retried once by add-new-jobs, which failed too
+        assert [t.action for t in triggers] == ["retrigger-multiple", "add-new-jobs"]
+        failed = [t.action_task_id for t in triggers]
+        assert all(sc.sim.world.tasks[task_id].state == "failed" for task_id in failed)
+        assert final.reason is not None
+        assert final.reason.startswith(f"add-new-jobs produced nothing: action task {failed[1]}")
+        assert f"/api/queue/v1/task/{failed[1]}/runs/0/artifacts/public/logs/" in final.reason
+        timeline = sc.timeline(request.request_id)
+        noticed = [e.task_id for e in timeline if e.kind == "action-failed"]
+        assert noticed == failed
+        assert [a for a, _ in actions_taken(timeline)] == ["retrigger", "add-new-jobs"]
+        assert final.actions == 2  # both count in the budget
+        # the campaign's notification says why
+        (note,) = [n for n in sc.recorder.sent if n.campaign_id == campaign.campaign_id]
+        assert note.outcome == "gave-up"
+        assert f"action task {failed[1]}" in note.text
