@@ -48,6 +48,7 @@ from mozci_monitor.core.model import (
     TaskRecord,
     TimelineEntry,
 )
+from mozci_monitor.core.upstream import Upstream, judge_upstreams
 from mozci_monitor.ports.store import EngineStore
 
 
@@ -293,6 +294,23 @@ class Engine:
             known = self._get_task(action_task_id)
             if known is not None and decision.changed:
                 self._follow(decision.request, known, at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
+    def judge_upstreams(
+        self, request_id: str, task_id: str, upstreams: Sequence[Upstream], at: str
+    ) -> BatchOutcome:
+        """The request's task waits or expired: its dependencies decide what to do."""
+        outcome = BatchOutcome()
+        with self._unit():
+            request = self._store.get_request(request_id)
+            record = self._get_task(task_id)
+            if request is None or record is None:
+                return outcome
+            allowance = self._allowance(request, at)
+            self._record(
+                request, judge_upstreams(request, record, upstreams, allowance), at, outcome
+            )
             self._progress_campaigns(outcome, at)
         return outcome
 

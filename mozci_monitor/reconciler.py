@@ -26,6 +26,7 @@ from mozci_monitor.core.model import (
     TaskEvent,
     TaskEventKind,
 )
+from mozci_monitor.core.upstream import Upstream
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.ports.store import ReconcileStore
 from mozci_monitor.sources import SourceError
@@ -117,6 +118,7 @@ class Reconciler:
         outcome = await self._in_store(self._engine.apply, events, self._now())
         # Action tasks are group members like any task: the catch-up above followed them.
         # Then time: remedies whose runs never came, requests open past their bound.
+        await self._judge_upstreams(group, members)
         outcome.add(await self._in_store(self._engine.check_bounds, group, self._now()))
         self.groups_reconciled += 1
         if outcome.applied:
@@ -130,6 +132,32 @@ class Reconciler:
         await self._check_missing(group, members)
         await self._expand_downstream(group, members)
         await self._expand_fill(group, members)
+
+    async def _judge_upstreams(self, group: str, members: Sequence[TaskGroupMember]) -> None:
+        """Requests whose task waits (unscheduled) or expired: blocked by a failed
+        dependency, or (expired, every dependency completed) retriggered."""
+        by_id = {member.task_id: member for member in members}
+        requests = await self._in_store(self._store.list_requests, open_only=True)
+        for request in requests:
+            if request.push.task_group_id != group or request.remedy is RemedyPolicy.RECORD:
+                continue
+            for task_id in request.task_ids:
+                member = by_id.get(task_id)
+                if task_id in request.replaced or member is None or not _stuck(member):
+                    continue
+                upstreams = [
+                    _upstream(by_id, dep)
+                    for dep in member.task.get("dependencies") or ()
+                    if dep != group  # the decision task: done, since the task exists
+                ]
+                outcome = await self._in_store(
+                    self._engine.judge_upstreams,
+                    request.request_id,
+                    task_id,
+                    upstreams,
+                    self._now(),
+                )
+                await self._on_outcome(outcome)
 
     async def _check_missing(self, group: str, members: Sequence[TaskGroupMember]) -> None:
         requests = [
@@ -307,6 +335,34 @@ class Reconciler:
                 await self._on_outcome(outcome)
 
         await asyncio.gather(*(one(task_id) for task_id in dict.fromkeys(task_ids)))
+
+
+def _stuck(member: TaskGroupMember) -> bool:
+    """Waiting for its dependencies, or expired while waiting."""
+    status = member.status
+    if status.state == "unscheduled":
+        return True
+    last = status.runs[-1] if status.runs else None
+    return (
+        status.state == "exception"
+        and last is not None
+        and (last.reason_resolved == "deadline-exceeded")
+    )
+
+
+def _upstream(by_id: Mapping[str, TaskGroupMember], task_id: str) -> Upstream:
+    member = by_id.get(task_id)
+    if member is None:
+        # A dependency outside the push's group is a task reused through the index
+        # (docker images, toolchains): only completed tasks are indexed.
+        return Upstream(task_id, task_id, "completed")
+    last = member.status.runs[-1] if member.status.runs else None
+    return Upstream(
+        task_id,
+        member.label or task_id,
+        member.status.state,
+        last.reason_resolved if last is not None else None,
+    )
 
 
 def _dependency_labels(entry: Any, graph: Mapping[str, Any]) -> list[str]:

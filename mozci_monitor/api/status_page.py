@@ -4,7 +4,7 @@ The script reads the JSON API every few seconds and rebuilds the page with DOM c
 `textContent` only (labels and reasons come from users and from Taskcluster: never HTML).
 Colours are the ones sheriffs know from Treeherder: green completed, orange test failure,
 red failed by the monitor (budget, action failed), purple infrastructure exception, grey
-coalesced, pink canceled, blue scheduled/pending/running.
+coalesced, pink canceled, purple blocked, blue scheduled/pending/running.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ function requestColour(r) {
   if (r.state === "completed") return "green";
   if (r.state === "coalesced") return "grey";
   if (r.state === "canceled") return "pink";
+  if (r.state === "blocked") return "purple";  // a task it depends on failed
   if (r.state === "failed") {
     if (r.failure === "orange") return "orange";
     if (r.failure === "exception") return "purple";

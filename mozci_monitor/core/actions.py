@@ -83,8 +83,8 @@ def remedy_for(request: Request, record: TaskRecord) -> Remedy | None:
         return None
     if record.phase is Phase.EXCEPTION and record.reason in RERUNNABLE_REASONS:
         return Remedy(ActionKind.RERUN, f"infrastructure exception: {record.reason}", False, True)
-    if record.phase is Phase.EXCEPTION and record.reason in RETRIGGER_REASONS:
-        return Remedy(ActionKind.RETRIGGER, f"exception: {record.reason}", True, False)
+    # deadline-exceeded is not judged here: it is retriggered only once every dependency
+    # completed, else the request is blocked (core.upstream, from the REST catch-up).
     if record.phase is Phase.COALESCED:
         return Remedy(ActionKind.ADD_NEW_JOBS, "coalesced (superseded)", True, False)
     if record.phase is Phase.ORANGE and request.require_green:

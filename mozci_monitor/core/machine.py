@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from mozci_monitor.core.actions import (
+    RETRIGGER_REASONS,
     UNLIMITED,
     Action,
     ActionKind,
@@ -326,6 +327,12 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     if green >= request.wanted:
         return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
     waiting = bool(request.awaiting_rerun) or request.expected_new > 0
+    # An expired task waits for the judgement of its dependencies (core.upstream).
+    acting = request.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
+    waiting = waiting or (
+        acting
+        and any(r.phase is Phase.EXCEPTION and r.reason in RETRIGGER_REASONS for r in records)
+    )
     still_open = any(phase in OPEN_PHASES for phase in phases)
     if records and not still_open and not waiting and len(records) >= request.wanted:
         return _outcome(request, records)

@@ -82,10 +82,17 @@ class RequestState(StrEnum):
     COALESCED = "coalesced"
     FAILED = "failed"
     CANCELED = "canceled"
+    BLOCKED = "blocked"  # a task it depends on failed: it cannot run (the reason names it)
 
 
 FINAL_REQUEST_STATES = frozenset(
-    {RequestState.COMPLETED, RequestState.COALESCED, RequestState.FAILED, RequestState.CANCELED}
+    {
+        RequestState.COMPLETED,
+        RequestState.COALESCED,
+        RequestState.FAILED,
+        RequestState.CANCELED,
+        RequestState.BLOCKED,
+    }
 )
 
 

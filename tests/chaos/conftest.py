@@ -40,7 +40,7 @@ async def baseline(rabbitmq: RabbitMQ, tmp_path_factory: pytest.TempPathFactory)
     # The plan's remedies, performed once each: the reference itself must be right.
     assert set(outcome.campaigns.values()) == {"finished"}, outcome
     assert {state for state, _, _ in outcome.requests.values()} == {"completed"}, outcome
-    assert outcome.performed == {"retrigger": 2, "add-new-jobs": 2, "rerun": 1}, outcome
+    assert outcome.performed == {"retrigger-multiple": 2, "add-new-jobs": 2, "rerun": 1}, outcome
     assert outcome.incomplete_timelines == [], outcome.incomplete_timelines
     return outcome
 

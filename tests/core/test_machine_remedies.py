@@ -37,6 +37,7 @@ from mozci_monitor.core.model import (
     TaskStatus,
     TimelineEntry,
 )
+from mozci_monitor.core.upstream import Upstream, judge_upstreams
 
 from .builders import LABEL, PUSH, TASK_A, TASK_B, record, request, slug, status
 
@@ -72,10 +73,9 @@ REMEDY_CASES = [
         pytest.param(f"exception:{r}", False, ActionKind.RERUN, False, True, id=f"rerun-{r}")
         for r in sorted(RERUNNABLE_REASONS - AUTO_RETRIED_REASONS)
     ),
+    # deadline-exceeded waits for its dependencies' judgement (core.upstream): no action yet
     *(
-        pytest.param(
-            f"exception:{r}", False, ActionKind.RETRIGGER, True, False, id=f"retrigger-{r}"
-        )
+        pytest.param(f"exception:{r}", False, None, False, False, id=f"judged-later-{r}")
         for r in sorted(RETRIGGER_REASONS)
     ),
     pytest.param(
@@ -262,9 +262,14 @@ def test_rerun_keeps_the_request_open_until_the_new_run_reports() -> None:
 def test_retrigger_replaces_the_dead_task_with_the_next_one_seen() -> None:
     desk = Desk(watched())
     dead = desk.feed("exception:deadline-exceeded")
-    assert desk.actions == ["retrigger:req-1/action-1"]
-    assert (dead.request.replaced, dead.request.expected_new) == ((TASK_A,), 1)
+    assert desk.actions == []  # its dependencies decide (core.upstream)
     assert not dead.request.is_final
+    every_dependency_done = [Upstream("build", "build-linux64/opt", "completed")]
+    judged = judge_upstreams(dead.request, desk.tasks[TASK_A], every_dependency_done)
+    assert [(a.kind, a.task_id) for a in judged.actions] == [(ActionKind.RETRIGGER, TASK_A)]
+    desk.request = judged.request
+    assert (judged.request.replaced, judged.request.expected_new) == ((TASK_A,), 1)
+    assert not judged.request.is_final
     seen = desk.feed("pending", task_id=TASK_B)
     assert seen.request.expected_new == 0
     assert seen.request.task_ids == (TASK_A, TASK_B)

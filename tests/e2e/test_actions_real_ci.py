@@ -70,3 +70,31 @@ async def test_a_failing_action_task_is_noticed_and_the_request_ends_saying_why(
         (note,) = [n for n in sc.recorder.sent if n.campaign_id == campaign.campaign_id]
         assert note.outcome == "gave-up"
         assert f"action task {failed[1]}" in note.text
+
+
+async def test_a_test_blocked_by_a_failed_build_ends_blocked(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with scene(broker.url, broker.queue, tmp_path) as sc:
+        label = sc.scheduled_tests[0]
+        build = sc.sim.world.graph.dependencies(label)["build"]
+        sc.plant(build, {0: "failed"})
+        campaign, request = sc.watch(label)
+        await sc.start(campaign, request)
+        sc.go()
+        finished = await sc.finished(campaign.campaign_id)
+
+        (build_task,) = sc.tasks(build)
+        (test_task,) = sc.tasks(label)
+        assert test_task.state == "unscheduled"  # it never ran: its build failed
+        final = sc.request(request.request_id)
+        assert final.state is RequestState.BLOCKED
+        assert final.reason == f"blocked by {build} ({build_task.task_id}): failed"
+        assert final.actions == 0
+        assert [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id] == []
+        assert sc.sim.stats.reruns == 0
+        assert final_state(sc.timeline(request.request_id))["state"] == "blocked"
+        assert finished.state is CampaignState.FAILED
+        assert finished.outcome is not None and build_task.task_id in finished.outcome
+        (note,) = [n for n in sc.recorder.sent if n.campaign_id == campaign.campaign_id]
+        assert f"blocked by {build}" in note.text

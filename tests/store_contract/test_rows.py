@@ -12,6 +12,7 @@ from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import observe
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
+    ActionTask,
     FailureKind,
     Phase,
     Push,
@@ -102,6 +103,19 @@ def test_request_round_trip_of_every_model_field(store: AnyStore) -> None:
         runs_green=3,
         runs_orange=1,
         first_orange=slug(2),
+        action_tasks=(
+            ActionTask(slug(3), "req-all/action-1", "retrigger-multiple", times=2),
+            ActionTask(
+                slug(4),
+                "req-all/action-2",
+                "add-new-jobs",
+                times=2,
+                state="completed",
+                completed_at=AT,
+                retry_of="req-all/action-1",
+            ),
+        ),
+        opened_at=AT,
     )
     default = Request("d", Push("r", "v", "g"), "x")
     unchanged = [
