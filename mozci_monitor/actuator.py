@@ -20,7 +20,12 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import structlog
 
 from mozci_monitor.core import errors
-from mozci_monitor.core.action_routes import ActionChoice, choose_add_new_jobs, choose_retrigger
+from mozci_monitor.core.action_routes import (
+    ActionChoice,
+    choose_add_new_jobs,
+    choose_backfill,
+    choose_retrigger,
+)
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
@@ -288,7 +293,9 @@ class Actuator:
             raise _Permanent("no push to act on")
         actions_json = await self._actions_json_for(push.repo, push.revision, push.task_group_id)
         try:
-            if action.kind is ActionKind.RETRIGGER:
+            if action.kind is ActionKind.BACKFILL:
+                choice = await self._backfill_choice(actions_json, action)
+            elif action.kind is ActionKind.RETRIGGER:
                 assert action.task_id is not None
                 definition = await self._tc.task(action.task_id)
                 tags = {str(k): str(v) for k, v in (definition.get("tags") or {}).items()}
@@ -310,6 +317,30 @@ class Actuator:
             await self._on_action_task(action, action_task, choice.route)
         # The route is part of the record: which entry ran decides what can come of it.
         return f"{choice.route} via hook {call.hook_id}: action task {action_task} ({choice.why})"
+
+    async def _backfill_choice(self, actions_json: Any, action: Action) -> ActionChoice:
+        """Backfill from the push's task of the label (a failed one when there is one)."""
+        assert action.push is not None
+        label = action.labels[0] if action.labels else ""
+        members = await self._tc.list_task_group(action.push.task_group_id)
+        tasks = sorted(
+            (member.status.state != "failed", member.task_id)
+            for member in members
+            if member.label == label
+        )
+        if not tasks:
+            raise _Permanent(f"no task of {label} on the push to backfill from")
+        task_id = tasks[0][1]
+        definition = await self._tc.task(task_id)
+        tags = {str(k): str(v) for k, v in (definition.get("tags") or {}).items()}
+        return choose_backfill(
+            actions_json,
+            task_id=task_id,
+            tags=tags,
+            depth=int(action.details.get("depth") or 1),
+            times=action.times,
+            retrigger=False,
+        )
 
     async def _actions_json_for(self, repo: str, revision: str, group: str) -> Any:
         if group not in self._actions_json:
@@ -349,7 +380,8 @@ class Actuator:
         if action.kind is ActionKind.RERUN and action.task_id is not None:
             status = await self._tc.status(action.task_id)
             return len(status.runs) > int(action.details.get("runs") or 0)
-        if action.kind in (ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS) and action.push:
+        kinds = (ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS, ActionKind.BACKFILL)
+        if action.kind in kinds and action.push:
             labels = tuple(action.labels)
             if action.kind is ActionKind.RETRIGGER and action.task_id is not None:
                 definition = await self._tc.task(action.task_id)
@@ -372,6 +404,8 @@ def _is_action_task_for(task: Mapping[str, Any], action: Action, labels: Sequenc
     name = performed.get("name")
     if name == "retrigger":
         return bool(action.kind is ActionKind.RETRIGGER and context.get("taskId") == action.task_id)
+    if name == "backfill":
+        return action.kind is ActionKind.BACKFILL
     if name == "retrigger-multiple":
         requests = user_input.get("requests") or []
         asked = [label for request in requests for label in request.get("tasks") or []]

@@ -18,11 +18,13 @@ from mozci_monitor.core.action_tasks import (
     action_task_changed,
     action_task_created,
     check_bounds,
+    remedy_failed,
 )
-from mozci_monitor.core.actions import Action, Allowance
+from mozci_monitor.core.actions import Action, ActionKind, Allowance
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignDecision,
+    backfill_action,
     cancel_campaign,
     fail_campaign,
     progress_campaign,
@@ -41,6 +43,7 @@ from mozci_monitor.core.machine import (
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
+    ActionTask,
     FailureKind,
     Request,
     RequestState,
@@ -170,6 +173,15 @@ class Engine:
             self._store.add_campaign(campaign, at)
             for request in requests:
                 self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
+            start = backfill_action(campaign, requests)
+            if start is not None:
+                refusal = self._budget_refusal(
+                    self._store.get_campaign(campaign.campaign_id), start, at
+                )
+                if refusal is None:
+                    self._queue_action(start, at, outcome)
+                else:
+                    self._campaign_action_failed(start, refusal, at, outcome)
             self._progress_campaigns(outcome, at, force={campaign.campaign_id})
             found = self._store.get_campaign(campaign.campaign_id)
         return found or campaign
@@ -265,6 +277,10 @@ class Engine:
         """The outbox gave up on an action: its request ends failed, with the reason."""
         outcome = BatchOutcome()
         with self._unit():
+            if action.request_id is None and action.kind is ActionKind.BACKFILL:
+                self._campaign_action_failed(action, error, at, outcome)
+                self._progress_campaigns(outcome, at)
+                return outcome
             if action.request_id is None:
                 return outcome
             request = self._store.get_request(action.request_id)
@@ -284,18 +300,31 @@ class Engine:
         """
         outcome = BatchOutcome()
         with self._unit():
-            if action.request_id is None:
-                return outcome
-            request = self._store.get_request(action.request_id)
-            if request is None:
-                return outcome
-            decision = action_task_created(request, action, action_task_id, route)
-            self._record(request, decision, at, outcome)
-            known = self._get_task(action_task_id)
-            if known is not None and decision.changed:
-                self._follow(decision.request, known, at, outcome)
+            for request in self._requests_of(action):
+                decision = action_task_created(request, action, action_task_id, route)
+                self._record(request, decision, at, outcome)
+                known = self._get_task(action_task_id)
+                if known is not None and decision.changed:
+                    self._follow(decision.request, known, at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome
+
+    def _requests_of(self, action: Action) -> list[Request]:
+        """The requests an action serves: its own, or those a campaign-level one lists."""
+        ids = [action.request_id] if action.request_id else []
+        if not ids and action.kind is ActionKind.BACKFILL:
+            ids = [i for i in str(action.details.get("requests") or "").split(",") if i]
+        found = [self._store.get_request(request_id) for request_id in ids]
+        return [request for request in found if request is not None]
+
+    def _campaign_action_failed(
+        self, action: Action, error: str, at: str, outcome: BatchOutcome
+    ) -> None:
+        """A campaign-level backfill cannot be performed: each push falls back."""
+        for request in self._requests_of(action):
+            route = ActionTask("", action.key, action.kind.value, times=action.times)
+            decision = remedy_failed(request, route, error, self._allowance(request, at))
+            self._record(request, decision, at, outcome)
 
     def judge_upstreams(
         self, request_id: str, task_id: str, upstreams: Sequence[Upstream], at: str

@@ -9,13 +9,19 @@ The daemon then watches the requests it returns like any other.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, Protocol
 
 import structlog
 
 from mozci_monitor.core import sheriff
-from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
+from mozci_monitor.core.campaign import (
+    BACKFILL_MAX_DEPTH,
+    BACKFILL_MAX_TIMES,
+    Campaign,
+    CampaignKind,
+    new_campaign_id,
+)
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import (
     AnyParams,
@@ -155,8 +161,12 @@ async def plan_backfill(
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
+    backfill_action: bool = True,
 ) -> Plan:
-    """Find the last push where `label` passed before `revision`, fill the pushes after it."""
+    """Find the last push where `label` passed before `revision`, fill the pushes after it.
+
+    `backfill_action=False`: fill with add-new-jobs per push instead of gecko's backfill.
+    """
     failing = await _push(pushlog, repo, revision)
     first = max(1, failing.id - max_revisions)
     earlier = (
@@ -176,12 +186,21 @@ async def plan_backfill(
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     fill_ids = {p.push_id for p in to_fill}
+    # Through gecko's backfill action when its limits allow: one action on the failing
+    # push reaches every push to fill (`-bk` tasks, original manifests). The actuator
+    # falls back to add-new-jobs per push when the push does not offer it.
+    depth = failing.id - min(fill_ids) if fill_ids else 0
+    via_backfill = (
+        backfill_action and 0 < depth <= BACKFILL_MAX_DEPTH and times <= BACKFILL_MAX_TIMES
+    )
     for item in analysed:
         if item.push.id < window_start:
             continue
         entry = _entry(item)
         if item.push.id in fill_ids and item.task_group_id is not None:
             request = _request(campaign_id, repo, item, label, times, max_actions)
+            if via_backfill:
+                request = replace(request, expected_new=times)  # the backfill brings them
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
@@ -195,6 +214,7 @@ async def plan_backfill(
             "max_revisions": max_revisions,
             "pushes": entries,
             "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
+            **({"backfill_depth": depth} if via_backfill and requests else {}),
         },
         max_actions=campaign_budget,
         dry_run=dry_run,

@@ -214,11 +214,17 @@ def choose_backfill(
     times: int = 1,
     inclusive: bool = False,
     test_path: str | None = None,
+    retrigger: bool | None = None,
 ) -> ActionChoice:
-    """The in-tree backfill of the task: `depth` pushes back, `times` runs on each."""
+    """The in-tree backfill of the task: `depth` pushes back, `times` runs on each.
+
+    `retrigger=False` (newer gecko): pushes that already ran the label are left alone.
+    """
     wanted: dict[str, Any] = {"depth": depth, "times": times, "inclusive": inclusive}
     if test_path:
         wanted["testPath"] = test_path
+    if retrigger is not None:
+        wanted["retrigger"] = retrigger
     return choose_task_action(
         actions_json, "backfill", task_id=task_id, tags=tags, user_input=wanted
     )

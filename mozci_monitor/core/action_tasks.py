@@ -34,7 +34,7 @@ from mozci_monitor.core.model import (
 )
 
 # Routes that have another way to the same runs: add-new-jobs schedules any label.
-RETRIABLE_ROUTES = frozenset({"retrigger-multiple", "retrigger"})
+RETRIABLE_ROUTES = frozenset({"retrigger-multiple", "retrigger", "backfill"})
 FALLBACK_ROUTE = "add-new-jobs"
 LOG_ARTIFACT = "public/logs/live_backing.log"
 

@@ -18,6 +18,7 @@ class ActionKind(StrEnum):
     RERUN = "rerun"  # queue.rerunTask: a new run of the same task
     ADD_NEW_JOBS = "add-new-jobs"  # in-tree action: schedule labels from the full graph
     CANCEL = "cancel"  # queue.cancelTask
+    BACKFILL = "backfill"  # in-tree action: a task's label on the pushes before its own
     NOTIFY = "notify"
 
 

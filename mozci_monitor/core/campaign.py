@@ -190,6 +190,33 @@ def fail_campaign(campaign: Campaign, reason: str) -> CampaignDecision:
     return CampaignDecision(failed, (notification_action(failed),), True)
 
 
+# Limits of gecko's backfill action (its schema): beyond them, add-new-jobs per push.
+BACKFILL_MAX_DEPTH = 25
+BACKFILL_MAX_TIMES = 10
+
+
+def backfill_action(campaign: Campaign, requests: Sequence[Request]) -> Action | None:
+    """The in-tree backfill a backfill campaign starts with, when it goes that way.
+
+    One action on the failing push's task of the label: gecko schedules the label (with
+    `-bk` symbols, keeping the test manifests) on the `depth` pushes before it that lack
+    it; each of those pushes has a request expecting the runs.
+    """
+    depth = campaign.params.get("backfill_depth")
+    if campaign.kind is not CampaignKind.BACKFILL or not depth or not requests:
+        return None
+    return Action(
+        key=f"campaign:{campaign.campaign_id}:backfill",
+        kind=ActionKind.BACKFILL,
+        push=campaign.push,
+        campaign_id=campaign.campaign_id,
+        labels=(campaign.label or "",),
+        times=int(campaign.params.get("times", 1)),
+        why=f"backfill {campaign.label} on the {depth} pushes before {campaign.push.revision[:12]}",
+        details={"depth": int(depth), "requests": ",".join(r.request_id for r in requests)},
+    )
+
+
 def notification_action(campaign: Campaign) -> Action:
     """The one notification of a campaign's end; its key makes it happen once."""
     return Action(

@@ -346,6 +346,8 @@ class Actions:
         info = self.world.push_info(push)
         rendered = []
         for spec in sorted(ACTIONS, key=lambda s: s.order):
+            if spec.cb_name in self.world.config.withheld_actions:
+                continue
             action: JSON = {
                 "name": spec.name,
                 "title": spec.title,

@@ -127,6 +127,8 @@ class SimConfig:
     # Action tasks that fail although their input was good (a broken callback, a lost
     # decision artifact): nothing they were asked for is created.
     action_task_failure_rate: float = 0.0
+    # Callbacks the decision tasks do not offer (older pushes and other projects lack some).
+    withheld_actions: tuple[str, ...] = ()
     retries: int = 5
     deadline_hours: float = 24.0
 

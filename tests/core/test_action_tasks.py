@@ -16,6 +16,7 @@ from mozci_monitor.core.action_tasks import (
     log_path,
 )
 from mozci_monitor.core.actions import Action, ActionKind, Allowance
+from mozci_monitor.core.campaign import Campaign, CampaignKind, backfill_action
 from mozci_monitor.core.model import (
     ActionTask,
     FailureKind,
@@ -94,6 +95,7 @@ def test_a_completed_action_task_starts_the_wait_for_its_runs():
 FAILURES = [
     ("retrigger-multiple", None, Phase.ORANGE, None, "fallback"),
     ("retrigger", None, Phase.EXCEPTION, "malformed-payload", "fallback"),
+    ("backfill", None, Phase.ORANGE, None, "fallback"),  # add-new-jobs on each push
     ("add-new-jobs", None, Phase.ORANGE, None, "give-up"),
     ("retrigger-multiple", "req-1/action-0", Phase.ORANGE, None, "give-up"),  # already a retry
 ]
@@ -194,3 +196,27 @@ def test_every_open_request_has_a_bound():
 def test_a_final_request_is_left_alone():
     done = request(opened_at=T0, state=RequestState.COMPLETED)
     assert not check_bounds(done, at(10_000), BOUNDS).changed
+
+
+def test_a_backfill_campaign_starts_with_one_in_tree_backfill():
+    push_requests = [
+        replace(request(expected_new=2, opened_at=T0), request_id=f"c-1-p{n}") for n in (7, 8)
+    ]
+    campaign = Campaign(
+        "c-1",
+        CampaignKind.BACKFILL,
+        PUSH,
+        label=LABEL,
+        params={"times": 2, "backfill_depth": 3},
+    )
+    action = backfill_action(campaign, push_requests)
+    assert action is not None
+    assert (action.key, action.kind, action.labels, action.times) == (
+        "campaign:c-1:backfill",
+        ActionKind.BACKFILL,
+        (LABEL,),
+        2,
+    )
+    assert action.details == {"depth": 3, "requests": "c-1-p7,c-1-p8"}
+    add_new_jobs_per_push = replace(campaign, params={"times": 2})
+    assert backfill_action(add_new_jobs_per_push, push_requests) is None

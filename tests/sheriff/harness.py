@@ -33,13 +33,15 @@ def performed(sim: Simulator) -> dict[tuple[str, str, str], int]:
     counts: dict[tuple[str, str, str], int] = {}
     for trigger in sim.hook_triggers:
         action = trigger.action
+        if action == "backfill-task":
+            continue  # triggered by gecko's backfill action task, not by the monitor
         if action == "add-new-jobs":
             target = ",".join(sorted(str(t) for t in trigger.input.get("tasks", [])))
         elif action == "retrigger-multiple":
             action = "retrigger"
             labels = [str(t) for r in trigger.input.get("requests", []) for t in r.get("tasks", [])]
             target = ",".join(sorted(labels))
-        elif action == "retrigger":
+        elif action in ("retrigger", "backfill"):
             target = sim.task(trigger.task_id or "").label
         else:
             target = trigger.task_id or ""
@@ -53,7 +55,9 @@ def intended(entries: list[OutboxEntry]) -> dict[tuple[str, str, str], int]:
     counts: dict[tuple[str, str, str], int] = {}
     for entry in entries:
         action = entry.action
-        if action.kind.value not in ("retrigger", "add-new-jobs") or entry.state != "done":
+        if action.kind.value not in ("retrigger", "add-new-jobs", "backfill"):
+            continue
+        if entry.state != "done":
             continue
         group = action.push.task_group_id if action.push else ""
         target = ",".join(sorted(action.labels)) if action.labels else ""

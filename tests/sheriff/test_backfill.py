@@ -7,6 +7,7 @@ known exactly: the regression is permanent and nothing else fails.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from support.brokers import Broker
@@ -20,7 +21,22 @@ from sheriff.scenarios import PlantedRegression, plant_never_passed, plant_regre
 
 
 def _fills(sc: Scene, label: str, indexes: tuple[int, ...]) -> dict[tuple[str, str, str], int]:
+    """add-new-jobs on each push (the route when gecko's backfill is not used)."""
     return {("add-new-jobs", sc.pushes[i].task_group_id, label): 1 for i in indexes}
+
+
+def _backfilled(sc: Scene, failing: int, label: str, indexes: tuple[int, ...]) -> None:
+    """One in-tree backfill from the failing push; its `-bk` tasks on every push filled."""
+    assert performed(sc.sim) == {("backfill", sc.pushes[failing].task_group_id, label): 1}
+    for index in indexes:
+        marked = [
+            task
+            for task in sc.sim.tasks_of(sc.pushes[index], label)
+            if task.definition["extra"]["treeherder"]["symbol"].endswith("-bk")
+        ]
+        assert len(marked) == 1, (index, [t.definition["extra"] for t in marked])
+        assert marked[0].definition["tags"]["action"] == "backfill-task"
+        assert marked[0].state in ("completed", "failed")  # watched to its end
 
 
 def _assert_right_answer(sc: Scene, campaign_id: str, case: PlantedRegression) -> None:
@@ -60,14 +76,39 @@ async def test_backfill_finds_the_planted_culprit(broker: Broker, tmp_path: Path
         await sc.settled(plan.campaign.campaign_id)
 
         _assert_right_answer(sc, plan.campaign.campaign_id, case)
-        # the label was added once on each push where it had not run, nothing else
-        assert performed(sc.sim) == _fills(sc, case.label, case.to_fill)
+        # one backfill reached each push where the label had not run, nothing else
+        _backfilled(sc, case.failing, case.label, case.to_fill)
         assert intended(sc.acts(plan.campaign.campaign_id)) == performed(sc.sim)
         assert sc.sim.stats.reruns == 0
         sc.notified_once(plan.campaign.campaign_id)
 
 
 HISTORY_PLUS = 20  # more revisions than the simulator has: the range starts before it
+
+
+async def test_backfill_falls_back_to_add_new_jobs_where_backfill_is_not_offered(
+    broker: Broker, tmp_path: Path
+) -> None:
+    case = plant_regression(broker.url)
+    config = replace(case.config, withheld_actions=("backfill",))
+    async with scene(broker, tmp_path, config) as sc:
+        plan = await sc.plan_backfill(case.failing, case.label, max_revisions=HISTORY_PLUS)
+        assert plan.campaign.params["backfill_depth"] > 0
+        await sc.start(plan.campaign, plan.requests)
+        sc.go()
+        await sc.finished(plan.campaign.campaign_id)
+        await sc.settled(plan.campaign.campaign_id)
+
+        _assert_right_answer(sc, plan.campaign.campaign_id, case)
+        # the backfill could not be rendered: each push got add-new-jobs instead, once
+        assert performed(sc.sim) == _fills(sc, case.label, case.to_fill)
+        (backfill,) = [e for e in sc.acts(plan.campaign.campaign_id) if e.key.endswith(":backfill")]
+        assert backfill.state == "failed"
+        assert "backfill" in (backfill.last_error or "")
+        for request in sc.requests(plan.campaign.campaign_id):
+            kinds = [e.kind for e in sc.reader.timeline(request.request_id)]
+            assert "action-failed" in kinds
+        sc.notified_once(plan.campaign.campaign_id)
 
 
 async def test_backfill_reports_a_label_that_never_passed(broker: Broker, tmp_path: Path) -> None:
@@ -93,7 +134,7 @@ async def test_backfill_reports_a_label_that_never_passed(broker: Broker, tmp_pa
             f" earliest failure {first.revision[:12]}"
         )
         assert {p["verdict"] for p in answer["pushes"]} == {"failed"}
-        assert performed(sc.sim) == _fills(sc, case.label, not_run)
+        _backfilled(sc, case.failing, case.label, not_run)
         sc.notified_once(plan.campaign.campaign_id)
 
 
@@ -124,7 +165,7 @@ async def test_backfill_skips_a_push_without_decision_task(broker: Broker, tmp_p
         assert (row["verdict"], row["note"]) == ("skipped", "no decision task")
         assert answer["last_good"]["push_id"] == sc.pushes[case.culprit - 1].push_id
         assert answer["first_bad"]["push_id"] == sc.pushes[case.culprit].push_id
-        assert performed(sc.sim) == _fills(sc, case.label, filled)
+        _backfilled(sc, case.failing, case.label, filled)
         sc.notified_once(plan.campaign.campaign_id)
 
 
@@ -133,7 +174,11 @@ async def test_backfill_campaign_budget_holds(broker: Broker, tmp_path: Path) ->
     async with scene(broker, tmp_path, case.config) as sc:
         budget = len(case.to_fill) - 1
         plan = await sc.plan_backfill(
-            case.failing, case.label, max_revisions=HISTORY_PLUS, campaign_budget=budget
+            case.failing,
+            case.label,
+            max_revisions=HISTORY_PLUS,
+            campaign_budget=budget,
+            backfill_action=False,  # one action per push: the budget runs out
         )
         assert len(plan.requests) == len(case.to_fill) > budget
         await sc.start(plan.campaign, *plan.requests)
@@ -157,7 +202,9 @@ async def test_backfill_resumes_after_a_restart_without_repeating(
 ) -> None:
     case = plant_regression(broker.url, min_fill=2)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_backfill(case.failing, case.label, max_revisions=HISTORY_PLUS)
+        plan = await sc.plan_backfill(
+            case.failing, case.label, max_revisions=HISTORY_PLUS, backfill_action=False
+        )
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(1)  # one push filled, the others held back (429)
         await sc.start(plan.campaign, *plan.requests)
@@ -184,7 +231,11 @@ async def test_backfill_with_the_daemon_dry_run_performs_nothing(
     case = plant_regression(broker.url)
     async with scene(broker, tmp_path, case.config) as sc:
         plan = await sc.plan_backfill(
-            case.failing, case.label, max_revisions=HISTORY_PLUS, dry_run=True
+            case.failing,
+            case.label,
+            max_revisions=HISTORY_PLUS,
+            dry_run=True,
+            backfill_action=False,
         )
         await sc.start(plan.campaign, *plan.requests)
         sc.go()
