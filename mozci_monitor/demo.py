@@ -5,8 +5,10 @@ the hg pushlog on loopback and publishes Pulse messages to an in-process broker
 (`memory://`, or a real RabbitMQ with `--broker`); the daemon consumes them into a
 temporary SQLite store, acts through the simulated Hooks service and notifies in the log.
 Scenarios are planted on a push that is just arriving, so every remedy gets exercised:
-runs missing, an infrastructure exception, a coalesced task, a job never scheduled and
-the tests of a finished build that were optimised away.
+runs missing, an infrastructure exception, a coalesced task, a job never scheduled, the
+tests of a finished build that were optimised away, more runs of a build (builds are not
+retriggered: add-new-jobs) and an in-tree action whose action task fails (noticed,
+retried once by another route, then given up with the reason).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Scenario:
     requests: tuple[Request, ...]
     force: tuple[tuple[str, str], ...] = ()  # (label, outcome of its first run)
     expected: str = ""  # what the simulator planted, to compare with the answer
+    actions_fail: bool = False  # the in-tree actions asked for its label fail
 
 
 def plan_scenarios(
@@ -93,11 +96,17 @@ def plan_scenarios(
         label for label in unscheduled if graph[label].get("build") != downstream_build
     ]
     missing_label = (unscheduled_elsewhere or unscheduled)[0]
+    other_builds = [b for b in builds if b != downstream_build] or builds
 
     budgets = Budgets(per_request=budget, per_campaign=None)
 
     def watch(
-        title: str, label: str, times: int, force: tuple[tuple[str, str], ...] = ()
+        title: str,
+        label: str,
+        times: int,
+        force: tuple[tuple[str, str], ...] = (),
+        *,
+        actions_fail: bool = False,
     ) -> Scenario:
         params = WatchParams(
             repo=push.repo,
@@ -107,7 +116,7 @@ def plan_scenarios(
             times=times,
         )
         campaign, requests = kinds_watch.build(params, new_campaign_id(), budgets)
-        return Scenario(title, campaign, tuple(requests), force)
+        return Scenario(title, campaign, tuple(requests), force, actions_fail=actions_fail)
 
     downstream, build_requests = kinds_downstream.build(
         DownstreamParams(
@@ -124,6 +133,8 @@ def plan_scenarios(
         watch("infrastructure exception: rerun", tests[1], 1, ((tests[1], "internal-error"),)),
         watch("coalesced (superseded): schedule again", tests[2], 1, ((tests[2], "superseded"),)),
         watch("never scheduled (optimised away): add it", missing_label, 1),
+        watch("a build wanted 3 times: add-new-jobs (not retriggerable)", other_builds[0], 3),
+        watch("its action tasks fail: noticed, retried, given up", tests[3], 2, actions_fail=True),
         Scenario(
             f"downstream of {downstream_build}: add its optimised-away tests",
             downstream,
@@ -290,6 +301,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
     graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
     scenarios = plan_scenarios(push, world_push.scheduled_labels, graph, budget=3)
+    for scenario in scenarios:
+        if scenario.actions_fail:  # a callback broken for that label: its action tasks fail
+            sim.world.failing_action_labels.add(scenario.requests[0].label)
     for scenario in scenarios:
         for label, outcome in scenario.force:
             sim.world.force_once(label, world_push.index, outcome)

@@ -466,6 +466,9 @@ class Actions:
         rate = world.config.action_task_failure_rate
         if not refusal and rate > 0 and self._fault_rng.random() < rate:
             refusal = "action task failed (fault injected: action_task_failure_rate)"
+        broken = world.failing_action_labels & self._labels_of(task_id, action_input)
+        if not refusal and broken:
+            refusal = f"action task failed (fault injected for {sorted(broken)[0]})"
         if refusal:
             # The real action task fails (and creates nothing) on input its callback rejects.
             world.force(action_task_id, 0, "failed")
@@ -481,6 +484,16 @@ class Actions:
             )
 
         return world.create_task(action_task_id, definition, push, on_success=run)
+
+    def _labels_of(self, task_id: str | None, data: Any) -> set[str]:
+        """The labels an action is about: its target task's, or those its input names."""
+        labels = {self.world.tasks[task_id].label} if task_id in self.world.tasks else set()
+        if isinstance(data, dict):
+            labels.update(str(t) for t in data.get("tasks") or [])
+            labels.update(str(t) for r in data.get("requests") or [] for t in r.get("tasks", []))
+            if data.get("label"):
+                labels.add(str(data["label"]))
+        return labels
 
     def _refusal(self, spec: ActionSpec, task_id: str | None, data: Any) -> str | None:
         """Why the in-tree callback would exit with an error, if it would."""

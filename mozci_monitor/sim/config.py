@@ -127,6 +127,8 @@ class SimConfig:
     # Action tasks that fail although their input was good (a broken callback, a lost
     # decision artifact): nothing they were asked for is created.
     action_task_failure_rate: float = 0.0
+    # Action tasks asked to act on these labels fail (a callback broken for them).
+    failing_action_labels: tuple[str, ...] = ()
     # Callbacks the decision tasks do not offer (older pushes and other projects lack some).
     withheld_actions: tuple[str, ...] = ()
     retries: int = 5

@@ -150,6 +150,9 @@ class World:
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        # Scenario knob (from the config, or added before the clock starts): action tasks
+        # asked to act on these labels fail.
+        self.failing_action_labels: set[str] = set(config.failing_action_labels)
         self._graph_rng = random.Random(f"{config.seed}:graph")
         self._id_rng = random.Random(f"{config.seed}:ids")
         self._run_rng = random.Random(f"{config.seed}:runs")
