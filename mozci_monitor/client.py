@@ -32,7 +32,7 @@ EXIT_FINISHED = 0
 EXIT_NOT_FINISHED = 1
 EXIT_ERROR = 2
 
-_FINAL_REQUEST_STATES = frozenset({"completed", "coalesced", "failed", "canceled"})
+_FINAL_REQUEST_STATES = frozenset({"completed", "coalesced", "failed", "canceled", "blocked"})
 
 
 class MonitorClient:

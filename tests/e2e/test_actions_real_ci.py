@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e.harness import Broker, actions_taken, final_state, scene
+from support.brokers import Broker
+from support.ci import live_push_ci
+from support.scene import scene
+
+from e2e.harness import actions_taken, final_state
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import FailureKind, RequestState
 
 
 async def test_a_build_watched_three_times_gets_its_runs(broker: Broker, tmp_path: Path) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         build = next(label for label in sc.scheduled if label.startswith("build-"))
         campaign, request = sc.watch(build, wanted=3)
         await sc.start(campaign, request)
@@ -43,7 +47,8 @@ async def test_a_failing_action_task_is_noticed_and_the_request_ends_saying_why(
     broker: Broker, tmp_path: Path
 ) -> None:
     # Every action task fails (a broken callback): nothing the monitor asks for appears.
-    async with scene(broker.url, broker.queue, tmp_path, action_task_failure_rate=1.0) as sc:
+    failing = live_push_ci(broker.url, action_task_failure_rate=1.0)
+    async with scene(broker, tmp_path, failing) as sc:
         label = sc.scheduled_tests[0]
         campaign, request = sc.watch(label, wanted=2)
         await sc.start(campaign, request)
@@ -69,13 +74,13 @@ async def test_a_failing_action_task_is_noticed_and_the_request_ends_saying_why(
         # the campaign's notification says why
         (note,) = [n for n in sc.recorder.sent if n.campaign_id == campaign.campaign_id]
         assert note.outcome == "gave-up"
-        assert f"action task {failed[1]}" in note.text
+        assert f"action task {failed[1]}" in note.title  # the answer sentence says why
 
 
 async def test_a_test_blocked_by_a_failed_build_ends_blocked(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with scene(broker.url, broker.queue, tmp_path) as sc:
+    async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         build = sc.sim.world.graph.dependencies(label)["build"]
         sc.plant(build, {0: "failed"})
@@ -97,4 +102,4 @@ async def test_a_test_blocked_by_a_failed_build_ends_blocked(
         assert finished.state is CampaignState.FAILED
         assert finished.outcome is not None and build_task.task_id in finished.outcome
         (note,) = [n for n in sc.recorder.sent if n.campaign_id == campaign.campaign_id]
-        assert f"blocked by {build}" in note.text
+        assert f"blocked by {build}" in note.title

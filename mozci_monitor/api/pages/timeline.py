@@ -55,6 +55,8 @@ def request_colour(state: str, failure: str | None) -> str:
         return "grey"
     if state == "canceled":
         return "pink"
+    if state == "blocked":
+        return "purple"  # a task it depends on failed: it could not run
     if state == "failed":
         return {"orange": "orange", "exception": "purple"}.get(failure or "", "red")
     return "blue"
