@@ -348,9 +348,9 @@ class Engine:
         have been open longer than their bound."""
         outcome = BatchOutcome()
         with self._unit():
-            for request in self._store.list_requests(open_only=True, limit=100_000):
-                if request.push.task_group_id != task_group_id:
-                    continue
+            for request in list(
+                self._store.iter_requests(open_only=True, task_group_id=task_group_id)
+            ):
                 decision = check_bounds(request, at, self._bounds, self._allowance(request, at))
                 self._record(request, decision, at, outcome)
             self._progress_campaigns(outcome, at)

@@ -137,9 +137,8 @@ class Reconciler:
         """Requests whose task waits (unscheduled) or expired: blocked by a failed
         dependency, or (expired, every dependency completed) retriggered."""
         by_id = {member.task_id: member for member in members}
-        requests = await self._in_store(self._store.list_requests, open_only=True)
-        for request in requests:
-            if request.push.task_group_id != group or request.remedy is RemedyPolicy.RECORD:
+        for request in await self._in_store(self._open_requests, group):
+            if request.remedy is RemedyPolicy.RECORD:
                 continue
             for task_id in request.task_ids:
                 member = by_id.get(task_id)
