@@ -94,7 +94,7 @@ async def test_backfill_falls_back_to_add_new_jobs_where_backfill_is_not_offered
     async with scene(broker, tmp_path, config) as sc:
         plan = await sc.plan_backfill(case.failing, case.label, max_revisions=HISTORY_PLUS)
         assert plan.campaign.params["backfill_depth"] > 0
-        await sc.start(plan.campaign, plan.requests)
+        await sc.start(plan.campaign, *plan.requests)
         sc.go()
         await sc.finished(plan.campaign.campaign_id)
         await sc.settled(plan.campaign.campaign_id)
