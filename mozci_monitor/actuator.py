@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
@@ -23,8 +23,6 @@ from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.links import Links
-from mozci_monitor.notify import Notification, NotificationError, Sink
-from mozci_monitor.notify.answers import campaign_notification
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -33,11 +31,22 @@ from mozci_monitor.observe import (
     Observer,
     guarded,
 )
+from mozci_monitor.ports.notify import (
+    Notification,
+    NotificationError,
+    Sink,
+    campaign_notification,
+)
+from mozci_monitor.ports.sources import (
+    ActionError,
+    ActionSource,
+    NotFound,
+    Render,
+    SourceError,
+    SourceUnavailable,
+    TransientError,
+)
 from mozci_monitor.ports.store import OutboxEntry, OutboxStore
-from mozci_monitor.sources import HookCall, SourceError
-from mozci_monitor.sources.actions import ActionError
-from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
-from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
 
 log = structlog.get_logger(__name__)
 
@@ -46,22 +55,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class ActionSource(Protocol):
-    """What the actuator needs of Taskcluster (satisfied by sources.TaskclusterClient)."""
-
-    async def task(self, task_id: str) -> dict[str, Any]: ...
-    async def status(self, task_id: str) -> TaskStatus: ...
-    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
-    async def artifact_json(self, task_id: str, name: str) -> Any: ...
-    async def find_decision_task(self, repo: str, revision: str) -> str: ...
-    async def trigger_hook(
-        self, hook_group_id: str, hook_id: str, payload: dict[str, Any]
-    ) -> str | None: ...
-    async def rerun_task(self, task_id: str) -> TaskStatus: ...
-    async def cancel_task(self, task_id: str) -> TaskStatus: ...
-
-
-Render = Callable[..., HookCall]
 InStore = Callable[..., Awaitable[Any]]
 
 

@@ -16,10 +16,11 @@ import pytest
 from mozci_monitor import planner
 from mozci_monitor.api import CampaignSubmission, SubmissionDefaults, SubmissionRefused
 from mozci_monitor.api.validation import parse_submission
+from mozci_monitor.campaigns import plan_submission
 from mozci_monitor.core.campaign import CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy
-from mozci_monitor.daemon import Services, plan_submission
 from mozci_monitor.sources import NotFound, SourceError
+from mozci_monitor.wiring import Services
 
 from .fakes import GROUP, LABEL, REVISION
 

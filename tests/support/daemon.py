@@ -20,16 +20,12 @@ from mozci_monitor.config import (
     SourcesSettings,
     StoreSettings,
 )
-from mozci_monitor.daemon import (
-    ConsumerPort,
-    Daemon,
-    DaemonStore,
-    Services,
-    build_services,
-    build_store,
-)
+from mozci_monitor.daemon import Daemon
 from mozci_monitor.notify import Sink
-from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+from mozci_monitor.ports.pulse import ConsumerPort
+from mozci_monitor.ports.store import DaemonStore
+from mozci_monitor.pulse import ConsumerHealth, ConsumerSettings
+from mozci_monitor.wiring import Services, build_daemon, build_services
 
 from .waiting import WITHIN, until
 
@@ -89,18 +85,30 @@ def assemble_daemon(
     services: Services | None = None,
     **options: Any,
 ) -> Daemon:
-    """A daemon from `settings`; `services=None`: no actuator, no reconciler.
+    """A daemon from `settings`, built by the composition root (`mozci_monitor.wiring`) as
+    production builds it; `services=None`: no actuator, no reconciler; no API server.
 
-    `options` go to `Daemon` as they are (its clocks, its systemd notifier).
+    `options` go to `wiring.build_daemon` as they are (its clocks, its systemd notifier).
     """
-    return Daemon(
-        settings,
-        store=store if store is not None else build_store(settings),
-        consumer=(
-            consumer if consumer is not None else PulseConsumer(consumer_settings(settings.pulse))
-        ),
-        services=services,
-        **options,
+    return build_daemon(
+        settings, store=store, consumer=consumer, services=services, api=False, **options
+    )
+
+
+def connected_health(*, connected: bool = True, last_error: str | None = None) -> ConsumerHealth:
+    """What a fake consumer reports as its health (`ConsumerPort.health`): a broker link that
+    never reconnected, nothing counted."""
+    return ConsumerHealth(
+        connected=connected,
+        last_loop_monotonic=0.0,
+        reconnects=0,
+        queue_recreations=0,
+        delivered=0,
+        acked=0,
+        rejected=0,
+        stale_acks=0,
+        generation=0,
+        last_error=last_error,
     )
 
 
