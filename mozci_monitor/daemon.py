@@ -65,6 +65,9 @@ class ApiServerPort(Protocol):
 @dataclass
 class Health:
     store_writable: bool = True
+    # A batch commit failed and none succeeded since: the store is not writable whatever
+    # the periodic probe says (a probe writes nothing and succeeds on a full disk).
+    commit_failing: bool = False
     consumer_stalled: bool = False
     started: bool = False
     counters: dict[str, int] = field(default_factory=dict)
@@ -186,8 +189,14 @@ class Daemon:
         if install_signal_handlers:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
-        await self._refresh_bindings(reconcile_new=False)
-        await self._consumer.start()
+        try:
+            await self._refresh_bindings(reconcile_new=False)
+            await self._consumer.start()
+        except BaseException:
+            # Nothing started: release what was built for the run (HTTP sessions, sinks,
+            # the store thread) so a failed start exits cleanly.
+            await self._release(install_signal_handlers)
+            raise
         self.health.started = True
         if self.api_server is not None:
             await self.api_server.start()
@@ -241,6 +250,9 @@ class Daemon:
             # Hand back this instance's claims: others take them at once, not after a lease.
             with contextlib.suppress(Exception):
                 await self.in_store(self._store.release_actions, self.instance)
+        await self._release(signals)
+
+    async def _release(self, signals: bool) -> None:
         self._read_thread.shutdown(wait=True)
         self._store_thread.shutdown(wait=True)
         for close in self._closers:
@@ -319,6 +331,7 @@ class Daemon:
                 if self.health.store_writable:
                     log.error("store not writable; holding the batch unacked", error=repr(error))
                 self.health.store_writable = False
+                self.health.commit_failing = True
                 self.health.count("store_errors")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.daemon.store_retry_max)
@@ -326,6 +339,7 @@ class Daemon:
             if not self.health.store_writable:
                 log.info("store writable again")
             self.health.store_writable = True
+            self.health.commit_failing = False
             return outcome
 
     async def after_commit(self, outcome: BatchOutcome) -> None:
@@ -499,14 +513,19 @@ class Daemon:
         """Notice an unwritable store even when no message arrives to fail on it."""
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self.in_store(self._store.probe_writable)
-            except Exception as error:
-                if self.health.store_writable:
-                    log.error("store not writable", error=repr(error))
-                self.health.store_writable = False
-            else:
-                self.health.store_writable = True
+            await self.probe_store()
+
+    async def probe_store(self) -> None:
+        """One write probe. It cannot vouch for the store while batch commits fail: a probe
+        commits nothing, so it succeeds on a full disk where real commits do not."""
+        try:
+            await self.in_store(self._store.probe_writable)
+        except Exception as error:
+            if self.health.store_writable:
+                log.error("store not writable", error=repr(error))
+            self.health.store_writable = False
+        else:
+            self.health.store_writable = not self.health.commit_failing
 
     def api_health(self) -> HealthView:
         """Alive: started and the consumer loop is recent (the watchdog is fed only then).

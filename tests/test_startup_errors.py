@@ -1,0 +1,109 @@
+"""A daemon that cannot start says why in one line, and leaves nothing open behind it."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import structlog
+
+from mozci_monitor import wiring
+from mozci_monitor.cli import main
+from mozci_monitor.config import Settings, StoreSettings
+from mozci_monitor.pulse import ConsumerHealth, Delivery
+from mozci_monitor.wiring import Services, build
+
+
+class RefusingConsumer:
+    """A consumer whose broker never answers: `start` raises what PulseConsumer raises."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @property
+    def health(self) -> ConsumerHealth:
+        return ConsumerHealth(False, 0.0, 0, 0, 0, 0, 0, 0, 0, str(self.error))
+
+    async def start(self) -> None:
+        raise self.error
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        raise AssertionError("never started")
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        raise AssertionError("never started")
+
+    def set_bindings(self, routing_keys: set[str]) -> None:
+        pass
+
+    def is_stalled(self, now: float) -> bool:
+        return False
+
+    async def stop(self, grace: float) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    structlog.reset_defaults()
+
+
+async def test_a_failed_start_runs_the_closers_of_what_was_built(tmp_path: Path) -> None:
+    closed: list[str] = []
+
+    async def close() -> None:
+        closed.append("services")
+
+    services = Services(taskcluster=object(), render=lambda *a: None, closers=[close])  # type: ignore[arg-type]
+    settings = Settings(store=StoreSettings(path=str(tmp_path / "state.sqlite3")))
+    daemon = build(
+        settings,
+        consumer=RefusingConsumer(ConnectionError("broker down")),
+        services=services,
+        api=False,
+    ).daemon
+    with pytest.raises(ConnectionError):
+        await daemon.run(install_signal_handlers=False)
+    assert closed == ["services"]
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            ConnectionError("no connection to amqp://guest:***@127.0.0.1:1// within 30.0s"),
+            "mozci-monitor: no connection to amqp://guest:***@127.0.0.1:1// within 30.0s",
+        ),
+        (PermissionError("operation not permitted"), "mozci-monitor: operation not permitted"),
+    ],
+)
+def test_run_that_cannot_start_prints_one_line_and_closes_its_http_session(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+    line: str,
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[store]\npath = "{tmp_path / "state.sqlite3"}"\n[api]\nenabled = false\n'
+        '[log]\nlevel = "error"\n'
+    )
+    monkeypatch.setattr(wiring, "build_consumer", lambda settings, store: RefusingConsumer(error))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["--config", str(config), "run"])
+        gc.collect()  # an HTTP session left open warns when it is collected
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.splitlines()[-1] == line
+    assert "Traceback" not in err
+    assert ": :" not in err
+    assert "Unclosed client session" not in out + err
+    assert not [w for w in caught if "Unclosed client session" in str(w.message)]
