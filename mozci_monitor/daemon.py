@@ -70,6 +70,8 @@ class Health:
     commit_failing: bool = False
     consumer_stalled: bool = False
     started: bool = False
+    # The broker did not answer at start; the daemon keeps trying, alive but not ready.
+    awaiting_broker: bool = False
     counters: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -100,6 +102,7 @@ class Daemon:
         store: DaemonStore,
         consumer: ConsumerPort,
         engine: Engine,
+        consumer_factory: Callable[[], ConsumerPort] | None = None,
         wall_clock: Callable[[], str] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         notifier: SystemdNotifier | None = None,
@@ -124,6 +127,8 @@ class Daemon:
         self._store = store
         self.engine = engine
         self._consumer = consumer
+        # Builds a fresh consumer when the first cannot reach the broker at start.
+        self._consumer_factory = consumer_factory
         self._now = wall_clock
         self._monotonic = monotonic
         self._stop = asyncio.Event()
@@ -191,21 +196,31 @@ class Daemon:
                 loop.add_signal_handler(signum, self.request_stop)
         try:
             await self._refresh_bindings(reconcile_new=False)
-            await self._consumer.start()
+            # Serving before the broker answers: /readyz says why it is not ready yet.
+            if self.api_server is not None:
+                await self.api_server.start()
         except BaseException:
             # Nothing started: release what was built for the run (HTTP sessions, sinks,
             # the store thread) so a failed start exits cleanly.
             await self._release(install_signal_handlers)
             raise
-        self.health.started = True
-        if self.api_server is not None:
-            await self.api_server.start()
-        log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
         # READY once alive, WATCHDOG while alive, STOPPING when _stop is set (no-ops
         # without NOTIFY_SOCKET).
         systemd = asyncio.create_task(
             run_systemd_integration(self._notifier, self.api_health, self._stop), name="systemd"
         )
+        try:
+            consuming = await self._start_consumer()
+        except BaseException:
+            await self._abort_start(systemd, install_signal_handlers)
+            raise
+        if not consuming:  # asked to stop while waiting for the broker
+            await self._abort_start(systemd, install_signal_handlers)
+            log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
+            return self._exit_code
+        self.health.started = True
+        self.health.awaiting_broker = False
+        log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
         workers = [
             asyncio.create_task(self._consume(), name="consume"),
             asyncio.create_task(self._watch_bindings(), name="bindings"),
@@ -231,6 +246,51 @@ class Daemon:
             self._notifier.close()
         log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
         return self._exit_code
+
+    async def _start_consumer(self) -> bool:
+        """Start consuming. While the broker cannot be reached and the composition root
+        gave a way to build a fresh consumer, keep trying, alive (the API serves, the
+        watchdog is fed) but not ready, so that a broker outage at start does not make the
+        supervisor give up. False: asked to stop before the broker answered."""
+        delay = 1.0
+        while True:
+            starting = asyncio.create_task(self._consumer.start(), name="consumer-start")
+            stopping = asyncio.create_task(self._stop.wait(), name="stop-wait")
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    await self._consumer.stop(0.0)
+                return False
+            try:
+                starting.result()
+                return True
+            except ConnectionError as error:
+                if self._consumer_factory is None:
+                    raise
+                self.health.awaiting_broker = True
+                self.health.count("broker_unreachable")
+                log.error("broker unreachable; retrying", error=str(error), retry_in=delay)
+            with contextlib.suppress(Exception):
+                await self._consumer.stop(0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return False
+            delay = min(2 * delay, self.settings.pulse.reconnect_max_delay)
+            self._consumer = self._consumer_factory()
+            self._bindings_applied = False  # the fresh consumer is told the bindings
+            await self._refresh_bindings(reconcile_new=False)
+
+    async def _abort_start(self, systemd: asyncio.Task[None], signals: bool) -> None:
+        self._stop.set()
+        await asyncio.gather(systemd, return_exceptions=True)  # sends STOPPING=1
+        if self.api_server is not None:
+            await self.api_server.stop()
+        await self._release(signals)
+        self._notifier.close()
 
     async def _shutdown(self, workers: list[asyncio.Task[Any]], signals: bool) -> None:
         self.health.started = False
@@ -546,7 +606,7 @@ class Daemon:
             else "not ready: " + "; ".join(reasons)
         )
         return HealthView(
-            alive=self.health.started and not stalled,
+            alive=(self.health.started or self.health.awaiting_broker) and not stalled,
             ready=not reasons,
             reasons=reasons,
             checks=checks,

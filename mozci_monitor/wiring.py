@@ -259,6 +259,7 @@ def build(
     *,
     store: DaemonStore | None = None,
     consumer: ConsumerPort | None = None,
+    consumer_factory: Callable[[], ConsumerPort] | None = None,
     services: Services | _FromSettings | None = FROM_SETTINGS,
     wall_clock: Callable[[], str] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
@@ -268,7 +269,9 @@ def build(
 ) -> Runtime:
     """Build the daemon and everything around it.
 
-    Overrides: `store`, `consumer` (built from the settings when None), `services`
+    Overrides: `store`, `consumer` (built from the settings when None), `consumer_factory`
+    (how to build a fresh consumer when the broker does not answer at start: by default
+    from the settings when `consumer` is not given; with neither, the start fails), `services`
     (`FROM_SETTINGS` by default; None: no outside world, the daemon only records), the
     clocks, the systemd notifier, the observer of the daemon's typed events, and `api`
     (None: as `api.enabled` says).
@@ -276,7 +279,15 @@ def build(
     check_settings(settings)
     store = store if store is not None else build_store(settings)
     engine = build_engine(settings, store)
-    consumer = consumer if consumer is not None else build_consumer(settings, store)
+    if consumer is None and consumer_factory is None:
+        built_store = store
+
+        def consumer_factory() -> ConsumerPort:
+            return build_consumer(settings, built_store)
+
+    if consumer is None:
+        assert consumer_factory is not None
+        consumer = consumer_factory()
     if services is FROM_SETTINGS:
         services = build_services(settings, pulse_url=pulse_url(settings.pulse))
     # Treeherder and Taskcluster pages, for the notifications' and the campaign pages' links.
@@ -286,6 +297,7 @@ def build(
         store=store,
         consumer=consumer,
         engine=engine,
+        consumer_factory=consumer_factory,
         wall_clock=wall_clock,
         monotonic=monotonic,
         notifier=notifier,
@@ -354,6 +366,7 @@ def build_daemon(
     *,
     store: DaemonStore | None = None,
     consumer: ConsumerPort | None = None,
+    consumer_factory: Callable[[], ConsumerPort] | None = None,
     services: Services | _FromSettings | None = FROM_SETTINGS,
     wall_clock: Callable[[], str] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
@@ -366,6 +379,7 @@ def build_daemon(
         settings,
         store=store,
         consumer=consumer,
+        consumer_factory=consumer_factory,
         services=services,
         wall_clock=wall_clock,
         monotonic=monotonic,

@@ -17,7 +17,8 @@ from mozci_monitor import wiring
 from mozci_monitor.cli import main
 from mozci_monitor.pulse import ConsumerHealth, Delivery
 
-BROKER_DOWN = "broker down (test)"
+# Not a ConnectionError: `run` would keep retrying that (a broker outage at start).
+BROKER_DOWN = "access to the broker refused (test)"
 
 
 class RefusingConsumer:
@@ -26,7 +27,7 @@ class RefusingConsumer:
         return ConsumerHealth(False, 0.0, 0, 0, 0, 0, 0, 0, 0, BROKER_DOWN)
 
     async def start(self) -> None:
-        raise ConnectionError(BROKER_DOWN)
+        raise PermissionError(BROKER_DOWN)
 
     async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
         return []
