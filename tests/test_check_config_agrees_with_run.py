@@ -7,42 +7,18 @@ never a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from support.daemon import RefusingConsumer
 
 from mozci_monitor import wiring
 from mozci_monitor.cli import main
-from mozci_monitor.pulse import ConsumerHealth, Delivery
 
 # Not a ConnectionError: `run` would keep retrying that (a broker outage at start).
 BROKER_DOWN = "access to the broker refused (test)"
-
-
-class RefusingConsumer:
-    @property
-    def health(self) -> ConsumerHealth:
-        return ConsumerHealth(False, 0.0, 0, 0, 0, 0, 0, 0, 0, BROKER_DOWN)
-
-    async def start(self) -> None:
-        raise PermissionError(BROKER_DOWN)
-
-    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
-        return []
-
-    def ack(self, deliveries: Sequence[Delivery]) -> None:
-        pass
-
-    def set_bindings(self, routing_keys: set[str]) -> None:
-        pass
-
-    def is_stalled(self, now: float) -> bool:
-        return False
-
-    async def stop(self, grace: float) -> None:
-        pass
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +26,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     # `run` must not reach a broker: if validation lets a config through, this says so.
-    monkeypatch.setattr(wiring, "build_consumer", lambda settings, store: RefusingConsumer())
+    refusing = RefusingConsumer(PermissionError(BROKER_DOWN))
+    monkeypatch.setattr(wiring, "build_consumer", lambda settings, store: refusing)
     yield
     structlog.reset_defaults()
 

@@ -4,46 +4,17 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from support.daemon import RefusingConsumer
 
 from mozci_monitor import wiring
 from mozci_monitor.cli import main
 from mozci_monitor.config import Settings, StoreSettings
-from mozci_monitor.pulse import ConsumerHealth, Delivery
 from mozci_monitor.wiring import Services, build
-
-
-class RefusingConsumer:
-    """A consumer whose broker never answers: `start` raises what PulseConsumer raises."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    @property
-    def health(self) -> ConsumerHealth:
-        return ConsumerHealth(False, 0.0, 0, 0, 0, 0, 0, 0, 0, str(self.error))
-
-    async def start(self) -> None:
-        raise self.error
-
-    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
-        raise AssertionError("never started")
-
-    def ack(self, deliveries: Sequence[Delivery]) -> None:
-        raise AssertionError("never started")
-
-    def set_bindings(self, routing_keys: set[str]) -> None:
-        pass
-
-    def is_stalled(self, now: float) -> bool:
-        return False
-
-    async def stop(self, grace: float) -> None:
-        pass
 
 
 @pytest.fixture(autouse=True)

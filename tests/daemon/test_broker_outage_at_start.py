@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from broker import RabbitMQ, publish_many, unique_queue_name
 from store.pulse_builder import FakeTask, make_request, slug
+from support.waiting import WITHIN, until
 
 from mozci_monitor.config import ApiSettings, DaemonSettings, PulseSettings, Settings
 from mozci_monitor.core.model import RequestState
@@ -27,21 +28,7 @@ from mozci_monitor.wiring import build
 
 pytestmark = pytest.mark.rabbitmq
 
-WITHIN = 30.0  # seconds any one wait may take before the test fails
 AT = "2026-11-22T12:00:00.000Z"
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    async def poll() -> None:
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.05)
-
-    try:
-        await asyncio.wait_for(poll(), WITHIN)
-    except TimeoutError:
-        raise AssertionError(f"never happened: {what}") from None
 
 
 def _free_port() -> int:

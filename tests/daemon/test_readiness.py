@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from store.pulse_builder import FakeTask, slug
+from support.daemon import connected_health
+from support.waiting import WITHIN, until
 
 from mozci_monitor.config import DaemonSettings, Settings
 from mozci_monitor.pulse import ConsumerHealth, Delivery
 from mozci_monitor.store.sqlite import SqliteStore
 from mozci_monitor.wiring import build
-
-WITHIN = 10.0  # seconds any one wait may take before the test fails
 
 
 class FullDiskStore(SqliteStore):
@@ -43,7 +43,7 @@ class OneMessageConsumer:
 
     @property
     def health(self) -> ConsumerHealth:
-        return ConsumerHealth(True, 0.0, 0, 0, 1, len(self.acked), 0, 0, 0, None)
+        return connected_health()
 
     async def start(self) -> None:
         pass
@@ -66,19 +66,6 @@ class OneMessageConsumer:
 
     async def stop(self, grace: float) -> None:
         pass
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    async def poll() -> None:
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), WITHIN)
-    except TimeoutError:
-        raise AssertionError(f"never happened: {what}") from None
 
 
 async def test_a_failed_commit_keeps_the_daemon_not_ready_until_a_commit_succeeds(

@@ -24,7 +24,7 @@ from mozci_monitor.daemon import Daemon
 from mozci_monitor.notify import Sink
 from mozci_monitor.ports.pulse import ConsumerPort
 from mozci_monitor.ports.store import DaemonStore
-from mozci_monitor.pulse import ConsumerHealth, ConsumerSettings
+from mozci_monitor.pulse import ConsumerHealth, ConsumerSettings, Delivery
 from mozci_monitor.wiring import Services, build_daemon, build_services
 
 from .waiting import WITHIN, until
@@ -110,6 +110,36 @@ def connected_health(*, connected: bool = True, last_error: str | None = None) -
         generation=0,
         last_error=last_error,
     )
+
+
+class RefusingConsumer:
+    """A consumer whose broker never lets it start: `start` raises `error`, as
+    `PulseConsumer.start` raises `PulseConnectError` (a ConnectionError) when it gives up."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @property
+    def health(self) -> ConsumerHealth:
+        return connected_health(connected=False, last_error=str(self.error))
+
+    async def start(self) -> None:
+        raise self.error
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        raise AssertionError("never started")
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        raise AssertionError("never started")
+
+    def set_bindings(self, routing_keys: set[str]) -> None:
+        pass
+
+    def is_stalled(self, now: float) -> bool:
+        return False
+
+    async def stop(self, grace: float) -> None:
+        pass
 
 
 def run_daemon(daemon: Daemon) -> asyncio.Task[int]:
