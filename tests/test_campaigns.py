@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from store.pulse_builder import GROUP, LABEL
 
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.api.validation import ApiError
 from mozci_monitor.campaigns import CampaignService
+from mozci_monitor.cli import main
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Request
+from mozci_monitor.store.sqlite import SqliteStore
 
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 
@@ -93,3 +97,38 @@ async def test_plan_then_start_is_submit_and_cancel_goes_to_the_starter() -> Non
     await service.cancel(campaign.campaign_id, "not needed")
     assert starter.started == [(campaign, requests)]
     assert starter.canceled == [(campaign.campaign_id, "not needed")]
+
+
+@pytest.fixture
+def _cli_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()  # main() configured logging for the process
+
+
+@pytest.mark.usefixtures("_cli_logging")
+def test_the_cli_refuses_what_the_api_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI submits through the same validation: `watch --times 250` used to be accepted
+    by the CLI (and fail later at Taskcluster) while the API refused it."""
+    code = main(
+        [
+            "watch",
+            "--repo",
+            "autoland",
+            "--revision",
+            REVISION,
+            "--task-group",
+            GROUP,
+            "--label",
+            LABEL,
+            "--times",
+            "250",
+            "--store",
+            str(tmp_path / "state.sqlite3"),
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.startswith("mozci-monitor: times:")
+    assert SqliteStore(tmp_path / "state.sqlite3").list_campaigns() == []
