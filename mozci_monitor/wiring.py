@@ -62,6 +62,7 @@ __all__ = [
     "Runtime",
     "Services",
     "build",
+    "build_consumer",
     "build_daemon",
     "build_engine",
     "build_services",
