@@ -23,6 +23,8 @@ from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.links import Links
+from mozci_monitor.core.model import Push
+from mozci_monitor.core.provenance import project_of_decision_task
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -105,14 +107,17 @@ class Actuator:
         self._sleep = sleep
         self._wake = asyncio.Event()
         self._actions_json: dict[str, Any] = {}  # decision task id -> actions.json
+        self._projects: dict[str, str | None] = {}  # task group -> its decision task's project
         self._delivered: dict[str, set[str]] = {}  # notification key -> sinks that have it
         self.performed: dict[str, int] = {}
         self.failures = 0
 
     def forget_unwatched(self, watched: set[str]) -> None:
-        """Drop the actions.json of groups no longer watched (see Reconciler's)."""
+        """Drop the actions.json and project of groups no longer watched (see Reconciler's)."""
         for group in [group for group in self._actions_json if group not in watched]:
             del self._actions_json[group]
+        for group in [group for group in self._projects if group not in watched]:
+            del self._projects[group]
 
     def wake(self) -> None:
         self._wake.set()
@@ -251,6 +256,8 @@ class Actuator:
             what = _describe_action(action)
             log.info("dry run: would perform", key=action.key, action=what, why=action.why)
             return f"dry-run: would {what}"
+        if action.push is not None:
+            await self._check_project(action.push)
         if action.kind is ActionKind.RERUN:
             assert action.task_id is not None
             try:
@@ -263,6 +270,24 @@ class Actuator:
             await self._tc.cancel_task(action.task_id)
             return f"canceled {action.task_id}"
         return await self._in_tree(action)
+
+    async def _check_project(self, push: Push) -> None:
+        """Act only on a push whose decision task names the repository the campaign named:
+        the daily budget is counted per repository name, and a renamed repository must not
+        buy a fresh budget for the same push."""
+        group = push.task_group_id
+        if group not in self._projects:
+            try:
+                definition = await self._tc.task(group)
+            except NotFound:
+                definition = {}  # no decision task to ask: the in-tree action will tell
+            self._projects[group] = project_of_decision_task(definition)
+        project = self._projects[group]
+        if project is not None and project != push.repo:
+            raise _Permanent(
+                f"repo {push.repo!r} is not the push's: its decision task {group} belongs"
+                f" to {project!r}"
+            )
 
     async def _campaign_is_dry_run(self, action: Action) -> bool:
         if action.campaign_id is None:
