@@ -1,6 +1,6 @@
 """The API served beside the real Daemon: submit over HTTP, Pulse deliveries move the
 campaign, `wait` sees it finish; /readyz follows the consumer; cancel refreshes bindings.
-The backend is the daemon's own `DaemonApiBackend`.
+The backend is the daemon's own `DaemonApiBackend` (`mozci_monitor.api_backend`).
 """
 
 from __future__ import annotations
