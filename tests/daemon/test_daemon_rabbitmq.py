@@ -256,7 +256,7 @@ async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
 async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
     rabbitmq: RabbitMQ, tmp_path: Path
 ) -> None:
-    from mozci_monitor.config import SourcesSettings, StoreSettings
+    from mozci_monitor.config import ApiSettings, SourcesSettings, StoreSettings
     from mozci_monitor.core.machine import cancel
     from mozci_monitor.pulse import task_group_binding
     from mozci_monitor.wiring import build_daemon
@@ -270,6 +270,8 @@ async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
         daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=3600),
         # Nothing answers there: reconciliation fails and is only logged.
         sources=SourcesSettings(taskcluster_root_url="http://127.0.0.1:9"),
+        # Any free port: the default 8787 may be taken by another daemon on this machine.
+        api=ApiSettings(port=0),
     )
     daemon = build_daemon(settings)
     async with running(daemon):
