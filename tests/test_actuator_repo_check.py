@@ -11,9 +11,8 @@ from store.pulse_builder import GROUP, slug
 
 from mozci_monitor.actuator import Actuator
 from mozci_monitor.core.actions import Action, ActionKind
-from mozci_monitor.core.model import Push
+from mozci_monitor.core.model import Push, Run, RunState, TaskStatus
 from mozci_monitor.sources import NotFound
-from mozci_monitor.sources.models import TaskStatus
 from mozci_monitor.store.sqlite import SqliteStore
 
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
@@ -39,14 +38,11 @@ class DecisionTaskcluster:
 
     async def rerun_task(self, task_id: str) -> TaskStatus:
         self.reruns.append(task_id)
-        return TaskStatus.from_json(
-            {
-                "taskId": task_id,
-                "taskGroupId": GROUP,
-                "state": "pending",
-                "runs": [{"runId": 0, "state": "exception"}, {"runId": 1, "state": "pending"}],
-            }
+        runs = (
+            Run(0, RunState.EXCEPTION, "scheduled", "internal-error"),
+            Run(1, RunState.PENDING, "rerun"),
         )
+        return TaskStatus(task_id, GROUP, "pending", 0, runs)
 
 
 async def _perform(tmp_path: Path, tc: DecisionTaskcluster, repos: list[str]) -> list[str]:
