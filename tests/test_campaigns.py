@@ -11,10 +11,10 @@ import structlog
 from store.pulse_builder import GROUP, LABEL
 
 from mozci_monitor.api.submission import SubmissionDefaults
-from mozci_monitor.api.validation import ApiError
 from mozci_monitor.campaigns import CampaignService
 from mozci_monitor.cli import main
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.model import Request
 from mozci_monitor.store.sqlite import SqliteStore
 
@@ -82,7 +82,7 @@ async def test_without_a_campaign_cap_the_submission_sets_the_campaign_budget() 
 
 async def test_validate_refuses_what_the_api_refuses_and_names_the_field() -> None:
     service, starter = _service()
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(SubmissionError) as refused:
         service.validate(_watch(times=250))
     assert refused.value.field == "times"
     assert starter.started == []
@@ -130,5 +130,5 @@ def test_the_cli_refuses_what_the_api_refuses(
     )
     _, err = capsys.readouterr()
     assert code == 2
-    assert err.startswith("mozci-monitor: times:")
+    assert err.startswith("mozci-monitor: --times: must be an integer from 1 to 100")
     assert SqliteStore(tmp_path / "state.sqlite3").list_campaigns() == []
