@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from mozci_monitor import planner
 from mozci_monitor.api.backend import CampaignSubmission, SubmissionRefused
-from mozci_monitor.api.submission import BUILDABLE_KINDS, SubmissionDefaults, build_campaign
+from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
 from mozci_monitor.engine import Engine
@@ -91,9 +91,8 @@ class CampaignService:
         return parse_submission(dict(raw))
 
     async def plan(self, submission: CampaignSubmission) -> tuple[Campaign, list[Request]]:
-        """The campaign and its first requests; may raise `SubmissionRefused`."""
-        if submission.kind in BUILDABLE_KINDS:
-            return build_campaign(submission, self._defaults)
+        """The campaign and its first requests, from the kind's planner (watch and
+        downstream read no source); may raise `SubmissionRefused`."""
         plan = await plan_submission(submission, self._sources, self._defaults)
         return plan.campaign, list(plan.requests)
 
@@ -106,6 +105,21 @@ class CampaignService:
 
     async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:
         return await self._starter.cancel_campaign(campaign_id, reason)
+
+
+class _NoSources:
+    """No source configured: kinds planned from the submission alone read none."""
+
+    @property
+    def taskcluster(self) -> Queue:
+        raise planner.SourcesMissing("no sources are configured")
+
+    @property
+    def pushlog(self) -> Pushlog | None:
+        return None
+
+
+_NO_SOURCES = _NoSources()
 
 
 class SourcesNotConfigured(SubmissionRefused):
@@ -121,10 +135,10 @@ async def plan_submission(
         f"kind: {kind.value} campaigns are planned from the sources,"
         " which this daemon has not configured"
     )
-    if sources is None:
-        raise SourcesNotConfigured(not_configured, "kind")
     try:
-        return await planner.plan_campaign(submission, sources, defaults.budgets(submission))
+        return await planner.plan_campaign(
+            submission, sources or _NO_SOURCES, defaults.budgets(submission)
+        )
     except planner.SourcesMissing:
         raise SourcesNotConfigured(not_configured, "kind") from None
     except planner.PlanError as error:
