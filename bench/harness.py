@@ -23,10 +23,11 @@ import structlog
 from bench.rabbit import cpu_seconds
 from mozci_monitor.config import DaemonSettings, PulseSettings, Settings, StoreSettings
 from mozci_monitor.core.model import Request, TimelineEntry
-from mozci_monitor.daemon import Daemon, Services
+from mozci_monitor.daemon import Daemon
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
 from mozci_monitor.store.sqlite import SqliteConnector, SqliteStore
+from mozci_monitor.wiring import Services
 from tests.support.daemon import assemble_daemon, consumer_settings
 
 _log_file: TextIO | None = None

@@ -148,8 +148,8 @@ def latency(
 async def _latency(
     url: str, rate: float, seconds: float, trigger_every: int, seed: int
 ) -> LatencyFigures:
-    from mozci_monitor.daemon import build_services
     from mozci_monitor.sim import SimConfig, Simulator
+    from mozci_monitor.wiring import build_services
 
     tasks = max(3, int(rate * seconds) // 3)
     workload, triggers = trigger_workload(tasks, trigger_every=trigger_every, seed=seed)

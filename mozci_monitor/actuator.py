@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
@@ -30,8 +30,8 @@ from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.links import Links
-from mozci_monitor.notify import Notification, NotificationError, Sink
-from mozci_monitor.notify.answers import campaign_notification
+from mozci_monitor.core.model import Push
+from mozci_monitor.core.provenance import project_of_decision_task
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -40,10 +40,21 @@ from mozci_monitor.observe import (
     Observer,
     guarded,
 )
+from mozci_monitor.ports.notify import (
+    Notification,
+    NotificationError,
+    Sink,
+    campaign_notification,
+)
+from mozci_monitor.ports.sources import (
+    ActionSource,
+    NotFound,
+    Render,
+    SourceError,
+    SourceUnavailable,
+    TransientError,
+)
 from mozci_monitor.ports.store import OutboxEntry, OutboxStore
-from mozci_monitor.sources import HookCall, SourceError
-from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
-from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
 
 log = structlog.get_logger(__name__)
 
@@ -52,23 +63,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class ActionSource(Protocol):
-    """What the actuator needs of Taskcluster (satisfied by sources.TaskclusterClient)."""
-
-    async def task(self, task_id: str) -> dict[str, Any]: ...
-    async def status(self, task_id: str) -> TaskStatus: ...
-    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
-    async def artifact_json(self, task_id: str, name: str) -> Any: ...
-    async def find_decision_task(self, repo: str, revision: str) -> str: ...
-    async def trigger_hook(
-        self, hook_group_id: str, hook_id: str, payload: dict[str, Any]
-    ) -> str | None: ...
-    async def rerun_task(self, task_id: str) -> TaskStatus: ...
-    async def cancel_task(self, task_id: str) -> TaskStatus: ...
-
-
-# actions.json, the entry chosen, the task group: the hook call (sources.render_choice)
-Render = Callable[[Any, ActionChoice, str], HookCall]
 InStore = Callable[..., Awaitable[Any]]
 
 
@@ -122,14 +116,17 @@ class Actuator:
         self._sleep = sleep
         self._wake = asyncio.Event()
         self._actions_json: dict[str, Any] = {}  # decision task id -> actions.json
+        self._projects: dict[str, str | None] = {}  # task group -> its decision task's project
         self._delivered: dict[str, set[str]] = {}  # notification key -> sinks that have it
         self.performed: dict[str, int] = {}
         self.failures = 0
 
     def forget_unwatched(self, watched: set[str]) -> None:
-        """Drop the actions.json of groups no longer watched (see Reconciler's)."""
+        """Drop the actions.json and project of groups no longer watched (see Reconciler's)."""
         for group in [group for group in self._actions_json if group not in watched]:
             del self._actions_json[group]
+        for group in [group for group in self._projects if group not in watched]:
+            del self._projects[group]
 
     def wake(self) -> None:
         self._wake.set()
@@ -268,6 +265,8 @@ class Actuator:
             what = _describe_action(action)
             log.info("dry run: would perform", key=action.key, action=what, why=action.why)
             return f"dry-run: would {what}"
+        if action.push is not None:
+            await self._check_project(action.push)
         if action.kind is ActionKind.RERUN:
             assert action.task_id is not None
             try:
@@ -280,6 +279,24 @@ class Actuator:
             await self._tc.cancel_task(action.task_id)
             return f"canceled {action.task_id}"
         return await self._in_tree(action)
+
+    async def _check_project(self, push: Push) -> None:
+        """Act only on a push whose decision task names the repository the campaign named:
+        the daily budget is counted per repository name, and a renamed repository must not
+        buy a fresh budget for the same push."""
+        group = push.task_group_id
+        if group not in self._projects:
+            try:
+                definition = await self._tc.task(group)
+            except NotFound:
+                definition = {}  # no decision task to ask: the in-tree action will tell
+            self._projects[group] = project_of_decision_task(definition)
+        project = self._projects[group]
+        if project is not None and project != push.repo:
+            raise _Permanent(
+                f"repo {push.repo!r} is not the push's: its decision task {group} belongs"
+                f" to {project!r}"
+            )
 
     async def _campaign_is_dry_run(self, action: Action) -> bool:
         if action.campaign_id is None:

@@ -11,30 +11,24 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import MISSING
 from dataclasses import fields as dataclass_fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, Union, get_type_hints
+from typing import Any, TextIO, get_type_hints
 
-from mozci_monitor import client, planner
+from mozci_monitor import client, wiring
+from mozci_monitor.api.backend import SubmissionRefused
 from mozci_monitor.api.views import campaign_json
+from mozci_monitor.campaigns import SourcesNotConfigured
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, api_token, load_settings, secrets_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.errors import StoreError, SubmissionError
-from mozci_monitor.core.kinds import REGISTRY, KindSpec, WatchParams, budgets_of
+from mozci_monitor.core.errors import MozciMonitorError, StoreError, SubmissionError
+from mozci_monitor.core.kinds import REGISTRY, AnyParams, KindSpec, WatchParams
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import Request, TaskEvent
-from mozci_monitor.daemon import build_services
-from mozci_monitor.engine import BatchOutcome, Engine
+from mozci_monitor.engine import BatchOutcome
 from mozci_monitor.logs import configure_logging
-from mozci_monitor.planner import Plan, PlanError
-from mozci_monitor.sources import SourceError
-from mozci_monitor.store.sqlite import SqliteStore
 from mozci_monitor.submissions import parse_submission
 
-if TYPE_CHECKING:
-    from mozci_monitor.store.postgres import PostgresStore
-
-AnyStore = Union[SqliteStore, "PostgresStore"]
+AnyStore = wiring.AnyStore
 
 CONFIG_ENV = "MOZCI_MONITOR_CONFIG"
 
@@ -55,13 +49,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.handler(args, settings)
-    except (ConfigError, StoreError) as error:
+    except (ConfigError, StoreError, MozciMonitorError, ConnectionError) as error:
+        # Deliberate errors (and a broker that cannot be reached) explain themselves.
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"mozci-monitor: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        print(f"mozci-monitor: {_describe_os_error(error)}", file=sys.stderr)
         return 2
     return result
+
+
+def _describe_os_error(error: OSError) -> str:
+    """`file: reason` when the error names a file, else just the reason."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,19 +172,13 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
 
 def _open_store(args: argparse.Namespace, settings: Settings) -> AnyStore:
     """The configured store (`--store PATH` always means a SQLite file)."""
-    if settings.store.backend == "postgres" and not args.store:
-        from mozci_monitor.store.postgres import PostgresStore
-
-        return PostgresStore(settings.store.dsn, migrate=settings.store.migrate_on_start)
-    return SqliteStore(Path(args.store or settings.store.path))
+    return wiring.build_store(settings, path=args.store)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from mozci_monitor.daemon import build_daemon
-
     async def run() -> int:
         # Built inside the loop: the HTTP session and the consumer bind to it.
-        daemon = build_daemon(settings)
+        daemon = wiring.build_daemon(settings)
         return await daemon.run()
 
     return asyncio.run(run())
@@ -208,15 +203,7 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.store.backend == "postgres":
-        from mozci_monitor.store.postgres import PostgresStore
-
-        store = PostgresStore(settings.store.dsn, migrate=False)
-        version = store.migrate()
-        print(f"PostgreSQL store at schema version {version}")
-        return 0
-    SqliteStore(settings.store.path)  # opening it migrates it
-    print(f"SQLite store {settings.store.path} is up to date")
+    print(wiring.migrate_store(settings))
     return 0
 
 
@@ -244,45 +231,77 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
+    """Exactly the validation `run` does before it starts (`wiring.check_settings`)."""
     from mozci_monitor.config import pulse_url
     from mozci_monitor.redact import redact_text
 
+    wiring.check_settings(settings)
     url = pulse_url(settings.pulse)
     print(f"config ok: pulse {redact_text(url)} queue {settings.pulse.queue}")
     print(f"store: {settings.store.path}")
     return 0
 
 
+API_PROBE_TIMEOUT = 2.0  # seconds: a daemon that does not answer by then is not there
+
+
 def _campaign_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate as the API does, plan with the kind's planner, record, optionally wait."""
+    """Validate as the API does; then submit through the running daemon's API when it
+    answers, else plan and record the campaign on the configured store (the same campaign
+    service the daemon uses) for the daemon to pick up. `--store` names a store
+    explicitly: then the campaign goes there, not to whatever daemon answers."""
+    document = _submission_document(args)
     try:
-        params = parse_submission(_submission_document(args))
+        params = parse_submission(document)
     except SubmissionError as error:
         print(f"mozci-monitor: {_cli_message(args.kind, error)}", file=sys.stderr)
         return 2
-    budgets = budgets_of(
-        params, settings.actions.max_per_request, settings.actions.max_per_campaign
-    )
+    if args.store is None and settings.api.enabled:
+        answered = asyncio.run(_submit_through_api(document, args, settings))
+        if answered is not None:
+            return answered
+    return _submit_to_store(params, args, settings)
 
-    async def run() -> Plan:
-        if not REGISTRY[params.kind].needs_sources:
-            return await planner.plan_campaign(params, _NO_SOURCES, budgets)
-        services = build_services(settings)
+
+async def _submit_through_api(
+    document: dict[str, Any], args: argparse.Namespace, settings: Settings
+) -> int | None:
+    """The exit code, or None when no daemon answers on the API."""
+    url = _api_url(args, settings)
+    async with client.MonitorClient(url, api_token(settings), timeout=API_PROBE_TIMEOUT) as probe:
         try:
-            return await planner.plan_campaign(params, services, budgets)
-        finally:
-            for close in services.closers:
-                await close()
+            await probe.ready()
+        except client.ApiClientError as error:
+            if error.status == 0:
+                return None
+            raise
+    async with client.MonitorClient(url, api_token(settings)) as api:
+        try:
+            created = await api.submit(document)
+        except client.ApiClientError as error:
+            print(f"mozci-monitor: {error.message}", file=sys.stderr)
+            return 2 if error.status in (400, 413) else 1
+        campaign_id = str(created["id"])
+        print(campaign_id)
+        print(f"{created['kind']} campaign {campaign_id} submitted to {url}", file=sys.stderr)
+        if getattr(args, "wait", False):
+            return await api.wait(campaign_id, give_up_after=args.wait_timeout, out=sys.stderr)
+        return 0
+
+
+def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Settings) -> int:
+    async def submit() -> tuple[Campaign, int]:
+        async with wiring.offline_campaigns(settings, store_path=args.store) as service:
+            campaign, requests = await service.plan(params)
+            return await service.start(campaign, requests), len(requests)
 
     try:
-        planned = asyncio.run(run())
-    except planner.SourcesMissing as error:
+        campaign, count = asyncio.run(submit())
+    except SourcesNotConfigured as error:
         raise ConfigError(str(error)) from None
-    except (PlanError, SourceError) as error:
+    except SubmissionRefused as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 1
-    store = _open_store(args, settings)
-    campaign = Engine(store).start_campaign(planned.campaign, planned.requests, _now())
     print(campaign.campaign_id)
     dry = " (dry run)" if campaign.dry_run else ""
     if isinstance(params, WatchParams):
@@ -292,30 +311,15 @@ def _campaign_command(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     else:
-        count = len(planned.requests)
         print(
             f"{campaign.kind.value} campaign {campaign.campaign_id}: {count} request(s){dry};"
             " the running daemon watches it",
             file=sys.stderr,
         )
     if getattr(args, "wait", False):
+        store = wiring.build_store(settings, path=args.store)
         return _wait_for(store, campaign.campaign_id, args.wait_timeout)
     return 0
-
-
-class _NoSources:
-    """Watch and downstream campaigns are planned without reading any source."""
-
-    @property
-    def taskcluster(self) -> Any:
-        raise AssertionError("a kind planned without sources read one")
-
-    @property
-    def pushlog(self) -> None:
-        return None
-
-
-_NO_SOURCES = _NoSources()
 
 
 def _add_campaign_command(commands: Any, spec: KindSpec) -> None:
@@ -430,10 +434,14 @@ def _api_wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "api_url", None) or os.environ.get(client.URL_ENV))
 
 
-def _client_command(args: argparse.Namespace, settings: Settings) -> int:
+def _api_url(args: argparse.Namespace, settings: Settings) -> str:
     host = settings.api.host
     host = f"[{host}]" if ":" in host else host
-    url = client.resolve_url(args, default=f"http://{host}:{settings.api.port}")
+    return client.resolve_url(args, default=f"http://{host}:{settings.api.port}")
+
+
+def _client_command(args: argparse.Namespace, settings: Settings) -> int:
+    url = _api_url(args, settings)
     token = api_token(settings) if args.command in {"submit", "cancel"} else None
     return asyncio.run(client.run_client_command(args.command, args, url=url, token=token))
 
@@ -597,7 +605,7 @@ def request_json(request: Request) -> dict[str, Any]:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
-    engine = Engine(store)
+    engine = wiring.build_engine(settings, store)
     total = BatchOutcome()
     reasons: list[str] = []
     with open(args.file, "rb") as handle:

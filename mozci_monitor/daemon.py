@@ -1,4 +1,8 @@
-"""The daemon: the one place where the edges are wired together.
+"""The daemon's lifecycle: its loops, its health, its shutdown.
+
+It is built by the composition root (`mozci_monitor.wiring`), which hands it the store,
+the consumer, the engine and, when the outside world is configured, the actuator, the
+reconciler and the API server.
 
 Pulse deliveries → parse → engine (one store transaction per batch) → ack. A batch is acked
 only after its transaction committed; if the store cannot be written, nothing is acked and
@@ -23,38 +27,22 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from mozci_monitor import planner
-from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, Render
-from mozci_monitor.api import (
-    ActionView,
-    ApiServer,
-    CampaignSubmission,
-    HealthView,
-    SubmissionDefaults,
-    SubmissionRefused,
-    TimelineEntryView,
-    build_campaign,
-)
-from mozci_monitor.api.submission import BUILDABLE_KINDS
+from mozci_monitor.actuator import Actuator
+from mozci_monitor.api.backend import HealthView
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
-from mozci_monitor.core.action_tasks import Bounds
 from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import Campaign, CampaignKind
-from mozci_monitor.core.links import Links
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.metrics import LiveValues, Metrics
-from mozci_monitor.notify import Sink
 from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded
-from mozci_monitor.planner import Pushlog
-from mozci_monitor.ports.store import DaemonStore, OutboxEntry, RetentionPolicy, StoreReader
-from mozci_monitor.pulse import Delivery, task_group_binding
-from mozci_monitor.reconciler import GroupSource, Reconciler
+from mozci_monitor.ports.pulse import ConsumerPort, Delivery, task_group_binding
+from mozci_monitor.ports.store import DaemonStore, RetentionPolicy, StoreReader
+from mozci_monitor.reconciler import Reconciler
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
-from mozci_monitor.sources import NotFound, SourceError
 
 log = structlog.get_logger(__name__)
 
@@ -64,38 +52,26 @@ EXIT_OK = 0
 EXIT_STALLED = 3  # the consumer hung (e.g. on a silent broker): let the supervisor restart us
 
 
-class ConsumerPort(Protocol):
-    async def start(self) -> None: ...
-    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]: ...
-    def ack(self, deliveries: Sequence[Delivery]) -> None: ...
-    def set_bindings(self, routing_keys: set[str]) -> None: ...
-    def is_stalled(self, now: float) -> bool: ...
-    async def stop(self, grace: float) -> None: ...
-
-
 BINDINGS_KEY = "pulse.bound_groups"  # what the durable queue was last bound to
 
 
-class TaskclusterPort(ActionSource, GroupSource, Protocol):
-    pass
+class ApiServerPort(Protocol):
+    """The HTTP server the daemon starts and stops with itself (`api.ApiServer`)."""
 
-
-@dataclass
-class Services:
-    """The outside world the daemon acts on; absent, it only records (replay, tests)."""
-
-    taskcluster: TaskclusterPort
-    render: Render
-    sinks: Sequence[Sink] = ()
-    pushlog: Pushlog | None = None  # for planning campaigns over push ranges
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass
 class Health:
     store_writable: bool = True
+    # A batch commit failed and none succeeded since: the store is not writable whatever
+    # the periodic probe says (a probe writes nothing and succeeds on a full disk).
+    commit_failing: bool = False
     consumer_stalled: bool = False
     started: bool = False
+    # The broker did not answer at start; the daemon keeps trying, alive but not ready.
+    awaiting_broker: bool = False
     counters: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -125,7 +101,8 @@ class Daemon:
         *,
         store: DaemonStore,
         consumer: ConsumerPort,
-        services: Services | None = None,
+        engine: Engine,
+        consumer_factory: Callable[[], ConsumerPort] | None = None,
         wall_clock: Callable[[], str] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         notifier: SystemdNotifier | None = None,
@@ -140,27 +117,18 @@ class Daemon:
         self.metrics = Metrics(
             LiveValues(
                 open_requests=lambda: self._open_requests,
-                consumer_connected=lambda: self._consumer_health("connected", True),
-                consumer_reconnects=lambda: self._consumer_health("reconnects", 0),
+                consumer_connected=lambda: self._consumer.health.connected,
+                consumer_reconnects=lambda: self._consumer.health.reconnects,
                 store_writable=lambda: self.health.store_writable,
                 ready=lambda: self.api_health().ready,
             )
         )
-        # Set by build_daemon when [api] is enabled; started and stopped with the daemon.
-        self.api_server: ApiServer | None = None
         self._notifier = notifier if notifier is not None else SystemdNotifier()
         self._store = store
-        budget = settings.actions.max_per_repo_day or None
-        self.engine = Engine(
-            store,
-            repo_day_budget=budget,
-            bounds=Bounds(
-                run_appear_seconds=settings.actions.run_appear_timeout,
-                open_seconds=settings.actions.request_timeout,
-            ),
-            root_url=settings.sources.taskcluster_root_url,
-        )
+        self.engine = engine
         self._consumer = consumer
+        # Builds a fresh consumer when the first cannot reach the broker at start.
+        self._consumer_factory = consumer_factory
         self._now = wall_clock
         self._monotonic = monotonic
         self._stop = asyncio.Event()
@@ -175,42 +143,29 @@ class Daemon:
         self._bindings_applied = False  # the first refresh always tells the consumer
         self._downstream_groups: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
-        self._services = services
+        # Attached by the composition root when the outside world is configured; without
+        # them the daemon only records (replay, tests).
         self.actuator: Actuator | None = None
         self.reconciler: Reconciler | None = None
-        if services is not None:
-            self.actuator = Actuator(
-                in_store=self.in_store,
-                store=store,
-                taskcluster=services.taskcluster,
-                render=services.render,
-                sinks=services.sinks,
-                on_permanent_failure=self._action_abandoned,
-                on_result=self.metrics.action_done,
-                observer=observer,
-                on_action_task=self._action_task_created,
-                now=wall_clock,
-                settings=ActuatorSettings(
-                    dry_run=settings.actions.dry_run,
-                    max_attempts=settings.actions.max_attempts,
-                    owner=self.instance,
-                    lease_seconds=settings.store.lease_seconds,
-                    links=Links(
-                        settings.sources.treeherder_url, settings.sources.taskcluster_root_url
-                    ),
-                ),
-            )
-            self.reconciler = Reconciler(
-                engine=self.engine,
-                store=store,
-                in_store=self.in_store,
-                taskcluster=services.taskcluster,
-                now=wall_clock,
-                on_outcome=self._after_commit,
-                concurrency=settings.sources.max_concurrency,
-                owner=self.instance,
-                lease_seconds=0.8 * settings.daemon.reconcile_interval,
-            )
+        self.api_server: ApiServerPort | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def attach(
+        self,
+        *,
+        actuator: Actuator | None = None,
+        reconciler: Reconciler | None = None,
+        api_server: ApiServerPort | None = None,
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        """Give the daemon the parts that call back into it (built by `wiring`)."""
+        if actuator is not None:
+            self.actuator = actuator
+        if reconciler is not None:
+            self.reconciler = reconciler
+        if api_server is not None:
+            self.api_server = api_server
+        self._closers.extend(closers)
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a store call on the store's own thread."""
@@ -239,17 +194,33 @@ class Daemon:
         if install_signal_handlers:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
-        await self._refresh_bindings(reconcile_new=False)
-        await self._consumer.start()
-        self.health.started = True
-        if self.api_server is not None:
-            await self.api_server.start()
-        log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
+        try:
+            await self._refresh_bindings(reconcile_new=False)
+            # Serving before the broker answers: /readyz says why it is not ready yet.
+            if self.api_server is not None:
+                await self.api_server.start()
+        except BaseException:
+            # Nothing started: release what was built for the run (HTTP sessions, sinks,
+            # the store thread) so a failed start exits cleanly.
+            await self._release(install_signal_handlers)
+            raise
         # READY once alive, WATCHDOG while alive, STOPPING when _stop is set (no-ops
         # without NOTIFY_SOCKET).
         systemd = asyncio.create_task(
             run_systemd_integration(self._notifier, self.api_health, self._stop), name="systemd"
         )
+        try:
+            consuming = await self._start_consumer()
+        except BaseException:
+            await self._abort_start(systemd, install_signal_handlers)
+            raise
+        if not consuming:  # asked to stop while waiting for the broker
+            await self._abort_start(systemd, install_signal_handlers)
+            log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
+            return self._exit_code
+        self.health.started = True
+        self.health.awaiting_broker = False
+        log.info("daemon started", queue=self.settings.pulse.queue, groups=len(self._bound))
         workers = [
             asyncio.create_task(self._consume(), name="consume"),
             asyncio.create_task(self._watch_bindings(), name="bindings"),
@@ -276,6 +247,51 @@ class Daemon:
         log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
         return self._exit_code
 
+    async def _start_consumer(self) -> bool:
+        """Start consuming. While the broker cannot be reached and the composition root
+        gave a way to build a fresh consumer, keep trying, alive (the API serves, the
+        watchdog is fed) but not ready, so that a broker outage at start does not make the
+        supervisor give up. False: asked to stop before the broker answered."""
+        delay = 1.0
+        while True:
+            starting = asyncio.create_task(self._consumer.start(), name="consumer-start")
+            stopping = asyncio.create_task(self._stop.wait(), name="stop-wait")
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    await self._consumer.stop(0.0)
+                return False
+            try:
+                starting.result()
+                return True
+            except ConnectionError as error:
+                if self._consumer_factory is None:
+                    raise
+                self.health.awaiting_broker = True
+                self.health.count("broker_unreachable")
+                log.error("broker unreachable; retrying", error=str(error), retry_in=delay)
+            with contextlib.suppress(Exception):
+                await self._consumer.stop(0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return False
+            delay = min(2 * delay, self.settings.pulse.reconnect_max_delay)
+            self._consumer = self._consumer_factory()
+            self._bindings_applied = False  # the fresh consumer is told the bindings
+            await self._refresh_bindings(reconcile_new=False)
+
+    async def _abort_start(self, systemd: asyncio.Task[None], signals: bool) -> None:
+        self._stop.set()
+        await asyncio.gather(systemd, return_exceptions=True)  # sends STOPPING=1
+        if self.api_server is not None:
+            await self.api_server.stop()
+        await self._release(signals)
+        self._notifier.close()
+
     async def _shutdown(self, workers: list[asyncio.Task[Any]], signals: bool) -> None:
         self.health.started = False
         log.info("daemon stopping", exit_code=self._exit_code)
@@ -294,12 +310,14 @@ class Daemon:
             # Hand back this instance's claims: others take them at once, not after a lease.
             with contextlib.suppress(Exception):
                 await self.in_store(self._store.release_actions, self.instance)
+        await self._release(signals)
+
+    async def _release(self, signals: bool) -> None:
         self._read_thread.shutdown(wait=True)
         self._store_thread.shutdown(wait=True)
-        if self._services is not None:
-            for close in self._services.closers:
-                with contextlib.suppress(Exception):
-                    await close()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
         if signals:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -361,7 +379,7 @@ class Daemon:
             ack_seconds=self._monotonic() - received,
         )
         self._report(outcome, items)
-        await self._after_commit(outcome)
+        await self.after_commit(outcome)
 
     async def _commit(self, items: list[TaskEvent | Rejection]) -> BatchOutcome:
         """Commit the batch, retrying while the store cannot be written; never gives up."""
@@ -373,6 +391,7 @@ class Daemon:
                 if self.health.store_writable:
                     log.error("store not writable; holding the batch unacked", error=repr(error))
                 self.health.store_writable = False
+                self.health.commit_failing = True
                 self.health.count("store_errors")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.daemon.store_retry_max)
@@ -380,9 +399,10 @@ class Daemon:
             if not self.health.store_writable:
                 log.info("store writable again")
             self.health.store_writable = True
+            self.health.commit_failing = False
             return outcome
 
-    async def _after_commit(self, outcome: BatchOutcome) -> None:
+    async def after_commit(self, outcome: BatchOutcome) -> None:
         """What a committed change sets in motion: actions, label look-ups, expansions."""
         for campaign in outcome.finished_campaigns.values():
             self.health.count("campaigns_finished")
@@ -512,8 +532,7 @@ class Daemon:
                 await self.reconciler.reconcile_all(force=caught_up)
 
     def _consumer_generation(self) -> int:
-        health = getattr(self._consumer, "health", None)
-        return int(getattr(health, "generation", 0)) if health is not None else 0
+        return self._consumer.health.generation
 
     async def _watch_consumer(self) -> None:
         stall = self.settings.daemon.stall_timeout or 2 * self.settings.pulse.heartbeat
@@ -554,17 +573,19 @@ class Daemon:
         """Notice an unwritable store even when no message arrives to fail on it."""
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self.in_store(self._store.probe_writable)
-            except Exception as error:
-                if self.health.store_writable:
-                    log.error("store not writable", error=repr(error))
-                self.health.store_writable = False
-            else:
-                self.health.store_writable = True
+            await self.probe_store()
 
-    def _consumer_health(self, name: str, default: Any) -> Any:
-        return getattr(getattr(self._consumer, "health", None), name, default)
+    async def probe_store(self) -> None:
+        """One write probe. It cannot vouch for the store while batch commits fail: a probe
+        commits nothing, so it succeeds on a full disk where real commits do not."""
+        try:
+            await self.in_store(self._store.probe_writable)
+        except Exception as error:
+            if self.health.store_writable:
+                log.error("store not writable", error=repr(error))
+            self.health.store_writable = False
+        else:
+            self.health.store_writable = not self.health.commit_failing
 
     def api_health(self) -> HealthView:
         """Alive: started and the consumer loop is recent (the watchdog is fed only then).
@@ -572,7 +593,7 @@ class Daemon:
         stalled = self._consumer.is_stalled(self._monotonic())
         checks = {
             "started": self.health.started,
-            "broker_connected": bool(self._consumer_health("connected", True)),
+            "broker_connected": self._consumer.health.connected,
             "store_writable": self.health.store_writable,
             "consumer_loop_fresh": not stalled,
         }
@@ -585,22 +606,22 @@ class Daemon:
             else "not ready: " + "; ".join(reasons)
         )
         return HealthView(
-            alive=self.health.started and not stalled,
+            alive=(self.health.started or self.health.awaiting_broker) and not stalled,
             ready=not reasons,
             reasons=reasons,
             checks=checks,
             status=status,
         )
 
-    async def _action_task_created(self, action: Action, task_id: str, route: str) -> None:
+    async def action_task_created(self, action: Action, task_id: str, route: str) -> None:
         outcome = await self.in_store(
             self.engine.action_task_created, action, task_id, route, self._now()
         )
-        await self._after_commit(outcome)
+        await self.after_commit(outcome)
 
-    async def _action_abandoned(self, action: Action, error: str) -> None:
+    async def action_abandoned(self, action: Action, error: str) -> None:
         outcome = await self.in_store(self.engine.action_failed, action, error, self._now())
-        await self._after_commit(outcome)
+        await self.after_commit(outcome)
 
     # -- used by the CLI, the demo and tests ----------------------------------------------
 
@@ -626,217 +647,6 @@ class Daemon:
         return canceled
 
 
-class DaemonApiBackend:
-    """`mozci_monitor.api.ApiBackend` over the daemon: reads on the store's read-only view."""
-
-    def __init__(self, daemon: Daemon, store: DaemonStore, defaults: SubmissionDefaults) -> None:
-        self._daemon = daemon
-        self._store = store
-        self._defaults = defaults
-
-    async def list_campaigns(self, *, open_only: bool, limit: int) -> list[Campaign]:
-        return await self._daemon.in_reader(
-            lambda reader: reader.list_campaigns(open_only=open_only, limit=limit)
-        )
-
-    async def get_campaign(self, campaign_id: str) -> Campaign | None:
-        def find(reader: StoreReader) -> Campaign | None:
-            exact = reader.get_campaign(campaign_id)
-            if exact is not None:
-                return exact
-            matches = reader.find_campaigns(campaign_id)
-            return matches[0] if len(matches) == 1 else None
-
-        return await self._daemon.in_reader(find)
-
-    async def campaign_requests(self, campaign_id: str) -> list[Request]:
-        return await self._daemon.in_reader(lambda reader: reader.campaign_requests(campaign_id))
-
-    async def request_timeline(self, request_id: str) -> list[TimelineEntryView]:
-        entries = await self._daemon.in_reader(lambda reader: reader.timeline(request_id))
-        return [TimelineEntryView(e.seq, e.at, e.kind, e.task_id, e.detail) for e in entries]
-
-    async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
-        def collect(reader: StoreReader) -> list[OutboxEntry]:
-            entries = reader.actions_of(campaign_id=campaign_id)
-            for request in reader.campaign_requests(campaign_id):
-                entries += reader.actions_of(request_id=request.request_id)
-            return list({entry.key: entry for entry in entries}.values())
-
-        return [
-            ActionView(
-                key=e.key,
-                kind=e.action.kind.value,
-                state=e.state,
-                why=e.action.why,
-                result=e.result,
-                error=e.last_error,
-                request_id=e.action.request_id,
-            )
-            for e in await self._daemon.in_reader(collect)
-        ]
-
-    async def submit(self, submission: CampaignSubmission) -> Campaign:
-        if submission.kind in BUILDABLE_KINDS:
-            campaign, requests = build_campaign(submission, self._defaults)
-        else:
-            plan = await plan_submission(submission, self._daemon._services, self._defaults)
-            campaign, requests = plan.campaign, list(plan.requests)
-        return await self._daemon.start_campaign(campaign, requests)
-
-    async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:
-        return await self._daemon.cancel_campaign(campaign_id, reason)
-
-    def health(self) -> HealthView:
-        return self._daemon.api_health()
-
-
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed", task=task.get_name(), error=repr(task.exception()))
-
-
-def build_services(settings: Settings, *, pulse_url: str | None = None) -> Services:
-    """Taskcluster client and notification sinks from the settings (one HTTP session)."""
-    from mozci_monitor.notify import build_sinks, close_sinks, make_notify_client
-    from mozci_monitor.sources import render_choice
-    from mozci_monitor.sources.clients import SourceSettings, create_clients
-    from mozci_monitor.sources.jsonhttp import create_session
-    from mozci_monitor.sources.politeness import Policy
-    from mozci_monitor.sources.taskcluster import credentials_from_environment
-
-    sources = settings.sources
-    session = create_session()
-    _, credentials = credentials_from_environment()
-    concurrency = sources.max_concurrency
-    clients = create_clients(
-        session,
-        SourceSettings(
-            taskcluster_root_url=sources.taskcluster_root_url,
-            taskcluster_credentials=credentials,
-            treeherder_url=sources.treeherder_url,
-            hg_url=sources.hg_url,
-            policies={
-                name: Policy(rate_limit=rate, max_concurrency=concurrency)
-                for name, rate in (
-                    ("taskcluster", sources.taskcluster_rate),
-                    ("treeherder", sources.treeherder_rate),
-                    ("hgmo", sources.hg_rate),
-                )
-            },
-        ),
-    )
-    notify_config = dict(settings.notify)
-    notify_config.setdefault("taskcluster_root_url", sources.taskcluster_root_url)
-    notify_client = None
-    if "taskcluster" in notify_config.get("sinks", ()):
-        notify_client = make_notify_client(
-            sources.taskcluster_root_url, session=session, credentials=credentials
-        )
-    sinks = build_sinks(
-        notify_config, session=session, notify_client=notify_client, pulse_url=pulse_url
-    )
-
-    async def close() -> None:
-        await close_sinks(sinks)
-        await session.close()
-
-    return Services(
-        taskcluster=clients.taskcluster,
-        render=render_choice,
-        sinks=sinks,
-        pushlog=clients.hgmo,
-        closers=[close],
-    )
-
-
-def build_store(settings: Settings) -> DaemonStore:
-    """The configured store: SQLite on one host, PostgreSQL for several daemons."""
-    if settings.store.backend == "postgres":
-        from mozci_monitor.store.postgres import PostgresStore
-
-        return PostgresStore(settings.store.dsn, migrate=settings.store.migrate_on_start)
-    from mozci_monitor.store.sqlite import SqliteStore
-
-    return SqliteStore(settings.store.path)
-
-
-def build_daemon(settings: Settings) -> Daemon:
-    """Wire the production edges: the store, kombu consumer, Taskcluster, sinks."""
-    from mozci_monitor.config import pulse_url
-    from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
-
-    pulse = settings.pulse
-    url = pulse_url(pulse)
-    store = build_store(settings)
-    # The durable queue keeps the bindings of the last run: start from them, so that the
-    # first set_bindings() removes those of campaigns that ended while we were down.
-    previous = json.loads(store.get_meta(BINDINGS_KEY) or "[]")
-    consumer = PulseConsumer(
-        ConsumerSettings(
-            url=url,
-            queue_name=pulse.queue,
-            routing_keys=tuple(task_group_binding(group) for group in previous),
-            prefetch=pulse.prefetch,
-            heartbeat=pulse.heartbeat,
-            declare_exchanges=pulse.declare_exchanges,
-            reconnect_max_delay=pulse.reconnect_max_delay,
-        )
-    )
-    daemon = Daemon(
-        settings,
-        store=store,
-        consumer=consumer,
-        services=build_services(settings, pulse_url=url),
-    )
-    if settings.api.enabled:
-        from mozci_monitor.api import ApiOptions
-        from mozci_monitor.config import api_token
-
-        backend = DaemonApiBackend(
-            daemon,
-            store,
-            SubmissionDefaults(
-                max_actions_per_request=settings.actions.max_per_request,
-                max_actions_per_campaign=settings.actions.max_per_campaign,
-            ),
-        )
-        daemon.api_server = ApiServer(
-            backend,
-            ApiOptions(
-                host=settings.api.host,
-                port=settings.api.port,
-                token=api_token(settings),
-                max_body_bytes=settings.api.max_body_bytes,
-                links=Links(settings.sources.treeherder_url, settings.sources.taskcluster_root_url),
-            ),
-            metrics=daemon.metrics,
-        )
-    return daemon
-
-
-async def plan_submission(
-    submission: CampaignSubmission, services: Services | None, defaults: SubmissionDefaults
-) -> planner.Plan:
-    """Plan a submission with its kind's planner; refusals say which field is at fault."""
-    kind = submission.kind
-    if services is None:
-        raise SubmissionRefused(
-            f"kind: {kind.value} campaigns are planned from the sources,"
-            " which this daemon has not configured",
-            "kind",
-        )
-    try:
-        return await planner.plan_campaign(submission, services, defaults.budgets(submission))
-    except planner.SourcesMissing:
-        raise SubmissionRefused(
-            f"kind: {kind.value} campaigns are planned from the sources,"
-            " which this daemon has not configured",
-            "kind",
-        ) from None
-    except planner.PlanError as error:
-        raise SubmissionRefused(str(error)) from None
-    except NotFound as error:
-        raise SubmissionRefused(f"not found in the sources: {error}", "revision") from None
-    except SourceError as error:
-        raise SubmissionRefused(f"the sources could not plan it: {error}", None, 503) from None

@@ -267,10 +267,8 @@ def _configure_demo_logging(*, verbose: bool) -> None:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    from mozci_monitor.daemon import Daemon, build_services
-    from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+    from mozci_monitor import wiring
     from mozci_monitor.sim import Regression, SimConfig, Simulator
-    from mozci_monitor.store.sqlite import SqliteStore
 
     started = time.monotonic()
     _configure_demo_logging(verbose=args.verbose)
@@ -309,7 +307,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             sim.world.force_once(label, world_push.index, outcome)
     await sim.start()
     settings = Settings(
-        pulse=PulseSettings(url=broker, queue=args.queue, heartbeat=10.0),
+        pulse=PulseSettings(url=broker, queue=args.queue, heartbeat=10.0, prefetch=500),
         store=StoreSettings(path=str(workdir / "demo.sqlite3")),
         daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=2.0),
         sources=SourcesSettings(
@@ -320,12 +318,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         ),
         actions=ActionsSettings(dry_run=args.dry_run, max_per_request=3),
     )
-    store = SqliteStore(settings.store.path)
-    consumer = PulseConsumer(
-        ConsumerSettings(url=broker, queue_name=args.queue, heartbeat=10.0, prefetch=500)
-    )
-    services = build_services(settings)
-    daemon = Daemon(settings, store=store, consumer=consumer, services=services, observer=timeline)
+    runtime = wiring.build(settings, api=False, observer=timeline)
+    daemon, store, services = runtime.daemon, runtime.store, runtime.services
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False), name="daemon")
     try:
         while not daemon.health.started:
@@ -342,7 +336,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         )
         timeline.note(f"push {push.repo}@{push.revision[:12]} (group {push.task_group_id}) arrives")
         for scenario in scenarios:
-            await daemon.start_campaign(scenario.campaign, scenario.requests)
+            await runtime.campaigns.start(scenario.campaign, scenario.requests)
             timeline.note(
                 f"campaign {scenario.campaign.campaign_id} [{scenario.campaign.kind.value}]"
                 f" {scenario.title}: {scenario.campaign.label}"

@@ -40,9 +40,14 @@ from mozci_monitor.core.kinds import (
 )
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
-from mozci_monitor.sources import NotFound, SourceError, analyse_revisions
-from mozci_monitor.sources.models import Push as HgPush
-from mozci_monitor.sources.models import TaskGroupMember
+from mozci_monitor.ports.sources import (
+    HgPush,
+    NotFound,
+    Pushlog,
+    Queue,
+    SourceError,
+    analyse_revisions,
+)
 from mozci_monitor.submissions import compile_user_pattern
 
 log = structlog.get_logger(__name__)
@@ -52,20 +57,6 @@ _OPEN_STATES = frozenset({"unscheduled", "pending", "running"})
 
 class PlanError(SubmissionError):
     """The campaign cannot be planned (unknown revision, nothing to analyse)."""
-
-
-class Pushlog(Protocol):
-    async def pushes(
-        self, repo: str, first_id: int, last_id: int, *, full: bool = False
-    ) -> list[HgPush]: ...
-    async def push_for_revision(
-        self, repo: str, revision: str, *, full: bool = False
-    ) -> HgPush: ...
-
-
-class Queue(Protocol):
-    async def find_decision_task(self, repo: str, revision: str) -> str: ...
-    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -28,9 +28,8 @@ from mozci_monitor.core.model import (
 )
 from mozci_monitor.core.upstream import Upstream
 from mozci_monitor.engine import BatchOutcome, Engine
+from mozci_monitor.ports.sources import GroupSource, SourceError, TaskGroupMember
 from mozci_monitor.ports.store import ReconcileStore
-from mozci_monitor.sources import SourceError
-from mozci_monitor.sources.models import TaskGroupMember
 from mozci_monitor.submissions import compile_user_pattern
 
 log = structlog.get_logger(__name__)
@@ -43,12 +42,6 @@ _KIND_OF_STATE = {
     "failed": TaskEventKind.FAILED,
     "exception": TaskEventKind.EXCEPTION,
 }
-
-
-class GroupSource(Protocol):
-    async def task(self, task_id: str) -> dict[str, Any]: ...
-    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
-    async def artifact_json(self, task_id: str, name: str) -> Any: ...
 
 
 InStore = Callable[..., Awaitable[Any]]

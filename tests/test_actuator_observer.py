@@ -37,6 +37,13 @@ class Queue:
         run = Run(1, RunState.PENDING, "rerun")
         return TaskStatus(task_id, PUSH.task_group_id, "pending", 0, (run,))
 
+    async def task(self, task_id: str) -> dict[str, Any]:
+        """The push's decision task (its id is the group's), whose routes name the repo."""
+        assert task_id == PUSH.task_group_id
+        return {
+            "routes": [f"index.gecko.v2.{PUSH.repo}.revision.{PUSH.revision}.taskgraph.decision"]
+        }
+
     async def status(self, task_id: str) -> TaskStatus:
         # Asked after a failed attempt (in doubt): the rerun did not happen.
         run = Run(0, RunState.EXCEPTION, "scheduled", "worker-shutdown")

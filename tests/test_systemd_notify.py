@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from support.daemon import assemble_daemon
+from support.daemon import assemble_daemon, connected_health
 
 from mozci_monitor.api import HealthView
 from mozci_monitor.config import DaemonSettings, Settings
 from mozci_monitor.daemon import EXIT_STALLED, Daemon
-from mozci_monitor.pulse import Delivery
+from mozci_monitor.pulse import ConsumerHealth, Delivery
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
 from mozci_monitor.store.sqlite import SqliteStore
@@ -166,6 +166,10 @@ class SilentConsumer:
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         pass
+
+    @property
+    def health(self) -> ConsumerHealth:
+        return connected_health()
 
     def set_bindings(self, routing_keys: set[str]) -> None:
         pass

@@ -25,6 +25,10 @@ GROUP = "fQ1YvXN1SDG4IWQyLPAUMQ"  # a valid v4 slug id
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-e10s-1"
 
+# The budgets of `[actions]` are caps a submission may lower, never raise: configured above
+# what these tests submit, so that the submitted budgets are the ones stored.
+CONFIGURED = SubmissionDefaults(max_actions_per_request=10)
+
 
 @dataclass
 class FakeBackend:
@@ -66,9 +70,7 @@ class FakeBackend:
         self.submitted.append(submission)
         campaign_id = f"c-{len(self.campaigns) + 1:010x}"
         if submission.kind in BUILDABLE_KINDS:
-            campaign, requests = build_campaign(
-                submission, SubmissionDefaults(), campaign_id=campaign_id
-            )
+            campaign, requests = build_campaign(submission, CONFIGURED, campaign_id=campaign_id)
         else:  # the daemon plans these from the sources; here they start empty
             group = getattr(submission, "task_group", None) or GROUP
             push = Push(submission.repo, submission.revision, group)

@@ -1,6 +1,6 @@
 """The API served beside the real Daemon: submit over HTTP, Pulse deliveries move the
 campaign, `wait` sees it finish; /readyz follows the consumer; cancel refreshes bindings.
-The backend is the daemon's own `DaemonApiBackend`.
+The backend is the daemon's own `DaemonApiBackend` (`mozci_monitor.api_backend`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pytest
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
-from support.daemon import assemble_daemon
+from support.daemon import assemble_daemon, connected_health
 
 from mozci_monitor.api import (
     ApiOptions,
@@ -23,12 +23,14 @@ from mozci_monitor.api import (
     HealthView,
     SubmissionDefaults,
 )
+from mozci_monitor.api_backend import DaemonApiBackend
+from mozci_monitor.campaigns import CampaignService
 from mozci_monitor.client import EXIT_FINISHED, MonitorClient
 from mozci_monitor.config import DaemonSettings, Settings
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
-from mozci_monitor.daemon import Daemon, DaemonApiBackend
-from mozci_monitor.pulse import Delivery
+from mozci_monitor.daemon import Daemon
+from mozci_monitor.pulse import ConsumerHealth, Delivery
 from mozci_monitor.store.sqlite import SqliteStore
 
 from .fakes import TOKEN
@@ -104,6 +106,10 @@ class QueueConsumer:
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         self.acked.extend(deliveries)
 
+    @property
+    def health(self) -> ConsumerHealth:
+        return connected_health()
+
     def set_bindings(self, routing_keys: set[str]) -> None:
         self.bindings = set(routing_keys)
 
@@ -134,7 +140,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         daemon=DaemonSettings(batch_wait=0.05, stall_timeout=60.0, shutdown_grace=2.0)
     )
     daemon = assemble_daemon(settings, store=store, consumer=consumer)
-    backend = DaemonApiBackend(daemon, store, SubmissionDefaults(max_actions_per_request=3))
+    campaigns = CampaignService(daemon, defaults=SubmissionDefaults(max_actions_per_request=3))
+    backend = DaemonApiBackend(daemon, store, campaigns)
     server = ApiServer(backend, ApiOptions(port=0, token=TOKEN))
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))
     await server.start()

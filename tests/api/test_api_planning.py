@@ -1,8 +1,7 @@
-"""Sheriff campaigns submitted through the API are planned by the daemon's backend.
+"""Sheriff campaigns submitted through the API are planned by the campaign service.
 
-`local_plan_submission` is the dispatch proposed for daemon.py in
-mozci_monitor/api/wiring_proposal.md; once `mozci_monitor.daemon.plan_submission` exists,
-that one is tested. The planners themselves are tested in tests/sheriff against the
+`mozci_monitor.campaigns.plan_submission` is the dispatch every submission path uses (the
+API's backend, the CLI, the demo). The planners themselves are tested in tests/sheriff against the
 simulator; here: the arguments they get from a submission, and the errors the API answers.
 """
 
@@ -16,10 +15,11 @@ import pytest
 from mozci_monitor import planner
 from mozci_monitor.api import CampaignSubmission, SubmissionDefaults, SubmissionRefused
 from mozci_monitor.api.validation import parse_submission
+from mozci_monitor.campaigns import plan_submission
 from mozci_monitor.core.campaign import CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy
-from mozci_monitor.daemon import Services, plan_submission
 from mozci_monitor.sources import NotFound, SourceError
+from mozci_monitor.wiring import Services
 
 from .fakes import GROUP, LABEL, REVISION
 

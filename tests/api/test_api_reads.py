@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 from store.pulse_builder import GROUP, make_request
+from support.daemon import assemble_daemon
 
 from mozci_monitor.api import SubmissionDefaults
+from mozci_monitor.api_backend import DaemonApiBackend
+from mozci_monitor.campaigns import CampaignService
 from mozci_monitor.config import DaemonSettings, RetentionSettings, Settings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import Push
-from mozci_monitor.daemon import Daemon, DaemonApiBackend
+from mozci_monitor.daemon import Daemon
 from mozci_monitor.store.sqlite import SqliteStore
 
 from .test_api_daemon import QueueConsumer
@@ -41,8 +44,9 @@ async def wired(tmp_path: Path) -> AsyncIterator[Wired]:
         daemon=DaemonSettings(batch_wait=0.05, stall_timeout=60.0, shutdown_grace=2.0),
         retention=RetentionSettings(rejected_days=7, rejected_max_rows=100, batch=2),
     )
-    daemon = Daemon(settings, store=store, consumer=QueueConsumer(), wall_clock=lambda: AT)
-    backend = DaemonApiBackend(daemon, store, SubmissionDefaults(max_actions_per_request=3))
+    daemon = assemble_daemon(settings, store=store, consumer=QueueConsumer(), wall_clock=lambda: AT)
+    campaigns = CampaignService(daemon, defaults=SubmissionDefaults(max_actions_per_request=3))
+    backend = DaemonApiBackend(daemon, store, campaigns)
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))
     try:
         yield Wired(daemon, store, backend)

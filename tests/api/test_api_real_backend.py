@@ -34,6 +34,10 @@ from .fakes import TOKEN, check_response
 AT = "2026-11-22T10:00:00.000Z"
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 
+# The budgets of `[actions]` are caps a submission may lower, never raise: configured above
+# what these tests submit, so that the submitted budgets are the ones stored.
+CONFIGURED = SubmissionDefaults(max_actions_per_request=10)
+
 
 class StoreBackend:
     def __init__(self, store: SqliteStore, engine: Engine) -> None:
@@ -78,7 +82,7 @@ class StoreBackend:
         ]
 
     async def submit(self, submission: CampaignSubmission) -> Campaign:
-        campaign, requests = build_campaign(submission, SubmissionDefaults())
+        campaign, requests = build_campaign(submission, CONFIGURED)
         return self.engine.start_campaign(campaign, requests, AT)
 
     async def cancel(self, campaign_id: str, reason: str) -> Campaign | None:

@@ -17,7 +17,7 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
-from mozci_monitor import cli, planner
+from mozci_monitor import cli, planner, wiring
 from mozci_monitor.core.campaign import Campaign, new_campaign_id
 from mozci_monitor.core.kinds import REGISTRY, AnyParams, Budgets
 from mozci_monitor.core.model import Push
@@ -148,7 +148,7 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[AnyParams]]:
     for name in ("MOZCI_MONITOR_CONFIG", "MOZCI_MONITOR_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(planner, "plan_campaign", record)
-    monkeypatch.setattr(cli, "build_services", lambda settings: _NoServices())
+    monkeypatch.setattr(wiring, "build_services", lambda settings: _NoServices())
     yield calls
     structlog.reset_defaults()  # the CLI configured logging onto this test's captured stderr
 

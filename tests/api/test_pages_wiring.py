@@ -10,9 +10,9 @@ from aiohttp import ClientSession
 from mozci_monitor.config import ApiSettings, Settings, SourcesSettings, StoreSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push
-from mozci_monitor.daemon import build_daemon
 from mozci_monitor.engine import Engine
 from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.wiring import build_daemon
 
 from .fakes import GROUP, REVISION
 

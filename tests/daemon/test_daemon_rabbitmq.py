@@ -18,7 +18,7 @@ from mozci_monitor.config import DaemonSettings, PulseSettings, Settings
 from mozci_monitor.core.model import FailureKind, RequestState
 from mozci_monitor.daemon import EXIT_OK, Daemon
 from mozci_monitor.engine import Engine
-from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
+from mozci_monitor.pulse import ConsumerHealth, ConsumerSettings, Delivery, PulseConsumer
 from mozci_monitor.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.rabbitmq
@@ -170,6 +170,10 @@ class _CrashBeforeAck:
     def set_bindings(self, routing_keys: set[str]) -> None:
         self.inner.set_bindings(routing_keys)
 
+    @property
+    def health(self) -> ConsumerHealth:
+        return self.inner.health
+
     def is_stalled(self, now: float) -> bool:
         return self.inner.is_stalled(now)
 
@@ -252,10 +256,10 @@ async def test_sigterm_like_stop_commits_and_acks_in_flight_work(
 async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
     rabbitmq: RabbitMQ, tmp_path: Path
 ) -> None:
-    from mozci_monitor.config import SourcesSettings, StoreSettings
+    from mozci_monitor.config import ApiSettings, SourcesSettings, StoreSettings
     from mozci_monitor.core.machine import cancel
-    from mozci_monitor.daemon import build_daemon
     from mozci_monitor.pulse import task_group_binding
+    from mozci_monitor.wiring import build_daemon
 
     queue = unique_queue_name("daemon-stale")
     store_path = tmp_path / "state.sqlite3"
@@ -266,6 +270,8 @@ async def test_bindings_of_requests_that_ended_while_down_are_removed_at_start(
         daemon=DaemonSettings(batch_wait=0.05, bindings_refresh=0.2, reconcile_interval=3600),
         # Nothing answers there: reconciliation fails and is only logged.
         sources=SourcesSettings(taskcluster_root_url="http://127.0.0.1:9"),
+        # Any free port: the default 8787 may be taken by another daemon on this machine.
+        api=ApiSettings(port=0),
     )
     daemon = build_daemon(settings)
     async with running(daemon):

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 from support.daemon import assemble_daemon, scene_settings
 
 from mozci_monitor.config import Settings, SourcesSettings, StoreSettings
-from mozci_monitor.daemon import Daemon, build_services
+from mozci_monitor.daemon import Daemon
+from mozci_monitor.wiring import build_services
 
 
 def settings_from(config: dict[str, Any]) -> Settings:

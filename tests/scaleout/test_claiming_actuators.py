@@ -56,6 +56,12 @@ class FakeQueue:
     async def status(self, task_id: str) -> TaskStatus:
         return self._status(task_id)
 
+    async def task(self, task_id: str) -> dict[str, Any]:
+        """The push's decision task (its id is the group's), whose routes name the repo."""
+        assert task_id == PUSH.task_group_id
+        route = f"index.gecko.v2.{PUSH.repo}.revision.{PUSH.revision}.taskgraph.decision"
+        return {"routes": [route]}
+
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected Taskcluster call {name}")
 

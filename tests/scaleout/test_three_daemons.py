@@ -40,11 +40,11 @@ from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
-from mozci_monitor.daemon import build_services
 from mozci_monitor.demo import BACKFILL_LABEL, REGRESSION_PUSH
 from mozci_monitor.engine import Engine
 from mozci_monitor.sim import Regression, SimConfig, SimTask, Simulator
 from mozci_monitor.store.postgres import PostgresStore
+from mozci_monitor.wiring import build_services
 
 pytestmark = pytest.mark.rabbitmq
 

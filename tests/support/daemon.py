@@ -20,16 +20,12 @@ from mozci_monitor.config import (
     SourcesSettings,
     StoreSettings,
 )
-from mozci_monitor.daemon import (
-    ConsumerPort,
-    Daemon,
-    DaemonStore,
-    Services,
-    build_services,
-    build_store,
-)
+from mozci_monitor.daemon import Daemon
 from mozci_monitor.notify import Sink
-from mozci_monitor.pulse import ConsumerSettings, PulseConsumer
+from mozci_monitor.ports.pulse import ConsumerPort
+from mozci_monitor.ports.store import DaemonStore
+from mozci_monitor.pulse import ConsumerHealth, ConsumerSettings, Delivery
+from mozci_monitor.wiring import Services, build_daemon, build_services
 
 from .waiting import WITHIN, until
 
@@ -89,19 +85,61 @@ def assemble_daemon(
     services: Services | None = None,
     **options: Any,
 ) -> Daemon:
-    """A daemon from `settings`; `services=None`: no actuator, no reconciler.
+    """A daemon from `settings`, built by the composition root (`mozci_monitor.wiring`) as
+    production builds it; `services=None`: no actuator, no reconciler; no API server.
 
-    `options` go to `Daemon` as they are (its clocks, its systemd notifier).
+    `options` go to `wiring.build_daemon` as they are (its clocks, its systemd notifier).
     """
-    return Daemon(
-        settings,
-        store=store if store is not None else build_store(settings),
-        consumer=(
-            consumer if consumer is not None else PulseConsumer(consumer_settings(settings.pulse))
-        ),
-        services=services,
-        **options,
+    return build_daemon(
+        settings, store=store, consumer=consumer, services=services, api=False, **options
     )
+
+
+def connected_health(*, connected: bool = True, last_error: str | None = None) -> ConsumerHealth:
+    """What a fake consumer reports as its health (`ConsumerPort.health`): a broker link that
+    never reconnected, nothing counted."""
+    return ConsumerHealth(
+        connected=connected,
+        last_loop_monotonic=0.0,
+        reconnects=0,
+        queue_recreations=0,
+        delivered=0,
+        acked=0,
+        rejected=0,
+        stale_acks=0,
+        generation=0,
+        last_error=last_error,
+    )
+
+
+class RefusingConsumer:
+    """A consumer whose broker never lets it start: `start` raises `error`, as
+    `PulseConsumer.start` raises `PulseConnectError` (a ConnectionError) when it gives up."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @property
+    def health(self) -> ConsumerHealth:
+        return connected_health(connected=False, last_error=str(self.error))
+
+    async def start(self) -> None:
+        raise self.error
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        raise AssertionError("never started")
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        raise AssertionError("never started")
+
+    def set_bindings(self, routing_keys: set[str]) -> None:
+        pass
+
+    def is_stalled(self, now: float) -> bool:
+        return False
+
+    async def stop(self, grace: float) -> None:
+        pass
 
 
 def run_daemon(daemon: Daemon) -> asyncio.Task[int]:

@@ -29,13 +29,14 @@ from mozci_monitor import planner
 from mozci_monitor.config import ActionsSettings, Settings, StoreSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
-from mozci_monitor.daemon import EXIT_OK, Daemon, Services, build_services
+from mozci_monitor.daemon import EXIT_OK, Daemon
 from mozci_monitor.ports.store import OutboxEntry, StoredEntry
 from mozci_monitor.pulse import TASK_EXCHANGES
 from mozci_monitor.sim import Push as SimPush
 from mozci_monitor.sim import SimConfig, SimTask, Simulator
 from mozci_monitor.sim.world import Transition
 from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.wiring import Services, build_services
 
 from .brokers import Broker
 from .ci import HookGate, live_push_ci, sim_sources

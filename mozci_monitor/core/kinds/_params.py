@@ -98,10 +98,16 @@ class Budgets:
 
 
 def budgets_of(params: CampaignParams, per_request: int, per_campaign: int) -> Budgets:
-    """`per_campaign` 0 means no campaign-wide limit."""
+    """The configured budgets are caps a submission may lower, never raise; `per_campaign`
+    0 means no campaign-wide limit (then the submission's, if any, applies)."""
+    asked_request, asked_campaign = params.max_actions, params.campaign_budget
     return Budgets(
-        per_request=params.max_actions or per_request,
-        per_campaign=params.campaign_budget or per_campaign or None,
+        per_request=min(asked_request, per_request) if asked_request else per_request,
+        per_campaign=(
+            min(asked_campaign, per_campaign)
+            if asked_campaign and per_campaign
+            else asked_campaign or per_campaign or None
+        ),
     )
 
 

@@ -1,0 +1,83 @@
+"""What the application needs of the remote sources (Taskcluster, hg pushlog), and the
+plain values and errors they exchange.
+
+`mozci_monitor.sources` implements these; only the composition root builds the clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from mozci_monitor.sources.actions import ActionError, HookCall
+from mozci_monitor.sources.analysis import analyse_revisions
+from mozci_monitor.sources.errors import NotFound, SourceError, SourceUnavailable, TransientError
+from mozci_monitor.sources.models import Push as HgPush
+from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+
+__all__ = [
+    "ActionError",
+    "ActionSource",
+    "GroupSource",
+    "HgPush",
+    "HookCall",
+    "NotFound",
+    "Pushlog",
+    "Queue",
+    "Render",
+    "SourceError",
+    "SourceUnavailable",
+    "TaskGroupMember",
+    "TaskStatus",
+    "TaskclusterPort",
+    "TransientError",
+    "analyse_revisions",
+]
+
+# Renders an in-tree action of the push's actions.json into the hook call that performs it.
+Render = Callable[..., HookCall]
+
+
+class ActionSource(Protocol):
+    """What the actuator needs of Taskcluster (satisfied by sources.TaskclusterClient)."""
+
+    async def task(self, task_id: str) -> dict[str, Any]: ...
+    async def status(self, task_id: str) -> TaskStatus: ...
+    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
+    async def find_decision_task(self, repo: str, revision: str) -> str: ...
+    async def trigger_hook(
+        self, hook_group_id: str, hook_id: str, payload: dict[str, Any]
+    ) -> str | None: ...
+    async def rerun_task(self, task_id: str) -> TaskStatus: ...
+    async def cancel_task(self, task_id: str) -> TaskStatus: ...
+
+
+class GroupSource(Protocol):
+    """What the reconciler reads: a task group's members and its decision task's graph."""
+
+    async def task(self, task_id: str) -> dict[str, Any]: ...
+    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
+
+
+class Queue(Protocol):
+    """What the planners read of the queue and the index."""
+
+    async def find_decision_task(self, repo: str, revision: str) -> str: ...
+    async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+
+
+class TaskclusterPort(ActionSource, GroupSource, Protocol):
+    """Everything the daemon does with Taskcluster."""
+
+
+class Pushlog(Protocol):
+    """The hg pushlog, for campaigns over ranges of pushes (backfill, bisect)."""
+
+    async def pushes(
+        self, repo: str, first_id: int, last_id: int, *, full: bool = False
+    ) -> list[HgPush]: ...
+    async def push_for_revision(
+        self, repo: str, revision: str, *, full: bool = False
+    ) -> HgPush: ...

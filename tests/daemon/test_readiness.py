@@ -1,0 +1,98 @@
+"""Readiness follows real commits: a failed batch commit means not ready until one succeeds.
+
+The periodic write probe commits nothing (it rolls back), so on a full disk it succeeds
+while every real commit fails; it must not turn the daemon ready again on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from store.pulse_builder import FakeTask, slug
+from support.daemon import connected_health
+from support.waiting import WITHIN, until
+
+from mozci_monitor.config import DaemonSettings, Settings
+from mozci_monitor.pulse import ConsumerHealth, Delivery
+from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.wiring import build
+
+
+class FullDiskStore(SqliteStore):
+    """Commits fail with SQLite's disk-full error while `full`; rolled-back work succeeds."""
+
+    full = False  # the schema is written first
+
+    @contextmanager
+    def transaction(self, *, rollback: bool = False) -> Iterator[None]:
+        if self.full and not rollback:
+            raise sqlite3.OperationalError("database or disk is full")
+        with super().transaction(rollback=rollback):
+            yield
+
+
+class OneMessageConsumer:
+    def __init__(self, delivery: Delivery) -> None:
+        self.pending = [delivery]
+        self.acked: list[Delivery] = []
+
+    @property
+    def health(self) -> ConsumerHealth:
+        return connected_health()
+
+    async def start(self) -> None:
+        pass
+
+    async def get_batch(self, max_items: int, max_wait: float) -> list[Delivery]:
+        if not self.pending:
+            await asyncio.sleep(max_wait)
+            return []
+        return list(self.pending)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.acked.extend(deliveries)
+        self.pending = []
+
+    def set_bindings(self, routing_keys: set[str]) -> None:
+        pass
+
+    def is_stalled(self, now: float) -> bool:
+        return False
+
+    async def stop(self, grace: float) -> None:
+        pass
+
+
+async def test_a_failed_commit_keeps_the_daemon_not_ready_until_a_commit_succeeds(
+    tmp_path: Path,
+) -> None:
+    message = FakeTask(slug(1)).pending()
+    delivery = Delivery(
+        message.exchange, message.routing_key, json.dumps(message.payload).encode(), False
+    )
+    store = FullDiskStore(tmp_path / "state.sqlite3")
+    store.full = True
+    consumer = OneMessageConsumer(delivery)
+    settings = Settings(daemon=DaemonSettings(batch_wait=0.01, store_retry_max=0.05))
+    daemon = build(settings, store=store, consumer=consumer, services=None, api=False).daemon
+    runner: Awaitable[int] = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    try:
+        await until(lambda: daemon.health.counters.get("store_errors", 0) > 0, "a failed commit")
+        await daemon.probe_store()  # succeeds: it rolls back, the disk being full or not
+        health = daemon.api_health()
+        assert not health.ready
+        assert "store writable: no" in health.reasons
+        assert consumer.acked == []  # the batch is held, not lost
+
+        store.full = False
+        await until(lambda: consumer.acked == [delivery], "the held batch committed and acked")
+        await daemon.probe_store()
+        assert daemon.api_health().ready
+    finally:
+        daemon.request_stop()
+        assert await asyncio.wait_for(runner, WITHIN) == 0
