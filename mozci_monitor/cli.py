@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, Union, get_type_hints
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, Union, get_type_hints
 
 from mozci_monitor import client, planner
 from mozci_monitor.api.views import campaign_json
@@ -23,7 +24,7 @@ from mozci_monitor.core.errors import StoreError, SubmissionError
 from mozci_monitor.core.kinds import REGISTRY, KindSpec, WatchParams, budgets_of
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import Request, TaskEvent
-from mozci_monitor.daemon import build_services
+from mozci_monitor.daemon import Daemon, build_services
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.planner import Plan, PlanError
@@ -181,12 +182,32 @@ def _open_store(args: argparse.Namespace, settings: Settings) -> AnyStore:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.daemon import build_daemon
 
+    # Built inside the loop: the HTTP session and the consumer bind to it.
+    return run_daemon_process(lambda: build_daemon(settings))
+
+
+def run_daemon_process(build: Callable[[], Daemon]) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or it stops itself); return its exit code."""
+
     async def run() -> int:
-        # Built inside the loop: the HTTP session and the consumer bind to it.
-        daemon = build_daemon(settings)
-        return await daemon.run()
+        daemon = build()
+        code = await daemon.run()
+        if daemon.left_behind:
+            # asyncio.run would wait for ever on a task that ignores its cancellation, and
+            # the interpreter on a hung store thread; a stop must end before systemd's
+            # TimeoutStopSec, so exit now (the log named what did not stop).
+            exit_now(code)
+        return code
 
     return asyncio.run(run())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without waiting for tasks or threads (what is durable was committed)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
