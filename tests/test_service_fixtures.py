@@ -129,20 +129,20 @@ def test_an_unavailable_postgresql_fails_in_ci() -> None:
 
 
 @pytest.mark.usefixtures("outside_ci")
-def test_without_chromium_the_browser_test_skips_with_the_command(
+def test_without_chromium_the_browser_tests_skip_with_the_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from api import test_status_page_browser
+    from api import chromium
 
-    monkeypatch.setattr(test_status_page_browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(chromium.shutil, "which", lambda name: None)
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
-        test_status_page_browser._chromium()
+        chromium.chromium()
 
 
 @pytest.mark.usefixtures("in_ci")
-def test_without_chromium_the_browser_test_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    from api import test_status_page_browser
+def test_without_chromium_the_browser_tests_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api import chromium
 
-    monkeypatch.setattr(test_status_page_browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(chromium.shutil, "which", lambda name: None)
     with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
-        test_status_page_browser._chromium()
+        chromium.chromium()
