@@ -135,10 +135,12 @@ class Actuator:
         """Drain the outbox whenever woken (or every `idle` seconds), until cancelled."""
         delay = 0.0
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives just after the wake-up (CPython gh-86296), and the loop would run
+            # on through the daemon's shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=max(delay, idle) if delay else idle
-                )
+                async with asyncio.timeout(max(delay, idle) if delay else idle):
+                    await self._wake.wait()
             self._wake.clear()
             retry_later = await self.drain()
             if retry_later:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING
 from dataclasses import fields as dataclass_fields
-from typing import Any, TextIO, get_type_hints
+from typing import Any, NoReturn, TextIO, get_type_hints
 
 from mozci_monitor import client, wiring
 from mozci_monitor.api.backend import SubmissionRefused
@@ -24,6 +25,7 @@ from mozci_monitor.core.errors import MozciMonitorError, StoreError, SubmissionE
 from mozci_monitor.core.kinds import REGISTRY, AnyParams, KindSpec, WatchParams
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import Request, TaskEvent
+from mozci_monitor.daemon import Daemon
 from mozci_monitor.engine import BatchOutcome
 from mozci_monitor.logs import configure_logging
 from mozci_monitor.submissions import parse_submission
@@ -176,12 +178,32 @@ def _open_store(args: argparse.Namespace, settings: Settings) -> AnyStore:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    # Built inside the loop: the HTTP session and the consumer bind to it.
+    return run_daemon_process(lambda: wiring.build_daemon(settings))
+
+
+def run_daemon_process(build: Callable[[], Daemon]) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or it stops itself); return its exit code."""
+
     async def run() -> int:
-        # Built inside the loop: the HTTP session and the consumer bind to it.
-        daemon = wiring.build_daemon(settings)
-        return await daemon.run()
+        daemon = build()
+        code = await daemon.run()
+        if daemon.left_behind:
+            # asyncio.run would wait for ever on a task that ignores its cancellation, and
+            # the interpreter on a hung store thread; a stop must end before systemd's
+            # TimeoutStopSec, so exit now (the log named what did not stop).
+            exit_now(code)
+        return code
 
     return asyncio.run(run())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without waiting for tasks or threads (what is durable was committed)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,6 +14,7 @@ the reconciler catches up through Taskcluster's REST API on what Pulse did not s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -43,6 +44,7 @@ from mozci_monitor.ports.store import DaemonStore, RetentionPolicy, StoreReader
 from mozci_monitor.reconciler import Reconciler
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
+from mozci_monitor.shutdown import RECANCEL_WAIT, StepOutcome, run_within, stop_within
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,21 @@ T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_STALLED = 3  # the consumer hung (e.g. on a silent broker): let the supervisor restart us
+
+# Shutdown bounds (see Daemon._shutdown): every step after the workers' own grace.
+STEP_TIMEOUT = 2.0  # closing a session, releasing claims, stopping the API server
+CONSUMER_CLOSE_MIN = 2.0  # the broker connection's close, even when the workers overran
+_BOUNDED_STEPS = 5  # systemd STOPPING, store thread, read thread, closing services, API
+
+
+def worst_case_shutdown(grace: float) -> float:
+    """The longest `Daemon.run` can take to return once asked to stop, whatever hangs:
+    each step below waits at most its bound, then one re-cancel wait, and goes on.
+    systemd's TimeoutStopSec must be longer (tests/test_systemd_unit.py checks it)."""
+    recancel = RECANCEL_WAIT
+    workers = grace + recancel
+    consumer = CONSUMER_CLOSE_MIN + 1.0 + recancel  # its own grace + 1 s for the thread join
+    return workers + consumer + _BOUNDED_STEPS * (STEP_TIMEOUT + recancel)
 
 
 BINDINGS_KEY = "pulse.bound_groups"  # what the durable queue was last bound to
@@ -145,6 +162,9 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         # Attached by the composition root when the outside world is configured; without
         # them the daemon only records (replay, tests).
+        # Names of the tasks and steps that did not stop within their shutdown deadline:
+        # the process must exit without waiting for them (see cli.run_daemon_process).
+        self.left_behind: list[str] = []
         self.actuator: Actuator | None = None
         self.reconciler: Reconciler | None = None
         self.api_server: ApiServerPort | None = None
@@ -239,10 +259,12 @@ class Daemon:
             await self._stop.wait()
         finally:
             self._stop.set()  # also on cancellation: the systemd task must see it
-            await asyncio.gather(systemd, return_exceptions=True)  # sends STOPPING=1
+            # sends STOPPING=1 at once (it waits on _stop)
+            self.left_behind += await stop_within([systemd], STEP_TIMEOUT, step="systemd")
             await self._shutdown(workers, install_signal_handlers)
-            if self.api_server is not None:
-                await self.api_server.stop()
+            api_server = self.api_server
+            if api_server is not None:
+                await self._step(api_server.stop, "api-stop")
             self._notifier.close()
         log.info("daemon stopped", exit_code=self._exit_code, **self.health.counters)
         return self._exit_code
@@ -276,7 +298,8 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self._consumer.stop(0.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: gh-86296 (shutdown.py)
+                    await self._stop.wait()
             if self._stop.is_set():
                 return False
             delay = min(2 * delay, self.settings.pulse.reconnect_max_delay)
@@ -293,35 +316,89 @@ class Daemon:
         self._notifier.close()
 
     async def _shutdown(self, workers: list[asyncio.Task[Any]], signals: bool) -> None:
+        """Stop everything, bounded by construction (`worst_case_shutdown`).
+
+        What does not stop in time is named in the log and left behind (`left_behind`):
+        the process must exit before systemd's TimeoutStopSec, never wait for SIGKILL.
+        """
         self.health.started = False
         log.info("daemon stopping", exit_code=self._exit_code)
+        loop = asyncio.get_running_loop()
+        grace = self.settings.daemon.shutdown_grace
+        deadline = loop.time() + grace
         for worker in workers[1:]:
             worker.cancel()
         for task in list(self._background):
             task.cancel()
-        # The consume loop notices the stop between batches: in-flight work is committed
-        # and acked before the consumer closes.
-        grace = self.settings.daemon.shutdown_grace
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(workers[0], timeout=grace)
-        await asyncio.gather(*workers[1:], *self._background, return_exceptions=True)
-        await self._consumer.stop(grace)
-        if self.actuator is not None:
-            # Hand back this instance's claims: others take them at once, not after a lease.
-            with contextlib.suppress(Exception):
-                await self.in_store(self._store.release_actions, self.instance)
-        await self._release(signals)
+        # The consume loop is not cancelled: it notices the stop between batches, so the
+        # batch in flight is committed and acked before the consumer closes.
+        self.left_behind += await stop_within([*workers, *self._background], grace, step="workers")
+        consumer_grace = max(deadline - loop.time(), min(grace, CONSUMER_CLOSE_MIN))
+        consumer = self._consumer
+        await self._step(
+            lambda: consumer.stop(consumer_grace), "consumer-stop", consumer_grace + 1.0
+        )
+        # Hand back this instance's claims: others take them at once, not after a lease.
+        await self._release(signals, claims=self.actuator is not None)
 
-    async def _release(self, signals: bool) -> None:
-        self._read_thread.shutdown(wait=True)
-        self._store_thread.shutdown(wait=True)
-        for close in self._closers:
-            with contextlib.suppress(Exception):
-                await close()
+    async def _release(self, signals: bool, *, claims: bool = False) -> None:
+        """Release what was built for the run (store threads, HTTP sessions, sinks, signal
+        handlers), each step bounded: used by the shutdown and by a start that failed."""
+        loop = asyncio.get_running_loop()
+        last: Callable[[], object] = _nothing
+        if claims:
+            last = functools.partial(self._store.release_actions, self.instance)
+        await self._close_thread(self._store_thread, last, "store thread")
+        await self._close_thread(self._read_thread, _nothing, "store-read thread")
+        closers = list(self._closers)
+
+        async def close_all() -> None:
+            for close in closers:
+                try:
+                    await close()
+                except Exception as error:
+                    log.warning("shutdown: closing failed", error=repr(error))
+
+        await self._step(close_all, "close-services")
         if signals:
-            loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
+
+    async def _close_thread(
+        self, executor: ThreadPoolExecutor, last: Callable[[], object], name: str
+    ) -> None:
+        """Run `last` on the executor's one thread, then shut it down, within STEP_TIMEOUT.
+
+        Once `last` has run, every call queued before it has too. A thread stuck in a call
+        is not waited for (shutdown(wait=True) would block the event loop for as long as
+        the call hangs): it is named in the log and left behind."""
+        last_call: concurrent.futures.Future[object] = executor.submit(last)
+
+        async def finished() -> None:
+            await asyncio.wrap_future(last_call)
+
+        await self._step(finished, f"{name}: last call")
+        # Cancelling the wait does not stop a call the thread is in: ask the call itself.
+        idle = last_call.done() and not last_call.cancelled()
+        if not idle:
+            log.error(
+                "shutdown: a store thread is stuck in a call; not waiting for it", thread=name
+            )
+            self.left_behind.append(name)
+        executor.shutdown(wait=idle, cancel_futures=True)
+
+    async def _step(
+        self,
+        work: Callable[[], Coroutine[Any, Any, object]],
+        name: str,
+        within: float | None = None,
+    ) -> StepOutcome:
+        """One bounded shutdown step (`within` s, STEP_TIMEOUT by default). A step that
+        hangs is left behind (and named), one that fails is logged: the shutdown goes on."""
+        outcome = await run_within(work, STEP_TIMEOUT if within is None else within, step=name)
+        if outcome is StepOutcome.LEFT:
+            self.left_behind.append(name)
+        return outcome
 
     async def _supervise(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Keep a background loop alive: log its failure, wait, start it again."""
@@ -645,6 +722,10 @@ class Daemon:
         if self.actuator is not None:
             self.actuator.wake()  # the end-of-campaign notification
         return canceled
+
+
+def _nothing() -> None:
+    """A store call that does nothing: once it ran, every store call queued before it has."""
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import re
 import sys
@@ -50,6 +49,7 @@ from mozci_monitor.observe import (
     NotificationSent,
     RequestChanged,
 )
+from mozci_monitor.shutdown import stop_within
 
 log = structlog.get_logger("mozci_monitor.demo")
 
@@ -354,8 +354,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         summary = await _summary(daemon, store, ids, sim)
     finally:
         daemon.request_stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(runner, 30)
+        # The daemon's own shutdown is bounded; this bounds the demo even if it were not.
+        await stop_within([runner], 30, step="daemon")
         await sim.stop()
     _print_summary(summary, scenarios, as_json=args.json, elapsed=time.monotonic() - started)
     return 0 if all(c["final"] for c in summary["campaigns"]) else 1

@@ -70,8 +70,10 @@ async def run_systemd_integration(
             elif not withheld:
                 withheld = True
                 log.error("systemd watchdog: not alive, pings withheld", reasons=view.reasons)
+        # asyncio.timeout: wait_for can swallow a cancellation on 3.11 (CPython gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), timeout=tick)
+            async with asyncio.timeout(tick):
+                await stop_event.wait()
     notifier.stopping("stopping")
     log.info("systemd: stopping")
 

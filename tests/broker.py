@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import kombu
 import pytest
@@ -46,6 +46,9 @@ HOST = "127.0.0.1"
 PORT = 5672
 URL = f"amqp://guest:guest@{HOST}:{PORT}//"
 
+# Fixed names on purpose: every pytest session on this machine (several engineers', or
+# xdist workers) must find the same locks to share one node on port 5672 and to let the
+# session that started it know whether another still uses it. They hold no data.
 _LOCK_DIR = Path(tempfile.gettempdir())
 _START_LOCK = _LOCK_DIR / "mozci-monitor-rabbitmq.start.lock"
 _USERS_LOCK = _LOCK_DIR / "mozci-monitor-rabbitmq.users.lock"
@@ -54,10 +57,18 @@ _STARTUP_TIMEOUT = 60.0
 _TRANSPORT_OPTIONS = {"socket_settings": {socket.TCP_USER_TIMEOUT: 30_000}}
 _CTL_TIMEOUT = 60.0
 _CTL_ATTEMPTS = 3
+_SERVER_USER = "rabbitmq"  # Debian's wrappers run the node as this user
 
 
 class BrokerUnavailable(Exception):
     """No broker answers and none could be started."""
+
+
+def broker_unavailable(reason: str) -> NoReturn:
+    """Skip the test with the reason; in CI (env CI set) fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"RabbitMQ needed in CI: {reason}")
+    pytest.skip(f"no RabbitMQ broker: {reason}")
 
 
 @dataclass(frozen=True)
@@ -345,23 +356,23 @@ class _PrivateNode:
         )
         (self.base / "enabled_plugins").write_text("[].\n")
         if os.geteuid() == 0:
-            with contextlib.suppress(KeyError, PermissionError):
-                shutil.chown(self.base, user="rabbitmq", group="rabbitmq")
-                shutil.chown(self.base / "enabled_plugins", user="rabbitmq", group="rabbitmq")
+            # The node runs as the server user and must own its data. shutil.chown raises
+            # LookupError (not only KeyError) for an unknown user: then start() fails and
+            # says why, rather than the fixture erroring.
+            with contextlib.suppress(LookupError, PermissionError):
+                for path in (self.base, self.base / "enabled_plugins"):
+                    shutil.chown(path, user=_SERVER_USER, group=_SERVER_USER)
 
     def start(self) -> None:
-        server = _rabbitmq_tool("rabbitmq-server")
-        ctl = _rabbitmq_tool("rabbitmqctl")
-        if server is None or ctl is None:
-            raise BrokerUnavailable("rabbitmq-server is not installed")
-        _run([server, "-detached"], env=self._env)
+        server, ctl = _installed_tools()
         try:
+            _run([server, "-detached"], env=self._env)
             _run(
                 [ctl, "wait", str(self.pid_file), "--timeout", str(int(_STARTUP_TIMEOUT))],
                 env=self._env,
                 timeout=_STARTUP_TIMEOUT + 10,
             )
-        except Exception as exc:
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             raise BrokerUnavailable(
                 f"rabbitmq-server did not start: {exc}; logs in {self.base}"
             ) from exc
@@ -387,6 +398,15 @@ class _PrivateNode:
         return True
 
 
+def _installed_tools() -> tuple[str, str]:
+    server, ctl = _rabbitmq_tool("rabbitmq-server"), _rabbitmq_tool("rabbitmqctl")
+    if server is None or ctl is None:
+        raise BrokerUnavailable(
+            "rabbitmq-server is not installed (sudo apt-get install rabbitmq-server)"
+        )
+    return server, ctl
+
+
 def _await_amqp(timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not amqp_answers(timeout=1.0):
@@ -403,6 +423,7 @@ def _start_node_or_wait() -> _PrivateNode | None:
         if _await_amqp(_STARTUP_TIMEOUT):
             return None
         raise BrokerUnavailable(f"{HOST}:{PORT} is open but does not speak AMQP as guest")
+    _installed_tools()  # before making a node's directory for nothing
     node = _PrivateNode()
     try:
         node.start()
@@ -416,7 +437,10 @@ def _start_node_or_wait() -> _PrivateNode | None:
 
 
 def _open_lock(path: Path) -> IO[str]:
-    handle = path.open("a")
+    try:
+        handle = path.open("a")
+    except OSError as exc:  # e.g. made by another user, and the temp dir is sticky
+        raise BrokerUnavailable(f"cannot open the broker lock {path}: {exc}") from exc
     with contextlib.suppress(PermissionError):
         os.chmod(path, 0o666)
     return handle
@@ -458,9 +482,7 @@ def rabbitmq() -> Iterator[RabbitMQ]:
         with _broker_session() as broker:
             yield broker
     except BrokerUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"RabbitMQ needed in CI: {exc}")
-        pytest.skip(f"no RabbitMQ broker: {exc}")
+        broker_unavailable(str(exc))
 
 
 @pytest.fixture

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["broker"]
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent / "fixtures" / "reference"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """The real Mozilla data beside the project; without it tests skip (or fail in CI)."""
-    if not REFERENCE_DIR.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(
-                f"reference data missing: {REFERENCE_DIR} (CI must have ../shared/reference)"
-            )
-        pytest.skip(f"reference data not found at {REFERENCE_DIR}; clone with ../shared beside it")
+    """Real Mozilla data kept in the repository (origins and licences in its SOURCES.md)."""
+    if not (REFERENCE_DIR / "SOURCES.md").is_file():
+        pytest.fail(f"reference data missing from the checkout: {REFERENCE_DIR}")
     return REFERENCE_DIR

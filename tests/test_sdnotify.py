@@ -9,6 +9,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -85,8 +86,8 @@ def test_unsupported_address_disables_with_a_warning() -> None:
     assert logs[0]["log_level"] == "warning"
 
 
-def test_vanished_socket_is_logged_not_raised() -> None:
-    notifier = SystemdNotifier({"NOTIFY_SOCKET": f"/tmp/sdn-missing-{uuid.uuid4().hex}"})
+def test_vanished_socket_is_logged_not_raised(tmp_path: Path) -> None:
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "missing")})
     with capture_logs() as logs:
         assert notifier.ready() is False
     assert logs[0]["event"] == "systemd notification not sent"

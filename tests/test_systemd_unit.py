@@ -158,3 +158,13 @@ def test_hardening_exposure_stays_low(tmp_path: Path) -> None:
         pytest.skip("this systemd-analyze has no --offline mode")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "Overall exposure level" in result.stdout
+
+
+def test_stop_timeout_outlasts_the_daemons_bounded_shutdown() -> None:
+    """systemd must never SIGKILL a daemon that is still shutting down as designed."""
+    from mozci_monitor.config import DaemonSettings
+    from mozci_monitor.daemon import worst_case_shutdown
+
+    (stop_timeout,) = _service()["TimeoutStopSec"]
+    bound = worst_case_shutdown(DaemonSettings().shutdown_grace)
+    assert bound < float(stop_timeout), (bound, stop_timeout)

@@ -96,7 +96,9 @@ class PulseConsumer:
         )
         self._thread.start()
         try:
-            error = await asyncio.wait_for(asyncio.shield(started), self._settings.start_timeout)
+            # asyncio.timeout: wait_for can swallow a cancellation on 3.11 (gh-86296).
+            async with asyncio.timeout(self._settings.start_timeout):
+                error = await asyncio.shield(started)
         except TimeoutError:
             self._abandon()
             raise PulseConnectError(
@@ -140,7 +142,8 @@ class PulseConsumer:
             # The thread appends, then schedules the event on this loop: no lost wake-up.
             if not self._state.inbox:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._inbox_ready.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._inbox_ready.wait()
         return []
 
     def _take(self, max_items: int) -> list[Delivery]:
@@ -249,9 +252,8 @@ class PulseConsumer:
             if not self._outstanding:
                 self._all_acked.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                self._all_acked.wait(), max(0.0, deadline - close_reserve - time.monotonic())
-            )
+            async with asyncio.timeout(max(0.0, deadline - close_reserve - time.monotonic())):
+                await self._all_acked.wait()
         with self._outstanding_lock:
             unacked = len(self._outstanding)
         if unacked:
@@ -259,7 +261,8 @@ class PulseConsumer:
         self._state.request_close(deadline)
         self._waker.wake()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._thread_done.wait(), max(0.0, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._thread_done.wait()
         if self._thread_done.is_set():
             # The thread signals just before it returns: give it that last moment.
             await asyncio.to_thread(self._thread.join, max(0.0, deadline - time.monotonic()))

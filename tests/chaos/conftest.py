@@ -1,7 +1,8 @@
 """Chaos suite: the `chaos` marker and the table of figures printed at the end of the run.
 
 Every scenario adds one row through the `chaos_table` fixture; the table is printed in the
-terminal summary and written as JSON to /tmp/mozci-monitor-chaos.json (env CHAOS_TABLE_JSON).
+terminal summary and written as JSON to mozci-monitor-chaos.json in the session's temporary
+directory (or to env CHAOS_TABLE_JSON).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from broker import RabbitMQ, unique_queue_name
 
 from chaos.rig import SEED, Outcome, baseline_outcome
-from chaos.table import CHAOS_ROWS, TABLE_JSON, ChaosTable, format_table
+from chaos.table import CHAOS_ROWS, ChaosTable, format_table, table_json_path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,7 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def chaos_table() -> ChaosTable:
+def chaos_table(tmp_path_factory: pytest.TempPathFactory) -> ChaosTable:
+    ChaosTable.json_path = table_json_path(tmp_path_factory.getbasetemp())
     return ChaosTable()
 
 
@@ -63,5 +65,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for row in CHAOS_ROWS:
         if row["notes"]:
             terminalreporter.write_line(f"  {row['scenario']}: {row['notes']}")
-    TABLE_JSON.write_text(json.dumps(CHAOS_ROWS, indent=2) + "\n")
-    terminalreporter.write_line(f"(also written to {TABLE_JSON})")
+    path = ChaosTable.json_path
+    if path is not None:
+        path.write_text(json.dumps(CHAOS_ROWS, indent=2) + "\n")
+        terminalreporter.write_line(f"(also written to {path})")

@@ -6,13 +6,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-TABLE_JSON = Path(os.environ.get("CHAOS_TABLE_JSON", "/tmp/mozci-monitor-chaos.json"))
 COLUMNS = ("scenario", "messages", "faults", "lost", "duplicated", "recover_s", "notes")
 CHAOS_ROWS: list[dict[str, Any]] = []
 
 
+def table_json_path(session_temp_dir: Path) -> Path:
+    """Where the figures are written: env CHAOS_TABLE_JSON, else this pytest session's own
+    temporary directory (never a fixed name that concurrent sessions would overwrite)."""
+    configured = os.environ.get("CHAOS_TABLE_JSON")
+    return Path(configured) if configured else session_temp_dir / "mozci-monitor-chaos.json"
+
+
 class ChaosTable:
     """Rows of figures, one per scenario (what the issue asks the suite to print)."""
+
+    json_path: Path | None = None  # set by the session fixture
 
     def add(
         self,

@@ -154,8 +154,12 @@ async def test_unwritable_store_holds_the_batch_unacked_and_resumes(
             lambda: sum(e.state == "done" for e in _outbox(r)) >= 2, "the catch-up's remedies done"
         )
         assert await run.readyz() == 200
-        before = {t.task_id: t.phase for t in r.sc.reader.tasks_in_group(r.sc.push.task_group_id)}
         with unwritable(r.store_path):
+            # Read once the store is frozen: the daemon may still commit (an action's task
+            # announced) until then, and that is not what this asserts on.
+            before = {
+                t.task_id: t.phase for t in r.sc.reader.tasks_in_group(r.sc.push.task_group_id)
+            }
             r.go(FULL_RATE / 4)
             await until(lambda: bool(run.events("store not writable; holding the batch unacked")),
                         "the daemon noticed")  # fmt: skip
