@@ -195,12 +195,12 @@ def _require_token(request: web.Request) -> None:
 
 
 async def _json_body(request: web.Request, *, required: bool) -> object:
-    """The request's JSON body, or None when absent and allowed to be."""
+    """The request's JSON body, or `NO_BODY` when absent and allowed to be."""
     raw = await request.read()  # aiohttp refuses bodies over client_max_size (413)
     if not raw.strip():
         if required:
             raise ApiError(400, "a JSON body is required")
-        return None
+        return validation.NO_BODY
     if request.content_type != "application/json":
         raise ApiError(415, "the body must be application/json")
     try:

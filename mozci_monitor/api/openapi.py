@@ -48,7 +48,13 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "reason": {"type": "string", "minLength": 1, "maxLength": v.MAX_REASON},
+            "reason": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": v.MAX_REASON,
+                "pattern": v.REASON_PATTERN,
+                "description": "why; not only whitespace (default: canceled through the API)",
+            },
         },
     },
     "Campaign": {

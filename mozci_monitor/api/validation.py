@@ -7,9 +7,10 @@ are refused rather than ignored: a misspelt ``gren`` must not silently mean "not
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from mozci_monitor import submissions
 from mozci_monitor.api.backend import CampaignSubmission
@@ -20,6 +21,18 @@ DEFAULT_LIST_LIMIT = 50
 MAX_REASON = 500
 
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# A cancel reason must hold one character that is not whitespace. The whitespace is spelt out
+# (Python's str.isspace set) because `\S` means other sets in other regex dialects: with it,
+# the document would admit "\u0085" while the server refuses it.
+REASON_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+class _Absent(enum.Enum):
+    BODY = "no body"
+
+
+# A request without a body; JSON `null` is a body, and not an object.
+NO_BODY: Final = _Absent.BODY
 
 
 class ApiError(InputError):
@@ -52,9 +65,9 @@ def parse_submission(document: object) -> CampaignSubmission:
 
 
 def parse_cancel(document: object) -> str:
-    """The body of ``POST /api/campaigns/{id}/cancel`` (may be empty) → the reason."""
+    """The body of ``POST /api/campaigns/{id}/cancel`` (may be `NO_BODY`) → the reason."""
     default = "canceled through the API"
-    if document is None:
+    if document is NO_BODY:
         return default
     if not isinstance(document, dict):
         raise ApiError(400, "body must be a JSON object", None)
@@ -62,7 +75,11 @@ def parse_cancel(document: object) -> str:
         if name != "reason":
             raise _bad(name, "unknown field")
     reason = document.get("reason", default)
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+    if (
+        not isinstance(reason, str)
+        or re.search(REASON_PATTERN, reason) is None
+        or len(reason) > MAX_REASON
+    ):
         raise _bad("reason", f"must be a non-blank string of at most {MAX_REASON} characters")
     return " ".join(reason.split())  # one line: it ends up in logs and notifications
 
