@@ -241,11 +241,14 @@ async def plan_bisect(
     first_revision: str | None = None,
     max_revisions: int = _default(BisectParams, "max_revisions"),
     times: int = _default(BisectParams, "times"),
+    strategy: str = _default(BisectParams, "strategy"),
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
 ) -> Plan:
-    """T runs of `label` on every push of a range (existing runs count), to compare rates."""
+    """T runs of `label` on every push of a range (existing runs count), to compare rates;
+    or, with the search strategy, no request yet: the campaign asks for each batch itself
+    (core/kinds/_search.py), starting from the runs found here."""
     last = await _push(pushlog, repo, revision)
     if first_revision:
         first_id = (await _push(pushlog, repo, first_revision)).id
@@ -262,20 +265,23 @@ async def plan_bisect(
     entries: list[dict[str, Any]] = []
     for item in analysed:
         entry = _entry(item)
-        if item.task_group_id is not None:
+        if item.task_group_id is not None and strategy == "sweep":
             request = _request(campaign_id, repo, item, label, times, max_actions)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
-    if not requests:
+    if not any(item.task_group_id for item in analysed):
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)
+    params: dict[str, Any] = {"times": times, "pushes": entries, "strategy": strategy}
+    if strategy == "search":
+        params["max_actions"] = max_actions
     campaign = Campaign(
         campaign_id=campaign_id,
         kind=CampaignKind.BISECT,
         push=Push(repo, last.revision, last_group),
         label=label,
-        params={"times": times, "pushes": entries},
+        params=params,
         max_actions=campaign_budget,
         dry_run=dry_run,
     )
@@ -386,6 +392,7 @@ async def _plan_bisect(params: BisectParams, sources: PlanSources, budgets: Budg
         first_revision=params.from_revision,
         max_revisions=params.max_revisions,
         times=params.times,
+        strategy=params.strategy,
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,

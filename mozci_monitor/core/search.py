@@ -23,6 +23,7 @@ posterior probability. Every run that exists is counted: the caller passes all o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -220,6 +221,11 @@ def _runs_to_rule_out(
         if _doubt(trial, push, without) < risk:
             return extra
     return policy.max_batch
+
+
+def confidence_text(confidence: float) -> str:
+    """Rounded down: a confidence short of certainty never reads as 100 %."""
+    return f"{math.floor(confidence * 1000) / 10:.1f}%"
 
 
 def sweep_plan(pushes: int, times: int, counts: Sequence[PushCounts] = ()) -> dict[int, int]:

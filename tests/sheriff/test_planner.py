@@ -158,6 +158,7 @@ async def test_plan_bisect_requests_every_push_with_a_decision_task() -> None:
         first_revision=_revision(101),
         label=LABEL,
         times=5,
+        strategy="sweep",
     )
     assert [r.push.revision for r in plan.requests] == [_revision(i) for i in (101, 102, 104, 105)]
     assert all(r.wanted == 5 for r in plan.requests)
@@ -165,6 +166,26 @@ async def test_plan_bisect_requests_every_push_with_a_decision_task() -> None:
     assert [e["push_id"] for e in entries] == list(range(101, 106))
     assert entries[2]["note"] == "no decision task"
     assert plan.campaign.params["times"] == 5
+
+
+async def test_plan_bisect_search_asks_for_nothing_yet_and_keeps_the_runs_found() -> None:
+    """The search's campaign asks for each batch itself, from the runs planning found."""
+    sources = Sources({102: ["completed", "failed", "failed"]})
+    sources.no_decision.add(103)
+    plan = await planner.plan_bisect(
+        sources,
+        sources,
+        repo=REPO,
+        revision=_revision(105),
+        first_revision=_revision(101),
+        label=LABEL,
+        times=5,
+    )
+    assert plan.requests == ()
+    params = plan.campaign.params
+    assert params["strategy"] == "search" and params["max_actions"] == 3
+    assert [(e["push_id"], e["green"], e["orange"]) for e in params["pushes"]][1] == (102, 1, 2)
+    assert not any("request_id" in e for e in params["pushes"])
 
 
 async def test_plan_bisect_refuses_a_reversed_or_empty_range() -> None:
