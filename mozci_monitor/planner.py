@@ -45,6 +45,9 @@ from mozci_monitor.sources.models import Push as HgPush
 from mozci_monitor.sources.models import TaskGroupMember
 from mozci_monitor.submissions import compile_user_pattern
 
+# Runs per push a backfill search may spend at most (mozci's backfill asks 5).
+SEARCH_BACKFILL_TIMES = 5
+
 log = structlog.get_logger(__name__)
 
 _OPEN_STATES = frozenset({"unscheduled", "pending", "running"})
@@ -162,10 +165,14 @@ async def plan_backfill(
     campaign_budget: int | None = None,
     dry_run: bool = False,
     backfill_action: bool = True,
+    strategy: str = "sweep",
 ) -> Plan:
     """Find the last push where `label` passed before `revision`, fill the pushes after it.
 
     `backfill_action=False`: fill with add-new-jobs per push instead of gecko's backfill.
+    `strategy="search"` (a submission's default; callers in code say which they want):
+    no request yet, the campaign samples the pushes after the last good one found here
+    (or the whole window) itself (core/kinds/_search.py).
     """
     failing = await _push(pushlog, repo, revision)
     first = max(1, failing.id - max_revisions)
@@ -183,6 +190,19 @@ async def plan_backfill(
     last_good_index, to_fill = sheriff.plan_backfill(newest_first)
     campaign_id = new_campaign_id()
     window_start = newest_first[last_good_index].push_id if last_good_index is not None else first
+    if strategy == "search":
+        return _search_backfill(
+            campaign_id,
+            analysed,
+            window_start,
+            failing,
+            repo=repo,
+            label=label,
+            times=times,
+            max_actions=max_actions,
+            campaign_budget=campaign_budget,
+            dry_run=dry_run,
+        )
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     fill_ids = {p.push_id for p in to_fill}
@@ -231,6 +251,44 @@ async def plan_backfill(
     return Plan(campaign, tuple(requests), tuple(analysed))
 
 
+def _search_backfill(
+    campaign_id: str,
+    analysed: Sequence[Analysed],
+    window_start: int,
+    failing: HgPush,
+    *,
+    repo: str,
+    label: str,
+    times: int,
+    max_actions: int,
+    campaign_budget: int | None,
+    dry_run: bool,
+) -> Plan:
+    window = [a for a in analysed if a.push.id >= window_start]
+    failing_group = next(a.task_group_id for a in window if a.push.id == failing.id)
+    assert failing_group is not None
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        kind=CampaignKind.BACKFILL,
+        push=Push(repo, failing.revision, failing_group),
+        label=label,
+        params={
+            "strategy": "search",
+            "times": times,
+            "max_actions": max_actions,
+            "pushes": [_entry(a) for a in window],
+            "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
+            # One run per push is what a fill asks; a search needs a few where it samples,
+            # at most what mozci's backfill spends (5 per push).
+            "search": {"budget": max(times, SEARCH_BACKFILL_TIMES) * len(window)},
+        },
+        max_actions=campaign_budget,
+        dry_run=dry_run,
+    )
+    log.info("backfill planned", campaign=campaign_id, label=label, strategy="search")
+    return Plan(campaign, (), tuple(analysed))
+
+
 async def plan_bisect(
     pushlog: Pushlog,
     queue: Queue,
@@ -241,14 +299,14 @@ async def plan_bisect(
     first_revision: str | None = None,
     max_revisions: int = _default(BisectParams, "max_revisions"),
     times: int = _default(BisectParams, "times"),
-    strategy: str = _default(BisectParams, "strategy"),
+    strategy: str = "sweep",
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
 ) -> Plan:
     """T runs of `label` on every push of a range (existing runs count), to compare rates;
-    or, with the search strategy, no request yet: the campaign asks for each batch itself
-    (core/kinds/_search.py), starting from the runs found here."""
+    or, with `strategy="search"` (a submission's default), no request yet: the campaign
+    asks for each batch itself (core/kinds/_search.py), starting from the runs found here."""
     last = await _push(pushlog, repo, revision)
     if first_revision:
         first_id = (await _push(pushlog, repo, first_revision)).id
@@ -379,6 +437,7 @@ async def _plan_backfill(params: BackfillParams, sources: PlanSources, budgets: 
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
+        strategy=params.strategy,
     )
 
 

@@ -102,6 +102,11 @@ def next_step(
     """Pushes oldest first; the newest is the failing one (it has a hit). `pending`: runs
     asked for and not finished, per push. One batch at a time: while runs are pending
     at the probed push, wait for them."""
+    # Nothing is concluded while runs are out: "never failed" may be a run not yet seen.
+    waiting = {push: runs for push, runs in (pending or {}).items() if runs > 0}
+    if waiting:
+        push = min(waiting)
+        return SearchStep(Phase.WAIT, push=push, runs=waiting[push])
     earliest = next((index for index, c in enumerate(counts) if c.hits), None)
     if earliest is None:
         answer = SearchAnswer(Outcome.NEVER_FAILED, "the failure was never seen in the range")
@@ -111,10 +116,6 @@ def next_step(
             Outcome.OLDER_THAN_RANGE, "failing on the oldest push: the culprit is older"
         )
         return SearchStep(Phase.DONE, answer=answer)
-    waiting = {push: runs for push, runs in (pending or {}).items() if runs > 0}
-    if waiting:
-        push = min(waiting)
-        return SearchStep(Phase.WAIT, push=push, runs=waiting[push])
 
     newest = len(counts) - 1
     if _runs(counts[newest]) < policy.initial_runs:

@@ -92,6 +92,8 @@ def _answer(campaign: Campaign) -> Mapping[str, Any] | None:
 
 def _backfill_sentence(campaign: Campaign, answer: Mapping[str, Any]) -> str:
     label, repo = campaign.label or "the label", campaign.push.repo
+    if answer.get("strategy") == "search":
+        return _search_sentence(label, repo, answer)
     last_good, first_bad = answer.get("last_good"), answer.get("first_bad")
     if isinstance(first_bad, Mapping) and isinstance(last_good, Mapping):
         return f"{label} first fails at {_push(first_bad)} on {repo}; last good {_push(last_good)}"

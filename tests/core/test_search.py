@@ -133,3 +133,9 @@ def test_obsolete_pending_runs() -> None:
     assert obsolete_pending(counts, pending, answered=False) == ["T4a", "T4b", "T5"]
     # Once answered: every run still pending.
     assert obsolete_pending(counts, pending, answered=True) == ["T2", "T3", "T4a", "T4b", "T5"]
+
+
+def test_nothing_is_concluded_while_runs_are_out() -> None:
+    """The failing push's runs not seen yet: waiting, not "never failed"."""
+    step = next_step(pushes(11, {}), POLICY, pending={10: 3})
+    assert step == SearchStep(Phase.WAIT, push=10, runs=3)

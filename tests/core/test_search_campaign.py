@@ -116,3 +116,21 @@ def test_a_sweep_and_a_campaign_stored_before_strategies_wait_for_every_push() -
     for params in ({"strategy": "sweep"}, {}):
         old = replace(campaign([(0, 0)] * 3), params={"times": 10, "pushes": [], **params})
         assert bisect.progress(old, []).new_requests == ()
+
+
+def test_runs_found_at_planning_count_until_the_request_has_seen_them() -> None:
+    """A request that has not adopted the failing run yet neither hides it nor ends the
+    search: it is waited for, and the run planning found still counts."""
+    grown = bisect.progress(campaign([(0, 0)] * 5 + [(0, 1)]), []).campaign
+    fresh = Request(
+        "c-search0001-p106-n3",
+        Push(REPO, revision(106), group(106)),
+        LABEL,
+        wanted=3,
+        campaign_id="c-search0001",
+    )
+    waiting = bisect.progress(grown, [fresh])
+    assert not waiting.campaign.is_final and waiting.new_requests == ()
+    seen = replace(fresh, state=RequestState.COMPLETED, runs_green=2)
+    (request,) = bisect.progress(grown, [seen]).new_requests
+    assert request.push.revision == revision(105)  # the failure counted: looking back

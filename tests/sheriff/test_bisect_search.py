@@ -57,7 +57,7 @@ def _check_answer(sc: Scene, campaign_id: str, case: PlantedRateRise) -> None:
 async def test_the_search_finds_the_culprit_with_fewer_runs(broker: Broker, tmp_path: Path) -> None:
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=1.0)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, strategy="search")
         assert plan.requests == ()
         campaign_id = plan.campaign.campaign_id
         await sc.start(plan.campaign)
@@ -78,7 +78,7 @@ async def test_the_search_resumes_after_a_restart_without_repeating(
 ) -> None:
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=1.0)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, strategy="search")
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(2)  # two batches get their runs, the next is held back (429)
         await sc.start(plan.campaign)

@@ -180,6 +180,7 @@ async def test_plan_bisect_search_asks_for_nothing_yet_and_keeps_the_runs_found(
         first_revision=_revision(101),
         label=LABEL,
         times=5,
+        strategy="search",
     )
     assert plan.requests == ()
     params = plan.campaign.params

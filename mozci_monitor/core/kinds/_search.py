@@ -1,4 +1,5 @@
-"""A range campaign run as a search (`--strategy search`): the next batch, or the answer.
+"""A range campaign (bisect, backfill) run as a search (`--strategy search`): the next
+batch, or the answer.
 
 The campaign's `pushes` entries (oldest first) hold each push's runs found at planning
 and, once the search sampled it, the id of its newest request (every new request on a
@@ -41,10 +42,14 @@ Judge = Callable[[Mapping[str, Any], Request | None], PushCounts]
 
 
 def counts_by_colour(entry: Mapping[str, Any], request: Request | None) -> PushCounts:
-    """A push's runs by job colour: orange is bad, green is good."""
-    if request is not None:
-        return PushCounts(hits=request.runs_orange, passes=request.runs_green)
-    return PushCounts(hits=int(entry.get("orange", 0)), passes=int(entry.get("green", 0)))
+    """A push's runs by job colour: orange is bad, green is good. The request adopts the
+    runs planning found, but may not have seen them yet: never fewer than those."""
+    found = PushCounts(hits=int(entry.get("orange", 0)), passes=int(entry.get("green", 0)))
+    if request is None:
+        return found
+    return PushCounts(
+        hits=max(found.hits, request.runs_orange), passes=max(found.passes, request.runs_green)
+    )
 
 
 def policy_of(campaign: Campaign) -> SearchPolicy:
@@ -153,6 +158,18 @@ def _finish(
         "first_worse": None,
         "tasks": sum(c.hits + c.passes for c in counts),
         "reproduces_at_newest": bool(counts and counts[-1].hits),
+        # What backfill's pages read: each push's verdict, the first bad one.
+        "first_bad": None,
+        "pushes": [
+            {
+                "push_id": r.push_id,
+                "revision": r.revision,
+                "verdict": r.verdict.value,
+                "green": r.green,
+                "orange": r.orange,
+            }
+            for r in results
+        ],
     }
     if found.outcome is Outcome.CULPRIT and found.culprit is not None:
         culprit, parent = results[found.culprit], results[found.culprit - 1]
@@ -163,6 +180,7 @@ def _finish(
             "confidence": math.floor(found.confidence * 10_000) / 10_000,
         }
         answer["last_good"] = {"push_id": parent.push_id, "revision": parent.revision}
+        answer["first_bad"] = {"push_id": culprit.push_id, "revision": culprit.revision}
         outcome = (
             f"first fails at {culprit.revision[:12]} (push {culprit.push_id}),"
             f" last good {parent.revision[:12]} (push {parent.push_id});"
