@@ -83,7 +83,7 @@ REVISION = Param(
 )
 LABEL = Param("the task label", pattern=LABEL_PATTERN, what="a task label")
 STRATEGY = Param(
-    "search: sample only where the answer is decided, stop once it is (default);"
+    "search: sample only where the answer is decided, stop once it is;"
     " sweep: `times` runs on every push",
     pattern=r"^(search|sweep)$",
     what="search or sweep",
