@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import structlog
 
 from mozci_monitor.core import sheriff
+from mozci_monitor.core.backout import backouts_in
 from mozci_monitor.core.campaign import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
@@ -276,7 +277,7 @@ def _search_backfill(
             "strategy": "search",
             "times": times,
             "max_actions": max_actions,
-            "pushes": [_entry(a) for a in window],
+            "pushes": [_with_history(_entry(a), a) for a in window],
             "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
             # One run per push is what a fill asks; a search needs a few where it samples,
             # at most what mozci's backfill spends (5 per push).
@@ -322,7 +323,7 @@ async def plan_bisect(
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     for item in analysed:
-        entry = _entry(item)
+        entry = _entry(item) if strategy == "sweep" else _with_history(_entry(item), item)
         if item.task_group_id is not None and strategy == "sweep":
             request = _request(campaign_id, repo, item, label, times, max_actions)
             requests.append(request)
@@ -546,6 +547,18 @@ def _entry(item: Analysed) -> dict[str, Any]:
     }
     if result.note:
         entry["note"] = result.note
+    return entry
+
+
+def _with_history(entry: dict[str, Any], item: Analysed) -> dict[str, Any]:
+    """What a search's answer checks against the pushlog: the push's changesets, and
+    those its descriptions say it backed out."""
+    changesets = [c.node for c in item.push.changesets]
+    descriptions = [c.desc or "" for c in item.push.changesets]
+    backouts = backouts_in([(item.push.revision, descriptions)])
+    entry = {**entry, "changesets": changesets}
+    if backouts:
+        entry["backs_out"] = list(backouts[0].backed_out)
     return entry
 
 

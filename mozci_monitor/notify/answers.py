@@ -116,9 +116,11 @@ def _search_sentence(label: str, repo: str, answer: Mapping[str, Any]) -> str:
         if answer.get("reproduces_at_newest")
         else "did not fail again at the newest push analysed"
     )
+    backout = answer.get("backed_out_by")
+    already = f"; already backed out by {_push(backout)}" if isinstance(backout, Mapping) else ""
     return (
         f"{label} first fails at {_push(culprit)} on {repo}; last good {_push(good)}"
-        f" (confidence {confidence_text(confidence)}, {runs}; {reproduces})"
+        f" (confidence {confidence_text(confidence)}, {runs}; {reproduces}){already}"
     )
 
 

@@ -134,3 +134,23 @@ def test_runs_found_at_planning_count_until_the_request_has_seen_them() -> None:
     seen = replace(fresh, state=RequestState.COMPLETED, runs_green=2)
     (request,) = bisect.progress(grown, [seen]).new_requests
     assert request.push.revision == revision(105)  # the failure counted: looking back
+
+
+def test_a_suspect_backed_out_in_the_range_is_reported_as_such() -> None:
+    start = campaign([(40, 0)] * 3 + [(0, 5)] * 3)
+    entries = [dict(entry) for entry in start.params["pushes"]]
+    suspect_node = "ab" * 20
+    entries[3]["changesets"] = ["cd" * 20, suspect_node]
+    entries[5]["backs_out"] = [suspect_node[:12]]
+    done = bisect.progress(replace(start, params={**start.params, "pushes": entries}), [])
+    answer = done.campaign.summary["answer"]
+    assert answer["backed_out_by"] == {"push_id": 106, "revision": revision(106)}
+    assert done.campaign.outcome is not None
+    assert done.campaign.outcome.endswith(
+        f"; already backed out by {revision(106)[:12]} (push 106)"
+    )
+    # A backout of another changeset, or one before the suspect, is not its backout.
+    entries[5]["backs_out"] = ["ef" * 6]
+    entries[2]["backs_out"] = [suspect_node[:12]]
+    other = bisect.progress(replace(start, params={**start.params, "pushes": entries}), [])
+    assert "backed_out_by" not in other.campaign.summary["answer"]

@@ -221,3 +221,10 @@ def test_a_search_answer_gives_the_culprit_its_confidence_and_what_was_checked()
         f" last good {samples.revision(102)[:12]} (push 102) (confidence 99."
     ), note.title
     assert note.title.endswith("90 runs; still fails at the newest push analysed)")
+    entries[2]["changesets"] = [samples.revision(103)]
+    entries[3]["backs_out"] = [samples.revision(103)[:12]]
+    backed_out = replace(start, params={**start.params, "pushes": entries})
+    note = _notify(bisect.progress(backed_out, []).campaign)
+    assert note.title.endswith(
+        f"analysed); already backed out by {samples.revision(104)[:12]} (push 104)"
+    ), note.title

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from mozci_monitor.core.backout import Backout, backed_out_by
 from mozci_monitor.core.by_signature import PushCounts
 from mozci_monitor.core.campaign import (
     Campaign,
@@ -120,6 +121,23 @@ def search_progress(
     return CampaignDecision(grown, (), True, (request,))
 
 
+def _backed_out(
+    suspect: Mapping[str, Any], later: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The push of the range after the suspect whose description backed it out (pushes
+    after the newest analysed are not looked at)."""
+    backouts = [
+        Backout(str(entry["revision"]), tuple(entry["backs_out"]))
+        for entry in later
+        if entry.get("backs_out")
+    ]
+    found = backed_out_by([str(node) for node in suspect.get("changesets", ())], backouts)
+    if found is None:
+        return None
+    entry = next(e for e in later if e["revision"] == found.revision)
+    return {"push_id": entry["push_id"], "revision": found.revision}
+
+
 def _describe_step(step: SearchStep, entry: Mapping[str, Any], wanted: int) -> dict[str, Any]:
     return {
         "phase": step.phase.value,
@@ -181,11 +199,19 @@ def _finish(
         }
         answer["last_good"] = {"push_id": parent.push_id, "revision": parent.revision}
         answer["first_bad"] = {"push_id": culprit.push_id, "revision": culprit.revision}
+        later = [entries[index] for index in range(usable[found.culprit] + 1, len(entries))]
+        backout = _backed_out(entries[usable[found.culprit]], later)
         outcome = (
             f"first fails at {culprit.revision[:12]} (push {culprit.push_id}),"
             f" last good {parent.revision[:12]} (push {parent.push_id});"
             f" confidence {confidence_text(found.confidence)}"
         )
+        if backout is not None:
+            answer["backed_out_by"] = backout
+            outcome += (
+                f"; already backed out by {str(backout['revision'])[:12]}"
+                f" (push {backout['push_id']})"
+            )
     else:
         outcome = f"cannot tell: {found.reason}"
     answer["summary"] = outcome
