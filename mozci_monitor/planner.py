@@ -40,6 +40,7 @@ from mozci_monitor.core.kinds import (
     watch,
 )
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
 from mozci_monitor.sources import NotFound, SourceError, analyse_revisions
 from mozci_monitor.sources.models import Push as HgPush
@@ -166,7 +167,7 @@ async def plan_backfill(
     campaign_budget: int | None = None,
     dry_run: bool = False,
     backfill_action: bool = True,
-    strategy: str = "sweep",
+    strategy: str = Strategy.SWEEP.value,
 ) -> Plan:
     """Find the last push where `label` passed before `revision`, fill the pushes after it.
 
@@ -191,7 +192,7 @@ async def plan_backfill(
     last_good_index, to_fill = sheriff.plan_backfill(newest_first)
     campaign_id = new_campaign_id()
     window_start = newest_first[last_good_index].push_id if last_good_index is not None else first
-    if strategy == "search":
+    if strategy == Strategy.SEARCH:
         return _search_backfill(
             campaign_id,
             analysed,
@@ -274,7 +275,7 @@ def _search_backfill(
         push=Push(repo, failing.revision, failing_group),
         label=label,
         params={
-            "strategy": "search",
+            "strategy": Strategy.SEARCH.value,
             "times": times,
             "max_actions": max_actions,
             "pushes": [_with_history(_entry(a), a) for a in window],
@@ -286,7 +287,7 @@ def _search_backfill(
         max_actions=campaign_budget,
         dry_run=dry_run,
     )
-    log.info("backfill planned", campaign=campaign_id, label=label, strategy="search")
+    log.info("backfill planned", campaign=campaign_id, label=label, strategy=Strategy.SEARCH.value)
     return Plan(campaign, (), tuple(analysed))
 
 
@@ -300,7 +301,7 @@ async def plan_bisect(
     first_revision: str | None = None,
     max_revisions: int = _default(BisectParams, "max_revisions"),
     times: int = _default(BisectParams, "times"),
-    strategy: str = "sweep",
+    strategy: str = Strategy.SWEEP.value,
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
@@ -323,8 +324,9 @@ async def plan_bisect(
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     for item in analysed:
-        entry = _entry(item) if strategy == "sweep" else _with_history(_entry(item), item)
-        if item.task_group_id is not None and strategy == "sweep":
+        sweep = strategy == Strategy.SWEEP
+        entry = _entry(item) if sweep else _with_history(_entry(item), item)
+        if item.task_group_id is not None and sweep:
             request = _request(campaign_id, repo, item, label, times, max_actions)
             requests.append(request)
             entry["request_id"] = request.request_id
@@ -333,7 +335,7 @@ async def plan_bisect(
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)
     params: dict[str, Any] = {"times": times, "pushes": entries, "strategy": strategy}
-    if strategy == "search":
+    if strategy == Strategy.SEARCH:
         params["max_actions"] = max_actions
     campaign = Campaign(
         campaign_id=campaign_id,

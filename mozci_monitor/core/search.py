@@ -229,13 +229,6 @@ def confidence_text(confidence: float) -> str:
     return f"{math.floor(confidence * 1000) / 10:.1f}%"
 
 
-def sweep_plan(pushes: int, times: int, counts: Sequence[PushCounts] = ()) -> dict[int, int]:
-    """Today's behaviour: `times` runs on every push, existing runs counting."""
-    existing = {index: _runs(c) for index, c in enumerate(counts)}
-    plan = {push: times - existing.get(push, 0) for push in range(pushes)}
-    return {push: runs for push, runs in plan.items() if runs > 0}
-
-
 def obsolete_pending(
     counts: Sequence[PushCounts], pending: Mapping[int, Sequence[str]], *, answered: bool
 ) -> list[str]:

@@ -13,7 +13,6 @@ from mozci_monitor.core.search import (
     SearchStep,
     next_step,
     obsolete_pending,
-    sweep_plan,
 )
 
 POLICY = SearchPolicy()
@@ -123,7 +122,6 @@ def test_existing_runs_are_reused() -> None:
     fresh = next_step(pushes(11, {10: c(1)}), POLICY)
     reused = next_step(pushes(11, {10: c(1, 1)}), POLICY)
     assert (fresh.runs, reused.runs) == (2, 1)
-    assert sweep_plan(4, 3, [c(0, 3), c(1, 0), c()]) == {1: 2, 2: 3, 3: 3}
 
 
 def test_obsolete_pending_runs() -> None:

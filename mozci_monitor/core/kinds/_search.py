@@ -34,6 +34,7 @@ from mozci_monitor.core.search import (
     SearchAnswer,
     SearchPolicy,
     SearchStep,
+    Strategy,
     confidence_text,
     next_step,
 )
@@ -169,7 +170,7 @@ def _finish(
         for index, c in zip(usable, counts, strict=True)
     ]
     answer: dict[str, Any] = {
-        "strategy": "search",
+        "strategy": Strategy.SEARCH.value,
         "outcome": found.outcome.value,
         "reason": found.reason,
         "revisions": change_point(results)["revisions"],

@@ -25,6 +25,7 @@ from mozci_monitor.core.kinds._params import (
 from mozci_monitor.core.kinds._range import range_answer
 from mozci_monitor.core.kinds._search import search_progress
 from mozci_monitor.core.model import Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import backfill_answer
 
 SUMMARY = "find the last good push of a failing label, fill the pushes after it"
@@ -40,7 +41,7 @@ class BackfillParams(CampaignParams):
     times: int = param(count(BACKFILL_MAX_TIMES, "runs per push"), 1)
     # Today's fill of every push, or the search (issue 16): it samples only where the
     # answer is decided, through retriggers and add-new-jobs rather than the backfill action.
-    strategy: str = param(STRATEGY, "search")
+    strategy: str = param(STRATEGY, Strategy.SEARCH.value)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -51,6 +52,6 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
     """A search decides its next batch or its answer; a sweep (and a campaign stored
     before strategies existed) ends when every push's runs are in."""
-    if campaign.params.get("strategy") == "search":
+    if campaign.params.get("strategy") == Strategy.SEARCH:
         return search_progress(campaign, requests)
     return finish_if(campaign, requests, answer)

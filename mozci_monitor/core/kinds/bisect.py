@@ -26,6 +26,7 @@ from mozci_monitor.core.kinds._params import (
 from mozci_monitor.core.kinds._range import range_answer
 from mozci_monitor.core.kinds._search import search_progress
 from mozci_monitor.core.model import Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import change_point
 
 SUMMARY = "failure rate of a label per push over a range, and where it rises"
@@ -44,7 +45,7 @@ class BisectParams(CampaignParams):
     # Each push's missing runs are asked for with one retrigger or add-new-jobs.
     times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
     # Today's sweep or the search (issue 16); with search, `times` only bounds the runs.
-    strategy: str = param(STRATEGY, "search")
+    strategy: str = param(STRATEGY, Strategy.SEARCH.value)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -55,6 +56,6 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
     """A search decides its next batch or its answer; a sweep (and a campaign stored
     before strategies existed) ends when every push's runs are in."""
-    if campaign.params.get("strategy") == "search":
+    if campaign.params.get("strategy") == Strategy.SEARCH:
         return search_progress(campaign, requests)
     return finish_if(campaign, requests, answer)
