@@ -19,6 +19,15 @@ Strategies, each with the same budget of test tasks (6 per push in range):
               until the earliest hit is the culprit with probability 0.99 or the budget
               is spent (core.by_signature.next_culprit_step).
 
+Strategies of issue 16, every run judged by the signature, the answer being the earliest
+push with a hit when it is the culprit with probability 0.99 (else "cannot tell"):
+  sweep       today's bisect: 10 runs on every push.
+  mozci-like  mozci's backfill: 5 runs on every push.
+  search      core.search: lookback in growing steps, bisection, sequential batches per
+              push, the suspect shown failing again and its parent passing beyond need;
+              at most the sweep's runs; each batch admitted by core.capacity against a
+              daily quota of the pool (over it, the search waits for the next day).
+
 Accuracy counts the right culprit, or "cannot tell" on a case the budget cannot decide;
 never a wrong culprit. A case is decidable when ruling out the push before the culprit at
 the true rate (0.05 risk) plus seeing one failure at the culprit fits in half the budget.
@@ -39,8 +48,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mozci_monitor.core.by_signature import PushCounts, next_culprit_step
+from mozci_monitor.core.by_signature import PushCounts, culprit_posterior, next_culprit_step
+from mozci_monitor.core.capacity import CapacityPolicy, admit, platform_of
 from mozci_monitor.core.errorsummary import parse_errorsummary
+from mozci_monitor.core.search import Outcome as SearchOutcome
+from mozci_monitor.core.search import Phase, SearchPolicy, next_step
 from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
 from mozci_monitor.core.signature import (
     SignatureVerdict,
@@ -62,9 +74,17 @@ RUNS_PER_PUSH = 6
 ALPHA = 0.05
 # Risk the test-level search accepts that the push it rules out hid the regression.
 SEARCH_RISK = 0.01
+# Risk the search accepts on the pushes it probes on the way (core.search.SearchPolicy).
+PROBE_RISK = 0.2
 INITIAL_RUNS = 2
 # Mean run time of a simulated test task (SimConfig.test_runtime), for CI hours.
 TASK_HOURS = sum(SimConfig().test_runtime) / 2 / 3600
+# Runs per push of the sweeps: today's bisect default, and mozci's backfill.
+SWEEP_TIMES = 10
+MOZCI_TIMES = 5
+# The label's worker pool and the daily quota the search is held to (tasks per day).
+POOL = "gecko-t/t-linux-xlarge"
+DAILY_QUOTA = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,12 @@ class Case:
 class Outcome:
     culprit: int | None
     tasks: int
+    # Batches one after the other (each waits for the previous one's runs): wall time.
+    rounds: int = 1
+    # Days the quota made the search wait.
+    deferred_days: int = 0
+    # The most tasks scheduled on one day (the quota holds when it is at most DAILY_QUOTA).
+    busiest_day: int = 0
 
 
 class Runner:
@@ -132,7 +158,8 @@ def job_level(case: Case) -> Outcome:
         green = RUNS_PER_PUSH - oranges
         results.append(PushResult(push, f"r{push}", verdict, green=green, orange=oranges))
     worse = change_point(results)["first_worse"]
-    return Outcome(None if worse is None else int(worse["push_id"]), runner.tasks)
+    culprit = None if worse is None else int(worse["push_id"])
+    return Outcome(culprit, runner.tasks, 1, 0, runner.tasks)
 
 
 def test_level(case: Case) -> Outcome:
@@ -151,19 +178,104 @@ def test_level(case: Case) -> Outcome:
     for push in range(case.pushes):
         for _ in range(INITIAL_RUNS):
             record(push)
+    rounds = 1  # the initial runs at once, then one run at a time
     while True:
         counts = [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
         step = next_culprit_step(counts, alpha=SEARCH_RISK)
         if step.culprit is not None:
-            return Outcome(step.culprit, runner.tasks)
+            return Outcome(step.culprit, runner.tasks, rounds, 0, runner.tasks)
         if step.run_on is None or runner.tasks >= case.budget:
-            return Outcome(None, runner.tasks)
+            return Outcome(None, runner.tasks, rounds, 0, runner.tasks)
+        rounds += 1
         record(step.run_on)
+
+
+def _signature_counts(
+    runner: Runner, plan: dict[int, int], pushes: int, *, start: bool = True
+) -> list[PushCounts]:
+    hits = [0] * pushes
+    passes = [0] * pushes
+    hits[-1] += start  # the failing task the campaign starts from
+    for push, runs in plan.items():
+        for _ in range(runs):
+            verdict = runner.run(push)[1]
+            hits[push] += verdict is SignatureVerdict.HIT
+            passes[push] += verdict is SignatureVerdict.PASSED
+    return [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+
+
+def _posterior_answer(counts: list[PushCounts]) -> int | None:
+    """The earliest push with a hit, when it is the culprit with probability 1 - risk."""
+    earliest = next((index for index, c in enumerate(counts) if c.hits), None)
+    if not earliest:
+        return None
+    return earliest if culprit_posterior(counts)[earliest] >= 1 - SEARCH_RISK else None
+
+
+def _sweep(case: Case, times: int) -> Outcome:
+    runner = Runner(case)
+    counts = _signature_counts(runner, dict.fromkeys(range(case.pushes), times), case.pushes)
+    # Every run is asked for at once: one day's worth.
+    return Outcome(_posterior_answer(counts), runner.tasks, 1, 0, runner.tasks)
+
+
+def sweep(case: Case) -> Outcome:
+    """Today's bisect: `SWEEP_TIMES` runs on every push, judged by signature."""
+    return _sweep(case, SWEEP_TIMES)
+
+
+def mozci_like(case: Case) -> Outcome:
+    """mozci's backfill: 5 runs on every push, judged by signature."""
+    return _sweep(case, MOZCI_TIMES)
+
+
+def search(case: Case) -> Outcome:
+    """core.search: lookback, bisection, sequential batches, verification; every batch
+    admitted by core.capacity against the pool's daily quota (over quota: the next day)."""
+    runner = Runner(case)
+    counts = [PushCounts()] * (case.pushes - 1) + [PushCounts(hits=1)]
+    # The runs the sweep would spend are the search's ceiling; it stops well before.
+    ceiling = SWEEP_TIMES * case.pushes
+    policy = SearchPolicy(
+        alpha=SEARCH_RISK, probe_alpha=PROBE_RISK, budget=ceiling, push_share=ceiling
+    )
+    capacity = CapacityPolicy(daily_quota={POOL: DAILY_QUOTA})
+    used_today = busiest = 0
+    rounds = days = 0
+    while True:
+        step = next_step(counts, policy)
+        if step.phase is Phase.DONE:
+            assert step.answer is not None
+            found = step.answer.culprit if step.answer.outcome is SearchOutcome.CULPRIT else None
+            return Outcome(found, runner.tasks, rounds, days, busiest)
+        assert step.push is not None
+        admission = admit(
+            capacity,
+            wanted=step.runs,
+            pool=POOL,
+            platform=platform_of(LABEL),
+            used_today={POOL: used_today},
+        )
+        if admission.refused:
+            days += 1
+            used_today = 0
+            continue
+        rounds += 1
+        used_today += admission.granted
+        busiest = max(busiest, used_today)
+        sample = _signature_counts(runner, {step.push: admission.granted}, case.pushes, start=False)
+        counts[step.push] = PushCounts(
+            counts[step.push].hits + sample[step.push].hits,
+            counts[step.push].passes + sample[step.push].passes,
+        )
 
 
 STRATEGIES: dict[str, Callable[[Case], Outcome]] = {
     "job-level": job_level,
     "test-level": test_level,
+    "sweep": sweep,
+    "mozci-like": mozci_like,
+    "search": search,
 }
 
 
@@ -204,12 +316,17 @@ def score(cases: list[Case], outcomes: list[Outcome]) -> dict[str, float]:
             wrong += 1
     n = len(cases)
     tasks = sum(outcome.tasks for outcome in outcomes) / n
+    rounds = sum(outcome.rounds for outcome in outcomes) / n
     return {
         "accuracy": round((right + honest) / n, 4),
         "false_culprit_rate": round(wrong / n, 4),
         "unknown_rate": round(unknown / n, 4),
         "tasks_per_case": round(tasks, 1),
         "ci_hours_per_case": round(tasks * TASK_HOURS, 1),
+        # Batches in sequence, each lasting a mean task (queueing and quota days left out).
+        "wall_hours_per_case": round(rounds * TASK_HOURS, 1),
+        "quota_held_cases": sum(o.busiest_day <= DAILY_QUOTA for o in outcomes),
+        "deferred_days": sum(o.deferred_days for o in outcomes),
     }
 
 

@@ -177,6 +177,8 @@ async def plan_sheriff_scenarios(
         label=BISECT_LABEL,
         first_revision=pushes[1].revision,
         times=10,
+        # The demo shows the rate of every push: a sweep.
+        strategy="sweep",
     )
     worse = pushes[INTERMITTENT_PUSH]
     until_fail = planner.plan_until_fail(live, label=UNTIL_FAIL_LABEL, batch=5, budget=40)

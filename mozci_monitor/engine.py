@@ -54,6 +54,9 @@ from mozci_monitor.core.model import (
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
 from mozci_monitor.ports.store import EngineStore
 
+# Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
+MAX_GROWTH_ROUNDS = 50
+
 
 @dataclass
 class BatchOutcome:
@@ -503,13 +506,23 @@ class Engine:
     ) -> None:
         touched = {r.campaign_id for r in outcome.changed_requests.values() if r.campaign_id}
         for campaign_id in sorted(touched | (force or set())):
-            campaign = self._store.get_campaign(campaign_id)
-            if campaign is None or campaign.is_final:
-                continue
-            decision = progress_campaign(campaign, self._store.campaign_requests(campaign_id))
-            if decision.changed:
-                self._store.save_campaign(decision.campaign, at)
-                if decision.campaign.is_final:
-                    outcome.finished_campaigns[campaign_id] = decision.campaign
-                for action in decision.actions:
-                    self._queue_action(action, at, outcome)
+            # A campaign that grows (a search) decides again once its new requests adopted
+            # the runs already there; each round adds runs or ends, the bound is a guard.
+            for _ in range(MAX_GROWTH_ROUNDS):
+                campaign = self._store.get_campaign(campaign_id)
+                if campaign is None or campaign.is_final:
+                    break
+                decision = progress_campaign(campaign, self._store.campaign_requests(campaign_id))
+                if decision.changed:
+                    self._store.save_campaign(decision.campaign, at)
+                    if decision.campaign.is_final:
+                        outcome.finished_campaigns[campaign_id] = decision.campaign
+                    for action in decision.actions:
+                        self._queue_action(action, at, outcome)
+                grew = False
+                for request in decision.new_requests:
+                    if self._store.get_request(request.request_id) is None:
+                        self._register(request, at, outcome)
+                        grew = True
+                if not grew:
+                    break

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import structlog
 
 from mozci_monitor.core import sheriff
+from mozci_monitor.core.backout import backouts_in
 from mozci_monitor.core.campaign import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
@@ -39,6 +40,7 @@ from mozci_monitor.core.kinds import (
     watch,
 )
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
 from mozci_monitor.ports.sources import (
     HgPush,
@@ -49,6 +51,9 @@ from mozci_monitor.ports.sources import (
     analyse_revisions,
 )
 from mozci_monitor.submissions import compile_user_pattern
+
+# Runs per push a backfill search may spend at most (mozci's backfill asks 5).
+SEARCH_BACKFILL_TIMES = 5
 
 log = structlog.get_logger(__name__)
 
@@ -153,10 +158,14 @@ async def plan_backfill(
     campaign_budget: int | None = None,
     dry_run: bool = False,
     backfill_action: bool = True,
+    strategy: str = Strategy.SWEEP.value,
 ) -> Plan:
     """Find the last push where `label` passed before `revision`, fill the pushes after it.
 
     `backfill_action=False`: fill with add-new-jobs per push instead of gecko's backfill.
+    `strategy="search"` (a submission's default; callers in code say which they want):
+    no request yet, the campaign samples the pushes after the last good one found here
+    (or the whole window) itself (core/kinds/_search.py).
     """
     failing = await _push(pushlog, repo, revision)
     first = max(1, failing.id - max_revisions)
@@ -174,6 +183,19 @@ async def plan_backfill(
     last_good_index, to_fill = sheriff.plan_backfill(newest_first)
     campaign_id = new_campaign_id()
     window_start = newest_first[last_good_index].push_id if last_good_index is not None else first
+    if strategy == Strategy.SEARCH:
+        return _search_backfill(
+            campaign_id,
+            analysed,
+            window_start,
+            failing,
+            repo=repo,
+            label=label,
+            times=times,
+            max_actions=max_actions,
+            campaign_budget=campaign_budget,
+            dry_run=dry_run,
+        )
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     fill_ids = {p.push_id for p in to_fill}
@@ -222,6 +244,44 @@ async def plan_backfill(
     return Plan(campaign, tuple(requests), tuple(analysed))
 
 
+def _search_backfill(
+    campaign_id: str,
+    analysed: Sequence[Analysed],
+    window_start: int,
+    failing: HgPush,
+    *,
+    repo: str,
+    label: str,
+    times: int,
+    max_actions: int,
+    campaign_budget: int | None,
+    dry_run: bool,
+) -> Plan:
+    window = [a for a in analysed if a.push.id >= window_start]
+    failing_group = next(a.task_group_id for a in window if a.push.id == failing.id)
+    assert failing_group is not None
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        kind=CampaignKind.BACKFILL,
+        push=Push(repo, failing.revision, failing_group),
+        label=label,
+        params={
+            "strategy": Strategy.SEARCH.value,
+            "times": times,
+            "max_actions": max_actions,
+            "pushes": [_with_history(_entry(a), a) for a in window],
+            "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
+            # One run per push is what a fill asks; a search needs a few where it samples,
+            # at most what mozci's backfill spends (5 per push).
+            "search": {"budget": max(times, SEARCH_BACKFILL_TIMES) * len(window)},
+        },
+        max_actions=campaign_budget,
+        dry_run=dry_run,
+    )
+    log.info("backfill planned", campaign=campaign_id, label=label, strategy=Strategy.SEARCH.value)
+    return Plan(campaign, (), tuple(analysed))
+
+
 async def plan_bisect(
     pushlog: Pushlog,
     queue: Queue,
@@ -232,11 +292,14 @@ async def plan_bisect(
     first_revision: str | None = None,
     max_revisions: int = _default(BisectParams, "max_revisions"),
     times: int = _default(BisectParams, "times"),
+    strategy: str = Strategy.SWEEP.value,
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
 ) -> Plan:
-    """T runs of `label` on every push of a range (existing runs count), to compare rates."""
+    """T runs of `label` on every push of a range (existing runs count), to compare rates;
+    or, with `strategy="search"` (a submission's default), no request yet: the campaign
+    asks for each batch itself (core/kinds/_search.py), starting from the runs found here."""
     last = await _push(pushlog, repo, revision)
     if first_revision:
         first_id = (await _push(pushlog, repo, first_revision)).id
@@ -252,21 +315,25 @@ async def plan_bisect(
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     for item in analysed:
-        entry = _entry(item)
-        if item.task_group_id is not None:
+        sweep = strategy == Strategy.SWEEP
+        entry = _entry(item) if sweep else _with_history(_entry(item), item)
+        if item.task_group_id is not None and sweep:
             request = _request(campaign_id, repo, item, label, times, max_actions)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
-    if not requests:
+    if not any(item.task_group_id for item in analysed):
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)
+    params: dict[str, Any] = {"times": times, "pushes": entries, "strategy": strategy}
+    if strategy == Strategy.SEARCH:
+        params["max_actions"] = max_actions
     campaign = Campaign(
         campaign_id=campaign_id,
         kind=CampaignKind.BISECT,
         push=Push(repo, last.revision, last_group),
         label=label,
-        params={"times": times, "pushes": entries},
+        params=params,
         max_actions=campaign_budget,
         dry_run=dry_run,
     )
@@ -364,6 +431,7 @@ async def _plan_backfill(params: BackfillParams, sources: PlanSources, budgets: 
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
+        strategy=params.strategy,
     )
 
 
@@ -377,6 +445,7 @@ async def _plan_bisect(params: BisectParams, sources: PlanSources, budgets: Budg
         first_revision=params.from_revision,
         max_revisions=params.max_revisions,
         times=params.times,
+        strategy=params.strategy,
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
@@ -471,6 +540,18 @@ def _entry(item: Analysed) -> dict[str, Any]:
     }
     if result.note:
         entry["note"] = result.note
+    return entry
+
+
+def _with_history(entry: dict[str, Any], item: Analysed) -> dict[str, Any]:
+    """What a search's answer checks against the pushlog: the push's changesets, and
+    those its descriptions say it backed out."""
+    changesets = [c.node for c in item.push.changesets]
+    descriptions = [c.desc or "" for c in item.push.changesets]
+    backouts = backouts_in([(item.push.revision, descriptions)])
+    entry = {**entry, "changesets": changesets}
+    if backouts:
+        entry["backs_out"] = list(backouts[0].backed_out)
     return entry
 
 

@@ -20,7 +20,13 @@ def test_the_last_line_is_the_summary(capsys: pytest.CaptureFixture[str]) -> Non
     last = capsys.readouterr().out.strip().splitlines()[-1]
     summary = json.loads(last)
     assert summary["cases"] == 12
-    assert set(summary["strategies"]) == {"job-level", "test-level"}
+    assert set(summary["strategies"]) == {
+        "job-level",
+        "test-level",
+        "sweep",
+        "mozci-like",
+        "search",
+    }
     for figures in summary["strategies"].values():
         assert set(figures) == {
             "accuracy",
@@ -28,12 +34,17 @@ def test_the_last_line_is_the_summary(capsys: pytest.CaptureFixture[str]) -> Non
             "unknown_rate",
             "tasks_per_case",
             "ci_hours_per_case",
+            "wall_hours_per_case",
+            "quota_held_cases",
+            "deferred_days",
         }
         assert 0 <= figures["false_culprit_rate"] <= 1 - figures["accuracy"] + 1e-9
         assert figures["unknown_rate"] + figures["false_culprit_rate"] <= 1.0
     job, test = summary["strategies"]["job-level"], summary["strategies"]["test-level"]
     # Job-level spends the whole budget on every case; test-level never more.
     assert test["tasks_per_case"] <= job["tasks_per_case"]
+    # The search is held to the daily quota in every case.
+    assert summary["strategies"]["search"]["quota_held_cases"] == 12
 
 
 def test_cases_are_planted_as_the_issue_says() -> None:
@@ -55,3 +66,41 @@ def test_a_sure_case_is_found_by_test_level() -> None:
     )
     case = culprits.Case(pushes=20, culprit=11, rate=1.0, background=0.4, test=test, seed=1)
     assert culprits.test_level(case).culprit == 11
+
+
+def _sure_test() -> str:
+    model = culprits.JobTestModel()
+    return next(
+        t
+        for m in culprits.manifests_for(model, culprits.LABEL)
+        for t in m.tests
+        if t not in culprits.flaky_tests_of(model, culprits.LABEL)
+    )
+
+
+@pytest.mark.parametrize(("culprit", "rate"), [(3, 1.0), (11, 0.6), (18, 0.3), (24, 0.5)])
+def test_the_search_finds_the_culprit_with_fewer_tasks_than_the_sweep(
+    culprit: int, rate: float
+) -> None:
+    """Same case, same seed: the search's answer is the sweep's (the planted culprit) and
+    it costs fewer tasks (a third or less on average over the benchmark's cases)."""
+    case = culprits.Case(
+        pushes=25, culprit=culprit, rate=rate, background=0.3, test=_sure_test(), seed=7
+    )
+    swept, searched = culprits.sweep(case), culprits.search(case)
+    assert swept.culprit == searched.culprit == culprit
+    assert swept.tasks == 10 * 25
+    assert searched.tasks < swept.tasks
+    assert searched.busiest_day <= culprits.DAILY_QUOTA
+
+
+def test_a_quota_defers_the_search_to_the_next_day() -> None:
+    """A rare failure needs more runs than one day's quota: the search waits for the next
+    day instead of exceeding it, and still answers."""
+    case = culprits.Case(
+        pushes=25, culprit=12, rate=0.12, background=0.3, test=_sure_test(), seed=5
+    )
+    outcome = culprits.search(case)
+    assert outcome.tasks > culprits.DAILY_QUOTA
+    assert outcome.deferred_days >= 1
+    assert outcome.busiest_day <= culprits.DAILY_QUOTA

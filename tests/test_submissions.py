@@ -95,3 +95,12 @@ def test_every_kind_is_registered_and_has_a_planner() -> None:
     assert set(REGISTRY) == set(CampaignKind) == set(planner.PLANNERS)
     for kind, spec in REGISTRY.items():
         assert spec.params.kind is kind
+
+
+@pytest.mark.parametrize("kind", ["bisect", "backfill"])
+def test_range_kinds_search_by_default_and_accept_only_search_or_sweep(kind: str) -> None:
+    base = {"kind": kind, "repo": "autoland", "revision": "a" * 40, "label": "test-x/opt-y"}
+    assert parse_submission(base).strategy == "search"  # type: ignore[union-attr]
+    assert parse_submission({**base, "strategy": "sweep"}).strategy == "sweep"  # type: ignore[union-attr]
+    with pytest.raises(SubmissionError, match="strategy: must be search or sweep"):
+        parse_submission({**base, "strategy": "bisect"})

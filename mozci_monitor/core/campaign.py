@@ -67,6 +67,8 @@ class CampaignDecision:
     campaign: Campaign
     actions: tuple[Action, ...] = ()
     changed: bool = False
+    # Requests the campaign grows by (a search's next batch), recorded with the decision.
+    new_requests: tuple[Request, ...] = ()
 
 
 def summarise(requests: Sequence[Request]) -> dict[str, Any]:

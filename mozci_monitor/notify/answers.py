@@ -12,6 +12,7 @@ from typing import Any
 
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.links import Links
+from mozci_monitor.core.search import confidence_text
 from mozci_monitor.notify.model import Cell, Link, Notification, Table
 
 MAX_ROWS = 15  # a chat message, not a report: the newest rows of a long range
@@ -91,6 +92,8 @@ def _answer(campaign: Campaign) -> Mapping[str, Any] | None:
 
 def _backfill_sentence(campaign: Campaign, answer: Mapping[str, Any]) -> str:
     label, repo = campaign.label or "the label", campaign.push.repo
+    if answer.get("strategy") == "search":
+        return _search_sentence(label, repo, answer)
     last_good, first_bad = answer.get("last_good"), answer.get("first_bad")
     if isinstance(first_bad, Mapping) and isinstance(last_good, Mapping):
         return f"{label} first fails at {_push(first_bad)} on {repo}; last good {_push(last_good)}"
@@ -101,10 +104,32 @@ def _backfill_sentence(campaign: Campaign, answer: Mapping[str, Any]) -> str:
     return f"{label} never passed in the {_plural(pushes, 'push')} analysed on {repo}{earliest}"
 
 
+def _search_sentence(label: str, repo: str, answer: Mapping[str, Any]) -> str:
+    """A search's culprit with its confidence and what was checked, or "cannot tell"."""
+    culprit, good = answer.get("first_worse"), answer.get("last_good")
+    runs = _plural(int(answer.get("tasks") or 0), "run")
+    if not isinstance(culprit, Mapping) or not isinstance(good, Mapping):
+        return f"{label}: cannot tell on {repo} after {runs}: {answer.get('reason')}"
+    confidence = float(culprit.get("confidence") or 0.0)
+    reproduces = (
+        "still fails at the newest push analysed"
+        if answer.get("reproduces_at_newest")
+        else "did not fail again at the newest push analysed"
+    )
+    backout = answer.get("backed_out_by")
+    already = f"; already backed out by {_push(backout)}" if isinstance(backout, Mapping) else ""
+    return (
+        f"{label} first fails at {_push(culprit)} on {repo}; last good {_push(good)}"
+        f" (confidence {confidence_text(confidence)}, {runs}; {reproduces}){already}"
+    )
+
+
 def _bisect_sentence(campaign: Campaign, answer: Mapping[str, Any]) -> str:
     label, repo = campaign.label or "the label", campaign.push.repo
     rows = list(answer.get("revisions") or ())
     change = answer.get("first_worse")
+    if answer.get("strategy") == "search":
+        return _search_sentence(label, repo, answer)
     if not isinstance(change, Mapping):
         pushes = _plural(len(rows), "push")
         return f"{label}: no significant rise of the failure rate over {pushes} on {repo}"

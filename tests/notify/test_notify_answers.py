@@ -194,3 +194,37 @@ def test_webhooks_get_markdown_and_html() -> None:
 def test_plain_text_has_no_markup() -> None:
     out = render_text(_notify(samples.bisect().campaign))
     assert not re.search(r"\*\*|\]\(|<a ", out)
+
+
+def test_a_search_answer_gives_the_culprit_its_confidence_and_what_was_checked() -> None:
+    from mozci_monitor.core.kinds import bisect
+
+    entries = [
+        {
+            "push_id": 101 + i,
+            "revision": samples.revision(101 + i),
+            "task_group_id": samples.PUSH.task_group_id,
+            "green": green,
+            "orange": orange,
+        }
+        for i, (green, orange) in enumerate([(40, 0), (40, 0), (0, 5), (0, 5)])
+    ]
+    start = replace(
+        samples.bisect().campaign,
+        params={"strategy": "search", "times": 10, "pushes": entries},
+        state=samples.bisect().campaign.state.RUNNING,
+        summary={},
+    )
+    note = _notify(bisect.progress(start, []).campaign)
+    assert note.title.startswith(
+        f"{samples.LABEL} first fails at {samples.revision(103)[:12]} (push 103) on autoland;"
+        f" last good {samples.revision(102)[:12]} (push 102) (confidence 99."
+    ), note.title
+    assert note.title.endswith("90 runs; still fails at the newest push analysed)")
+    entries[2]["changesets"] = [samples.revision(103)]
+    entries[3]["backs_out"] = [samples.revision(103)[:12]]
+    backed_out = replace(start, params={**start.params, "pushes": entries})
+    note = _notify(bisect.progress(backed_out, []).campaign)
+    assert note.title.endswith(
+        f"analysed); already backed out by {samples.revision(104)[:12]} (push 104)"
+    ), note.title

@@ -71,7 +71,7 @@ def _check_answer(sc: Scene, campaign_id: str, case: PlantedRateRise) -> None:
 async def test_bisect_finds_the_rate_rise_and_measures_it(broker: Broker, tmp_path: Path) -> None:
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, strategy="sweep")
         assert len(plan.requests) == LAST - FIRST + 1
         await sc.start(plan.campaign, *plan.requests)
         sc.go()
@@ -87,7 +87,9 @@ async def test_bisect_finds_the_rate_rise_and_measures_it(broker: Broker, tmp_pa
 async def test_bisect_campaign_budget_holds(broker: Broker, tmp_path: Path) -> None:
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, campaign_budget=3)
+        plan = await sc.plan_bisect(
+            FIRST, LAST, case.label, times=TIMES, campaign_budget=3, strategy="sweep"
+        )
         await sc.start(plan.campaign, *plan.requests)
         sc.go()
         final = await sc.finished(plan.campaign.campaign_id)
@@ -105,7 +107,7 @@ async def test_bisect_resumes_after_a_restart_without_repeating(
 ) -> None:
     case = plant_rate_rise(broker.url, culprit=CULPRIT, rate=RATE)
     async with scene(broker, tmp_path, case.config) as sc:
-        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES)
+        plan = await sc.plan_bisect(FIRST, LAST, case.label, times=TIMES, strategy="sweep")
         campaign_id = plan.campaign.campaign_id
         sc.gate.close_after(2)  # two pushes get their runs, the others are held back (429)
         await sc.start(plan.campaign, *plan.requests)

@@ -90,6 +90,8 @@ async def test_backfill_dry_run_plans_and_records_the_campaign(
             case.label,
             "--max-revisions",
             "20",
+            "--strategy",
+            "sweep",
             "--dry-run",
         )
         assert code == 0, err
@@ -134,6 +136,8 @@ async def test_backfill_wait_returns_once_the_daemon_finished(
             case.label,
             "--max-revisions",
             "20",
+            "--strategy",
+            "sweep",
             "--wait",
             "--wait-timeout",
             "45",

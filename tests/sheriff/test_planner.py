@@ -43,9 +43,11 @@ class Sources:
         self.no_decision: set[int] = set()
         self.broken: set[int] = set()
         self.merge = merge
+        self.descriptions: dict[int, str] = {}
 
     def _push(self, push_id: int) -> HgPush:
         desc = "Merge autoland to mozilla-central" if push_id == self.merge else "Bug 1 - fix"
+        desc = self.descriptions.get(push_id, desc)
         return HgPush(push_id, _revision(push_id), 0, "a@b", (Changeset("c", desc=desc),))
 
     async def pushes(
@@ -158,6 +160,7 @@ async def test_plan_bisect_requests_every_push_with_a_decision_task() -> None:
         first_revision=_revision(101),
         label=LABEL,
         times=5,
+        strategy="sweep",
     )
     assert [r.push.revision for r in plan.requests] == [_revision(i) for i in (101, 102, 104, 105)]
     assert all(r.wanted == 5 for r in plan.requests)
@@ -165,6 +168,47 @@ async def test_plan_bisect_requests_every_push_with_a_decision_task() -> None:
     assert [e["push_id"] for e in entries] == list(range(101, 106))
     assert entries[2]["note"] == "no decision task"
     assert plan.campaign.params["times"] == 5
+
+
+async def test_plan_bisect_search_asks_for_nothing_yet_and_keeps_the_runs_found() -> None:
+    """The search's campaign asks for each batch itself, from the runs planning found."""
+    sources = Sources({102: ["completed", "failed", "failed"]})
+    sources.no_decision.add(103)
+    plan = await planner.plan_bisect(
+        sources,
+        sources,
+        repo=REPO,
+        revision=_revision(105),
+        first_revision=_revision(101),
+        label=LABEL,
+        times=5,
+        strategy="search",
+    )
+    assert plan.requests == ()
+    params = plan.campaign.params
+    assert params["strategy"] == "search" and params["max_actions"] == 3
+    assert [(e["push_id"], e["green"], e["orange"]) for e in params["pushes"]][1] == (102, 1, 2)
+    assert not any("request_id" in e for e in params["pushes"])
+
+
+async def test_a_search_keeps_what_the_pushlog_says_was_backed_out() -> None:
+    sources = Sources({})
+    sources.descriptions[104] = (
+        "Backed out changeset 0123456789ab (bug 2) for failures\n"
+        "Backed out changeset ba9876543210 (bug 2)"
+    )
+    plan = await planner.plan_bisect(
+        sources,
+        sources,
+        repo=REPO,
+        revision=_revision(105),
+        first_revision=_revision(101),
+        label=LABEL,
+        strategy="search",
+    )
+    entries = {e["push_id"]: e for e in plan.campaign.params["pushes"]}
+    assert entries[104]["backs_out"] == ["0123456789ab", "ba9876543210"]
+    assert entries[103]["changesets"] == ["c"] and "backs_out" not in entries[103]
 
 
 async def test_plan_bisect_refuses_a_reversed_or_empty_range() -> None:

@@ -82,6 +82,12 @@ REVISION = Param(
     "the push's revision", pattern=REVISION_PATTERN, what="12 to 40 lowercase hex digits"
 )
 LABEL = Param("the task label", pattern=LABEL_PATTERN, what="a task label")
+STRATEGY = Param(
+    "search: sample only where the answer is decided, stop once it is;"
+    " sweep: `times` runs on every push",
+    pattern=r"^(search|sweep)$",
+    what="search or sweep",
+)
 
 
 def count(maximum: int, help_text: str) -> Param:

@@ -17,12 +17,15 @@ from mozci_monitor.core.kinds._params import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
     LABEL,
+    STRATEGY,
     CampaignParams,
     count,
     param,
 )
 from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.kinds._search import search_progress
 from mozci_monitor.core.model import Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import backfill_answer
 
 SUMMARY = "find the last good push of a failing label, fill the pushes after it"
@@ -36,6 +39,9 @@ class BackfillParams(CampaignParams):
     # The in-tree backfill action reaches at most 25 pushes back, 10 runs on each.
     max_revisions: int = param(count(BACKFILL_MAX_DEPTH, "pushes to look back at"), 20)
     times: int = param(count(BACKFILL_MAX_TIMES, "runs per push"), 1)
+    # Today's fill of every push, or the search (issue 16): it samples only where the
+    # answer is decided, through retriggers and add-new-jobs rather than the backfill action.
+    strategy: str = param(STRATEGY, Strategy.SEARCH.value)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -44,5 +50,8 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """Ends when every push's runs are in."""
+    """A search decides its next batch or its answer; a sweep (and a campaign stored
+    before strategies existed) ends when every push's runs are in."""
+    if campaign.params.get("strategy") == Strategy.SEARCH:
+        return search_progress(campaign, requests)
     return finish_if(campaign, requests, answer)

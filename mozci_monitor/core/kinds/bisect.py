@@ -18,12 +18,15 @@ from mozci_monitor.core.kinds._params import (
     LABEL,
     MAX_REVISIONS,
     REVISION,
+    STRATEGY,
     CampaignParams,
     count,
     param,
 )
 from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.kinds._search import search_progress
 from mozci_monitor.core.model import Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import change_point
 
 SUMMARY = "failure rate of a label per push over a range, and where it rises"
@@ -41,6 +44,8 @@ class BisectParams(CampaignParams):
     max_revisions: int = param(count(MAX_REVISIONS, "pushes in the range"), 10)
     # Each push's missing runs are asked for with one retrigger or add-new-jobs.
     times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
+    # Today's sweep or the search (issue 16); with search, `times` only bounds the runs.
+    strategy: str = param(STRATEGY, Strategy.SEARCH.value)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -49,5 +54,8 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """Ends when every push's runs are in."""
+    """A search decides its next batch or its answer; a sweep (and a campaign stored
+    before strategies existed) ends when every push's runs are in."""
+    if campaign.params.get("strategy") == Strategy.SEARCH:
+        return search_progress(campaign, requests)
     return finish_if(campaign, requests, answer)

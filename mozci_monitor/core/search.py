@@ -1,0 +1,244 @@
+"""Which push to sample next, and how many runs, when looking for a culprit.
+
+This module only decides *where* and *how much* to sample. What counts as a bad or a good
+run at a push is the caller's (`PushCounts`: runs that hit the failure and runs that
+showed it absent, judged by job colour or by failure signature), so a judge can change
+without touching the search.
+
+The search, like Chromium's flake lookback and LUCI Bisection:
+
+1. **Lookback**: from the earliest push known bad, probe further back in growing steps
+   (1, 2, 3, 5, 9, … pushes from the newest) until a push is shown good.
+2. **Bisection** between the last good and the first bad push.
+3. **Sequential sampling** at the probed push: a batch of the runs that would rule it out
+   if they all pass; more only while it is neither bad (a hit) nor ruled out; "cannot
+   tell" once its share of the budget is spent.
+4. **Verification** (LUCI's culprit check): the answer needs a few runs of the suspect and
+   holds even without the parent's last few passes.
+
+The risk of ruling a push out is `culprit_posterior`'s (the failure starts at one push at
+an unknown rate and never shows before it); the answer's confidence is the suspect's
+posterior probability. Every run that exists is counted: the caller passes all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from mozci_monitor.core.by_signature import PushCounts, culprit_posterior
+
+
+class Strategy(StrEnum):
+    SEARCH = "search"  # this module
+    SWEEP = "sweep"  # every push of the range, `times` runs each
+
+
+class Phase(StrEnum):
+    LOOKBACK = "lookback"
+    BISECT = "bisect"
+    VERIFY = "verify"
+    WAIT = "wait"  # runs are pending: the next decision needs them
+    DONE = "done"
+
+
+class Outcome(StrEnum):
+    CULPRIT = "culprit"
+    UNKNOWN = "unknown"  # the runs cannot tell: said so, never a forced culprit
+    OLDER_THAN_RANGE = "older-than-range"
+    NEVER_FAILED = "never-failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPolicy:
+    """How much risk and how many runs the search may spend.
+
+    `alpha`: the risk accepted that the suspect's parent hid the failure (the answer's);
+    `probe_alpha`: the same risk for the pushes probed on the way (a wrong turn there
+    costs runs, not a wrong answer: the answer's rule looks at every run). `push_share`: runs at
+    most on one push before it is "cannot tell". `budget`: runs (tasks) in all.
+    `max_batch`: runs asked for at once. `initial_runs`: runs of the failing push first
+    (it still fails, and how often). `verify_hits`: failures the suspect must show (the run
+    the search started from counts when it is the suspect). `verify_runs`: the parent's
+    passes beyond what ruling it out needed.
+    """
+
+    alpha: float = 0.01
+    probe_alpha: float = 0.2
+    budget: int = 150
+    push_share: int = 75
+    max_batch: int = 10
+    verify_runs: int = 2
+    verify_hits: int = 2
+    initial_runs: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    outcome: Outcome
+    reason: str
+    culprit: int | None = None
+    last_good: int | None = None
+    confidence: float = 0.0
+    cannot_tell: int | None = None  # the push whose share ran out
+
+
+@dataclass(frozen=True, slots=True)
+class SearchStep:
+    phase: Phase
+    push: int | None = None
+    runs: int = 0
+    answer: SearchAnswer | None = None
+
+
+def next_step(
+    counts: Sequence[PushCounts],
+    policy: SearchPolicy,
+    *,
+    pending: Mapping[int, int] | None = None,
+) -> SearchStep:
+    """Pushes oldest first; the newest is the failing one (it has a hit). `pending`: runs
+    asked for and not finished, per push. One batch at a time: while runs are pending
+    at the probed push, wait for them."""
+    # Nothing is concluded while runs are out: "never failed" may be a run not yet seen.
+    waiting = {push: runs for push, runs in (pending or {}).items() if runs > 0}
+    if waiting:
+        push = min(waiting)
+        return SearchStep(Phase.WAIT, push=push, runs=waiting[push])
+    earliest = next((index for index, c in enumerate(counts) if c.hits), None)
+    if earliest is None:
+        answer = SearchAnswer(Outcome.NEVER_FAILED, "the failure was never seen in the range")
+        return SearchStep(Phase.DONE, answer=answer)
+    if earliest == 0:
+        answer = SearchAnswer(
+            Outcome.OLDER_THAN_RANGE, "failing on the oldest push: the culprit is older"
+        )
+        return SearchStep(Phase.DONE, answer=answer)
+
+    newest = len(counts) - 1
+    if _runs(counts[newest]) < policy.initial_runs:
+        # Does it still fail where it was seen, and how often: the rate guides the rest.
+        wanted = policy.initial_runs - _runs(counts[newest])
+        return _sample(counts, newest, wanted, policy, Phase.LOOKBACK)
+    parent = earliest - 1
+    suspect = counts[earliest]
+    if _doubt(counts, parent) < policy.probe_alpha and suspect.hits < policy.verify_hits:
+        # The suspect must fail again (LUCI's culprit check); about one failure's worth of
+        # runs at the rate it showed so far.
+        wanted = max(policy.verify_runs, -(-_runs(suspect) // max(1, suspect.hits)))
+        return _sample(counts, earliest, wanted, policy, Phase.VERIFY)
+    if _doubt(counts, parent, policy.verify_runs) < policy.alpha:
+        confidence = culprit_posterior(counts)[earliest]
+        answer = SearchAnswer(
+            Outcome.CULPRIT,
+            f"first fails at push {earliest}, passes at push {parent}",
+            culprit=earliest,
+            last_good=parent,
+            confidence=confidence,
+        )
+        return SearchStep(Phase.DONE, answer=answer)
+    if _doubt(counts, parent) < policy.probe_alpha:
+        # The range is narrowed to one push: rule its parent out at the answer's risk,
+        # with the verification runs on top.
+        wanted = _runs_to_rule_out(counts, parent, policy, policy.alpha, policy.verify_runs)
+        return _sample(counts, parent, wanted, policy, Phase.VERIFY)
+
+    # Only a push with runs of its own is a last good one (the prior alone says little).
+    last_good = next(
+        (
+            x
+            for x in range(parent - 1, -1, -1)
+            if counts[x].passes and _doubt(counts, x) < policy.probe_alpha
+        ),
+        None,
+    )
+    if last_good is None:
+        # Lookback: the distance from the newest push doubles with every step back.
+        target = max(0, earliest - max(1, newest - earliest))
+        phase = Phase.LOOKBACK
+    else:
+        target = (last_good + earliest) // 2
+        phase = Phase.BISECT
+    # A push already probed and still open is finished first.
+    target = max(target, _open_probe(counts, earliest, policy, floor=target))
+    wanted = _runs_to_rule_out(counts, target, policy, policy.probe_alpha)
+    return _sample(counts, target, wanted, policy, phase)
+
+
+def _sample(
+    counts: Sequence[PushCounts], push: int, wanted: int, policy: SearchPolicy, phase: Phase
+) -> SearchStep:
+    spent = sum(_runs(c) for c in counts)
+    share_left = policy.push_share - _runs(counts[push])
+    budget_left = policy.budget - spent
+    if share_left <= 0:
+        answer = SearchAnswer(
+            Outcome.UNKNOWN,
+            f"push {push}: cannot tell in {_runs(counts[push])} runs",
+            cannot_tell=push,
+        )
+        return SearchStep(Phase.DONE, answer=answer)
+    if budget_left <= 0:
+        answer = SearchAnswer(Outcome.UNKNOWN, f"the budget of {policy.budget} runs is spent")
+        return SearchStep(Phase.DONE, answer=answer)
+    runs = max(1, min(wanted, share_left, budget_left, policy.max_batch))
+    return SearchStep(phase, push=push, runs=runs)
+
+
+def _open_probe(
+    counts: Sequence[PushCounts], earliest: int, policy: SearchPolicy, floor: int
+) -> int:
+    """The newest push below `earliest` sampled and not yet decided, else `floor`."""
+    for push in range(earliest - 1, floor - 1, -1):
+        if _runs(counts[push]) and _doubt(counts, push) >= policy.probe_alpha:
+            return push
+    return floor
+
+
+def _runs(counts: PushCounts) -> int:
+    return counts.hits + counts.passes
+
+
+def _doubt(counts: Sequence[PushCounts], push: int, without: int = 0) -> float:
+    """P(the failure starts at or before `push`), leaving out `without` of its passes (the
+    verification runs: the answer must hold without them); 1 when it has too few."""
+    if counts[push].hits or counts[push].passes < without:
+        return 1.0
+    if without:
+        fewer = replace(counts[push], passes=counts[push].passes - without)
+        counts = [*counts[:push], fewer, *counts[push + 1 :]]
+    return sum(culprit_posterior(counts)[: push + 1])
+
+
+def _runs_to_rule_out(
+    counts: Sequence[PushCounts], push: int, policy: SearchPolicy, risk: float, without: int = 0
+) -> int:
+    """Passes at `push` that would bring its doubt under `risk` (at most `max_batch`)."""
+    trial = list(counts)
+    for extra in range(1, policy.max_batch + 1):
+        trial[push] = replace(counts[push], passes=counts[push].passes + extra)
+        if _doubt(trial, push, without) < risk:
+            return extra
+    return policy.max_batch
+
+
+def confidence_text(confidence: float) -> str:
+    """Rounded down: a confidence short of certainty never reads as 100 %."""
+    return f"{math.floor(confidence * 1000) / 10:.1f}%"
+
+
+def obsolete_pending(
+    counts: Sequence[PushCounts], pending: Mapping[int, Sequence[str]], *, answered: bool
+) -> list[str]:
+    """Pending runs that can no longer change the answer, to cancel (as until-fail does).
+
+    Once the answer is known, every pending run; before, the ones on pushes newer than the
+    earliest bad one (a hit there already decided them). The earliest bad push's own runs
+    are its verification and are kept.
+    """
+    if answered:
+        return sorted(task for tasks in pending.values() for task in tasks)
+    earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts))
+    return sorted(task for push, tasks in pending.items() if push > earliest for task in tasks)

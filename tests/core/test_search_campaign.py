@@ -1,0 +1,156 @@
+"""core/kinds/_search.py: a bisect campaign run as a search grows by one request per
+batch, with ids that follow from the push and the runs wanted (the same decision after a
+restart adds nothing), waits for a batch, and ends with the culprit or "cannot tell"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.kinds import bisect
+from mozci_monitor.core.model import FailureKind, Push, Request, RequestState
+
+REPO = "autoland"
+LABEL = "test-linux1804-64/opt-mochitest-1"
+
+
+def revision(push_id: int) -> str:
+    return f"{push_id:012x}" + "0" * 28
+
+
+def group(push_id: int) -> str:
+    return f"Group{push_id:06d}" + "A" * 10 + "w"
+
+
+def campaign(runs: list[tuple[int, int]], **params: Any) -> Campaign:
+    """Pushes 101… with (green, orange) runs found at planning, the last one failing."""
+    entries = [
+        {
+            "push_id": 101 + i,
+            "revision": revision(101 + i),
+            "task_group_id": group(101 + i),
+            "green": green,
+            "orange": orange,
+        }
+        for i, (green, orange) in enumerate(runs)
+    ]
+    last = 100 + len(runs)
+    return Campaign(
+        "c-search0001",
+        CampaignKind.BISECT,
+        Push(REPO, revision(last), group(last)),
+        label=LABEL,
+        params={"strategy": "search", "times": 10, "pushes": entries, **params},
+    )
+
+
+def test_the_first_batch_is_on_the_failing_push_and_its_id_is_deterministic() -> None:
+    start = campaign([(0, 0)] * 5 + [(0, 1)])
+    decision = bisect.progress(start, [])
+    (request,) = decision.new_requests
+    assert (request.request_id, request.wanted) == ("c-search0001-p106-n3", 3)
+    assert request.push == Push(REPO, revision(106), group(106))
+    assert decision.campaign.params["pushes"][-1]["request_id"] == request.request_id
+    assert decision.campaign.params["search_steps"][-1]["phase"] == "lookback"
+    # Deciding again from the same state (a restart) asks for the very same request.
+    assert bisect.progress(start, []).new_requests == (request,)
+
+
+def test_a_batch_still_running_is_waited_for() -> None:
+    grown = bisect.progress(campaign([(0, 0)] * 5 + [(0, 1)]), []).campaign
+    running = Request(
+        "c-search0001-p106-n3",
+        Push(REPO, revision(106), group(106)),
+        LABEL,
+        wanted=3,
+        state=RequestState.RUNNING,
+        runs_orange=2,
+        campaign_id="c-search0001",
+    )
+    decision = bisect.progress(grown, [running])
+    assert decision.new_requests == () and not decision.campaign.is_final
+
+
+def test_the_answer_names_the_culprit_with_its_confidence() -> None:
+    decision = bisect.progress(campaign([(40, 0)] * 3 + [(0, 5)] * 3), [])
+    done = decision.campaign
+    assert done.state is CampaignState.FINISHED
+    answer = done.summary["answer"]
+    assert answer["first_worse"]["push_id"] == 104 and answer["last_good"]["push_id"] == 103
+    assert answer["first_worse"]["confidence"] >= 0.99
+    assert answer["tasks"] == 135 and answer["reproduces_at_newest"] is True
+    assert done.outcome is not None and done.outcome.startswith(
+        f"first fails at {revision(104)[:12]} (push 104), last good {revision(103)[:12]}"
+    )
+    assert [a.kind.value for a in decision.actions] == ["notify"]
+
+
+def test_failing_from_the_oldest_push_cannot_tell() -> None:
+    done = bisect.progress(campaign([(0, 3)] * 3), []).campaign
+    assert done.state is CampaignState.FINISHED
+    assert done.summary["answer"]["first_worse"] is None
+    assert done.outcome == "cannot tell: failing on the oldest push: the culprit is older"
+
+
+def test_runs_that_could_not_be_had_end_the_search_honestly() -> None:
+    grown = bisect.progress(campaign([(0, 0)] * 5 + [(0, 1)]), []).campaign
+    refused = Request(
+        "c-search0001-p106-n3",
+        Push(REPO, revision(106), group(106)),
+        LABEL,
+        wanted=3,
+        state=RequestState.FAILED,
+        failure=FailureKind.BUDGET,
+        reason="action budget of the campaign spent",
+        runs_orange=1,
+        campaign_id="c-search0001",
+    )
+    done = bisect.progress(grown, [refused]).campaign
+    assert done.outcome == (
+        "cannot tell: push 106: runs could not be had (action budget of the campaign spent)"
+    )
+
+
+def test_a_sweep_and_a_campaign_stored_before_strategies_wait_for_every_push() -> None:
+    for params in ({"strategy": "sweep"}, {}):
+        old = replace(campaign([(0, 0)] * 3), params={"times": 10, "pushes": [], **params})
+        assert bisect.progress(old, []).new_requests == ()
+
+
+def test_runs_found_at_planning_count_until_the_request_has_seen_them() -> None:
+    """A request that has not adopted the failing run yet neither hides it nor ends the
+    search: it is waited for, and the run planning found still counts."""
+    grown = bisect.progress(campaign([(0, 0)] * 5 + [(0, 1)]), []).campaign
+    fresh = Request(
+        "c-search0001-p106-n3",
+        Push(REPO, revision(106), group(106)),
+        LABEL,
+        wanted=3,
+        campaign_id="c-search0001",
+    )
+    waiting = bisect.progress(grown, [fresh])
+    assert not waiting.campaign.is_final and waiting.new_requests == ()
+    seen = replace(fresh, state=RequestState.COMPLETED, runs_green=2)
+    (request,) = bisect.progress(grown, [seen]).new_requests
+    assert request.push.revision == revision(105)  # the failure counted: looking back
+
+
+def test_a_suspect_backed_out_in_the_range_is_reported_as_such() -> None:
+    start = campaign([(40, 0)] * 3 + [(0, 5)] * 3)
+    entries = [dict(entry) for entry in start.params["pushes"]]
+    suspect_node = "ab" * 20
+    entries[3]["changesets"] = ["cd" * 20, suspect_node]
+    entries[5]["backs_out"] = [suspect_node[:12]]
+    done = bisect.progress(replace(start, params={**start.params, "pushes": entries}), [])
+    answer = done.campaign.summary["answer"]
+    assert answer["backed_out_by"] == {"push_id": 106, "revision": revision(106)}
+    assert done.campaign.outcome is not None
+    assert done.campaign.outcome.endswith(
+        f"; already backed out by {revision(106)[:12]} (push 106)"
+    )
+    # A backout of another changeset, or one before the suspect, is not its backout.
+    entries[5]["backs_out"] = ["ef" * 6]
+    entries[2]["backs_out"] = [suspect_node[:12]]
+    other = bisect.progress(replace(start, params={**start.params, "pushes": entries}), [])
+    assert "backed_out_by" not in other.campaign.summary["answer"]
