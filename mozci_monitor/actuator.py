@@ -29,6 +29,7 @@ from mozci_monitor.core.action_routes import (
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
+from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.links import Links
 from mozci_monitor.notify import Notification, NotificationError, Sink
 from mozci_monitor.notify.answers import campaign_notification
@@ -44,6 +45,7 @@ from mozci_monitor.ports.store import OutboxEntry, OutboxStore
 from mozci_monitor.sources import HookCall, SourceError
 from mozci_monitor.sources.errors import NotFound, SourceUnavailable, TransientError
 from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+from mozci_monitor.sources.task_results import TaskResults
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,11 @@ class ActionSource(Protocol):
 # actions.json, the entry chosen, the task group: the hook call (sources.render_choice)
 Render = Callable[[Any, ActionChoice, str], HookCall]
 InStore = Callable[..., Awaitable[Any]]
+# A task's test results (its errorsummary artifacts), None when it published none.
+ResultsSource = Callable[[str], Awaitable[TaskResults | None]]
+# Keeps a run's results (source and plain-data summary; None: the run has none) and
+# judges the run: the engine's `apply_results`, committed before the action is done.
+OnResults = Callable[[Action, tuple[str, dict[str, Any]] | None], Awaitable[None]]
 
 
 class _Permanent(ActionFailed):
@@ -105,7 +112,11 @@ class Actuator:
         on_result: Callable[[str, str], None] | None = None,
         observer: Observer | None = None,
         on_action_task: Callable[[Action, str, str], Awaitable[None]] | None = None,
+        results: ResultsSource | None = None,
+        on_results: OnResults | None = None,
     ) -> None:
+        self._results = results
+        self._on_results = on_results
         self._in_store = in_store
         self._observe = guarded(observer)
         # (action, action task id, route): the request follows the task the hook created
@@ -264,6 +275,8 @@ class Actuator:
     async def _perform(self, action: Action) -> str:
         if action.kind is ActionKind.NOTIFY:
             return await self._notify(action)
+        if action.kind is ActionKind.FETCH_RESULTS:
+            return await self._fetch_results(action)  # a read: dry runs need it too
         if self._settings.dry_run or await self._campaign_is_dry_run(action):
             what = _describe_action(action)
             log.info("dry run: would perform", key=action.key, action=what, why=action.why)
@@ -280,6 +293,16 @@ class Actuator:
             await self._tc.cancel_task(action.task_id)
             return f"canceled {action.task_id}"
         return await self._in_tree(action)
+
+    async def _fetch_results(self, action: Action) -> str:
+        assert action.task_id is not None
+        found = None if self._results is None else await self._results(action.task_id)
+        kept = None if found is None else (found.source, summary_to_json(found.summary))
+        if self._on_results is not None:
+            await self._on_results(action, kept)
+        if found is None:
+            return f"no test results for {action.task_id}: judged as not run"
+        return f"test results of {action.task_id} from {', '.join(found.artifacts) or found.source}"
 
     async def _campaign_is_dry_run(self, action: Action) -> bool:
         if action.campaign_id is None:

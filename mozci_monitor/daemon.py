@@ -24,7 +24,13 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from mozci_monitor import planner
-from mozci_monitor.actuator import ActionSource, Actuator, ActuatorSettings, Render
+from mozci_monitor.actuator import (
+    ActionSource,
+    Actuator,
+    ActuatorSettings,
+    Render,
+    ResultsSource,
+)
 from mozci_monitor.api import (
     ActionView,
     ApiServer,
@@ -39,7 +45,7 @@ from mozci_monitor.api.submission import BUILDABLE_KINDS
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
 from mozci_monitor.core.action_tasks import Bounds
-from mozci_monitor.core.actions import Action
+from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.links import Links
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
@@ -55,6 +61,7 @@ from mozci_monitor.reconciler import GroupSource, Reconciler
 from mozci_monitor.sdnotify import SystemdNotifier
 from mozci_monitor.service import run_systemd_integration
 from mozci_monitor.sources import NotFound, SourceError
+from mozci_monitor.sources.task_results import TaskResults, errorsummary_of_task
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +95,7 @@ class Services:
     render: Render
     sinks: Sequence[Sink] = ()
     pushlog: Pushlog | None = None  # for planning campaigns over push ranges
+    results: ResultsSource | None = None  # runs' test results, for campaigns judged by them
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -159,6 +167,7 @@ class Daemon:
                 open_seconds=settings.actions.request_timeout,
             ),
             root_url=settings.sources.taskcluster_root_url,
+            results=store,
         )
         self._consumer = consumer
         self._now = wall_clock
@@ -187,6 +196,8 @@ class Daemon:
                 sinks=services.sinks,
                 on_permanent_failure=self._action_abandoned,
                 on_result=self.metrics.action_done,
+                results=services.results,
+                on_results=self._results_read,
                 observer=observer,
                 on_action_task=self._action_task_created,
                 now=wall_clock,
@@ -599,7 +610,18 @@ class Daemon:
         await self._after_commit(outcome)
 
     async def _action_abandoned(self, action: Action, error: str) -> None:
+        if action.kind is ActionKind.FETCH_RESULTS:
+            # Results that cannot be read are missing data for that run, not the end of
+            # the request: the run is judged as not having run the test.
+            await self._results_read(action, None)
+            return
         outcome = await self.in_store(self.engine.action_failed, action, error, self._now())
+        await self._after_commit(outcome)
+
+    async def _results_read(
+        self, action: Action, results: tuple[str, dict[str, Any]] | None
+    ) -> None:
+        outcome = await self.in_store(self.engine.apply_results, action, results, self._now())
         await self._after_commit(outcome)
 
     # -- used by the CLI, the demo and tests ----------------------------------------------
@@ -741,11 +763,17 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
         await close_sinks(sinks)
         await session.close()
 
+    taskcluster = clients.taskcluster
+
+    async def results(task_id: str) -> TaskResults | None:
+        return await errorsummary_of_task(taskcluster, task_id)
+
     return Services(
         taskcluster=clients.taskcluster,
         render=render_choice,
         sinks=sinks,
         pushlog=clients.hgmo,
+        results=results,
         closers=[close],
     )
 

@@ -291,8 +291,11 @@ def plan_until_fail(
     cancel_on_fail: bool = True,
     campaign_budget: int | None = None,
     dry_run: bool = False,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
-    """Retrigger `label` in batches of `batch` until a run fails or `budget` runs ran."""
+    """Retrigger `label` in batches of `batch` until a run fails or `budget` runs ran
+    (with `test` or `signature`: until a run's test results hit it)."""
     params = UntilFailParams(
         repo=push.repo,
         revision=push.revision,
@@ -303,7 +306,10 @@ def plan_until_fail(
         keep_pending=not cancel_on_fail,
         campaign_budget=campaign_budget,
         dry_run=dry_run,
+        test=test,
+        signature=signature,
     )
+    params.check()
     campaign, requests = until_fail.build(
         params, push, new_campaign_id(), Budgets(per_request=0, per_campaign=campaign_budget)
     )

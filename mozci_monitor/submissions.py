@@ -64,6 +64,7 @@ def parse_submission(document: object) -> AnyParams:
         if param.user_regex:
             for pattern in getattr(params, name):
                 compile_user_pattern(pattern, name)
+    params.check()
     return params
 
 

@@ -181,6 +181,14 @@ class RemedyPolicy(StrEnum):
     WATCH = "watch"  # rerun infra failures, reschedule coalesced / missing, retrigger oranges
     # when green runs are required
     UNTIL_FAIL = "until-fail"  # WATCH, plus retrigger in batches until a run fails
+    # UNTIL_FAIL judged by a failure signature: an orange run does not end the batches;
+    # the run whose test results hit the campaign's signature does (`machine.signature_hit`).
+    UNTIL_SIGNATURE = "until-signature"
+
+
+BATCHED_POLICIES = frozenset({RemedyPolicy.UNTIL_FAIL, RemedyPolicy.UNTIL_SIGNATURE})
+# The policies under which the monitor acts (every one but RECORD).
+ACTING_POLICIES = frozenset({RemedyPolicy.WATCH, *BATCHED_POLICIES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +249,7 @@ class Request:
         return (
             self.state is RequestState.FAILED
             and self.failure is FailureKind.ORANGE
-            and self.remedy is RemedyPolicy.UNTIL_FAIL
+            and self.remedy in BATCHED_POLICIES
             and self.cancel_on_fail
             and self.expected_new > 0
         )

@@ -454,10 +454,12 @@ class SqlStore:
         return result.rowcount == 1
 
     def count_actions(self, *, repo: str, day: str) -> int:
-        """Actions other than notifications queued for a repository on a UTC day."""
+        """Actions on Firefox CI (not notifications, not reads) queued for a repository on
+        a UTC day."""
         return _count(
             self._sql.execute(
-                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ? AND kind != 'notify'",
+                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ?"
+                " AND kind NOT IN ('notify', 'fetch-results')",
                 (repo, day),
             ).one()
         )

@@ -138,3 +138,7 @@ class CampaignParams:
         None,
     )
     dry_run: bool = param(Param("decide and log actions, perform none"), False)
+
+    def check(self) -> None:
+        """Refuse (SubmissionError) what the fields' bounds alone cannot: a kind's rules
+        across fields, or a value its own parser refuses. Nothing by default."""
