@@ -400,6 +400,8 @@ class Engine:
             )
             if request is None or campaign is None or "signature" not in campaign.params:
                 return outcome
+            if campaign.is_final:
+                return outcome  # its answer was given on the runs judged until then
             judged = dict(campaign.params.get(JUDGED) or {})
             key = judgement_key(action.task_id, run_id)
             if key not in judged:
