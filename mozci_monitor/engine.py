@@ -23,6 +23,7 @@ from mozci_monitor.core.action_tasks import (
 )
 from mozci_monitor.core.actions import BUDGETED_KINDS, Action, ActionKind, Allowance
 from mozci_monitor.core.by_signature import (
+    JUDGED,
     judge_run,
     judgement_key,
     judgement_to_json,
@@ -39,7 +40,6 @@ from mozci_monitor.core.campaign import (
     progress_campaign,
 )
 from mozci_monitor.core.errorsummary import summary_from_json
-from mozci_monitor.core.kinds.until_fail import JUDGED
 from mozci_monitor.core.machine import (
     Change,
     Decision,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import structlog
 
 from mozci_monitor.core import sheriff
+from mozci_monitor.core.by_signature import signature_to_json
 from mozci_monitor.core.campaign import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
@@ -38,6 +39,7 @@ from mozci_monitor.core.kinds import (
     until_fail,
     watch,
 )
+from mozci_monitor.core.kinds._signature import check_signature, failure_signature
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
 from mozci_monitor.sources import NotFound, SourceError, analyse_revisions
@@ -244,8 +246,13 @@ async def plan_bisect(
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
-    """T runs of `label` on every push of a range (existing runs count), to compare rates."""
+    """T runs of `label` on every push of a range (existing runs count), to compare rates
+    (with `test` or `signature`: the rates of that signature, judged by test results)."""
+    check_signature(test, signature)
+    judged_by = failure_signature(test, signature)
     last = await _push(pushlog, repo, revision)
     if first_revision:
         first_id = (await _push(pushlog, repo, first_revision)).id
@@ -264,18 +271,20 @@ async def plan_bisect(
         entry = _entry(item)
         if item.task_group_id is not None:
             request = _request(campaign_id, repo, item, label, times, max_actions)
+            request = replace(request, judge_by_results=judged_by is not None)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
     if not requests:
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)
+    judging = {} if judged_by is None else {"signature": signature_to_json(judged_by)}
     campaign = Campaign(
         campaign_id=campaign_id,
         kind=CampaignKind.BISECT,
         push=Push(repo, last.revision, last_group),
         label=label,
-        params={"times": times, "pushes": entries},
+        params={"times": times, "pushes": entries, **judging},
         max_actions=campaign_budget,
         dry_run=dry_run,
     )
@@ -395,6 +404,8 @@ async def _plan_bisect(params: BisectParams, sources: PlanSources, budgets: Budg
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
+        test=params.test,
+        signature=params.signature,
     )
 
 

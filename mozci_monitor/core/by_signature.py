@@ -226,6 +226,10 @@ def describe_until_fail(progress: UntilFailProgress) -> dict[str, Any]:
 
 # -- judging runs, and keeping the judgements as plain data ---------------------------------
 
+# Where a campaign judged by a signature keeps its runs' judgements (campaign.params), by
+# `judgement_key`: plain data, so the kinds' answers stay functions of campaign and requests.
+JUDGED = "judged"
+
 # Other failures kept per run: enough to count the usual suspects, bounded whatever a log holds.
 MAX_OTHER_FAILURES_PER_RUN = 20
 

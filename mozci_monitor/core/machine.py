@@ -170,8 +170,7 @@ def decide(
     acting = request.remedy in ACTING_POLICIES
     if fresh and acting and not request.is_final:
         request = _remedy(request, record, allowance, entries, actions)
-    judged_by_results = request.remedy is RemedyPolicy.UNTIL_SIGNATURE
-    if fresh and judged_by_results and record.task_id not in request.replaced:
+    if fresh and request.judge_by_results and record.task_id not in request.replaced:
         fetch = fetch_results_action(request, record)
         if fetch is not None:
             actions.append(fetch)

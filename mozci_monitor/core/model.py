@@ -227,6 +227,9 @@ class Request:
     replaced: tuple[str, ...] = ()  # tasks superseded by a task we scheduled instead
     batch: int = 0  # UNTIL_FAIL: runs triggered at a time
     cancel_on_fail: bool = True  # UNTIL_FAIL: cancel runs still open once one failed
+    # Its campaign judges runs by a failure signature: each finished run's test results
+    # are read (an outbox `fetch-results`) and judged by the engine.
+    judge_by_results: bool = False
     # Derived by settle() from the tasks, kept so campaigns can answer from requests alone.
     runs_green: int = 0
     runs_orange: int = 0

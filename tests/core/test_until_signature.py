@@ -15,6 +15,7 @@ import pytest
 
 from mozci_monitor.core.actions import ActionKind
 from mozci_monitor.core.by_signature import (
+    JUDGED,
     RunJudgement,
     judge_run,
     judgement_key,
@@ -70,6 +71,7 @@ def _signature_request(**fields: Any) -> Request:
     values: dict[str, Any] = {
         "wanted": 10,
         "remedy": RemedyPolicy.UNTIL_SIGNATURE,
+        "judge_by_results": True,
         "batch": 2,
         "max_actions": 10,
         "campaign_id": "c-test",
@@ -243,6 +245,7 @@ def test_build_with_a_test_judges_by_it() -> None:
         Budgets(per_request=3, per_campaign=None),
     )
     assert req.remedy is RemedyPolicy.UNTIL_SIGNATURE
+    assert req.judge_by_results
     assert campaign.params["signature"] == {
         "kind": "test",
         "value": TEST,
@@ -265,7 +268,7 @@ def _campaign(judgements: list[RunJudgement]) -> Campaign:
         _params(test=TEST), PUSH, "c-test", Budgets(per_request=3, per_campaign=None)
     )
     judged = {judgement_key(j.task_id, j.run_id): judgement_to_json(j) for j in judgements}
-    return replace(campaign, params={**campaign.params, until_fail.JUDGED: judged})
+    return replace(campaign, params={**campaign.params, JUDGED: judged})
 
 
 RUNS = [slug(n) for n in range(1, 6)]
@@ -354,3 +357,55 @@ def test_a_campaign_by_colour_keeps_its_answer() -> None:
     decision = progress_campaign(campaign, [req])
     assert decision.campaign.summary["answer"] == {"failed_task": None, "green": 50, "orange": 0}
     assert decision.campaign.kind is CampaignKind.UNTIL_FAIL
+
+
+# -- bisect by signature: a push's rate from its runs' judgements -------------------------------
+
+
+def _bisect(judgements: list[RunJudgement], pushes: list[dict[str, Any]]) -> Campaign:
+    judged = {judgement_key(j.task_id, j.run_id): judgement_to_json(j) for j in judgements}
+    signature = {"kind": "test", "value": TEST, "group": None, "subtest": None, "message": None}
+    return Campaign(
+        "c-test",
+        CampaignKind.BISECT,
+        PUSH,
+        label=LABEL,
+        params={"times": 3, "pushes": pushes, "signature": signature, JUDGED: judged},
+    )
+
+
+def _push_request(push_id: int, task_ids: tuple[str, ...], green: int, orange: int) -> Request:
+    return replace(
+        request(wanted=3, task_ids=task_ids, judge_by_results=True),
+        request_id=f"c-test-p{push_id}",
+        state=RequestState.FAILED if orange else RequestState.COMPLETED,
+        failure=FailureKind.ORANGE if orange else None,
+        runs_green=green,
+        runs_orange=orange,
+    )
+
+
+def test_bisect_by_signature_counts_hits_and_passes_and_leaves_out_runs_without_the_test() -> None:
+    a, b = [slug(n) for n in (11, 12, 13)], [slug(n) for n in (21, 22, 23)]
+    pushes = [
+        {"push_id": 1, "revision": "1" * 40, "request_id": "c-test-p1"},
+        {"push_id": 2, "revision": "2" * 40, "request_id": "c-test-p2"},
+    ]
+    requests = [_push_request(1, tuple(a), 0, 3), _push_request(2, tuple(b), 0, 3)]
+    judgements = [
+        # push 1: orange three times for another test; the test passed twice, did not run once
+        RunJudgement(a[0], 0, SignatureVerdict.PASSED, True, (f"test:{OTHER}",)),
+        RunJudgement(a[1], 0, SignatureVerdict.PASSED, True, (f"test:{OTHER}",)),
+        RunJudgement(a[2], 0, SignatureVerdict.NOT_RUN, True),
+        # push 2: the test failed twice
+        RunJudgement(b[0], 0, SignatureVerdict.HIT, True),
+        RunJudgement(b[1], 0, SignatureVerdict.PASSED, True, (f"test:{OTHER}",)),
+    ]
+    waiting = progress_campaign(_bisect(judgements, pushes), requests)
+    assert waiting.campaign.state is CampaignState.RUNNING  # b[2] is not judged yet
+
+    judgements.append(RunJudgement(b[2], 0, SignatureVerdict.HIT, True))
+    decision = progress_campaign(_bisect(judgements, pushes), requests)
+    assert decision.campaign.state is CampaignState.FINISHED
+    rows = decision.campaign.summary["answer"]["revisions"]
+    assert [(r["push_id"], r["runs"], r["failures"]) for r in rows] == [(1, 2, 0), (2, 3, 2)]

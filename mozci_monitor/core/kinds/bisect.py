@@ -1,4 +1,9 @@
-"""bisect: a label's failure rate on every push of a range, and where it rises."""
+"""bisect: a label's failure rate on every push of a range, and where it rises.
+
+With a failure signature (`test`, or `signature`) the rate is the signature's: a run hits
+or passes it by its test results (an orange run for another test passes it), and a run
+where the test did not run is missing data, left out of the rate.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from mozci_monitor.core.campaign import (
     CampaignDecision,
     CampaignKind,
     finish_if,
+    summary_only,
 )
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
@@ -22,7 +28,8 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.kinds._range import all_runs_judged, range_answer
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
 from mozci_monitor.core.model import Request
 from mozci_monitor.core.sheriff import change_point
 
@@ -41,6 +48,11 @@ class BisectParams(CampaignParams):
     max_revisions: int = param(count(MAX_REVISIONS, "pushes in the range"), 10)
     # Each push's missing runs are asked for with one retrigger or add-new-jobs.
     times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
+    test: str | None = test_field()
+    signature: str | None = signature_field()
+
+    def check(self) -> None:
+        check_signature(self.test, self.signature)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -49,5 +61,7 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """Ends when every push's runs are in."""
+    """Ends when every push's runs are in (judged by a signature: and judged)."""
+    if "signature" in campaign.params and not all_runs_judged(campaign, requests):
+        return summary_only(campaign, requests)
     return finish_if(campaign, requests, answer)

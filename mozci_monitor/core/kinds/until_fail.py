@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mozci_monitor.core.by_signature import (
+    JUDGED,
     describe_until_fail,
     judgements_in_order,
     signature_from_json,
@@ -28,7 +29,6 @@ from mozci_monitor.core.campaign import (
     finish_if,
     summary_only,
 )
-from mozci_monitor.core.errors import SignatureError, SubmissionError
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
     LABEL,
@@ -40,8 +40,10 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
+from mozci_monitor.core.kinds._signature import failure_signature as signature_of
 from mozci_monitor.core.model import FailureKind, Push, RemedyPolicy, Request, RequestState
-from mozci_monitor.core.signature import MAX_SIGNATURE_CHARS, FailureSignature, parse_signature
+from mozci_monitor.core.signature import FailureSignature
 
 SUMMARY = "retrigger a label in batches until a run fails (an intermittent)"
 
@@ -56,42 +58,16 @@ class UntilFailParams(CampaignParams):
     batch: int = param(count(ACTION_MAX_TIMES, "runs at a time"), 5)
     budget: int = param(count(MAX_RUNS_BUDGET, "runs at most"), 50)
     keep_pending: bool = param(Param("do not cancel open runs after a failure"), False)
-    test: str | None = param(
-        Param(
-            "judge runs by this test (its path): only its failure stops the batches",
-            min_length=1,
-            max_length=MAX_SIGNATURE_CHARS,
-            nullable=True,
-        ),
-        None,
-    )
-    signature: str | None = param(
-        Param(
-            "judge runs by a failure signature: test:PATH, crash:SIGNATURE or group:MANIFEST",
-            min_length=1,
-            max_length=MAX_SIGNATURE_CHARS + len("crash:"),
-            nullable=True,
-        ),
-        None,
-    )
+    test: str | None = test_field()
+    signature: str | None = signature_field()
 
     def check(self) -> None:
-        if self.test is not None and self.signature is not None:
-            raise SubmissionError("give --test or --signature, not both", field="signature")
-        try:
-            failure_signature(self)
-        except SignatureError as error:
-            field = "test" if self.test is not None else "signature"
-            raise SubmissionError(f"{field}: {error}", field=field) from None
+        check_signature(self.test, self.signature)
 
 
 def failure_signature(params: UntilFailParams) -> FailureSignature | None:
     """What the runs are judged by, if not by their colour."""
-    if params.test is not None:
-        return parse_signature(f"test:{params.test}")
-    if params.signature is not None:
-        return parse_signature(params.signature)
-    return None
+    return signature_of(params.test, params.signature)
 
 
 def build(
@@ -107,6 +83,7 @@ def build(
         label=params.label,
         wanted=params.budget,
         remedy=RemedyPolicy.UNTIL_FAIL if signature is None else RemedyPolicy.UNTIL_SIGNATURE,
+        judge_by_results=signature is not None,
         batch=params.batch,
         cancel_on_fail=cancel_on_fail,
         # One retrigger per batch, plus room for a rerun or two of infrastructure failures.
@@ -158,9 +135,6 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
             answer,
         )
     return CampaignState.FAILED, request.reason or request.state.value, answer
-
-
-JUDGED = "judged"  # campaign.params: the runs' judgements, by `judgement_key`
 
 
 def answer_by_signature(campaign: Campaign, request: Request) -> Answer:
