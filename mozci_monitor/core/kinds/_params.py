@@ -51,6 +51,7 @@ class Param:
     user_regex: bool = False  # items are users' regular expressions (linear-time engine only)
     option: str | None = None  # the CLI option when it is not --<name with dashes>
     nullable: bool = False  # null means "not given" (budgets that default to the settings)
+    excludes: str | None = None  # a parameter that cannot be given together with this one
 
 
 def param(spec: Param, default: Any = MISSING) -> Any:

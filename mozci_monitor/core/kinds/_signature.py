@@ -14,13 +14,17 @@ TEST = Param(
     "judge runs by this test (its path), not by the job's colour",
     min_length=1,
     max_length=MAX_SIGNATURE_CHARS,
-    nullable=True,
+    pattern=r"^[\s\S]*\S[\s\S]*$",
+    what="a test path",
+    excludes="signature",
 )
 SIGNATURE = Param(
     "judge runs by a failure signature: test:PATH, crash:SIGNATURE or group:MANIFEST",
     min_length=1,
-    max_length=MAX_SIGNATURE_CHARS + len("crash:"),
-    nullable=True,
+    max_length=MAX_SIGNATURE_CHARS + len("test:"),  # the shortest kind
+    pattern=r"^(test|crash|group):[\s\S]*\S[\s\S]*$",
+    what="test:PATH, crash:SIGNATURE or group:MANIFEST",
+    excludes="test",
 )
 
 
