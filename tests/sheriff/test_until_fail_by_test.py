@@ -151,7 +151,12 @@ async def test_until_fail_by_test_spends_its_budget_when_only_other_tests_fail(
             f" {sum(answer['other_failures'].values())} other failure(s) seen)"
         )
         # the push's own run, then 3 + 2: exactly the budget, nothing cancelled
-        retriggers = [t.input["times"] for t in sc.sim.hook_triggers if t.action == "retrigger"]
+        retriggers = [
+            request["times"]
+            for t in sc.sim.hook_triggers
+            if t.action == "retrigger-multiple"
+            for request in t.input["requests"]
+        ]
         assert retriggers == [3, 2]
         assert not [e for e in sc.acts(campaign_id) if e.action.kind.value == "cancel"]
         sc.notified_once(campaign_id)
