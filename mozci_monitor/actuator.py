@@ -363,6 +363,7 @@ class Actuator:
             depth=int(action.details.get("depth") or 1),
             times=action.times,
             retrigger=False,
+            test_path=str(action.details.get("test_path") or "") or None,
         )
 
     async def _actions_json_for(self, repo: str, revision: str, group: str) -> Any:

@@ -42,6 +42,7 @@ from mozci_monitor.core.kinds import (
 from mozci_monitor.core.kinds._signature import check_signature, failure_signature
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
+from mozci_monitor.core.signature import FailureSignature, SignatureKind
 from mozci_monitor.sources import NotFound, SourceError, analyse_revisions
 from mozci_monitor.sources.models import Push as HgPush
 from mozci_monitor.sources.models import TaskGroupMember
@@ -164,11 +165,19 @@ async def plan_backfill(
     campaign_budget: int | None = None,
     dry_run: bool = False,
     backfill_action: bool = True,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
     """Find the last push where `label` passed before `revision`, fill the pushes after it.
 
     `backfill_action=False`: fill with add-new-jobs per push instead of gecko's backfill.
+    With `test` or `signature`, every push after the last green one is judged by the
+    signature's test results: the pushes where the label ran orange keep their runs (an
+    orange for another test may have passed the signature), the others are filled, through
+    the backfill action's `testPath` when the signature names a test or a manifest.
     """
+    check_signature(test, signature)
+    judged_by = failure_signature(test, signature)
     failing = await _push(pushlog, repo, revision)
     first = max(1, failing.id - max_revisions)
     earlier = (
@@ -184,7 +193,8 @@ async def plan_backfill(
     ]
     last_good_index, to_fill = sheriff.plan_backfill(newest_first)
     campaign_id = new_campaign_id()
-    window_start = newest_first[last_good_index].push_id if last_good_index is not None else first
+    last_good_id = newest_first[last_good_index].push_id if last_good_index is not None else None
+    window_start = first if last_good_id is None else last_good_id
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
     fill_ids = {p.push_id for p in to_fill}
@@ -199,10 +209,18 @@ async def plan_backfill(
         if item.push.id < window_start:
             continue
         entry = _entry(item)
-        if item.push.id in fill_ids and item.task_group_id is not None:
+        # Judged by a signature, a push that ran the label orange is judged by its runs'
+        # test results too (the last good push and the failing one are the ends).
+        ran_orange = (
+            judged_by is not None
+            and item.result.verdict is Verdict.FAILED
+            and item.push.id not in (last_good_id, failing.id)
+        )
+        if (item.push.id in fill_ids or ran_orange) and item.task_group_id is not None:
             request = _request(campaign_id, repo, item, label, times, max_actions)
-            if via_backfill:
+            if via_backfill and item.push.id in fill_ids:
                 request = replace(request, expected_new=times)  # the backfill brings them
+            request = replace(request, judge_by_results=judged_by is not None)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
@@ -217,6 +235,7 @@ async def plan_backfill(
             "pushes": entries,
             "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
             **({"backfill_depth": depth} if via_backfill and requests else {}),
+            **_judging(judged_by),
         },
         max_actions=campaign_budget,
         dry_run=dry_run,
@@ -388,6 +407,8 @@ async def _plan_backfill(params: BackfillParams, sources: PlanSources, budgets: 
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
+        test=params.test,
+        signature=params.signature,
     )
 
 
@@ -483,6 +504,19 @@ def _request(
         remedy=RemedyPolicy.WATCH,
         max_actions=max_actions,
     )
+
+
+def _judging(signature: FailureSignature | None) -> dict[str, Any]:
+    """A campaign's parameters for judging by `signature`; `test_path` pins the backfill
+    action's runs to the test (or manifest) so every push runs the same one."""
+    if signature is None:
+        return {}
+    params: dict[str, Any] = {"signature": signature_to_json(signature)}
+    if signature.kind is SignatureKind.TEST:
+        params["test_path"] = signature.group or signature.value
+    elif signature.kind is SignatureKind.GROUP:
+        params["test_path"] = signature.value
+    return params
 
 
 def _entry(item: Analysed) -> dict[str, Any]:

@@ -21,7 +21,13 @@ from mozci_monitor.core.by_signature import (
     judgement_key,
     judgement_to_json,
 )
-from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState, progress_campaign
+from mozci_monitor.core.campaign import (
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    backfill_action,
+    progress_campaign,
+)
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.errorsummary import parse_errorsummary
 from mozci_monitor.core.kinds import Budgets, UntilFailParams, until_fail
@@ -409,3 +415,24 @@ def test_bisect_by_signature_counts_hits_and_passes_and_leaves_out_runs_without_
     assert decision.campaign.state is CampaignState.FINISHED
     rows = decision.campaign.summary["answer"]["revisions"]
     assert [(r["push_id"], r["runs"], r["failures"]) for r in rows] == [(1, 2, 0), (2, 3, 2)]
+
+
+# -- backfill by signature: the backfill action carries the test path, and only the pushes
+# it fills wait for it ---------------------------------------------------------------------
+
+
+def test_the_backfill_action_serves_the_pushes_it_fills_with_the_test_path() -> None:
+    campaign = Campaign(
+        "c-test",
+        CampaignKind.BACKFILL,
+        PUSH,
+        label=LABEL,
+        params={"times": 1, "backfill_depth": 4, "test_path": TEST},
+    )
+    filled = replace(request(wanted=1, expected_new=1), request_id="c-test-p3")
+    ran = replace(request(wanted=1, task_ids=(TASK_A,)), request_id="c-test-p2")
+    action = backfill_action(campaign, [ran, filled])
+    assert action is not None
+    assert action.details == {"depth": 4, "requests": "c-test-p3", "test_path": TEST}
+    # without a push to fill, no backfill at all
+    assert backfill_action(campaign, [ran]) is None

@@ -12,6 +12,7 @@ from mozci_monitor.core.campaign import (
     CampaignDecision,
     CampaignKind,
     finish_if,
+    summary_only,
 )
 from mozci_monitor.core.kinds._params import (
     BACKFILL_MAX_DEPTH,
@@ -21,7 +22,8 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.kinds._range import range_answer
+from mozci_monitor.core.kinds._range import all_runs_judged, range_answer
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
 from mozci_monitor.core.model import Request
 from mozci_monitor.core.sheriff import backfill_answer
 
@@ -36,6 +38,11 @@ class BackfillParams(CampaignParams):
     # The in-tree backfill action reaches at most 25 pushes back, 10 runs on each.
     max_revisions: int = param(count(BACKFILL_MAX_DEPTH, "pushes to look back at"), 20)
     times: int = param(count(BACKFILL_MAX_TIMES, "runs per push"), 1)
+    test: str | None = test_field()
+    signature: str | None = signature_field()
+
+    def check(self) -> None:
+        check_signature(self.test, self.signature)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -44,5 +51,7 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """Ends when every push's runs are in."""
+    """Ends when every push's runs are in (judged by a signature: and judged)."""
+    if "signature" in campaign.params and not all_runs_judged(campaign, requests):
+        return summary_only(campaign, requests)
     return finish_if(campaign, requests, answer)
