@@ -29,6 +29,7 @@ from mozci_monitor.core.action_routes import (
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.errors import ActionFailed
+from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.links import Links
 from mozci_monitor.core.model import Push
 from mozci_monitor.core.provenance import project_of_decision_task
@@ -52,6 +53,7 @@ from mozci_monitor.ports.sources import (
     Render,
     SourceError,
     SourceUnavailable,
+    TaskResults,
     TransientError,
 )
 from mozci_monitor.ports.store import OutboxEntry, OutboxStore
@@ -64,6 +66,11 @@ T = TypeVar("T")
 
 
 InStore = Callable[..., Awaitable[Any]]
+# A task's test results (its errorsummary artifacts), None when it published none.
+ResultsSource = Callable[[str], Awaitable[TaskResults | None]]
+# Keeps a run's results (source and plain-data summary; None: the run has none) and
+# judges the run: the engine's `apply_results`, committed before the action is done.
+OnResults = Callable[[Action, tuple[str, dict[str, Any]] | None], Awaitable[None]]
 
 
 class _Permanent(ActionFailed):
@@ -99,7 +106,11 @@ class Actuator:
         on_result: Callable[[str, str], None] | None = None,
         observer: Observer | None = None,
         on_action_task: Callable[[Action, str, str], Awaitable[None]] | None = None,
+        results: ResultsSource | None = None,
+        on_results: OnResults | None = None,
     ) -> None:
+        self._results = results
+        self._on_results = on_results
         self._in_store = in_store
         self._observe = guarded(observer)
         # (action, action task id, route): the request follows the task the hook created
@@ -263,6 +274,8 @@ class Actuator:
     async def _perform(self, action: Action) -> str:
         if action.kind is ActionKind.NOTIFY:
             return await self._notify(action)
+        if action.kind is ActionKind.FETCH_RESULTS:
+            return await self._fetch_results(action)  # a read: dry runs need it too
         if self._settings.dry_run or await self._campaign_is_dry_run(action):
             what = _describe_action(action)
             log.info("dry run: would perform", key=action.key, action=what, why=action.why)
@@ -299,6 +312,16 @@ class Actuator:
                 f"repo {push.repo!r} is not the push's: its decision task {group} belongs"
                 f" to {project!r}"
             )
+
+    async def _fetch_results(self, action: Action) -> str:
+        assert action.task_id is not None
+        found = None if self._results is None else await self._results(action.task_id)
+        kept = None if found is None else (found.source, summary_to_json(found.summary))
+        if self._on_results is not None:
+            await self._on_results(action, kept)
+        if found is None:
+            return f"no test results for {action.task_id}: judged as not run"
+        return f"test results of {action.task_id} from {', '.join(found.artifacts) or found.source}"
 
     async def _campaign_is_dry_run(self, action: Action) -> bool:
         if action.campaign_id is None:
@@ -359,6 +382,7 @@ class Actuator:
             depth=int(action.details.get("depth") or 1),
             times=action.times,
             retrigger=False,
+            test_path=str(action.details.get("test_path") or "") or None,
         )
 
     async def _actions_json_for(self, repo: str, revision: str, group: str) -> Any:

@@ -32,7 +32,7 @@ from mozci_monitor.actuator import Actuator
 from mozci_monitor.api.backend import HealthView
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
-from mozci_monitor.core.actions import Action
+from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
@@ -690,6 +690,13 @@ class Daemon:
             status=status,
         )
 
+    async def results_read(
+        self, action: Action, results: tuple[str, dict[str, Any]] | None
+    ) -> None:
+        """A run's test results were fetched (None: it has none): keep and judge them."""
+        outcome = await self.in_store(self.engine.apply_results, action, results, self._now())
+        await self.after_commit(outcome)
+
     async def action_task_created(self, action: Action, task_id: str, route: str) -> None:
         outcome = await self.in_store(
             self.engine.action_task_created, action, task_id, route, self._now()
@@ -697,6 +704,11 @@ class Daemon:
         await self.after_commit(outcome)
 
     async def action_abandoned(self, action: Action, error: str) -> None:
+        if action.kind is ActionKind.FETCH_RESULTS:
+            # Results that cannot be read are missing data for that run, not the end of
+            # the request: the run is judged as not having run the test.
+            await self.results_read(action, None)
+            return
         outcome = await self.in_store(self.engine.action_failed, action, error, self._now())
         await self.after_commit(outcome)
 

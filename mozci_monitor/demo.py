@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from mozci_monitor.observe import (
     RequestChanged,
 )
 from mozci_monitor.shutdown import stop_within
+from mozci_monitor.sim.testrun import JobTestModel, PlantedTestRegression, manifests_for
 
 log = structlog.get_logger("mozci_monitor.demo")
 
@@ -61,8 +62,13 @@ REGRESSION_PUSH = 4
 BISECT_LABEL = "test-macosx1015-64/opt-xpcshell-1"  # fails 60% of the time from INTERMITTENT_PUSH
 INTERMITTENT_PUSH = 5
 INTERMITTENT_RATE = 0.6
-UNTIL_FAIL_LABEL = "test-linux1804-64/debug-mochitest-plain-1"  # an intermittent at 25%
+# Its jobs run tests: unrelated flaky tests make it orange UNTIL_FAIL_RATE of the time, and
+# one test, PLANTED_TEST, fails PLANTED_TEST_RATE of the time on every push.
+UNTIL_FAIL_LABEL = "test-linux1804-64/debug-mochitest-plain-1"
 UNTIL_FAIL_RATE = 0.25
+PLANTED_TEST_RATE = 0.1
+JOB_TESTS = JobTestModel(labels=(UNTIL_FAIL_LABEL,), background_orange=UNTIL_FAIL_RATE)
+PLANTED_TEST = manifests_for(JOB_TESTS, UNTIL_FAIL_LABEL)[1].tests[2]
 RESERVED = (BACKFILL_LABEL, BISECT_LABEL, UNTIL_FAIL_LABEL)
 
 
@@ -182,6 +188,16 @@ async def plan_sheriff_scenarios(
     )
     worse = pushes[INTERMITTENT_PUSH]
     until_fail = planner.plan_until_fail(live, label=UNTIL_FAIL_LABEL, batch=5, budget=40)
+    # The same label judged by the planted test, on the push before (its own runs).
+    before = history[-1]
+    by_test = planner.plan_until_fail(
+        Push(repo, before.revision, before.task_group_id),
+        label=UNTIL_FAIL_LABEL,
+        batch=5,
+        budget=60,
+        test=PLANTED_TEST,
+    )
+    orange = 1 - (1 - UNTIL_FAIL_RATE) * (1 - PLANTED_TEST_RATE)
     fill = planner.plan_fill(live, include=["xpcshell"], exclude=list(fill_exclude))
     return [
         Scenario(
@@ -201,7 +217,15 @@ async def plan_sheriff_scenarios(
             f"retrigger {UNTIL_FAIL_LABEL} until it fails",
             until_fail.campaign,
             until_fail.requests,
-            expected=f"an intermittent failing {UNTIL_FAIL_RATE:.0%} of the time",
+            expected=f"the job orange {orange:.0%} of the time (unrelated flaky tests"
+            f" {UNTIL_FAIL_RATE:.0%}, {PLANTED_TEST} {PLANTED_TEST_RATE:.0%})",
+        ),
+        Scenario(
+            f"retrigger {UNTIL_FAIL_LABEL} until {PLANTED_TEST} fails",
+            by_test.campaign,
+            by_test.requests,
+            expected=f"{PLANTED_TEST} failing {PLANTED_TEST_RATE:.0%} of the runs, under"
+            f" unrelated oranges {UNTIL_FAIL_RATE:.0%} of the time",
         ),
         Scenario("fill the push's missing xpcshell jobs", fill.campaign, fill.requests),
     ]
@@ -292,7 +316,12 @@ async def run_demo(args: argparse.Namespace) -> int:
                 Regression(BACKFILL_LABEL, REGRESSION_PUSH),
                 Regression(BISECT_LABEL, INTERMITTENT_PUSH, rate=INTERMITTENT_RATE),
             ),
-            label_failure_rates={UNTIL_FAIL_LABEL: UNTIL_FAIL_RATE},
+            tests=replace(
+                JOB_TESTS,
+                regressions=(
+                    PlantedTestRegression(UNTIL_FAIL_LABEL, PLANTED_TEST, 0, PLANTED_TEST_RATE),
+                ),
+            ),
         )
     )
     # Plant the scenarios on the first push still to arrive, before the clock starts, so
@@ -451,8 +480,13 @@ def _print_summary(
         for request in campaign["requests"]:
             state = request["state"] + (f"/{request['failure']}" if request["failure"] else "")
             print(f"      request {request['label']}: {state}, {request['tasks']} task(s)")
+        reads = [a for a in campaign["actions"] if a["kind"] == "fetch-results"]
         for action in campaign["actions"]:
-            print(f"      action {action['kind']} ({action['why']}): {action['state']}")
+            if action["kind"] != "fetch-results":
+                print(f"      action {action['kind']} ({action['why']}): {action['state']}")
+        if reads:
+            done = sum(1 for a in reads if a["state"] == "done")
+            print(f"      test results read: {done} of {len(reads)} runs")
         print(f"      notifications sent: {campaign['notifications']}")
     print(
         f"  simulator saw hook triggers {summary['simulator']['hook_triggers']}"

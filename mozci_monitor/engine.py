@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mozci_monitor.core.action_tasks import (
     DEFAULT_BOUNDS,
@@ -20,7 +21,16 @@ from mozci_monitor.core.action_tasks import (
     check_bounds,
     remedy_failed,
 )
-from mozci_monitor.core.actions import Action, ActionKind, Allowance
+from mozci_monitor.core.actions import BUDGETED_KINDS, Action, ActionKind, Allowance
+from mozci_monitor.core.by_signature import (
+    JUDGED,
+    judge_run,
+    judgement_key,
+    judgement_to_json,
+    judgements_in_order,
+    signature_from_json,
+    until_fail_progress,
+)
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignDecision,
@@ -29,6 +39,7 @@ from mozci_monitor.core.campaign import (
     fail_campaign,
     progress_campaign,
 )
+from mozci_monitor.core.errorsummary import summary_from_json
 from mozci_monitor.core.machine import (
     Change,
     Decision,
@@ -39,12 +50,14 @@ from mozci_monitor.core.machine import (
     decide,
     matches,
     observe,
+    signature_hit,
 )
 from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
     ActionTask,
     FailureKind,
+    RemedyPolicy,
     Request,
     RequestState,
     TaskEvent,
@@ -52,7 +65,8 @@ from mozci_monitor.core.model import (
     TimelineEntry,
 )
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
-from mozci_monitor.ports.store import EngineStore
+from mozci_monitor.patterns import re2_search
+from mozci_monitor.ports.store import EngineStore, TaskResultsStore
 
 # Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
 MAX_GROWTH_ROUNDS = 50
@@ -104,8 +118,11 @@ class Engine:
         repo_day_budget: int | None = None,
         bounds: Bounds = DEFAULT_BOUNDS,
         root_url: str = "",
+        results: TaskResultsStore | None = None,
     ) -> None:
         self._store = store
+        # Where runs' test results are kept (the same database as `store`, in practice).
+        self._results = results
         self._repo_day_budget = repo_day_budget
         self._bounds = bounds
         self._root_url = root_url.rstrip("/")  # for links to action tasks' logs
@@ -146,7 +163,7 @@ class Engine:
 
     def _add_action(self, action: Action, at: str) -> bool:
         added = self._store.add_action(action, at)
-        if added and action.push is not None and action.kind.value != "notify":
+        if added and action.push is not None and action.kind in BUDGETED_KINDS:
             key = (action.push.repo, at[:10])
             if key in self._used:
                 self._used[key] += 1
@@ -359,6 +376,58 @@ class Engine:
             self._progress_campaigns(outcome, at)
         return outcome
 
+    def apply_results(
+        self,
+        action: Action,
+        results: tuple[str, dict[str, Any]] | None,
+        at: str,
+    ) -> BatchOutcome:
+        """A run's test results were read (`results`: source and plain-data summary, None
+        when the run has none): keep them, judge the run by its campaign's signature, and
+        end the batches on a hit. Idempotent: the first results kept win, and a run is
+        judged once."""
+        outcome = BatchOutcome()
+        run_id = int(action.details.get("run") or 0)
+        store = self._results
+        if action.task_id is None or action.request_id is None or store is None:
+            return outcome
+        with self._unit():
+            if results is not None:
+                store.put_task_results(action.task_id, run_id, results[0], results[1], at)
+            kept = store.task_results(action.task_id, run_id)
+            request = self._store.get_request(action.request_id)
+            campaign = (
+                self._store.get_campaign(request.campaign_id)
+                if request is not None and request.campaign_id
+                else None
+            )
+            if request is None or campaign is None or "signature" not in campaign.params:
+                return outcome
+            if campaign.is_final:
+                return outcome  # its answer was given on the runs judged until then
+            judged = dict(campaign.params.get(JUDGED) or {})
+            key = judgement_key(action.task_id, run_id)
+            if key not in judged:
+                judgement = judge_run(
+                    signature_from_json(campaign.params["signature"]),
+                    None if kept is None else summary_from_json(kept[1]),
+                    task_id=action.task_id,
+                    run_id=run_id,
+                    orange=bool(action.details.get("orange")),
+                    match=re2_search,
+                )
+                judged[key] = judgement_to_json(judgement)
+                campaign = replace(campaign, params={**campaign.params, JUDGED: judged})
+                self._store.save_campaign(campaign, at)
+            if request.remedy is RemedyPolicy.UNTIL_SIGNATURE:
+                found = until_fail_progress(judgements_in_order(judged, request.task_ids))
+                if found.hit is not None:
+                    tasks = self._get_tasks(list(request.task_ids))
+                    decision = signature_hit(request, tasks, found.hit.task_id, found.runs)
+                    self._record(request, decision, at, outcome)
+            self._progress_campaigns(outcome, at, force={campaign.campaign_id})
+        return outcome
+
     def cancel_campaign(self, campaign_id: str, reason: str, at: str) -> Campaign | None:
         return self._end_campaign(campaign_id, reason, at, cancel_campaign, BatchOutcome())
 
@@ -483,7 +552,7 @@ class Engine:
         if not self._add_action(action, at):
             return  # the same intent was queued before: once is enough
         outcome.actions += 1
-        if action.campaign_id is None or action.kind.value == "notify":
+        if action.campaign_id is None or action.kind not in BUDGETED_KINDS:
             return
         campaign = self._store.get_campaign(action.campaign_id)
         if campaign is not None:

@@ -16,6 +16,7 @@ import structlog
 
 from mozci_monitor.core import sheriff
 from mozci_monitor.core.backout import backouts_in
+from mozci_monitor.core.by_signature import signature_to_json
 from mozci_monitor.core.campaign import (
     BACKFILL_MAX_DEPTH,
     BACKFILL_MAX_TIMES,
@@ -39,9 +40,11 @@ from mozci_monitor.core.kinds import (
     until_fail,
     watch,
 )
+from mozci_monitor.core.kinds._signature import check_signature, failure_signature
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
+from mozci_monitor.core.signature import FailureSignature, SignatureKind
 from mozci_monitor.ports.sources import (
     HgPush,
     NotFound,
@@ -159,6 +162,8 @@ async def plan_backfill(
     dry_run: bool = False,
     backfill_action: bool = True,
     strategy: str = Strategy.SWEEP.value,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
     """Find the last push where `label` passed before `revision`, fill the pushes after it.
 
@@ -166,7 +171,13 @@ async def plan_backfill(
     `strategy="search"` (a submission's default; callers in code say which they want):
     no request yet, the campaign samples the pushes after the last good one found here
     (or the whole window) itself (core/kinds/_search.py).
+    With `test` or `signature`, every push after the last green one is judged by the
+    signature's test results: the pushes where the label ran orange keep their runs (an
+    orange for another test may have passed the signature), the others are filled, through
+    the backfill action's `testPath` when the signature names a test or a manifest.
     """
+    check_signature(test, signature)
+    judged_by = failure_signature(test, signature)
     failing = await _push(pushlog, repo, revision)
     first = max(1, failing.id - max_revisions)
     earlier = (
@@ -182,7 +193,8 @@ async def plan_backfill(
     ]
     last_good_index, to_fill = sheriff.plan_backfill(newest_first)
     campaign_id = new_campaign_id()
-    window_start = newest_first[last_good_index].push_id if last_good_index is not None else first
+    last_good_id = newest_first[last_good_index].push_id if last_good_index is not None else None
+    window_start = first if last_good_id is None else last_good_id
     if strategy == Strategy.SEARCH:
         return _search_backfill(
             campaign_id,
@@ -195,6 +207,7 @@ async def plan_backfill(
             max_actions=max_actions,
             campaign_budget=campaign_budget,
             dry_run=dry_run,
+            judging=_judging(judged_by),
         )
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
@@ -210,10 +223,18 @@ async def plan_backfill(
         if item.push.id < window_start:
             continue
         entry = _entry(item)
-        if item.push.id in fill_ids and item.task_group_id is not None:
+        # Judged by a signature, a push that ran the label orange is judged by its runs'
+        # test results too (the last good push and the failing one are the ends).
+        ran_orange = (
+            judged_by is not None
+            and item.result.verdict is Verdict.FAILED
+            and item.push.id not in (last_good_id, failing.id)
+        )
+        if (item.push.id in fill_ids or ran_orange) and item.task_group_id is not None:
             request = _request(campaign_id, repo, item, label, times, max_actions)
-            if via_backfill:
+            if via_backfill and item.push.id in fill_ids:
                 request = replace(request, expected_new=times)  # the backfill brings them
+            request = replace(request, judge_by_results=judged_by is not None)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
@@ -228,6 +249,7 @@ async def plan_backfill(
             "pushes": entries,
             "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
             **({"backfill_depth": depth} if via_backfill and requests else {}),
+            **_judging(judged_by),
         },
         max_actions=campaign_budget,
         dry_run=dry_run,
@@ -256,6 +278,7 @@ def _search_backfill(
     max_actions: int,
     campaign_budget: int | None,
     dry_run: bool,
+    judging: Mapping[str, Any],
 ) -> Plan:
     window = [a for a in analysed if a.push.id >= window_start]
     failing_group = next(a.task_group_id for a in window if a.push.id == failing.id)
@@ -274,6 +297,7 @@ def _search_backfill(
             # One run per push is what a fill asks; a search needs a few where it samples,
             # at most what mozci's backfill spends (5 per push).
             "search": {"budget": max(times, SEARCH_BACKFILL_TIMES) * len(window)},
+            **judging,
         },
         max_actions=campaign_budget,
         dry_run=dry_run,
@@ -296,10 +320,15 @@ async def plan_bisect(
     max_actions: int = 3,
     campaign_budget: int | None = None,
     dry_run: bool = False,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
     """T runs of `label` on every push of a range (existing runs count), to compare rates;
     or, with `strategy="search"` (a submission's default), no request yet: the campaign
-    asks for each batch itself (core/kinds/_search.py), starting from the runs found here."""
+    asks for each batch itself (core/kinds/_search.py), starting from the runs found here.
+    With `test` or `signature`: the rates of that signature, judged by test results."""
+    check_signature(test, signature)
+    judged_by = failure_signature(test, signature)
     last = await _push(pushlog, repo, revision)
     if first_revision:
         first_id = (await _push(pushlog, repo, first_revision)).id
@@ -319,13 +348,19 @@ async def plan_bisect(
         entry = _entry(item) if sweep else _with_history(_entry(item), item)
         if item.task_group_id is not None and sweep:
             request = _request(campaign_id, repo, item, label, times, max_actions)
+            request = replace(request, judge_by_results=judged_by is not None)
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
     if not any(item.task_group_id for item in analysed):
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)
-    params: dict[str, Any] = {"times": times, "pushes": entries, "strategy": strategy}
+    params: dict[str, Any] = {
+        "times": times,
+        "pushes": entries,
+        "strategy": strategy,
+        **_judging(judged_by),
+    }
     if strategy == Strategy.SEARCH:
         params["max_actions"] = max_actions
     campaign = Campaign(
@@ -349,8 +384,11 @@ def plan_until_fail(
     cancel_on_fail: bool = True,
     campaign_budget: int | None = None,
     dry_run: bool = False,
+    test: str | None = None,
+    signature: str | None = None,
 ) -> Plan:
-    """Retrigger `label` in batches of `batch` until a run fails or `budget` runs ran."""
+    """Retrigger `label` in batches of `batch` until a run fails or `budget` runs ran
+    (with `test` or `signature`: until a run's test results hit it)."""
     params = UntilFailParams(
         repo=push.repo,
         revision=push.revision,
@@ -361,7 +399,10 @@ def plan_until_fail(
         keep_pending=not cancel_on_fail,
         campaign_budget=campaign_budget,
         dry_run=dry_run,
+        test=test,
+        signature=signature,
     )
+    params.check()
     campaign, requests = until_fail.build(
         params, push, new_campaign_id(), Budgets(per_request=0, per_campaign=campaign_budget)
     )
@@ -432,6 +473,8 @@ async def _plan_backfill(params: BackfillParams, sources: PlanSources, budgets: 
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
         strategy=params.strategy,
+        test=params.test,
+        signature=params.signature,
     )
 
 
@@ -449,6 +492,8 @@ async def _plan_bisect(params: BisectParams, sources: PlanSources, budgets: Budg
         max_actions=budgets.per_request,
         campaign_budget=budgets.per_campaign,
         dry_run=params.dry_run,
+        test=params.test,
+        signature=params.signature,
     )
 
 
@@ -526,6 +571,19 @@ def _request(
         remedy=RemedyPolicy.WATCH,
         max_actions=max_actions,
     )
+
+
+def _judging(signature: FailureSignature | None) -> dict[str, Any]:
+    """A campaign's parameters for judging by `signature`; `test_path` pins the backfill
+    action's runs to the test (or manifest) so every push runs the same one."""
+    if signature is None:
+        return {}
+    params: dict[str, Any] = {"signature": signature_to_json(signature)}
+    if signature.kind is SignatureKind.TEST:
+        params["test_path"] = signature.group or signature.value
+    elif signature.kind is SignatureKind.GROUP:
+        params["test_path"] = signature.value
+    return params
 
 
 def _entry(item: Analysed) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import downstream, fill
 from mozci_monitor.core.kinds._expansion import Expansion
 from mozci_monitor.core.model import (
-    RemedyPolicy,
+    ACTING_POLICIES,
     Request,
     TaskEvent,
     TaskEventKind,
@@ -131,7 +131,7 @@ class Reconciler:
         dependency, or (expired, every dependency completed) retriggered."""
         by_id = {member.task_id: member for member in members}
         for request in await self._in_store(self._open_requests, group):
-            if request.remedy is RemedyPolicy.RECORD:
+            if request.remedy not in ACTING_POLICIES:
                 continue
             for task_id in request.task_ids:
                 member = by_id.get(task_id)
@@ -155,7 +155,7 @@ class Reconciler:
         requests = [
             r
             for r in await self._in_store(self._open_requests, group)
-            if r.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
+            if r.remedy in ACTING_POLICIES
             and len(set(r.task_ids) - set(r.replaced)) + r.expected_new < r.wanted
         ]
         if not requests:

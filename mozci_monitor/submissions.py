@@ -64,6 +64,7 @@ def parse_submission(document: object) -> AnyParams:
         if param.user_regex:
             for pattern in getattr(params, name):
                 compile_user_pattern(pattern, name)
+    params.check()
     return params
 
 
@@ -82,9 +83,14 @@ def schema_components() -> dict[str, Any]:
         schema.pop("title", None)
         schema["description"] = spec.summary
         schema["properties"]["kind"] = {"type": "string", "enum": [kind.value]}
+        exclusive: list[dict[str, Any]] = []
         for name, param in spec.param_fields():
             if param.user_regex:
                 schema["properties"][name]["items"]["format"] = "regex"
+            if param.excludes is not None and name < param.excludes:
+                exclusive.append({"required": [name, param.excludes]})
+        if exclusive:
+            schema["not"] = {"anyOf": exclusive}
     schemas["Submission"] = {
         "description": (
             "A campaign to start; `kind` says which. A daemon that cannot start a kind"

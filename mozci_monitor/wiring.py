@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
-from mozci_monitor.actuator import Actuator, ActuatorSettings
+from mozci_monitor.actuator import Actuator, ActuatorSettings, ResultsSource
 from mozci_monitor.api import ApiOptions, ApiServer
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.api_backend import DaemonApiBackend
@@ -47,6 +47,7 @@ from mozci_monitor.sources import render_choice
 from mozci_monitor.sources.clients import SourceSettings, create_clients
 from mozci_monitor.sources.jsonhttp import create_session
 from mozci_monitor.sources.politeness import Policy
+from mozci_monitor.sources.task_results import TaskResults, errorsummary_of_task
 from mozci_monitor.sources.taskcluster import credentials_from_environment
 from mozci_monitor.store.sqlite import SqliteStore
 
@@ -91,6 +92,7 @@ class Services:
     render: Render
     sinks: Sequence[Sink] = ()
     pushlog: Pushlog | None = None  # for planning campaigns over push ranges
+    results: ResultsSource | None = None  # runs' test results, for campaigns judged by them
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -192,6 +194,7 @@ def build_engine(settings: Settings, store: DaemonStore) -> Engine:
             open_seconds=settings.actions.request_timeout,
         ),
         root_url=settings.sources.taskcluster_root_url,
+        results=store,
     )
 
 
@@ -234,11 +237,17 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
         await close_sinks(sinks)
         await session.close()
 
+    taskcluster = clients.taskcluster
+
+    async def results(task_id: str) -> TaskResults | None:
+        return await errorsummary_of_task(taskcluster, task_id)
+
     return Services(
-        taskcluster=clients.taskcluster,
+        taskcluster=taskcluster,
         render=render_choice,
         sinks=sinks,
         pushlog=clients.hgmo,
+        results=results,
         closers=[close],
     )
 
@@ -325,6 +334,8 @@ def build(
                 on_result=daemon.metrics.action_done,
                 observer=observer,
                 on_action_task=daemon.action_task_created,
+                results=services.results,
+                on_results=daemon.results_read,
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,

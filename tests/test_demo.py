@@ -14,7 +14,7 @@ import structlog
 from broker import RabbitMQ, unique_queue_name
 
 from mozci_monitor.cli import main
-from mozci_monitor.demo import Timeline
+from mozci_monitor.demo import PLANTED_TEST, Timeline
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -77,6 +77,15 @@ def _check_summary(out: str) -> dict[str, Any]:
     assert done == EXPECTED
     downstream = next(c for c in campaigns if c["kind"] == "downstream")
     assert len(downstream["requests"]) > 1  # the build and the tests it brought back
+    # until-fail judged by the planted test: its answer names the test and counts the runs
+    (by_test,) = [
+        c for c in campaigns if c["kind"] == "until-fail" and "signature" in (c["answer"] or {})
+    ]
+    answer = by_test["answer"]
+    assert answer["signature"] == f"test:{PLANTED_TEST}"
+    assert answer["runs"] == answer["passes"] + answer["missing"] + (answer["hit"] is not None)
+    reads = [a for a in by_test["actions"] if a["kind"] == "fetch-results"]
+    assert len(reads) >= answer["runs"]
     return document
 
 

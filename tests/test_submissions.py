@@ -104,3 +104,50 @@ def test_range_kinds_search_by_default_and_accept_only_search_or_sweep(kind: str
     assert parse_submission({**base, "strategy": "sweep"}).strategy == "sweep"  # type: ignore[union-attr]
     with pytest.raises(SubmissionError, match="strategy: must be search or sweep"):
         parse_submission({**base, "strategy": "bisect"})
+
+
+SIGNED = {
+    "kind": "until-fail",
+    "repo": "autoland",
+    "revision": "a" * 40,
+    "label": "test-linux1804-64/opt-mochitest-plain-1",
+}
+
+
+@pytest.mark.parametrize("kind", ["until-fail", "bisect"])
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"test": "dom/a.html", "signature": "test:dom/a.html"}, "signature"),
+        ({"signature": "dom/a.html"}, "signature"),  # the kind is required
+        ({"signature": "test: "}, "signature"),
+        ({"test": "  "}, "test"),
+        ({"test": None}, "test"),
+    ],
+)
+def test_signature_options_refused_naming_the_field(
+    kind: str, extra: dict[str, object], field: str
+) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        parse_submission({**SIGNED, "kind": kind, **extra})
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("extra", "test", "signature"),
+    [
+        ({"test": "dom/a.html"}, "dom/a.html", None),
+        ({"signature": "crash:mozalloc_abort"}, None, "crash:mozalloc_abort"),
+        ({}, None, None),
+    ],
+)
+def test_signature_options_accepted(
+    extra: dict[str, object], test: str | None, signature: str | None
+) -> None:
+    params = parse_submission({**SIGNED, **extra})
+    assert (params.test, params.signature) == (test, signature)
+
+
+def test_the_openapi_schema_refuses_test_and_signature_together() -> None:
+    schema = schema_components()["UntilFailSubmission"]
+    assert schema["not"] == {"anyOf": [{"required": ["signature", "test"]}]}

@@ -20,6 +20,14 @@ class ActionKind(StrEnum):
     CANCEL = "cancel"  # queue.cancelTask
     BACKFILL = "backfill"  # in-tree action: a task's label on the pushes before its own
     NOTIFY = "notify"
+    # Read a finished run's test results (errorsummary, else Treeherder's failure lines)
+    # into the store: a read, so neither a budget's action nor affected by a dry run.
+    FETCH_RESULTS = "fetch-results"
+
+
+# Kinds that act on Firefox CI, and so count against the action budgets: all but the
+# notification and the reads.
+BUDGETED_KINDS = frozenset(ActionKind) - {ActionKind.NOTIFY, ActionKind.FETCH_RESULTS}
 
 
 # The queue resolved these as exceptions; a rerun is worth trying.
@@ -91,6 +99,24 @@ def remedy_for(request: Request, record: TaskRecord) -> Remedy | None:
     if record.phase is Phase.ORANGE and request.require_green:
         return Remedy(ActionKind.RETRIGGER, "orange, green runs required", False, False)
     return None
+
+
+def fetch_results_action(request: Request, record: TaskRecord) -> Action | None:
+    """Read the test results of the record's finished run, once per run (the key is the
+    run's, so requests sharing the task share the fetch)."""
+    last = record.status.last_run
+    if last is None or record.phase not in (Phase.COMPLETED, Phase.ORANGE):
+        return None
+    return Action(
+        key=f"results:{record.task_id}:{last.run_id}",
+        kind=ActionKind.FETCH_RESULTS,
+        push=request.push,
+        request_id=request.request_id,
+        campaign_id=request.campaign_id,
+        task_id=record.task_id,
+        why=f"judge run {last.run_id} by its test results",
+        details={"run": last.run_id, "orange": int(record.phase is Phase.ORANGE)},
+    )
 
 
 def action_key(request: Request) -> str:

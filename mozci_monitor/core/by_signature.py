@@ -21,9 +21,12 @@ from mozci_monitor.core.errorsummary import ErrorSummary
 from mozci_monitor.core.sheriff import PushResult, Verdict
 from mozci_monitor.core.signature import (
     ConfirmAnswer,
+    FailureSignature,
+    PatternMatch,
     SignatureKind,
     SignatureVerdict,
     confirm_answer,
+    judge,
     signatures_of,
 )
 
@@ -219,3 +222,90 @@ def describe_until_fail(progress: UntilFailProgress) -> dict[str, Any]:
         "missing": progress.missing,
         "other_failures": dict(sorted(progress.other_failures.items())),
     }
+
+
+# -- judging runs, and keeping the judgements as plain data ---------------------------------
+
+# Where a campaign judged by a signature keeps its runs' judgements (campaign.params), by
+# `judgement_key`: plain data, so the kinds' answers stay functions of campaign and requests.
+JUDGED = "judged"
+
+# Other failures kept per run: enough to count the usual suspects, bounded whatever a log holds.
+MAX_OTHER_FAILURES_PER_RUN = 20
+
+
+def judge_run(
+    signature: FailureSignature,
+    summary: ErrorSummary | None,
+    *,
+    task_id: str,
+    run_id: int,
+    orange: bool,
+    match: PatternMatch,
+) -> RunJudgement:
+    """One finished run judged by `signature` (its parsed results; None when it has none),
+    with the other failures it shows (known intermittents are not failures)."""
+    others: tuple[str, ...] = ()
+    if summary is not None:
+        others = tuple(
+            found.describe()
+            for found in signatures_of(summary)
+            if (found.kind, found.value) != (signature.kind, signature.value)
+        )[:MAX_OTHER_FAILURES_PER_RUN]
+    verdict = judge(signature, summary, match=match)
+    return RunJudgement(task_id, run_id, verdict, orange=orange, other_failures=others)
+
+
+def judgement_to_json(judgement: RunJudgement) -> dict[str, Any]:
+    return {
+        "task_id": judgement.task_id,
+        "run_id": judgement.run_id,
+        "verdict": judgement.verdict.value,
+        "orange": judgement.orange,
+        "others": list(judgement.other_failures),
+    }
+
+
+def judgement_from_json(data: Mapping[str, Any]) -> RunJudgement:
+    return RunJudgement(
+        task_id=str(data["task_id"]),
+        run_id=int(data["run_id"]),
+        verdict=SignatureVerdict(data["verdict"]),
+        orange=bool(data.get("orange")),
+        other_failures=tuple(str(other) for other in data.get("others") or ()),
+    )
+
+
+def judgement_key(task_id: str, run_id: int) -> str:
+    return f"{task_id}/{run_id}"
+
+
+def signature_to_json(signature: FailureSignature) -> dict[str, Any]:
+    return {
+        "kind": signature.kind.value,
+        "value": signature.value,
+        "group": signature.group,
+        "subtest": signature.subtest_pattern,
+        "message": signature.message_pattern,
+    }
+
+
+def signature_from_json(data: Mapping[str, Any]) -> FailureSignature:
+    return FailureSignature(
+        kind=SignatureKind(data["kind"]),
+        value=str(data["value"]),
+        group=data.get("group"),
+        subtest_pattern=data.get("subtest"),
+        message_pattern=data.get("message"),
+    )
+
+
+def judgements_in_order(
+    judged: Mapping[str, Mapping[str, Any]], task_ids: Sequence[str]
+) -> list[RunJudgement]:
+    """The stored judgements of these tasks, in the order the tasks joined the request
+    (the same order whichever run's results came back first)."""
+    position = {task_id: index for index, task_id in enumerate(task_ids)}
+    found = [judgement_from_json(data) for data in judged.values()]
+    found = [judgement for judgement in found if judgement.task_id in position]
+    return sorted(found, key=lambda j: (position[j.task_id], j.run_id))

@@ -205,8 +205,12 @@ def backfill_action(campaign: Campaign, requests: Sequence[Request]) -> Action |
     it; each of those pushes has a request expecting the runs.
     """
     depth = campaign.params.get("backfill_depth")
+    # The pushes it fills expect its runs; the others (judged by a signature, a push that
+    # ran the label already) keep their own.
+    requests = [r for r in requests if r.expected_new]
     if campaign.kind is not CampaignKind.BACKFILL or not depth or not requests:
         return None
+    test_path = campaign.params.get("test_path")
     return Action(
         key=f"campaign:{campaign.campaign_id}:backfill",
         kind=ActionKind.BACKFILL,
@@ -215,7 +219,11 @@ def backfill_action(campaign: Campaign, requests: Sequence[Request]) -> Action |
         labels=(campaign.label or "",),
         times=int(campaign.params.get("times", 1)),
         why=f"backfill {campaign.label} on the {depth} pushes before {campaign.push.revision[:12]}",
-        details={"depth": int(depth), "requests": ",".join(r.request_id for r in requests)},
+        details={
+            "depth": int(depth),
+            "requests": ",".join(r.request_id for r in requests),
+            **({"test_path": str(test_path)} if test_path else {}),
+        },
     )
 
 

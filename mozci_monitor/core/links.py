@@ -33,6 +33,14 @@ class Links:
     def task(self, task_id: str) -> str:
         return f"{self.taskcluster_root_url.rstrip('/')}/tasks/{quote(task_id, safe='')}"
 
+    def task_log(self, task_id: str, run: int = 0) -> str:
+        """The run's full log (Firefox CI test tasks publish it as live_backing.log)."""
+        root = self.taskcluster_root_url.rstrip("/")
+        return (
+            f"{root}/api/queue/v1/task/{quote(task_id, safe='')}/runs/{run}"
+            "/artifacts/public/logs/live_backing.log"
+        )
+
     def task_group(self, task_group_id: str) -> str:
         root = self.taskcluster_root_url.rstrip("/")
         return f"{root}/tasks/groups/{quote(task_group_id, safe='')}"

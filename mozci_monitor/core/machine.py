@@ -19,10 +19,13 @@ from mozci_monitor.core.actions import (
     Allowance,
     Remedy,
     build_action,
+    fetch_results_action,
     remedy_for,
 )
 from mozci_monitor.core.model import (
+    ACTING_POLICIES,
     AUTO_RETRIED_REASONS,
+    BATCHED_POLICIES,
     OPEN_PHASES,
     FailureKind,
     Phase,
@@ -164,13 +167,17 @@ def decide(
             awaiting = tuple(t for t in request.awaiting_rerun if t != record.task_id)
             request = replace(request, awaiting_rerun=awaiting)
     actions: list[Action] = []
-    acting = request.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
+    acting = request.remedy in ACTING_POLICIES
     if fresh and acting and not request.is_final:
         request = _remedy(request, record, allowance, entries, actions)
+    if fresh and request.judge_by_results and record.task_id not in request.replaced:
+        fetch = fetch_results_action(request, record)
+        if fetch is not None:
+            actions.append(fetch)
     current = {**tasks, record.task_id: record}
     records = [current[t] for t in request.task_ids if t in current]
     settled = settle(request, records)
-    if settled.remedy is RemedyPolicy.UNTIL_FAIL:
+    if settled.remedy in BATCHED_POLICIES:
         settled = _until_fail(settled, records, allowance, entries, actions)
     if (settled.state, settled.failure, settled.reason) != (
         original.state,
@@ -233,6 +240,39 @@ def _cancel_extra_run(request: Request, task_id: str) -> Action:
     )
 
 
+def _cancel_open_runs(request: Request, counted: Iterable[TaskRecord]) -> list[Action]:
+    if not request.cancel_on_fail:
+        return []
+    return [
+        _cancel_extra_run(request, record.task_id)
+        for record in counted
+        if record.phase in OPEN_PHASES
+    ]
+
+
+def signature_hit(
+    request: Request, tasks: Mapping[str, TaskRecord], task_id: str, runs: int
+) -> Decision:
+    """An until-signature request's run `task_id` hit the signature (the `runs`-th run
+    judged): the batches end there, and the runs still open are cancelled."""
+    if request.remedy is not RemedyPolicy.UNTIL_SIGNATURE or request.is_final:
+        return Decision(request)
+    failed = replace(
+        request,
+        state=RequestState.FAILED,
+        failure=FailureKind.ORANGE,
+        reason=f"signature hit on run {runs}: task {task_id}",
+    )
+    counted = [tasks[t] for t in request.task_ids if t in tasks and t not in request.replaced]
+    cancels = _cancel_open_runs(failed, counted)
+    entries = [TimelineEntry("signature-hit", task_id, {"run": runs}), _state_entry(failed)]
+    entries.extend(
+        TimelineEntry("action", action.task_id, {"action": "cancel", "key": action.key})
+        for action in cancels
+    )
+    return Decision(failed, tuple(entries), tuple(cancels), True)
+
+
 def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
     """A run of a failed until-fail batch shows up late: it is not needed any more."""
     request_after = replace(
@@ -260,10 +300,7 @@ def _until_fail(
     """Keep a batch of runs going until one fails; then cancel what is still open."""
     counted = [r for r in records if r.task_id not in request.replaced]
     if request.state is RequestState.FAILED and request.failure is FailureKind.ORANGE:
-        if request.cancel_on_fail:
-            for record in counted:
-                if record.phase in OPEN_PHASES:
-                    actions.append(_cancel_extra_run(request, record.task_id))
+        actions.extend(_cancel_open_runs(request, counted))
         return request
     if request.is_final:
         return request
@@ -324,8 +361,6 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
             failure=FailureKind.ORANGE,
             reason=f"failed on run {green + len(oranges)}: task {request.first_orange}",
         )
-    if green >= request.wanted:
-        return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
     waiting = bool(request.awaiting_rerun) or request.expected_new > 0
     # An expired task waits for the judgement of its dependencies (core.upstream).
     acting = request.remedy in (RemedyPolicy.WATCH, RemedyPolicy.UNTIL_FAIL)
@@ -334,6 +369,11 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
         and any(r.phase is Phase.EXCEPTION and r.reason in RETRIGGER_REASONS for r in records)
     )
     still_open = any(phase in OPEN_PHASES for phase in phases)
+    # Judged by a signature, an orange run is a run like a green one: the budget is spent
+    # once `wanted` runs finished either way (a hit ends it sooner: `signature_hit`).
+    ran = green + (len(oranges) if request.remedy is RemedyPolicy.UNTIL_SIGNATURE else 0)
+    if ran >= request.wanted:
+        return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
     if records and not still_open and not waiting and len(records) >= request.wanted:
         return _outcome(request, records)
     if Phase.RUNNING in phases:
@@ -362,7 +402,7 @@ def check_missing(
     if request.is_final or request.remedy is RemedyPolicy.RECORD:
         return Decision(request)
     counted = [t for t in request.task_ids if t not in request.replaced]
-    if request.remedy is RemedyPolicy.UNTIL_FAIL and counted:
+    if request.remedy in BATCHED_POLICIES and counted:
         return Decision(request)  # its batches are driven by its own runs (decide)
     have = len(counted) + request.expected_new
     if have >= request.wanted:
@@ -378,7 +418,7 @@ def check_missing(
         )
         return Decision(failed, (_state_entry(failed),), (), True)
     missing = request.wanted - have
-    if request.remedy is RemedyPolicy.UNTIL_FAIL:
+    if request.remedy in BATCHED_POLICIES:
         missing = min(missing, max(request.batch, 1))  # one batch at a time
     if counted:
         remedy = Remedy(ActionKind.RETRIGGER, f"{missing} more run(s) wanted", False, False)
@@ -415,7 +455,9 @@ def cancel(request: Request, reason: str) -> Decision:
 
 def _outcome(request: Request, finished: list[TaskRecord]) -> Request:
     by_phase = {record.phase: record for record in finished}
-    if Phase.ORANGE in by_phase:
+    # Judged by a signature, an orange run is not the request's failure (only a hit is).
+    judged_by_colour = request.remedy is not RemedyPolicy.UNTIL_SIGNATURE
+    if Phase.ORANGE in by_phase and judged_by_colour:
         oranges = sum(1 for record in finished if record.phase is Phase.ORANGE)
         return replace(
             request,

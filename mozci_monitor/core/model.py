@@ -181,6 +181,14 @@ class RemedyPolicy(StrEnum):
     WATCH = "watch"  # rerun infra failures, reschedule coalesced / missing, retrigger oranges
     # when green runs are required
     UNTIL_FAIL = "until-fail"  # WATCH, plus retrigger in batches until a run fails
+    # UNTIL_FAIL judged by a failure signature: an orange run does not end the batches;
+    # the run whose test results hit the campaign's signature does (`machine.signature_hit`).
+    UNTIL_SIGNATURE = "until-signature"
+
+
+BATCHED_POLICIES = frozenset({RemedyPolicy.UNTIL_FAIL, RemedyPolicy.UNTIL_SIGNATURE})
+# The policies under which the monitor acts (every one but RECORD).
+ACTING_POLICIES = frozenset({RemedyPolicy.WATCH, *BATCHED_POLICIES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +227,9 @@ class Request:
     replaced: tuple[str, ...] = ()  # tasks superseded by a task we scheduled instead
     batch: int = 0  # UNTIL_FAIL: runs triggered at a time
     cancel_on_fail: bool = True  # UNTIL_FAIL: cancel runs still open once one failed
+    # Its campaign judges runs by a failure signature: each finished run's test results
+    # are read (an outbox `fetch-results`) and judged by the engine.
+    judge_by_results: bool = False
     # Derived by settle() from the tasks, kept so campaigns can answer from requests alone.
     runs_green: int = 0
     runs_orange: int = 0
@@ -241,7 +252,7 @@ class Request:
         return (
             self.state is RequestState.FAILED
             and self.failure is FailureKind.ORANGE
-            and self.remedy is RemedyPolicy.UNTIL_FAIL
+            and self.remedy in BATCHED_POLICIES
             and self.cancel_on_fail
             and self.expected_new > 0
         )

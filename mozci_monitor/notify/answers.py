@@ -147,8 +147,31 @@ def _bisect_sentence(campaign: Campaign, answer: Mapping[str, Any]) -> str:
     )
 
 
+def _until_hit_sentence(
+    campaign: Campaign, answer: Mapping[str, Any], label: str, where: str
+) -> str:
+    signature, runs = answer.get("signature"), int(answer.get("runs") or 0)
+    others = sum(int(n) for n in (answer.get("other_failures") or {}).values())
+    seen = f"{_plural(others, 'other failure')} seen" if others else "no other failure"
+    hit = answer.get("hit")
+    if campaign.state is CampaignState.FINISHED and isinstance(hit, Mapping):
+        return (
+            f"{signature} hit on run {runs} of {label} on {where} ({seen}):"
+            f" task {hit.get('task_id')}"
+        )
+    if campaign.state is CampaignState.FINISHED:
+        return f"{signature} not hit in {_plural(runs, 'run')} of {label} on {where} ({seen})"
+    verb = "gave up" if campaign.state is CampaignState.GAVE_UP else "failed"
+    return (
+        f"Until-fail of {signature} on {label} on {where} {verb} after"
+        f" {_plural(runs, 'run')}: {campaign.outcome or campaign.state.value}"
+    )
+
+
 def _until_fail_sentence(campaign: Campaign, answer: Mapping[str, Any], where: str) -> str:
     label = campaign.label or "the label"
+    if "signature" in answer:
+        return _until_hit_sentence(campaign, answer, label, where)
     green, orange = int(answer.get("green") or 0), int(answer.get("orange") or 0)
     failed_task = answer.get("failed_task")
     if campaign.state is CampaignState.FINISHED and failed_task:
@@ -228,6 +251,8 @@ def answer_table(campaign: Campaign, links: Links) -> Table | None:
             )
         columns = ("push", "revision", "runs", "failed", "rate", "95% interval")
         return Table(columns, tuple(rows[-MAX_ROWS:]))
+    if campaign.kind is CampaignKind.UNTIL_FAIL and answer is not None and "signature" in answer:
+        return _until_hit_table(answer, links)
     if campaign.kind is CampaignKind.UNTIL_FAIL and answer is not None:
         green, orange = int(answer.get("green") or 0), int(answer.get("orange") or 0)
         failed_task = answer.get("failed_task")
@@ -241,6 +266,24 @@ def answer_table(campaign: Campaign, links: Links) -> Table | None:
         rows = [(str(state), str(count)) for state, count in states.items()]
         return Table(("requests", "count"), tuple(rows))
     return None
+
+
+def _until_hit_table(answer: Mapping[str, Any], links: Links) -> Table:
+    """The runs spent by the signature, then each other failure seen with its count."""
+    hit = answer.get("hit")
+    task: Cell = "none"
+    if isinstance(hit, Mapping):
+        task = Link(str(hit.get("task_id")), links.task(str(hit.get("task_id"))))
+    rows: list[tuple[Cell, ...]] = [
+        ("runs", str(answer.get("runs", 0))),
+        ("passed the test", str(answer.get("passes", 0))),
+        ("without the test", str(answer.get("missing", 0))),
+        ("run that hit", task),
+    ]
+    others = answer.get("other_failures") or {}
+    ranked = sorted(others.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    rows.extend((f"other: {name}", str(count)) for name, count in ranked[:MAX_ROWS])
+    return Table(("", str(answer.get("signature"))), tuple(rows))
 
 
 def key_links(campaign: Campaign, links: Links) -> tuple[Link, ...]:
@@ -257,6 +300,13 @@ def key_links(campaign: Campaign, links: Links) -> tuple[Link, ...]:
     failed_task = answer.get("failed_task")
     if failed_task:
         found.append(Link("failing task in Taskcluster", links.task(str(failed_task))))
+    hit = answer.get("hit")
+    if isinstance(hit, Mapping) and hit.get("task_id"):
+        task_id, run = str(hit["task_id"]), int(hit.get("run_id") or 0)
+        found.append(
+            Link("the run in Treeherder", links.task_run(push.repo, push.revision, task_id, run))
+        )
+        found.append(Link("its log", links.task_log(task_id, run)))
     found.append(Link("task group in Taskcluster", links.task_group(push.task_group_id)))
     return tuple(found)
 

@@ -14,6 +14,7 @@ from mozci_monitor.sources.analysis import analyse_revisions
 from mozci_monitor.sources.errors import NotFound, SourceError, SourceUnavailable, TransientError
 from mozci_monitor.sources.models import Push as HgPush
 from mozci_monitor.sources.models import TaskGroupMember, TaskStatus
+from mozci_monitor.sources.task_results import TaskResults
 
 __all__ = [
     "ActionError",
@@ -28,6 +29,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "TaskGroupMember",
+    "TaskResults",
     "TaskStatus",
     "TaskclusterPort",
     "TransientError",

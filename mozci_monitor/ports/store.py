@@ -180,7 +180,7 @@ class StoreReader(Protocol):
     def close(self) -> None: ...
 
 
-class DaemonStore(EngineStore, OutboxStore, ReconcileStore, Protocol):
+class DaemonStore(EngineStore, OutboxStore, ReconcileStore, TaskResultsStore, Protocol):
     """Everything the daemon's own loops use, plus the read-only view it serves the API from."""
 
     def probe_writable(self) -> None: ...

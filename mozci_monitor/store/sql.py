@@ -454,10 +454,12 @@ class SqlStore:
         return result.rowcount == 1
 
     def count_actions(self, *, repo: str, day: str) -> int:
-        """Actions other than notifications queued for a repository on a UTC day."""
+        """Actions on Firefox CI (not notifications, not reads) queued for a repository on
+        a UTC day."""
         return _count(
             self._sql.execute(
-                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ? AND kind != 'notify'",
+                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ?"
+                " AND kind NOT IN ('notify', 'fetch-results')",
                 (repo, day),
             ).one()
         )
@@ -723,6 +725,7 @@ def _policy(request: Request) -> dict[str, Any]:
         "replaced": list(request.replaced),
         "batch": request.batch,
         "cancel_on_fail": request.cancel_on_fail,
+        "judge_by_results": request.judge_by_results,
         "runs_green": request.runs_green,
         "runs_orange": request.runs_orange,
         "first_orange": request.first_orange,
@@ -751,6 +754,7 @@ def _request_from_row(row: Row) -> Request:
         awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
         replaced=tuple(policy.get("replaced", ())),
         batch=int(policy.get("batch", 0)),
+        judge_by_results=bool(policy.get("judge_by_results", False)),
         cancel_on_fail=bool(policy.get("cancel_on_fail", True)),
         runs_green=int(policy.get("runs_green", 0)),
         runs_orange=int(policy.get("runs_orange", 0)),

@@ -228,3 +228,48 @@ def test_a_search_answer_gives_the_culprit_its_confidence_and_what_was_checked()
     assert note.title.endswith(
         f"analysed); already backed out by {samples.revision(104)[:12]} (push 104)"
     ), note.title
+
+
+def _until_hit(hit: bool) -> Campaign:
+    """An until-fail judged by a test, its answer as the kind's core module writes it."""
+    campaign = samples.until_fail(hit=hit).campaign
+    task = "fZ2DCZOzRiGAk3m2Hf1fOw"
+    answer = {
+        "hit": {"task_id": task, "run_id": 1} if hit else None,
+        "runs": 9 if hit else 50,
+        "passes": 7 if hit else 49,
+        "missing": 1,
+        "other_failures": {"test:dom/a/test_other.html": 6, "crash:mozalloc_abort": 1},
+        "signature": "test:dom/a/test_planted.html",
+        "failed_task": task if hit else None,
+        "green": 2,
+        "orange": 7,
+    }
+    return replace(campaign, summary={**campaign.summary, "answer": answer})
+
+
+def test_until_fail_by_test_names_the_hit_run_with_its_log_and_the_other_failures() -> None:
+    note = _notify(_until_hit(True))
+    task = "fZ2DCZOzRiGAk3m2Hf1fOw"
+    assert note.title == (
+        f"test:dom/a/test_planted.html hit on run 9 of {samples.LABEL} on autoland"
+        f" {samples.PUSH.revision[:12]} (7 other failures seen): task {task}"
+    )
+    text = render_text(note)
+    log = f"https://tc.example.org/api/queue/v1/task/{task}/runs/1/artifacts/public/logs/live_backing.log"
+    assert f"its log: {log}" in text
+    assert f"selectedTaskRun={task}-1" in text
+    # the other failures, most frequent first, with their counts
+    assert text.index("other: test:dom/a/test_other.html") < text.index(
+        "other: crash:mozalloc_abort"
+    )
+    html = render_html(note)
+    assert f'<a href="https://tc.example.org/tasks/{task}">{task}</a>' in html
+
+
+def test_until_fail_by_test_without_a_hit() -> None:
+    note = _notify(_until_hit(False))
+    assert note.title == (
+        f"test:dom/a/test_planted.html not hit in 50 runs of {samples.LABEL} on autoland"
+        f" {samples.PUSH.revision[:12]} (7 other failures seen)"
+    )

@@ -69,10 +69,12 @@ def test_pending_actions_oldest_first_with_limit(store: AnyStore) -> None:
     assert [e.key for e in store.pending_actions(limit=2)] == ["b", "c"]
 
 
-def test_count_actions_per_repo_and_day_without_notifications(store: AnyStore) -> None:
+def test_count_actions_per_repo_and_day_without_notifications_or_reads(store: AnyStore) -> None:
     store.add_action(_action("a"), "2026-11-22T01:00:00.000Z")
     store.add_action(_action("b", ActionKind.RERUN), "2026-11-22T23:00:00.000Z")
     store.add_action(_action("n", ActionKind.NOTIFY, push=PUSH), "2026-11-22T02:00:00.000Z")
+    # reading a run's test results acts on nothing: no budget spent
+    store.add_action(_action("r", ActionKind.FETCH_RESULTS), "2026-11-22T02:00:00.000Z")
     store.add_action(_action("d"), "2026-11-23T00:00:00.000Z")
     other = Push("mozilla-central", "f" * 40, GROUP)
     store.add_action(_action("e", push=other), "2026-11-22T03:00:00.000Z")

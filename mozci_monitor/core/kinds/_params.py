@@ -51,6 +51,7 @@ class Param:
     user_regex: bool = False  # items are users' regular expressions (linear-time engine only)
     option: str | None = None  # the CLI option when it is not --<name with dashes>
     nullable: bool = False  # null means "not given" (budgets that default to the settings)
+    excludes: str | None = None  # a parameter that cannot be given together with this one
 
 
 def param(spec: Param, default: Any = MISSING) -> Any:
@@ -150,3 +151,7 @@ class CampaignParams:
         None,
     )
     dry_run: bool = param(Param("decide and log actions, perform none"), False)
+
+    def check(self) -> None:
+        """Refuse (SubmissionError) what the fields' bounds alone cannot: a kind's rules
+        across fields, or a value its own parser refuses. Nothing by default."""

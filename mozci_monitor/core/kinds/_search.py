@@ -27,6 +27,7 @@ from mozci_monitor.core.campaign import (
     summarise,
     summary_only,
 )
+from mozci_monitor.core.kinds._range import judged_result
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.search import (
     Outcome,
@@ -52,6 +53,22 @@ def counts_by_colour(entry: Mapping[str, Any], request: Request | None) -> PushC
     return PushCounts(
         hits=max(found.hits, request.runs_orange), passes=max(found.passes, request.runs_green)
     )
+
+
+def judge_of(campaign: Campaign) -> Judge:
+    """How the search counts a push's runs: by job colour, or, when the campaign judges by
+    a failure signature, by the runs' judgements (a run without the test counts neither
+    way; runs found at planning are not judged, so they do not count)."""
+    if "signature" not in campaign.params:
+        return counts_by_colour
+
+    def by_signature(entry: Mapping[str, Any], request: Request | None) -> PushCounts:
+        if request is None:
+            return PushCounts()
+        result = judged_result(campaign, request, int(entry["push_id"]), str(entry["revision"]))
+        return PushCounts(hits=result.orange, passes=result.green)
+
+    return by_signature
 
 
 def policy_of(campaign: Campaign) -> SearchPolicy:
@@ -99,6 +116,8 @@ def search_progress(
         remedy=RemedyPolicy.WATCH,
         max_actions=int(campaign.params.get("max_actions", 3)),
         campaign_id=campaign.campaign_id,
+        # Judged by a signature: each run's test results are fetched and judged.
+        judge_by_results="signature" in campaign.params,
     )
     previous = newest[index]
     if previous is not None and previous.request_id == request.request_id:

@@ -12,6 +12,7 @@ from mozci_monitor.core.campaign import (
     CampaignDecision,
     CampaignKind,
     finish_if,
+    summary_only,
 )
 from mozci_monitor.core.kinds._params import (
     BACKFILL_MAX_DEPTH,
@@ -22,8 +23,9 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.kinds._range import range_answer
-from mozci_monitor.core.kinds._search import search_progress
+from mozci_monitor.core.kinds._range import all_runs_judged, range_answer
+from mozci_monitor.core.kinds._search import judge_of, search_progress
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
 from mozci_monitor.core.model import Request
 from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import backfill_answer
@@ -42,6 +44,11 @@ class BackfillParams(CampaignParams):
     # Today's fill of every push, or the search (issue 16): it samples only where the
     # answer is decided, through retriggers and add-new-jobs rather than the backfill action.
     strategy: str = param(STRATEGY, Strategy.SEARCH.value)
+    test: str | None = test_field()
+    signature: str | None = signature_field()
+
+    def check(self) -> None:
+        check_signature(self.test, self.signature)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -50,8 +57,11 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """A search decides its next batch or its answer; a sweep (and a campaign stored
-    before strategies existed) ends when every push's runs are in."""
+    """Waits until every finished run is judged (with a signature); then a search decides
+    its next batch or its answer, and a sweep (or a campaign stored before strategies
+    existed) ends when every push's runs are in."""
+    if "signature" in campaign.params and not all_runs_judged(campaign, requests):
+        return summary_only(campaign, requests)
     if campaign.params.get("strategy") == Strategy.SEARCH:
-        return search_progress(campaign, requests)
+        return search_progress(campaign, requests, judge_of(campaign))
     return finish_if(campaign, requests, answer)

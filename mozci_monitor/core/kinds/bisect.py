@@ -1,4 +1,9 @@
-"""bisect: a label's failure rate on every push of a range, and where it rises."""
+"""bisect: a label's failure rate on every push of a range, and where it rises.
+
+With a failure signature (`test`, or `signature`) the rate is the signature's: a run hits
+or passes it by its test results (an orange run for another test passes it), and a run
+where the test did not run is missing data, left out of the rate.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from mozci_monitor.core.campaign import (
     CampaignDecision,
     CampaignKind,
     finish_if,
+    summary_only,
 )
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
@@ -23,8 +29,9 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.kinds._range import range_answer
-from mozci_monitor.core.kinds._search import search_progress
+from mozci_monitor.core.kinds._range import all_runs_judged, range_answer
+from mozci_monitor.core.kinds._search import judge_of, search_progress
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
 from mozci_monitor.core.model import Request
 from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import change_point
@@ -46,6 +53,11 @@ class BisectParams(CampaignParams):
     times: int = param(count(ACTION_MAX_TIMES, "runs per push"), 10)
     # Today's sweep or the search (issue 16); with search, `times` only bounds the runs.
     strategy: str = param(STRATEGY, Strategy.SEARCH.value)
+    test: str | None = test_field()
+    signature: str | None = signature_field()
+
+    def check(self) -> None:
+        check_signature(self.test, self.signature)
 
 
 def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
@@ -54,8 +66,11 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
 
 
 def progress(campaign: Campaign, requests: Sequence[Request]) -> CampaignDecision:
-    """A search decides its next batch or its answer; a sweep (and a campaign stored
-    before strategies existed) ends when every push's runs are in."""
+    """Waits until every finished run is judged (with a signature); then a search decides
+    its next batch or its answer, and a sweep (or a campaign stored before strategies
+    existed) ends when every push's runs are in."""
+    if "signature" in campaign.params and not all_runs_judged(campaign, requests):
+        return summary_only(campaign, requests)
     if campaign.params.get("strategy") == Strategy.SEARCH:
-        return search_progress(campaign, requests)
+        return search_progress(campaign, requests, judge_of(campaign))
     return finish_if(campaign, requests, answer)
