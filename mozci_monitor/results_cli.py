@@ -73,34 +73,10 @@ def _signature(args: argparse.Namespace) -> FailureSignature | None:
 async def _report(
     args: argparse.Namespace, settings: Settings, signature: FailureSignature | None
 ) -> dict[str, Any] | None:
-    from mozci_monitor.sources.clients import SourceSettings, create_clients
-    from mozci_monitor.sources.jsonhttp import create_session
-    from mozci_monitor.sources.politeness import Policy
-    from mozci_monitor.sources.task_results import results_of_task
-    from mozci_monitor.sources.taskcluster import credentials_from_environment
+    from mozci_monitor.wiring import task_results_reader
 
-    configured = settings.sources
-    _, credentials = credentials_from_environment()
-    source_settings = SourceSettings(
-        taskcluster_root_url=configured.taskcluster_root_url,
-        taskcluster_credentials=credentials,
-        treeherder_url=configured.treeherder_url,
-        hg_url=configured.hg_url,
-        policies={
-            "taskcluster": Policy(rate_limit=configured.taskcluster_rate),
-            "treeherder": Policy(rate_limit=configured.treeherder_rate),
-            "hgmo": Policy(rate_limit=configured.hg_rate),
-        },
-    )
-    async with create_session() as session:
-        sources = create_clients(session, source_settings)
-        results = await results_of_task(
-            sources.taskcluster,
-            sources.treeherder if args.repo else None,
-            args.task_id,
-            repo=args.repo or "",
-            job_id=args.job,
-        )
+    async with task_results_reader(settings) as read:
+        results = await read(args.task_id, args.repo or "", args.job)
     if results is None:
         return None
     summary = results.summary

@@ -47,7 +47,7 @@ from mozci_monitor.sources import render_choice
 from mozci_monitor.sources.clients import SourceSettings, create_clients
 from mozci_monitor.sources.jsonhttp import create_session
 from mozci_monitor.sources.politeness import Policy
-from mozci_monitor.sources.task_results import TaskResults, errorsummary_of_task
+from mozci_monitor.sources.task_results import TaskResults, errorsummary_of_task, results_of_task
 from mozci_monitor.sources.taskcluster import credentials_from_environment
 from mozci_monitor.store.sqlite import SqliteStore
 
@@ -82,6 +82,10 @@ class _FromSettings(enum.Enum):
 
 # "Build this part from the settings", as opposed to None ("leave it out").
 FROM_SETTINGS = _FromSettings.FROM_SETTINGS
+
+
+# A task's test results: (task id, repo or "" for no Treeherder fallback, Treeherder job id).
+ReadTaskResults = Callable[[str, str, int | None], Awaitable[TaskResults | None]]
 
 
 @dataclass
@@ -429,3 +433,35 @@ async def offline_campaigns(
     finally:
         for close in services.closers:
             await close()
+
+
+@contextlib.asynccontextmanager
+async def task_results_reader(settings: Settings) -> AsyncIterator[ReadTaskResults]:
+    """What `mozci-monitor results` reads a task's test results with: the configured
+    Taskcluster and Treeherder clients on one polite HTTP session, closed on exit."""
+    configured = settings.sources
+    _, credentials = credentials_from_environment()
+    source_settings = SourceSettings(
+        taskcluster_root_url=configured.taskcluster_root_url,
+        taskcluster_credentials=credentials,
+        treeherder_url=configured.treeherder_url,
+        hg_url=configured.hg_url,
+        policies={
+            "taskcluster": Policy(rate_limit=configured.taskcluster_rate),
+            "treeherder": Policy(rate_limit=configured.treeherder_rate),
+            "hgmo": Policy(rate_limit=configured.hg_rate),
+        },
+    )
+    async with create_session() as session:
+        clients = create_clients(session, source_settings)
+
+        async def read(task_id: str, repo: str, job_id: int | None) -> TaskResults | None:
+            return await results_of_task(
+                clients.taskcluster,
+                clients.treeherder if repo else None,
+                task_id,
+                repo=repo,
+                job_id=job_id,
+            )
+
+        yield read
