@@ -434,8 +434,12 @@ async def test_three_daemons_one_killed_end_like_one_daemon_and_act_once(
     assert three.reruns == single.reruns
     # ... and each done outbox entry reached it exactly once (two campaigns may ask for the
     # same label: two intents, two keys, two calls — in both runs alike).
-    hooks = three.outbox.get("retrigger", 0) + three.outbox.get("add-new-jobs", 0)
-    assert sum(three.hook_triggers.values()) == sum(three.action_calls.values()) == hooks
+    # gecko's backfill action triggers one `backfill-task` hook per push it reaches: the
+    # simulator does that itself, not the daemon, so those are not outbox entries.
+    hooks = sum(three.outbox.get(kind, 0) for kind in ("retrigger", "add-new-jobs", "backfill"))
+    ours = {kind: n for kind, n in three.hook_triggers.items() if kind != "backfill-task"}
+    calls = {key: n for key, n in three.action_calls.items() if key[0] != "backfill-task"}
+    assert sum(ours.values()) == sum(calls.values()) == hooks
     assert three.reruns == three.outbox.get("rerun", 0)
     # One notification per campaign, sent once.
     assert len(three.notifications) == len(three.campaigns) == three.outbox["notify"]
