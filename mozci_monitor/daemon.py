@@ -34,8 +34,9 @@ from mozci_monitor.clock import utc_now
 from mozci_monitor.config import Settings, instance_name
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
-from mozci_monitor.core.messages import MalformedMessage, Rejection, parse_message
+from mozci_monitor.core.messages import MalformedMessage, Rejection
 from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
+from mozci_monitor.decoding import decode_message
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.metrics import LiveValues, Metrics
 from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded
@@ -103,7 +104,7 @@ def parse_deliveries(deliveries: Sequence[Delivery]) -> list[TaskEvent | Rejecti
     items: list[TaskEvent | Rejection] = []
     for delivery in deliveries:
         try:
-            items.append(parse_message(delivery.exchange, delivery.routing_key, delivery.body))
+            items.append(decode_message(delivery.exchange, delivery.routing_key, delivery.body))
         except MalformedMessage as error:
             items.append(
                 Rejection(delivery.exchange, delivery.routing_key, error.reason, delivery.body)
