@@ -32,6 +32,7 @@ from kombu.exceptions import KombuError
 from mozci_monitor.core.errors import Stopped
 from mozci_monitor.redact import redact_text, redact_url
 
+from ._acks import Unsettled
 from ._bridge import Settle, SharedState
 from ._wakeup import Waker, readable_now, wait_readable
 from .delivery import Delivery
@@ -133,6 +134,7 @@ class KombuWorker:
         self._consumer_tag = ""
         self._consumer_cancelled = False
         self._pending: list[Delivery] = []
+        self._unsettled = Unsettled()  # of the current channel, for multiple acks
         self._last_frames: int | None = None
         self._last_inbound = time.monotonic()
         self._url = redact_url(settings.url)
@@ -297,6 +299,7 @@ class KombuWorker:
         # Positional: amqp and the virtual transports name the global flag differently.
         channel.basic_qos(0, self._settings.prefetch, False)
         self._generation += 1
+        self._unsettled = Unsettled()
         self._consumer_tag = f"mozci-monitor-{uuid.uuid4().hex[:12]}"
         self._consumer_cancelled = False
         channel.basic_consume(
@@ -371,6 +374,7 @@ class KombuWorker:
         body = message.body
         if isinstance(body, str):
             body = body.encode()
+        self._unsettled.delivered(message.delivery_tag)
         self._pending.append(
             Delivery(
                 exchange=str(info.get("exchange", "")),
@@ -387,16 +391,25 @@ class KombuWorker:
             self._queue_lost = True
 
     def _apply_requests(self, channel: Any) -> None:
-        acked = rejected = stale = 0
+        rejected = stale = 0
+        acks: list[int | str] = []
         for delivery, how in self._state.take_settles():
             if delivery._generation != self._generation:
                 stale += 1  # that channel is gone; the broker redelivers the message
             elif how is Settle.ACK:
-                channel.basic_ack(delivery._tag)
-                acked += 1
+                acks.append(delivery._tag)
             else:
                 channel.basic_reject(delivery._tag, requeue=how is Settle.REQUEUE)
+                self._unsettled.rejected(delivery._tag)
                 rejected += 1
+        acked = len(acks)
+        if acks:
+            # One frame for a committed batch instead of one per message.
+            plan = self._unsettled.plan(acks)
+            if plan.up_to is not None:
+                channel.basic_ack(plan.up_to, multiple=True)
+            for tag in plan.singles:
+                channel.basic_ack(tag)
         if acked or rejected or stale:
             self._state.count_settled(acked, rejected, stale)
         self._sync_bindings(channel)

@@ -118,6 +118,31 @@ async def test_unacked_deliveries_are_redelivered(rabbitmq: RabbitMQ, queue_name
     assert rabbitmq.queue_depth(queue_name) == 0
 
 
+async def test_a_later_batch_acked_first_leaves_the_earlier_one_with_the_broker(
+    rabbitmq: RabbitMQ, queue_name: str
+) -> None:
+    """Acks go out as one multiple ack per batch, which must never cover a batch that is
+    still in flight: ack the second batch, stop, and only the first comes back."""
+    group = slugid()
+    settings = make_settings(rabbitmq.url, queue_name, task_group_binding(group))
+    keys = [routing_key(group) for _ in range(6)]
+    async with running(settings, grace=1.0) as first:
+        publish_many(rabbitmq.url, COMPLETED, [(key, b"{}") for key in keys])
+        got = await collect(first, 6)
+        earlier, later = got[:3], got[3:]
+        first.ack(later)
+        await until(lambda: first.health.acked == 3, "first.health.acked == 3")
+    await until(
+        lambda: rabbitmq.queue_depth(queue_name) == 3, "rabbitmq.queue_depth(queue_name) == 3"
+    )
+    async with running(settings) as second:
+        again = await collect(second, 3)
+        assert sorted(d.routing_key for d in again) == sorted(d.routing_key for d in earlier)
+        second.ack(again)
+        await until(lambda: second.health.acked == 3, "second.health.acked == 3")
+    assert rabbitmq.queue_depth(queue_name) == 0
+
+
 async def test_bindings_add_and_remove(rabbitmq: RabbitMQ, queue_name: str) -> None:
     group_a, group_b = slugid(), slugid()
     binding_a, binding_b = task_group_binding(group_a), task_group_binding(group_b)
