@@ -456,7 +456,7 @@ class Daemon:
             processing_seconds=committed - received,
             ack_seconds=self._monotonic() - received,
         )
-        self._report(outcome, items)
+        self._report(outcome, items, committed - received)
         await self.after_commit(outcome)
 
     async def _commit(self, items: list[TaskEvent | Rejection]) -> BatchOutcome:
@@ -520,7 +520,9 @@ class Daemon:
         if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
             await self._refresh_bindings()
 
-    def _report(self, outcome: BatchOutcome, items: Sequence[TaskEvent | Rejection]) -> None:
+    def _report(
+        self, outcome: BatchOutcome, items: Sequence[TaskEvent | Rejection], seconds: float
+    ) -> None:
         health = self.health
         health.count("messages", len(items))
         health.count("applied", outcome.applied)
@@ -536,12 +538,14 @@ class Daemon:
                     routing_key=item.routing_key[:200],
                     reason=item.reason,
                 )
+        finished = 0
         for request in outcome.changed_requests.values():
-            # Every transition at info would cost more than the work it reports (measured:
-            # a quarter of the event loop's time under load); the ends stay at info.
-            emit = log.info if request.is_final else log.debug
+            # One line per transition would cost more than the work it reports (measured:
+            # a quarter of the event loop's time under load): they are debug, and the
+            # batch's summary below is the info line.
+            finished += request.is_final
             failure = request.failure.value if request.failure else None
-            emit(
+            log.debug(
                 "request changed",
                 request=request.request_id,
                 label=request.label,
@@ -554,6 +558,20 @@ class Daemon:
                     request.request_id, request.label, request.state.value, failure, request.reason
                 )
             )
+        log.info(
+            "batch committed",
+            messages=len(items),
+            applied=outcome.applied,
+            duplicates=outcome.duplicates,
+            stale=outcome.stale,
+            unwatched=outcome.unwatched,
+            rejected=outcome.rejected,
+            actions=outcome.actions,
+            requests_changed=len(outcome.changed_requests),
+            requests_finished=finished,
+            campaigns_finished=len(outcome.finished_campaigns),
+            seconds=round(seconds, 4),
+        )
 
     # -- bindings and catch-up ------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from broker import RabbitMQ, publish_many, unique_queue_name
 from store.pulse_builder import GROUP, LABEL, FakeTask, Message, make_request, slug
 from support.daemon import assemble_daemon, run_daemon, wait_started
@@ -116,6 +117,37 @@ async def test_messages_drive_a_request_to_completed_and_are_acked(
     # The other group was never bound, so its messages never reached the queue.
     assert store.get_task(other_group.task_id) is None
     assert rabbitmq.queue_depth(queue) == 0
+
+
+async def test_each_batch_logs_one_summary_line_and_transitions_only_at_debug(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    queue = unique_queue_name("daemon")
+    store_path = tmp_path / "state.sqlite3"
+    Engine(SqliteStore(store_path)).register(make_request(), AT)
+    daemon = assemble_daemon(
+        _settings(rabbitmq.url, queue, store_path),
+        store=SqliteStore(store_path),
+        consumer=_consumer(rabbitmq.url, queue),
+    )
+    task = FakeTask(slug(1))
+    steps = task.lifecycle()
+    with structlog.testing.capture_logs() as logged:
+        async with running(daemon):
+            await until(lambda: rabbitmq.queue_depth(queue) == 0, "queue_depth(queue) == 0")
+            _publish(rabbitmq.url, steps)
+            await until(
+                lambda: _state(store_path).state is RequestState.COMPLETED,
+                "_state(store_path).state is RequestState.COMPLETED",
+            )
+    summaries = [e for e in logged if e["event"] == "batch committed"]
+    assert {e["log_level"] for e in summaries} == {"info"}
+    assert sum(e["messages"] for e in summaries) == len(steps)
+    assert sum(e["applied"] for e in summaries) == len(steps)
+    assert sum(e["requests_finished"] for e in summaries) == 1
+    changes = [e for e in logged if e["event"] == "request changed"]
+    assert [e["state"] for e in changes][-1] == "completed"
+    assert {e["log_level"] for e in changes} == {"debug"}
 
 
 async def test_malformed_messages_are_recorded_acked_and_do_not_stop_the_daemon(
