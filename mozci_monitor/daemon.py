@@ -159,6 +159,7 @@ class Daemon:
         self._reader: StoreReader | None = None
         self._bound: set[str] = set()
         self._bindings_applied = False  # the first refresh always tells the consumer
+        self._bindings_due = asyncio.Event()  # a request ended: refresh soon, not inline
         self._downstream_groups: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         # Attached by the composition root when the outside world is configured; without
@@ -518,7 +519,9 @@ class Daemon:
             reconciler = self.reconciler
             self._spawn(lambda: reconciler.reconcile_groups(expand), "graph-known")
         if any(r.state in FINAL_REQUEST_STATES for r in outcome.changed_requests.values()):
-            await self._refresh_bindings()
+            # Its group may need no watching any more: the bindings task looks (three store
+            # reads and maybe unbinds), so the next batch does not wait for it.
+            self._bindings_due.set()
 
     def _report(
         self, outcome: BatchOutcome, items: Sequence[TaskEvent | Rejection], seconds: float
@@ -577,7 +580,11 @@ class Daemon:
 
     async def _watch_bindings(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.daemon.bindings_refresh)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._bindings_due.wait(), self.settings.daemon.bindings_refresh
+                )
+            self._bindings_due.clear()
             await self._refresh_bindings()
 
     async def _refresh_bindings(self, *, reconcile_new: bool = True) -> None:

@@ -42,6 +42,10 @@ log = structlog.get_logger(__name__)
 
 # Upper bound on frames read before the thread goes back to acks and bindings.
 _MAX_FRAMES_PER_PASS = 3000
+# Unbinding is never urgent (a message of a group no longer watched is only counted as
+# unwatched), but each key costs one round trip per exchange during which nothing is
+# acked: under load, one key per this many seconds; at once when a pass drained nothing.
+_UNBIND_INTERVAL = 1.0
 # Transports without a socket (memory://) are polled at this interval.
 _POLL_INTERVAL = 0.02
 # Error codes that retrying cannot fix while starting: access refused, not found,
@@ -129,6 +133,8 @@ class KombuWorker:
         # among these that are not desired any more get unbound on the first sync.
         self._bound: set[str] = set(settings.routing_keys)
         self._bindings_version = -1
+        self._quiet = True  # the last pass drained no delivery
+        self._next_unbind = 0.0
         self._declared_once = False
         self._queue_lost = False
         self._consumer_tag = ""
@@ -256,6 +262,7 @@ class KombuWorker:
                 self._close(connection, sock, deadline)
                 raise StopConsuming
             self._wait_and_drain(connection, sock, heartbeat)
+            self._quiet = not self._pending
             self._state.deliver(self._pending)
             self._pending = []
             if self._queue_lost:
@@ -355,7 +362,7 @@ class KombuWorker:
 
     def _sync_bindings(self, channel: Any, *, rebind_all: bool = False) -> None:
         desired, version = self._state.bindings()
-        if version == self._bindings_version and not rebind_all:
+        if version == self._bindings_version and not rebind_all and self._bound <= desired:
             return
         queue = self._settings.queue_name
         to_bind = desired if rebind_all else desired - self._bound
@@ -363,11 +370,18 @@ class KombuWorker:
             for exchange in self._settings.exchanges:
                 channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
             self._bound.add(key)
-        for key in sorted(self._bound - desired):
+        self._bindings_version = version
+        to_unbind = sorted(self._bound - desired)
+        if not rebind_all and to_unbind:
+            now = time.monotonic()
+            if not self._quiet and now < self._next_unbind:
+                return
+            self._next_unbind = now + _UNBIND_INTERVAL
+            to_unbind = to_unbind if self._quiet else to_unbind[:1]
+        for key in to_unbind:
             for exchange in self._settings.exchanges:
                 channel.queue_unbind(queue=queue, exchange=exchange, routing_key=key)
             self._bound.discard(key)
-        self._bindings_version = version
 
     def _on_message(self, message: Any) -> None:
         info = message.delivery_info
