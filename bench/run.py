@@ -5,8 +5,13 @@
     python bench/run.py --only throughput,backlog --profile bench/results/profiles
 
 The last line of output is always the JSON summary:
-{"throughput_ratio", "latency_p50_ms", "latency_p99_ms", "parallel_speedup",
- "rss_mb_100k", "backlog_drain_s"}; the full details go to --details (JSON file).
+{"throughput_ratio", "cpu_per_msg_ratio", "latency_p50_ms", "latency_p99_ms",
+ "latency_busy_p99_ms", "parallel_speedup", "rss_mb_100k", "backlog_drain_s",
+ "scaleout_msg_per_s", "scaleout_cpu_us_per_msg", "loadavg"}; the full details go to
+--details (JSON file). `cpu_per_msg_ratio` is the daemon's CPU per message over the raw
+consumer's (goal <= 2); `latency_busy_p99_ms` is the latency run again while a second
+process keeps one core busy; the scale-out figures are lists for 1, 2 and 3 daemons on
+PostgreSQL; `loadavg` is the machine's load average at the start and the end.
 Every benchmark has a timeout and stops by itself. See bench/README.md for the figures.
 """
 
@@ -35,7 +40,7 @@ from bench import rabbit  # noqa: E402
 from bench.harness import log_to_file  # noqa: E402
 from bench.profiling import format_report, summarize  # noqa: E402
 
-ALL = ("throughput", "latency", "parallel", "memory", "backlog")
+ALL = ("throughput", "latency", "parallel", "memory", "backlog", "scaleout")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
@@ -46,6 +51,7 @@ def sizes(quick: bool) -> dict[str, Any]:
             "latency_seconds": 1.5,
             "latency_low_rate": 0.0,
             "trigger_every": 10,
+            "scaleout_requests": 50,
             "revisions": 5,
             "memory_tasks": 2_000,
             "backlog": 500,
@@ -134,31 +140,44 @@ def main(argv: list[str] | None = None) -> int:
             "log_level": args.log_level,
         },
     }
-    summary: dict[str, float | None] = dict.fromkeys(
+    summary: dict[str, Any] = dict.fromkeys(
         (
             "throughput_ratio",
+            "cpu_per_msg_ratio",
             "latency_p50_ms",
             "latency_p99_ms",
+            "latency_busy_p99_ms",
             "parallel_speedup",
             "rss_mb_100k",
             "backlog_drain_s",
+            "scaleout_msg_per_s",
+            "scaleout_cpu_us_per_msg",
         )
     )
     started = time.monotonic()
     with rabbit.local_broker(args.broker, private=not args.shared_broker) as url:
         details["broker"] = rabbit.redact(url)
         if "throughput" in chosen:
-            summary["throughput_ratio"] = _throughput(url, size, seed, args, details)
+            ratio, cpu_ratio = _throughput(url, size, seed, args, details)
+            summary["throughput_ratio"], summary["cpu_per_msg_ratio"] = ratio, cpu_ratio
         if "backlog" in chosen:
             summary["backlog_drain_s"] = _backlog(url, size, seed + 1, args, details)
         if "latency" in chosen:
-            p50, p99 = _latency(url, size, seed + 2, details)
+            p50, p99, busy_p99 = _latency(url, size, seed + 2, details)
             summary["latency_p50_ms"], summary["latency_p99_ms"] = p50, p99
+            summary["latency_busy_p99_ms"] = busy_p99
         if "parallel" in chosen:
             summary["parallel_speedup"] = _parallel(size, details)
         if "memory" in chosen:
             summary["rss_mb_100k"] = _memory(url, size, details)
+        if "scaleout" in chosen:
+            rates, cpu = _scaleout(url, size, seed + 3, details)
+            summary["scaleout_msg_per_s"], summary["scaleout_cpu_us_per_msg"] = rates, cpu
     details["machine"]["loadavg_at_end"] = os.getloadavg()
+    summary["loadavg"] = [
+        [round(x, 2) for x in details["machine"]["loadavg_at_start"]],
+        [round(x, 2) for x in details["machine"]["loadavg_at_end"]],
+    ]
     details["elapsed_s"] = round(time.monotonic() - started, 1)
     details["summary"] = summary
     if args.details:
@@ -199,7 +218,7 @@ def _report_profile(args: argparse.Namespace, name: str, seconds: float) -> dict
 
 def _throughput(
     url: str, size: dict[str, Any], seed: int, args: argparse.Namespace, details: dict[str, Any]
-) -> float:
+) -> tuple[float, float]:
     from bench.consume import throughput
 
     _say(f"[1] throughput: {size['requests']} requests, {size['requests'] * 10} messages")
@@ -222,8 +241,11 @@ def _throughput(
     raw_us = figures.raw_cpu_s / figures.messages * 1e6
     daemon_us = figures.daemon.cpu_s / figures.messages * 1e6
     _say(f"    CPU per message (all threads): raw {raw_us:.0f} us, daemon {daemon_us:.0f} us")
-    _say(f"    throughput ratio daemon/raw = {figures.ratio:.3f} (goal >= 0.6)")
-    return round(figures.ratio, 3)
+    _say(
+        f"    throughput ratio daemon/raw = {figures.ratio:.3f} (goal >= 0.6);"
+        f" CPU per message daemon/raw = {daemon_us / raw_us:.2f} (goal <= 2)"
+    )
+    return round(figures.ratio, 3), round(daemon_us / raw_us, 2)
 
 
 def _backlog(
@@ -253,7 +275,8 @@ def _backlog(
 
 def _latency(
     url: str, size: dict[str, Any], seed: int, details: dict[str, Any]
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    from bench.busy import one_core_busy
     from bench.latency import latency
 
     rate, seconds = size["latency_rate"], size["latency_seconds"]
@@ -282,7 +305,21 @@ def _latency(
             f" p99 {low.percentile(99):.1f} ms over {len(low.latencies_ms)} actions;"
             f" last ack {low.ack_lag_s:.1f} s after the last publish"
         )
-    return round(figures.percentile(50), 2), round(figures.percentile(99), 2)
+    with one_core_busy():
+        busy = latency(
+            url, rate=rate, seconds=seconds, trigger_every=size["trigger_every"], seed=seed + 70
+        )
+    details["latency_one_core_busy"] = busy.as_dict()
+    _say(
+        f"    with a second process keeping one core busy: p50 {busy.percentile(50):.1f} ms,"
+        f" p99 {busy.percentile(99):.1f} ms over {len(busy.latencies_ms)} actions"
+        f" (goal p99 < 200 ms); last ack {busy.ack_lag_s:.1f} s after the last publish"
+    )
+    return (
+        round(figures.percentile(50), 2),
+        round(figures.percentile(99), 2),
+        round(busy.percentile(99), 2),
+    )
 
 
 def _parallel(size: dict[str, Any], details: dict[str, Any]) -> float:
@@ -314,6 +351,23 @@ def _memory(url: str, size: dict[str, Any], details: dict[str, Any]) -> float:
         f" {report['tasks_loaded']:,} tasks from a {report['store_mb']} MB store (goal < 300 MB)"
     )
     return float(report["rss_mb"])
+
+
+def _scaleout(
+    url: str, size: dict[str, Any], seed: int, details: dict[str, Any]
+) -> tuple[list[int], list[int]]:
+    from bench.scaleout import scaleout
+
+    requests = size["scaleout_requests"]
+    _say(f"[6] scale-out on PostgreSQL: {requests * 10} messages, 1, 2 and 3 daemons")
+    runs = [run.as_dict() for run in scaleout(url, requests, seed=seed)]
+    details["scaleout"] = runs
+    for run in runs:
+        _say(
+            f"    {run['daemons']} daemon(s): {run['msg_per_s']:,} msg/s"
+            f" ({run['seconds']:.2f} s), {run['cpu_us_per_msg']} us CPU per message"
+        )
+    return [run["msg_per_s"] for run in runs], [run["cpu_us_per_msg"] for run in runs]
 
 
 if __name__ == "__main__":

@@ -17,12 +17,18 @@ from broker import RabbitMQ
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
     "throughput_ratio",
+    "cpu_per_msg_ratio",
     "latency_p50_ms",
     "latency_p99_ms",
+    "latency_busy_p99_ms",
     "parallel_speedup",
     "rss_mb_100k",
     "backlog_drain_s",
+    "scaleout_msg_per_s",
+    "scaleout_cpu_us_per_msg",
+    "loadavg",
 }
+LISTS = {"scaleout_msg_per_s", "scaleout_cpu_us_per_msg", "loadavg"}
 
 
 @pytest.mark.rabbitmq
@@ -50,7 +56,11 @@ def test_quick_run_prints_every_figure_and_did_the_work(rabbitmq: RabbitMQ, tmp_
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(summary) == KEYS
-    assert all(isinstance(value, int | float) and value > 0 for value in summary.values())
+    figures = {key: value for key, value in summary.items() if key not in LISTS}
+    assert all(isinstance(value, int | float) and value > 0 for value in figures.values())
+    assert len(summary["scaleout_msg_per_s"]) == len(summary["scaleout_cpu_us_per_msg"]) == 3
+    assert all(value > 0 for value in summary["scaleout_msg_per_s"])
+    assert len(summary["loadavg"]) == 2
 
     details = json.loads(details_path.read_text())
     throughput = details["throughput"]
@@ -65,3 +75,8 @@ def test_quick_run_prints_every_figure_and_did_the_work(rabbitmq: RabbitMQ, tmp_
     assert parallel["rates_respected"] is True
     assert parallel["requests"] == 4 * parallel["revisions"] + 1
     assert details["memory"]["tasks_loaded"] == details["sizes"]["memory_tasks"]
+    busy = details["latency_one_core_busy"]
+    assert busy["triggers"] > 0
+    assert busy["reruns_seen"] == busy["triggers"]
+    assert [run["daemons"] for run in details["scaleout"]] == [1, 2, 3]
+    assert all(run["applied"] == run["messages"] for run in details["scaleout"])
