@@ -67,6 +67,7 @@ from mozci_monitor.core.model import (
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
 from mozci_monitor.patterns import re2_search
 from mozci_monitor.ports.store import EngineStore, TaskResultsStore
+from mozci_monitor.working_set import WorkingSet
 
 # Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
 MAX_GROWTH_ROUNDS = 50
@@ -126,56 +127,50 @@ class Engine:
         self._repo_day_budget = repo_day_budget
         self._bounds = bounds
         self._root_url = root_url.rstrip("/")  # for links to action tasks' logs
-        # Per transaction: what this unit of work read and wrote, so a batch does not read
-        # a task (and re-parse its status) once per message and request.
-        self._tasks: dict[str, TaskRecord | None] = {}
-        self._used: dict[tuple[str, str], int] = {}
+        # Per transaction: what this unit of work read and wrote (see working_set.py).
+        self._ws = WorkingSet(store)
 
     @contextmanager
-    def _unit(self, *, rollback: bool = False) -> Iterator[None]:
-        self._tasks, self._used = {}, {}
+    def _unit(self, *, rollback: bool = False, buffering: bool = False) -> Iterator[WorkingSet]:
+        self._ws = WorkingSet(self._store, buffering=buffering)
         try:
             with self._store.transaction(rollback=rollback):
-                yield
+                yield self._ws
         finally:
-            self._tasks, self._used = {}, {}
+            self._ws = WorkingSet(self._store)
 
     def _get_task(self, task_id: str) -> TaskRecord | None:
-        if task_id not in self._tasks:
-            self._tasks[task_id] = self._store.get_task(task_id)
-        return self._tasks[task_id]
+        return self._ws.task(task_id)
 
     def _get_tasks(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
-        missing = [t for t in task_ids if t not in self._tasks]
-        if missing:
-            found = self._store.get_tasks(missing)
-            self._tasks.update((t, found.get(t)) for t in missing)
-        return {t: record for t in task_ids if (record := self._tasks[t]) is not None}
+        return self._ws.tasks(task_ids)
 
     def _save_task(self, record: TaskRecord, at: str) -> None:
-        self._store.save_task(record, at)
-        self._tasks[record.task_id] = record
+        self._ws.save_task(record, at)
 
     def _count_actions(self, *, repo: str, day: str) -> int:
-        if (repo, day) not in self._used:
-            self._used[(repo, day)] = self._store.count_actions(repo=repo, day=day)
-        return self._used[(repo, day)]
+        return self._ws.count_actions(repo=repo, day=day)
 
     def _add_action(self, action: Action, at: str) -> bool:
         added = self._store.add_action(action, at)
         if added and action.push is not None and action.kind in BUDGETED_KINDS:
-            key = (action.push.repo, at[:10])
-            if key in self._used:
-                self._used[key] += 1
+            self._ws.action_added(action.push.repo, at[:10])
         return added
+
+    def _get_campaign(self, campaign_id: str) -> Campaign | None:
+        return self._ws.campaign(campaign_id)
+
+    def _save_campaign(self, campaign: Campaign, at: str) -> None:
+        self._ws.save_campaign(campaign, at)
 
     def apply(
         self, items: Sequence[TaskEvent | Rejection], at: str, *, dry_run: bool = False
     ) -> BatchOutcome:
         """Apply a batch atomically; on return (without dry_run) it is durable."""
         outcome = BatchOutcome()
-        with self._unit(rollback=dry_run):
+        with self._unit(rollback=dry_run, buffering=True) as working_set:
             watched = self._store.open_task_groups()
+            working_set.preload_tasks([i.task_id for i in items if not isinstance(i, Rejection)])
             for item in items:
                 if isinstance(item, Rejection):
                     self._store.record_rejection(item, at)
@@ -183,6 +178,7 @@ class Engine:
                     outcome.tally(item.exchange, "rejected")
                 else:
                     self._apply_event(item, watched, at, outcome)
+            working_set.flush(at)
             self._progress_campaigns(outcome, at)
         return outcome
 
@@ -191,19 +187,18 @@ class Engine:
         outcome = BatchOutcome()
         with self._unit():
             self._store.add_campaign(campaign, at)
+            self._ws.forget_campaign(campaign.campaign_id)
             for request in requests:
                 self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
             start = backfill_action(campaign, requests)
             if start is not None:
-                refusal = self._budget_refusal(
-                    self._store.get_campaign(campaign.campaign_id), start, at
-                )
+                refusal = self._budget_refusal(self._get_campaign(campaign.campaign_id), start, at)
                 if refusal is None:
                     self._queue_action(start, at, outcome)
                 else:
                     self._campaign_action_failed(start, refusal, at, outcome)
             self._progress_campaigns(outcome, at, force={campaign.campaign_id})
-            found = self._store.get_campaign(campaign.campaign_id)
+            found = self._get_campaign(campaign.campaign_id)
         return found or campaign
 
     def register(self, request: Request, at: str) -> Request:
@@ -228,14 +223,14 @@ class Engine:
         outcome = BatchOutcome()
         with self._unit():
             if campaign is not None:
-                self._store.save_campaign(campaign, at)
-            current = self._store.get_campaign(campaign_id)
+                self._save_campaign(campaign, at)
+            current = self._get_campaign(campaign_id)
             refused: dict[str, str] = {}  # label -> why its action was not queued
             for action in actions:
                 refusal = self._budget_refusal(current, action, at)
                 if refusal is None:
                     self._queue_action(action, at, outcome)
-                    current = self._store.get_campaign(campaign_id)
+                    current = self._get_campaign(campaign_id)
                 else:
                     refused.update((label, refusal) for label in action.labels)
             for request in requests:
@@ -397,7 +392,7 @@ class Engine:
             kept = store.task_results(action.task_id, run_id)
             request = self._store.get_request(action.request_id)
             campaign = (
-                self._store.get_campaign(request.campaign_id)
+                self._get_campaign(request.campaign_id)
                 if request is not None and request.campaign_id
                 else None
             )
@@ -418,7 +413,7 @@ class Engine:
                 )
                 judged[key] = judgement_to_json(judgement)
                 campaign = replace(campaign, params={**campaign.params, JUDGED: judged})
-                self._store.save_campaign(campaign, at)
+                self._save_campaign(campaign, at)
             if request.remedy is RemedyPolicy.UNTIL_SIGNATURE:
                 found = until_fail_progress(judgements_in_order(judged, request.task_ids))
                 if found.hit is not None:
@@ -446,14 +441,14 @@ class Engine:
         outcome: BatchOutcome,
     ) -> Campaign | None:
         with self._unit():
-            campaign = self._store.get_campaign(campaign_id)
+            campaign = self._get_campaign(campaign_id)
             if campaign is None:
                 return None
             for request in self._store.campaign_requests(campaign_id):
                 self._record(request, cancel(request, reason), at, outcome)
             decision = end(campaign, reason)
             if decision.changed:
-                self._store.save_campaign(decision.campaign, at)
+                self._save_campaign(decision.campaign, at)
                 for action in decision.actions:
                     self._queue_action(action, at, outcome)
             return decision.campaign
@@ -515,7 +510,7 @@ class Engine:
 
     def _match(self, update: TaskUpdate, at: str, outcome: BatchOutcome) -> None:
         record = update.record
-        for request in self._store.requests_serving(
+        for request in self._ws.requests_serving(
             record.task_id, record.task_group_id, record.label
         ):
             if record.task_id in request.action_task_ids:
@@ -541,9 +536,7 @@ class Engine:
     def _record(self, request: Request, decision: Decision, at: str, outcome: BatchOutcome) -> None:
         if not decision.changed:
             return
-        self._store.save_request(decision.request, at)
-        if decision.timeline:
-            self._store.append_timeline(request.request_id, decision.timeline, at)
+        self._ws.save_request(decision.request, decision.timeline, at)
         outcome.changed_requests[request.request_id] = decision.request
         for action in decision.actions:
             self._queue_action(action, at, outcome)
@@ -554,14 +547,14 @@ class Engine:
         outcome.actions += 1
         if action.campaign_id is None or action.kind not in BUDGETED_KINDS:
             return
-        campaign = self._store.get_campaign(action.campaign_id)
+        campaign = self._get_campaign(action.campaign_id)
         if campaign is not None:
-            self._store.save_campaign(replace(campaign, actions=campaign.actions + 1), at)
+            self._save_campaign(replace(campaign, actions=campaign.actions + 1), at)
 
     def _allowance(self, request: Request, at: str) -> Allowance:
         campaign_left: int | None = None
         if request.campaign_id is not None:
-            campaign = self._store.get_campaign(request.campaign_id)
+            campaign = self._get_campaign(request.campaign_id)
             if campaign is not None:
                 campaign_left = campaign.actions_left
         repo_left: int | None = None
@@ -578,12 +571,12 @@ class Engine:
             # A campaign that grows (a search) decides again once its new requests adopted
             # the runs already there; each round adds runs or ends, the bound is a guard.
             for _ in range(MAX_GROWTH_ROUNDS):
-                campaign = self._store.get_campaign(campaign_id)
+                campaign = self._get_campaign(campaign_id)
                 if campaign is None or campaign.is_final:
                     break
                 decision = progress_campaign(campaign, self._store.campaign_requests(campaign_id))
                 if decision.changed:
-                    self._store.save_campaign(decision.campaign, at)
+                    self._save_campaign(decision.campaign, at)
                     if decision.campaign.is_final:
                         outcome.finished_campaigns[campaign_id] = decision.campaign
                     for action in decision.actions:

@@ -419,9 +419,13 @@ def test_rejections_are_recorded_beside_good_messages(engine: Engine, store: Sql
 
 
 class _FailingStore(SqliteStore):
-    """Fails the n-th save_request, to check that a batch is all or nothing."""
+    """Fails the n-th save_request, to check that a batch is all or nothing.
 
-    fail_on = 2
+    A batch writes each changed request once, at its end, after its tasks: failing the
+    first save fails the batch after it wrote them.
+    """
+
+    fail_on = 1
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)

@@ -1,0 +1,129 @@
+"""What one unit of work (one store transaction) reads and writes, kept in memory.
+
+A batch of Pulse messages touches the same few tasks, requests and campaigns again and
+again (a task's pending, running and completed often arrive together; every event of a
+request looks up its campaign's budget). The engine reads each of them once per unit,
+through this working set, and sees its own changes from memory. In buffering mode the
+changed tasks and requests (with their timeline entries) are written back once, at the
+end, instead of once per event; the unit's transaction makes that as durable as before.
+
+Nothing is kept between units: another daemon (PostgreSQL) or the CLI may change the
+store between two batches, and the next unit reads what they wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.model import Request, TaskRecord, TimelineEntry
+from mozci_monitor.ports.store import EngineStore
+
+
+class WorkingSet:
+    def __init__(self, store: EngineStore, *, buffering: bool = False) -> None:
+        self._store = store
+        self._buffering = buffering
+        self._tasks: dict[str, TaskRecord | None] = {}
+        self._requests: dict[str, Request] = {}  # the newest version this unit knows
+        self._serving: dict[tuple[str, str, str | None], list[str]] = {}
+        self._campaigns: dict[str, Campaign | None] = {}
+        self._used: dict[tuple[str, str], int] = {}
+        self._dirty_tasks: dict[str, TaskRecord] = {}
+        self._dirty_requests: dict[str, Request] = {}
+        self._timeline: dict[str, list[TimelineEntry]] = {}
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def task(self, task_id: str) -> TaskRecord | None:
+        if task_id not in self._tasks:
+            self._tasks[task_id] = self._store.get_task(task_id)
+        return self._tasks[task_id]
+
+    def tasks(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
+        missing = [t for t in task_ids if t not in self._tasks]
+        if missing:
+            found = self._store.get_tasks(missing)
+            self._tasks.update((t, found.get(t)) for t in missing)
+        return {t: record for t in task_ids if (record := self._tasks[t]) is not None}
+
+    def preload_tasks(self, task_ids: Sequence[str]) -> None:
+        """Read every task a batch is about in one go."""
+        self.tasks(list(dict.fromkeys(task_ids)))
+
+    def save_task(self, record: TaskRecord, at: str) -> None:
+        self._tasks[record.task_id] = record
+        if self._buffering:
+            self._dirty_tasks[record.task_id] = record
+        else:
+            self._store.save_task(record, at)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def requests_serving(
+        self, task_id: str, task_group_id: str, label: str | None
+    ) -> list[Request]:
+        """The store's answer, read once per task in this unit, in this unit's versions.
+
+        A request changed earlier in the unit is found as the store found it before (its
+        group and label do not change, and one open at the start was returned by them).
+        """
+        key = (task_id, task_group_id, label)
+        ids = self._serving.get(key)
+        if ids is None:
+            found = self._store.requests_serving(task_id, task_group_id, label)
+            for request in found:
+                self._requests.setdefault(request.request_id, request)
+            ids = self._serving[key] = [request.request_id for request in found]
+        return [self._requests[request_id] for request_id in ids]
+
+    def save_request(self, request: Request, timeline: Sequence[TimelineEntry], at: str) -> None:
+        self._requests[request.request_id] = request
+        if not self._buffering:
+            self._store.save_request(request, at)
+            if timeline:
+                self._store.append_timeline(request.request_id, timeline, at)
+            return
+        self._dirty_requests[request.request_id] = request
+        if timeline:
+            self._timeline.setdefault(request.request_id, []).extend(timeline)
+
+    # -- campaigns and budgets ------------------------------------------------------------
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        if campaign_id not in self._campaigns:
+            self._campaigns[campaign_id] = self._store.get_campaign(campaign_id)
+        return self._campaigns[campaign_id]
+
+    def save_campaign(self, campaign: Campaign, at: str) -> None:
+        self._store.save_campaign(campaign, at)  # rare: written through at once
+        self._campaigns[campaign.campaign_id] = campaign
+
+    def forget_campaign(self, campaign_id: str) -> None:
+        """The store changed it behind the working set (add_campaign)."""
+        self._campaigns.pop(campaign_id, None)
+
+    def count_actions(self, *, repo: str, day: str) -> int:
+        if (repo, day) not in self._used:
+            self._used[(repo, day)] = self._store.count_actions(repo=repo, day=day)
+        return self._used[(repo, day)]
+
+    def action_added(self, repo: str, day: str) -> None:
+        if (repo, day) in self._used:
+            self._used[(repo, day)] += 1
+
+    # -- write-back -----------------------------------------------------------------------
+
+    def flush(self, at: str) -> None:
+        """Write what was buffered (the caller's transaction commits it), and write through
+        from now on: what follows in the unit (campaign progress, a search registering
+        requests) reads the store and must find everything there."""
+        self._buffering = False
+        for record in self._dirty_tasks.values():
+            self._store.save_task(record, at)
+        for request_id, request in self._dirty_requests.items():
+            self._store.save_request(request, at)
+            entries = self._timeline.get(request_id)
+            if entries:
+                self._store.append_timeline(request_id, entries, at)
+        self._dirty_tasks, self._dirty_requests, self._timeline = {}, {}, {}
