@@ -119,11 +119,14 @@ class WorkingSet:
         from now on: what follows in the unit (campaign progress, a search registering
         requests) reads the store and must find everything there."""
         self._buffering = False
-        for record in self._dirty_tasks.values():
-            self._store.save_task(record, at)
-        for request_id, request in self._dirty_requests.items():
-            self._store.save_request(request, at)
-            entries = self._timeline.get(request_id)
-            if entries:
-                self._store.append_timeline(request_id, entries, at)
+        self._store.save_tasks(list(self._dirty_tasks.values()), at)
+        self._store.save_requests(list(self._dirty_requests.values()), at)
+        self._store.append_timelines(
+            [
+                (request_id, entry)
+                for request_id, entries in self._timeline.items()
+                for entry in entries
+            ],
+            at,
+        )
         self._dirty_tasks, self._dirty_requests, self._timeline = {}, {}, {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -419,10 +419,10 @@ def test_rejections_are_recorded_beside_good_messages(engine: Engine, store: Sql
 
 
 class _FailingStore(SqliteStore):
-    """Fails the n-th save_request, to check that a batch is all or nothing.
+    """Fails the n-th request save, to check that a batch is all or nothing.
 
-    A batch writes each changed request once, at its end, after its tasks: failing the
-    first save fails the batch after it wrote them.
+    A batch writes its changed requests once, together, at its end, after its tasks:
+    failing the first save fails the batch after it wrote them.
     """
 
     fail_on = 1
@@ -431,11 +431,19 @@ class _FailingStore(SqliteStore):
         super().__init__(path)
         self.saves = 0
 
-    def save_request(self, request: Request, at: str) -> None:
+    def _count_save(self) -> None:
         self.saves += 1
         if self.saves == self.fail_on:
             raise sqlite3.OperationalError("disk I/O error")
+
+    def save_request(self, request: Request, at: str) -> None:
+        self._count_save()
         super().save_request(request, at)
+
+    def save_requests(self, requests: Sequence[Request], at: str) -> None:
+        for _ in requests:
+            self._count_save()
+        super().save_requests(requests, at)
 
 
 def test_a_failing_batch_commits_nothing(db_path: Path) -> None:

@@ -4,7 +4,7 @@ writes each changed task and request once."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,9 +27,13 @@ class CountingStore(SqliteStore):
         self.request_saves.append(request.request_id)
         super().save_request(request, at)
 
-    def save_task(self, record: TaskRecord, at: str) -> None:
-        self.task_saves.append(record.task_id)
-        super().save_task(record, at)
+    def save_requests(self, requests: Sequence[Request], at: str) -> None:
+        self.request_saves += [request.request_id for request in requests]
+        super().save_requests(requests, at)
+
+    def save_tasks(self, records: Sequence[TaskRecord], at: str) -> None:
+        self.task_saves += [record.task_id for record in records]
+        super().save_tasks(records, at)
 
 
 def _state(path: Path) -> dict[str, list[tuple[object, ...]]]:

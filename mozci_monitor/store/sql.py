@@ -57,6 +57,15 @@ _WATCHED_GROUPS = (
 )
 
 
+_SAVE_TASK = (
+    "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
+    " updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (task_id) DO UPDATE SET"
+    " label=excluded.label, phase=excluded.phase, reason=excluded.reason,"
+    " runs=excluded.runs, rank=excluded.rank, status=excluded.status,"
+    " updated_at=excluded.updated_at"
+)
+
+
 class SqlStore:
     def __init__(self, connector: Connector) -> None:
         self._sql = connector
@@ -137,6 +146,49 @@ class SqlStore:
             raise StoreError(f"no request {request.request_id}")
         # Action tasks are linked too, so their messages find the request they serve.
         self._link((*request.task_ids, *request.action_task_ids), request.request_id)
+
+    def save_requests(self, requests: Sequence[Request], at: str) -> None:
+        """`save_request` for a batch's requests, in a few statements."""
+        if not requests:
+            return
+        self._sql.executemany(
+            "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
+            " is_open=?, policy=? WHERE request_id=?",
+            [
+                (
+                    request.state.value,
+                    request.failure.value if request.failure else None,
+                    request.reason,
+                    self._sql.json(list(request.task_ids)),
+                    at,
+                    request.is_watching,
+                    self._sql.json(_policy(request)),
+                    request.request_id,
+                )
+                for request in requests
+            ],
+        )
+        ids = [request.request_id for request in requests]
+        found = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += _count(
+                self._sql.execute(
+                    f"SELECT count(*) AS n FROM requests WHERE request_id IN ({marks})", chunk
+                ).one()
+            )
+        if found != len(set(ids)):
+            raise StoreError(f"{len(set(ids)) - found} of the batch's requests do not exist")
+        links = [
+            (task_id, request.request_id) for request in requests for task_id in request.task_ids
+        ]
+        if links:
+            self._sql.executemany(
+                "INSERT INTO request_tasks (task_id, request_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                links,
+            )
 
     def _link(self, task_ids: Sequence[str], request_id: str) -> None:
         if task_ids:
@@ -224,35 +276,40 @@ class SqlStore:
         return [_task_from_row(row) for row in rows]
 
     def save_task(self, record: TaskRecord, at: str) -> None:
+        self.save_tasks([record], at)
+
+    def save_tasks(self, records: Sequence[TaskRecord], at: str) -> None:
+        """Insert or update tasks, all in one statement."""
+        if records:
+            self._sql.executemany(_SAVE_TASK, [self._task_row(record, at) for record in records])
+
+    def _task_row(self, record: TaskRecord, at: str) -> tuple[Any, ...]:
         runs, rank = progress(record.status)
-        self._sql.execute(
-            "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (task_id) DO UPDATE SET"
-            " label=excluded.label, phase=excluded.phase, reason=excluded.reason,"
-            " runs=excluded.runs, rank=excluded.rank, status=excluded.status,"
-            " updated_at=excluded.updated_at",
-            (
-                record.task_id,
-                record.task_group_id,
-                record.label,
-                record.phase.value,
-                record.reason,
-                runs,
-                rank,
-                self._sql.json(status_to_json(record.status)),
-                at,
-            ),
+        return (
+            record.task_id,
+            record.task_group_id,
+            record.label,
+            record.phase.value,
+            record.reason,
+            runs,
+            rank,
+            self._sql.json(status_to_json(record.status)),
+            at,
         )
 
     # -- timeline and rejections ----------------------------------------------------------
 
     def append_timeline(self, request_id: str, entries: Sequence[TimelineEntry], at: str) -> None:
+        self.append_timelines([(request_id, entry) for entry in entries], at)
+
+    def append_timelines(self, entries: Sequence[tuple[str, TimelineEntry]], at: str) -> None:
+        """Timeline entries of several requests, each request's in the order given."""
         if entries:
             self._sql.executemany(
                 "INSERT INTO timeline (request_id, at, kind, task_id, detail) VALUES (?,?,?,?,?)",
                 [
                     (request_id, at, entry.kind, entry.task_id, self._sql.json(entry.detail))
-                    for entry in entries
+                    for request_id, entry in entries
                 ],
             )
 
