@@ -157,6 +157,9 @@ class Daemon:
         # never queue behind message commits, nor delay them.
         self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
         self._reader: StoreReader | None = None
+        # The actuator's claims and marks too: behind a batch of messages they would wait
+        # for its whole commit (and for the batches queued before them) on every action.
+        self._outbox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._bound: set[str] = set()
         self._bindings_applied = False  # the first refresh always tells the consumer
         self._bindings_due = asyncio.Event()  # a request ended: refresh soon, not inline
@@ -194,6 +197,13 @@ class Daemon:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._store_thread, functools.partial(fn, *args, **kwargs)
+        )
+
+    async def in_outbox(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an outbox call on the actuator's own thread (its own store connection)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._outbox_thread, functools.partial(fn, *args, **kwargs)
         )
 
     async def in_reader(self, fn: Callable[[StoreReader], T]) -> T:
@@ -352,6 +362,7 @@ class Daemon:
             last = functools.partial(self._store.release_actions, self.instance)
         await self._close_thread(self._store_thread, last, "store thread")
         await self._close_thread(self._read_thread, _nothing, "store-read thread")
+        await self._close_thread(self._outbox_thread, _nothing, "outbox thread")
         closers = list(self._closers)
 
         async def close_all() -> None:

@@ -327,10 +327,13 @@ def build(
         observer=observer,
     )
     if services is not None:
+        # The actuator's claims and marks on a connection of their own where the store has
+        # one for them (PostgreSQL); else on the store's thread (SQLite: one write lock).
+        outbox = store.outbox()
         daemon.attach(
             actuator=Actuator(
-                in_store=daemon.in_store,
-                store=store,
+                in_store=daemon.in_store if outbox is store else daemon.in_outbox,
+                store=outbox,
                 taskcluster=services.taskcluster,
                 render=services.render,
                 sinks=services.sinks,

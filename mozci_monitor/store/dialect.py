@@ -62,6 +62,11 @@ class Connector(Protocol):
         other, e.g. an in-memory SQLite database)."""
         ...
 
+    def writer(self) -> Connector:
+        """Another read-write connection to the same database (or this one if there is no
+        other), for a writer that must not queue behind this one's transactions."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -167,6 +167,9 @@ class PostgresConnector:
     def reader(self) -> PostgresConnector:
         return PostgresConnector(self.dsn, {**self._session, "default_transaction_read_only": "on"})
 
+    def writer(self) -> PostgresConnector:
+        return PostgresConnector(self.dsn, self._session)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

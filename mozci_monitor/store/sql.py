@@ -70,15 +70,17 @@ class SqlStore:
     def __init__(self, connector: Connector) -> None:
         self._sql = connector
         self._reader: SqlStore | None = None
+        self._outbox: SqlStore | None = None
 
     @property
     def connector(self) -> Connector:
         return self._sql
 
     def close(self) -> None:
-        if self._reader is not None and self._reader is not self:
-            self._reader.close()
-        self._reader = None
+        for other in (self._reader, self._outbox):
+            if other is not None and other is not self:
+                other.close()
+        self._reader = self._outbox = None
         self._sql.close()
 
     def reader(self) -> StoreReader:
@@ -88,6 +90,16 @@ class SqlStore:
             connector = self._sql.reader()
             self._reader = self if connector is self._sql else SqlStore(connector)
         return self._reader
+
+    def outbox(self) -> SqlStore:
+        """The store on another read-write connection, for the actuator: its claims and
+        marks never wait in line behind the engine's batches (only for the database's
+        own write lock, while a batch commits). This store itself when no other
+        connection can be opened (in-memory SQLite). Closed with the store."""
+        if self._outbox is None:
+            connector = self._sql.writer()
+            self._outbox = self if connector is self._sql else SqlStore(connector)
+        return self._outbox
 
     @contextmanager
     def transaction(self, *, rollback: bool = False) -> Iterator[None]:

@@ -120,6 +120,11 @@ class SqliteConnector:
             return self  # an in-memory database has no other connection to open
         return SqliteConnector(self.path, read_only=True)
 
+    def writer(self) -> SqliteConnector:
+        if self._read_only or self.path == ":memory:":
+            return self
+        return SqliteConnector(self.path)
+
     def close(self) -> None:
         self._db.close()
 
