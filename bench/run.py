@@ -62,6 +62,7 @@ def sizes(quick: bool) -> dict[str, Any]:
         "latency_seconds": 20.0,
         "latency_low_rate": 300.0,  # also below the daemon's capacity: latency without backlog
         "trigger_every": 25,
+        "scaleout_requests": 2_000,  # 20,000 messages, as the throughput run
         "revisions": 100,
         "memory_tasks": 100_000,
         "backlog": 8_000,

@@ -157,8 +157,9 @@ class Daemon:
         # never queue behind message commits, nor delay them.
         self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
         self._reader: StoreReader | None = None
-        # The actuator's claims and marks too: behind a batch of messages they would wait
-        # for its whole commit (and for the batches queued before them) on every action.
+        # The actuator's claims and marks too, where the store gives them a connection of
+        # their own (PostgreSQL): behind the batches queued on the store thread they would
+        # wait for every one of them on every action.
         self._outbox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._bound: set[str] = set()
         self._bindings_applied = False  # the first refresh always tells the consumer

@@ -63,8 +63,9 @@ class Connector(Protocol):
         ...
 
     def writer(self) -> Connector:
-        """Another read-write connection to the same database (or this one if there is no
-        other), for a writer that must not queue behind this one's transactions."""
+        """Another read-write connection to the same database, for a writer that must not
+        queue behind this one's transactions; this one where writers cannot work side by
+        side anyway (a database-wide write lock)."""
         ...
 
     def close(self) -> None: ...

@@ -92,10 +92,10 @@ class SqlStore:
         return self._reader
 
     def outbox(self) -> SqlStore:
-        """The store on another read-write connection, for the actuator: its claims and
-        marks never wait in line behind the engine's batches (only for the database's
-        own write lock, while a batch commits). This store itself when no other
-        connection can be opened (in-memory SQLite). Closed with the store."""
+        """The store on another read-write connection, for the actuator, where the database
+        lets writers work side by side (PostgreSQL: row locks): its claims and marks never
+        wait in line behind the engine's batches. This store itself where a second writer
+        would only wait for the one write lock (SQLite). Closed with the store."""
         if self._outbox is None:
             connector = self._sql.writer()
             self._outbox = self if connector is self._sql else SqlStore(connector)

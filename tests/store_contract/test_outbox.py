@@ -277,3 +277,24 @@ def test_racing_lease_takers_get_one_winner(store: AnyStore, open_store: OpenSto
         thread.join()
     assert len(won) == 1
     assert store.lease_holder("reconcile/G") == won[0]
+
+
+# -- the actuator's own connection -------------------------------------------------------------
+
+
+def test_the_outbox_works_while_a_batch_holds_the_store(store: AnyStore, kind: str) -> None:
+    """PostgreSQL: the actuator's connection claims and marks while the engine's connection
+    is inside a batch. SQLite has one write lock: the actuator shares the store's own."""
+    outbox = store.outbox()
+    if kind == "sqlite":
+        assert outbox is store
+        return
+    assert outbox is not store
+    (key,) = _fill(store, 1)
+    with store.transaction():
+        store.add_action(_action("k-batch"), AT)  # a batch in progress, not yet committed
+        claimed = outbox.claim_actions("a", lease_seconds=LONG)
+        assert [entry.key for entry in claimed] == [key]
+        assert outbox.mark_action_started(key, AT, owner="a")
+        assert outbox.mark_action_done(key, AT, "done", owner="a")
+    assert [entry.state for entry in store.actions_of(request_id="req-1")] == ["done", "pending"]
