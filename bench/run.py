@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": size,
         "quick": args.quick,
         "command": " ".join(["python", "bench/run.py", *(argv or sys.argv[1:])]),
-        "package": str(Path(mozci_monitor.__file__).parent),
+        "package": _package_path(),
         "overrides": {
             "pulse": _overrides(args.pulse),
             "daemon": _overrides(args.daemon),
@@ -188,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary), flush=True)
     return 0
+
+
+def _package_path() -> str:
+    """Where mozci_monitor was imported from, relative to the clone when inside it (the
+    details are committed as results: no path of the machine that ran them)."""
+    package = Path(mozci_monitor.__file__).resolve().parent
+    return str(package.relative_to(ROOT)) if package.is_relative_to(ROOT) else package.name
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
