@@ -803,38 +803,7 @@ def _policy(request: Request) -> dict[str, Any]:
     }
 
 
-# Requests parsed from rows, by everything the parse reads: a row read again unchanged (a
-# batch's serving requests, batch after batch) is not parsed again, and a changed row (this
-# daemon, another one, the CLI) is a new key. Bounded: emptied when full.
-_PARSED_REQUESTS: dict[tuple[Any, ...], Request] = {}
-_PARSED_REQUESTS_MAX = 50_000
-_REQUEST_FIELDS = (
-    "request_id",
-    "repo",
-    "revision",
-    "task_group_id",
-    "label",
-    "wanted",
-    "state",
-    "failure",
-    "reason",
-    "campaign_id",
-    "task_ids",
-    "policy",
-)
-
-
 def _request_from_row(row: Row) -> Request:
-    key = tuple(row[name] for name in _REQUEST_FIELDS)
-    request = _PARSED_REQUESTS.get(key)
-    if request is None:
-        if len(_PARSED_REQUESTS) >= _PARSED_REQUESTS_MAX:
-            _PARSED_REQUESTS.clear()
-        request = _PARSED_REQUESTS[key] = _parse_request(row)
-    return request
-
-
-def _parse_request(row: Row) -> Request:
     policy = json.loads(row["policy"])
     return Request(
         request_id=row["request_id"],

@@ -10,7 +10,7 @@ from store.pulse_builder import FakeTask, make_request, slug
 from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import observe
 from mozci_monitor.core.model import RequestState, TaskRecord, TimelineEntry
-from store_contract.conftest import AnyStore, OpenStore
+from store_contract.conftest import AnyStore
 
 AT = "2026-11-22T12:00:00.000Z"
 LATER = "2026-11-22T12:05:00.000Z"
@@ -77,19 +77,3 @@ def test_append_timelines_keeps_each_requests_order(store: AnyStore) -> None:
         ("state", None),
     ]
     assert [e.detail for e in store.timeline("req-2")] == [{"state": "pending"}]
-
-
-def test_a_request_changed_by_another_connection_is_read_as_changed(
-    open_store: OpenStore,
-) -> None:
-    """Parsed requests are reused only for a row read again unchanged."""
-    ours, theirs = open_store(), open_store()
-    with ours.transaction():
-        ours.add_request(make_request("req-1"), AT)
-    before = ours.get_request("req-1")
-    assert before is not None and ours.get_request("req-1") == before
-    with theirs.transaction():
-        theirs.save_request(replace(before, state=RequestState.RUNNING, task_ids=(slug(1),)), LATER)
-    after = ours.get_request("req-1")
-    assert after is not None
-    assert (after.state, after.task_ids) == (RequestState.RUNNING, (slug(1),))
