@@ -73,7 +73,7 @@ def _run(
 ) -> ScaleoutRun:
     from bench.harness import register_all
     from mozci_monitor.config import DaemonSettings, PulseSettings, Settings, StoreSettings
-    from mozci_monitor.daemon import build_store
+    from mozci_monitor.wiring import build_store
 
     database = server.create_database()
     settings = Settings(
