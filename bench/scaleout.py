@@ -35,6 +35,7 @@ class ScaleoutRun:
     seconds: float
     cpu_s: float
     applied: int  # messages that moved a watched task forward, all daemons together
+    handled: int  # applied, duplicate or stale (several daemons: a task's messages race)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class ScaleoutRun:
             "msg_per_s": round(self.messages / self.seconds),
             "cpu_us_per_msg": round(self.cpu_s / self.messages * 1e6),
             "applied": self.applied,
+            "handled": self.handled,
         }
 
 
@@ -95,10 +97,11 @@ def _run(
     acked = [spawn.Value("q", 0) for _ in range(daemons)]
     cpu = [spawn.Value("d", 0.0) for _ in range(daemons)]
     applied = [spawn.Value("q", 0) for _ in range(daemons)]
+    handled = [spawn.Value("q", 0) for _ in range(daemons)]
     children = [
         spawn.Process(
             target=_child,
-            args=(settings, gate, stop, ready[n], acked[n], cpu[n], applied[n]),
+            args=(settings, gate, stop, ready[n], acked[n], cpu[n], applied[n], handled[n]),
             name=f"daemon-{n}",
         )
         for n in range(daemons)
@@ -133,7 +136,12 @@ def _run(
         with contextlib.suppress(Exception):
             server.drop_database(database)
     return ScaleoutRun(
-        daemons, count, seconds, sum(v.value for v in cpu), sum(v.value for v in applied)
+        daemons,
+        count,
+        seconds,
+        sum(v.value for v in cpu),
+        sum(v.value for v in applied),
+        sum(v.value for v in handled),
     )
 
 
@@ -145,6 +153,7 @@ def _child(
     acked: Any,
     cpu: Any,
     applied: Any,
+    handled: Any,
 ) -> None:
     """One daemon process: connect, wait at the gate, drain until told to stop."""
     from bench.harness import log_to_file
@@ -168,7 +177,9 @@ def _child(
             await asyncio.sleep(0.002)
         daemon.request_stop()
         await asyncio.wait_for(runner, 30)
-        applied.value = daemon.health.counters.get("applied", 0)
+        counters = daemon.health.counters
+        applied.value = counters.get("applied", 0)
+        handled.value = sum(counters.get(name, 0) for name in ("applied", "duplicates", "stale"))
 
     asyncio.run(main())
 

@@ -79,4 +79,6 @@ def test_quick_run_prints_every_figure_and_did_the_work(rabbitmq: RabbitMQ, tmp_
     assert busy["triggers"] > 0
     assert busy["reruns_seen"] == busy["triggers"]
     assert [run["daemons"] for run in details["scaleout"]] == [1, 2, 3]
-    assert all(run["applied"] == run["messages"] for run in details["scaleout"])
+    # With several daemons a task's messages race each other: some arrive stale.
+    assert all(run["handled"] == run["messages"] for run in details["scaleout"])
+    assert all(run["applied"] > 0 for run in details["scaleout"])
