@@ -268,14 +268,18 @@ def pulse_url(settings: PulseSettings) -> str:
             f"pulse.user is {settings.user!r} but no password: set ${settings.password_env}"
             " or pulse.password_file"
         )
+    from mozci_monitor.pulse.settings import PULSE_HOST, pulse_port
+
     parts = urlsplit(settings.url)
-    host = parts.hostname or "pulse.mozilla.org"
+    host = parts.hostname or PULSE_HOST
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
     try:
-        port = f":{parts.port}" if parts.port else ""
+        explicit_port = parts.port
     except ValueError as error:
         raise ConfigError(f"pulse.url: {error}") from None
+    # No port in the URL: Pulse's for the scheme (5671 with TLS, 5672 without).
+    port = f":{explicit_port or pulse_port(tls=parts.scheme == 'amqps')}"
     netloc = f"{quote(settings.user, safe='')}:{quote(password, safe='')}@{host}{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 

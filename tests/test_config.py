@@ -284,6 +284,36 @@ def test_pulse_url_keeps_the_default_vhost_path(monkeypatch: pytest.MonkeyPatch)
     assert url == "amqp://guest:pw@127.0.0.1:5672//"
 
 
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # No host: Pulse's, and its TLS port (mozillapulse's PulseConfiguration defaults).
+        ("amqps:///", "amqps://u:pw@pulse.mozilla.org:5671/"),
+        ("amqps://pulse.mozilla.org/", "amqps://u:pw@pulse.mozilla.org:5671/"),
+        # Without TLS, mozillapulse's plain AMQP port.
+        ("amqp://broker.example/", "amqp://u:pw@broker.example:5672/"),
+        ("amqps://broker.example:5999/x", "amqps://u:pw@broker.example:5999/x"),
+    ],
+)
+def test_pulse_url_fills_pulse_defaults_from_mozillapulse(
+    monkeypatch: pytest.MonkeyPatch, written: str, expected: str
+) -> None:
+    monkeypatch.setenv("PULSE_PASSWORD", "pw")
+    assert pulse_url(PulseSettings(url=written, user="u", queue="queue/u/m")) == expected
+
+
+def test_pulse_connection_defaults_are_mozillapulse_s() -> None:
+    from mozillapulse.config import PulseConfiguration
+
+    from mozci_monitor import pulse
+
+    library = PulseConfiguration()
+    ours = (pulse.PULSE_HOST, pulse.PULSE_PORT, pulse.PULSE_VHOST, pulse.PULSE_TLS)
+    assert ours == (library.host, library.port, library.vhost, library.ssl)
+    assert ours == ("pulse.mozilla.org", 5671, "/", True)
+    assert pulse.pulse_port(tls=False) == 5672
+
+
 def test_pulse_url_reads_the_password_file(tmp_path: Path) -> None:
     file = _secret_file(tmp_path, "file-pw\n", 0o600)
     settings = PulseSettings(
