@@ -18,8 +18,16 @@ from mozci_monitor import client, wiring
 from mozci_monitor.api.backend import SubmissionRefused
 from mozci_monitor.api.views import campaign_json
 from mozci_monitor.campaigns import SourcesNotConfigured
+from mozci_monitor.cli_options import add_global_options, log_level
 from mozci_monitor.clock import utc_now
-from mozci_monitor.config import ConfigError, Settings, api_token, load_settings, secrets_of
+from mozci_monitor.config import (
+    ConfigError,
+    Settings,
+    api_token,
+    find_config,
+    load_settings,
+    secrets_of,
+)
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.errors import MozciMonitorError, StoreError, SubmissionError
 from mozci_monitor.core.kinds import REGISTRY, AnyParams, KindSpec, WatchParams
@@ -32,8 +40,6 @@ from mozci_monitor.submissions import parse_submission
 
 AnyStore = wiring.AnyStore
 
-CONFIG_ENV = "MOZCI_MONITOR_CONFIG"
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -41,16 +47,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    config_path = find_config(getattr(args, "config", None))
+    args.config_path = config_path
     try:
-        settings = load_settings(args.config or os.environ.get(CONFIG_ENV))
+        settings = load_settings(config_path)
     except ConfigError as error:
         print(f"mozci-monitor: config error: {error}", file=sys.stderr)
         return 2
     configure_logging(
-        format=settings.log.format, level=settings.log.level, secrets=secrets_of(settings)
+        format=settings.log.format,
+        level=log_level(args, settings),
+        secrets=secrets_of(settings),
     )
     try:
         result: int = args.handler(args, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C is how people stop `--wait`, `wait`, `sim` and `run` in a terminal.
+        print("mozci-monitor: interrupted", file=sys.stderr)
+        return 130
     except (ConfigError, StoreError, MozciMonitorError, ConnectionError) as error:
         # Deliberate errors (and a broker that cannot be reached) explain themselves.
         print(f"mozci-monitor: {error}", file=sys.stderr)
@@ -72,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="mozci-monitor",
         description="Watch the Firefox CI jobs you trigger and act when they do not run.",
     )
-    parser.add_argument("--config", help=f"TOML settings file (default: ${CONFIG_ENV})")
+    add_global_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the daemon (consume Pulse, track requests)")
@@ -143,8 +157,14 @@ def _parser() -> argparse.ArgumentParser:
     add_demo_arguments(demo)
     demo.set_defaults(handler=_demo)
 
-    sim = commands.add_parser("sim", help="serve the Firefox CI simulator alone", add_help=False)
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim = commands.add_parser(
+        "sim",
+        help="serve the Firefox CI simulator alone (and publish its Pulse messages)",
+        description="Serve the Firefox CI simulator until Ctrl-C, publishing Pulse messages.",
+    )
+    from mozci_monitor.sim.cli import add_arguments as add_sim_arguments
+
+    add_sim_arguments(sim)
     sim.set_defaults(handler=_sim)
 
     results = commands.add_parser(
@@ -160,6 +180,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="apply, report, then roll back")
     _store_option(replay)
     replay.set_defaults(handler=_replay)
+    for command in commands.choices.values():
+        add_global_options(command, top_level=False)
     return parser
 
 
@@ -219,9 +241,9 @@ def _results(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sim(args: argparse.Namespace, settings: Settings) -> int:
-    from mozci_monitor.sim import run_sim
+    from mozci_monitor.sim.cli import serve
 
-    return int(run_sim(args.sim_args) or 0)
+    return serve(args)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -153,6 +153,45 @@ _POSITIVE = {
 }
 
 
+CONFIG_ENV = "MOZCI_MONITOR_CONFIG"
+CONFIG_FILE_NAME = "mozci-monitor.toml"
+
+
+def config_search_path(
+    *, cwd: Path | None = None, home: Path | None = None, etc: Path = Path("/etc")
+) -> tuple[Path, ...]:
+    """Where the daemon and the CLI look for settings when none is named, in order."""
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path.home() if home is None else home
+    return (
+        cwd / CONFIG_FILE_NAME,
+        home / ".config" / "mozci-monitor" / "config.toml",
+        etc / "mozci-monitor" / CONFIG_FILE_NAME,
+    )
+
+
+def find_config(
+    explicit: str | None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+    search_path: typing.Sequence[Path] | None = None,
+) -> Path | None:
+    """The settings file to use: `--config`, else `$MOZCI_MONITOR_CONFIG`, else the first file
+    of the search path that exists; None when there is none (the built-in defaults apply).
+
+    A file named explicitly (option or environment) is returned even when missing, so that
+    loading it reports the mistake instead of silently falling back to the defaults.
+    """
+    environ = os.environ if environ is None else environ
+    named = explicit or environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    for candidate in config_search_path() if search_path is None else search_path:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_settings(path: str | Path | None) -> Settings:
     """Read and validate a TOML file; `None` gives the defaults."""
     if path is None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from mozci_monitor.sim.config import SimConfig
 from mozci_monitor.sim.simulator import Simulator
 
+# The daemon's default [pulse] url: a simulator and a daemon started with their defaults on
+# one machine meet on the local RabbitMQ (memory:// only reaches this process).
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mozci-monitor sim", description=__doc__)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="same seed, same world")
     parser.add_argument("--repo", default="autoland", help="repository name (project)")
-    parser.add_argument("--pushes", type=int, default=30, help="pushes in the pushlog")
+    parser.add_argument("--pushes", type=_positive, default=30, help="pushes in the pushlog")
     parser.add_argument(
         "--history-pushes",
         type=int,
@@ -23,20 +28,51 @@ def _parser() -> argparse.ArgumentParser:
         help="pushes already done at start (default: all but the last 5)",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=0, help="HTTP port (0 picks a free one)")
     parser.add_argument(
         "--broker-url",
-        default="memory://",
-        help="kombu URL to publish Pulse messages to; 'none' disables publishing",
+        default=DEFAULT_BROKER_URL,
+        help=(
+            "kombu URL to publish Pulse messages to (default: the local RabbitMQ a daemon"
+            " with default settings consumes from); memory:// stays in this process;"
+            " 'none' disables publishing"
+        ),
     )
     parser.add_argument(
         "--time-scale", type=float, default=3.0, help="wall seconds per simulated CI hour"
     )
+    parser.add_argument(
+        "--write-config",
+        metavar="FILE",
+        help="write daemon settings pointing at this simulator to FILE (TOML)",
+    )
+    parser.add_argument(
+        "--daemon-api-port",
+        type=int,
+        default=8787,
+        help="[api] port in the settings --write-config writes (default 8787)",
+    )
+    parser.add_argument(
+        "--daemon-queue",
+        default="queue/mozci-monitor/requests",
+        help="[pulse] queue in the settings --write-config writes (the daemon's default)",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mozci-monitor sim", description=__doc__)
+    add_arguments(parser)
     return parser
 
 
-def config_from_args(args: Sequence[str] | None) -> SimConfig:
-    ns = _parser().parse_args(args)
+def config_from_namespace(ns: argparse.Namespace) -> SimConfig:
     return SimConfig(
         seed=ns.seed,
         repo=ns.repo,
@@ -49,18 +85,78 @@ def config_from_args(args: Sequence[str] | None) -> SimConfig:
     )
 
 
-async def _serve(config: SimConfig) -> None:
+def config_from_args(args: Sequence[str] | None) -> SimConfig:
+    return config_from_namespace(_parser().parse_args(args))
+
+
+def daemon_settings(sim: Simulator, *, store_path: Path, api_port: int, queue: str) -> str:
+    """TOML settings for a daemon working against `sim` (sources, Pulse, a store)."""
+    broker = sim.config.broker_url
+    lines = [
+        "# Written by `mozci-monitor sim --write-config`: a daemon against this simulator.",
+        "[sources]",
+        f"taskcluster_root_url = {json.dumps(sim.root_url)}",
+        f"hg_url = {json.dumps(sim.hg_url)}",
+        f"treeherder_url = {json.dumps(sim.treeherder_url)}",
+        "",
+        "[pulse]",
+        f"queue = {json.dumps(queue)}",
+        *([f"url = {json.dumps(broker)}"] if broker and broker != "memory://" else []),
+        "",
+        "[store]",
+        f"path = {json.dumps(str(store_path))}",
+        "",
+        "[api]",
+        f"port = {api_port}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _example_watch(sim: Simulator) -> str | None:
+    """A watch command on the newest push: its tasks are still to run, their news on Pulse."""
+    if not sim.pushes:
+        return None
+    push = sim.pushes[-1]
+    tests = [label for label in push.scheduled_labels if label.startswith("test-")]
+    labels = tests or push.scheduled_labels
+    if not labels:
+        return None
+    return (
+        f"mozci-monitor watch --repo {sim.config.repo} --revision {push.revision}"
+        f" --task-group {push.task_group_id} --label {labels[0]} --times 2"
+    )
+
+
+async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path | None) -> None:
     async with Simulator(config) as sim:
         print(f"Taskcluster root URL: {sim.root_url}", flush=True)
         print(f"hg pushlog:           {sim.hg_url}/{config.repo}/json-pushes?version=2", flush=True)
         print(f"Treeherder:           {sim.treeherder_url}/api/", flush=True)
         print(f"Pulse broker:         {config.broker_url or 'disabled'}", flush=True)
+        if ns is not None and target is not None:
+            text = daemon_settings(
+                sim,
+                store_path=target.with_suffix(".sqlite3"),
+                api_port=ns.daemon_api_port,
+                queue=ns.daemon_queue,
+            )
+            await asyncio.to_thread(target.write_text, text)
+            print(f"Daemon settings:      {target}", flush=True)
+        example = _example_watch(sim)
+        if example is not None:
+            print(f"Try:                  {example}", flush=True)
         await asyncio.Event().wait()
+
+
+def serve(ns: argparse.Namespace) -> int:
+    """Serve with options parsed by `add_arguments`, until interrupted."""
+    target = Path(ns.write_config).resolve() if ns.write_config else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config_from_namespace(ns), ns, target))
+    return 0
 
 
 def run_sim(args: Sequence[str] | None = None) -> int:
     """Entry point: parse `args`, serve until interrupted, return the exit status."""
-    config = config_from_args(args)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config))
-    return 0
+    return serve(_parser().parse_args(args))

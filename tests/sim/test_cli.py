@@ -10,7 +10,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from mozci_monitor.sim.cli import config_from_args
+import pytest
+
+from mozci_monitor.cli import main
+from mozci_monitor.sim.cli import config_from_args, config_from_namespace
 
 
 def test_arguments_become_a_config() -> None:
@@ -18,7 +21,7 @@ def test_arguments_become_a_config() -> None:
         ["--seed", "5", "--pushes", "12", "--broker-url", "none", "--time-scale", "1.5"]
     )
     assert (config.seed, config.pushes, config.broker_url, config.time_scale) == (5, 12, None, 1.5)
-    assert config_from_args([]).broker_url == "memory://"
+    assert config_from_args([]).broker_url == "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def test_module_serves_until_interrupted() -> None:
@@ -51,3 +54,27 @@ def test_module_serves_until_interrupted() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_mozci_monitor_sim_takes_the_simulator_s_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mozci_monitor.cli import _parser
+
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "--help"])
+    assert exited.value.code == 0
+    assert "--broker-url" in capsys.readouterr().out
+    args = _parser().parse_args(
+        ["sim", "--port", "0", "--seed", "7", "--broker-url", "none", "--config", "x.toml"]
+    )
+    config = config_from_namespace(args)
+    assert (config.port, config.seed, config.broker_url) == (0, 7, None)
+    assert args.config == "x.toml"
+
+
+def test_mozci_monitor_sim_refuses_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "--no-such-option"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
