@@ -429,25 +429,31 @@ def _cli_message(kind: CampaignKind, error: SubmissionError) -> str:
 
 
 def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
-    """Poll the store until the campaign is final, printing each change of its summary."""
+    """Poll the store until the campaign is final, with the one progress display."""
+    from mozci_monitor.api.views import campaign_json as campaign_view
+    from mozci_monitor.api.views import request_json as request_view
+    from mozci_monitor.cli_progress import ProgressDisplay
+
+    progress = ProgressDisplay(sys.stderr)
     deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        campaign = store.get_campaign(campaign_id)
-        if campaign is None:
-            print(f"mozci-monitor: campaign {campaign_id} vanished", file=sys.stderr)
-            return 1
-        states = dict(campaign.summary).get("states", {})
-        line = f"{campaign.state.value}: " + (
-            ", ".join(f"{k} {v}" for k, v in states.items()) or "waiting for the daemon"
-        )
-        if line != last:
-            print(line, file=sys.stderr, flush=True)
-            last = line
-        if campaign.is_final:
-            print(f"{campaign.state.value}: {campaign.outcome}")
-            return 0 if campaign.state is CampaignState.FINISHED else 1
-        time.sleep(1.0)
+    try:
+        while time.monotonic() < deadline:
+            campaign = store.get_campaign(campaign_id)
+            if campaign is None:
+                progress.note(f"mozci-monitor: campaign {campaign_id} vanished")
+                return 1
+            detail = campaign_view(campaign)
+            detail["requests"] = [
+                request_view(request, ()) for request in store.campaign_requests(campaign_id)
+            ]
+            progress.update(detail)
+            if campaign.is_final:
+                progress.close()
+                print(f"{campaign.state.value}: {campaign.outcome}")
+                return 0 if campaign.state is CampaignState.FINISHED else 1
+            time.sleep(1.0)
+    finally:
+        progress.close()
     print(
         f"mozci-monitor: campaign {campaign_id} still running after {timeout:.0f} s",
         file=sys.stderr,

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from mozci_monitor.cli_progress import ProgressDisplay
 from mozci_monitor.core.errors import ApiClientError as ApiClientError
 from mozci_monitor.core.kinds import REGISTRY, Param
 
@@ -32,7 +34,33 @@ EXIT_FINISHED = 0
 EXIT_NOT_FINISHED = 1
 EXIT_ERROR = 2
 
-_FINAL_REQUEST_STATES = frozenset({"completed", "coalesced", "failed", "canceled", "blocked"})
+# `wait` gives up after an hour unless told otherwise (the campaign goes on in the daemon).
+DEFAULT_WAIT_TIMEOUT = 3600.0
+# How long `wait` keeps polling a daemon that stopped answering (a restart takes seconds).
+DEFAULT_UNREACHABLE_PATIENCE = 60.0
+DAEMON_DOWN_HINT = (
+    "; is the daemon running? Start it with `mozci-monitor run` (with the same --config),"
+    " or give its address with --api-url"
+)
+
+
+def unreachable_message(base_url: str, error: BaseException) -> str:
+    """What went wrong reaching the API, in words (not the exception's repr)."""
+    if isinstance(error, TimeoutError):
+        why = "timed out"
+    elif isinstance(error, aiohttp.ClientConnectorError):
+        cause = error.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            why = "connection refused"
+        elif isinstance(cause, socket.gaierror):
+            why = f"unknown host {error.host}"
+        else:
+            why = cause.strerror or type(cause).__name__
+    elif isinstance(error, aiohttp.ServerDisconnectedError):
+        why = "the connection was closed"
+    else:
+        why = type(error).__name__
+    return f"no answer from the daemon's API at {base_url} ({why})"
 
 
 class MonitorClient:
@@ -104,42 +132,58 @@ class MonitorClient:
         campaign_id: str,
         *,
         interval: float = 5.0,
-        give_up_after: float | None = None,
+        give_up_after: float | None = DEFAULT_WAIT_TIMEOUT,
+        patience: float = DEFAULT_UNREACHABLE_PATIENCE,
         out: TextIO | None = None,
         tty: bool | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> int:
-        """Poll until the campaign is final; 0 if it finished, 1 otherwise (or timed out)."""
+        """Poll until the campaign is final; 0 if it finished, 1 otherwise (or timed out).
+
+        A daemon that does not answer the first poll is not running (or not there): that is
+        an error at once, with a hint. One that stops answering later may be restarting
+        (systemd Restart=on-failure): polls go on for `patience` seconds before giving up.
+        """
         stream = sys.stderr if out is None else out
-        progress = _Progress(stream, stream.isatty() if tty is None else tty)
+        progress = ProgressDisplay(stream, tty=tty)
         deadline = None if give_up_after is None else clock() + give_up_after
-        unreachable = False
-        while True:
-            try:
-                detail = await self.show(campaign_id)
-            except ApiClientError as error:
-                if error.status != 0:
-                    progress.close()
-                    raise
-                # The daemon may be restarting (systemd Restart=on-failure): keep polling.
-                if not unreachable:
-                    progress.note(f"API unreachable, still trying: {error.message}")
-                unreachable = True
-            else:
-                unreachable = False
-                progress.update(detail)
-                if detail.get("final"):
-                    progress.close()
-                    progress.note(_final_line(detail))
-                    return EXIT_FINISHED if detail.get("state") == "finished" else EXIT_NOT_FINISHED
-            if deadline is not None and clock() >= deadline:
-                progress.close()
-                progress.note(
-                    f"{campaign_id}: not final after {give_up_after:g}s; giving up waiting"
-                )
-                return EXIT_NOT_FINISHED
-            await sleep(interval)
+        unreachable_since: float | None = None
+        answered = False
+        try:
+            while True:
+                try:
+                    detail = await self.show(campaign_id)
+                except ApiClientError as error:
+                    if error.status != 0:
+                        raise
+                    if not answered:
+                        raise ApiClientError(0, f"{error.message}{DAEMON_DOWN_HINT}") from None
+                    if unreachable_since is None:
+                        unreachable_since = clock()
+                        progress.note(f"{error.message}; still trying for {patience:g}s")
+                    elif clock() - unreachable_since >= patience:
+                        raise ApiClientError(
+                            0, f"{error.message} for {patience:g}s{DAEMON_DOWN_HINT}"
+                        ) from None
+                else:
+                    answered = True
+                    unreachable_since = None
+                    progress.update(detail)
+                    if detail.get("final"):
+                        progress.note(_final_line(detail))
+                        if detail.get("state") == "finished":
+                            return EXIT_FINISHED
+                        return EXIT_NOT_FINISHED
+                if deadline is not None and clock() >= deadline:
+                    progress.note(
+                        f"{campaign_id}: not final after {give_up_after:g}s; giving up waiting"
+                        f" (the daemon goes on; `mozci-monitor wait {campaign_id}` to resume)"
+                    )
+                    return EXIT_NOT_FINISHED
+                await sleep(interval)
+        finally:
+            progress.close()
 
     # -- transport --------------------------------------------------------------------------
 
@@ -168,7 +212,7 @@ class MonitorClient:
                 text = await response.text()
                 status = response.status
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
-            raise ApiClientError(0, f"cannot reach {self._base}: {error!r}") from None
+            raise ApiClientError(0, unreachable_message(self._base, error)) from None
         try:
             document = json.loads(text) if text else None
         except ValueError:
@@ -187,64 +231,9 @@ def _campaign_path(campaign_id: str) -> str:
 # -- progress -----------------------------------------------------------------------------
 
 
-def _counts(detail: Mapping[str, Any]) -> tuple[int, int]:
-    requests = detail.get("requests") or []
-    final = sum(1 for r in requests if r.get("state") in _FINAL_REQUEST_STATES)
-    return final, len(requests)
-
-
-def _states(detail: Mapping[str, Any]) -> str:
-    states: dict[str, int] = {}
-    for request in detail.get("requests") or []:
-        key = request.get("state", "?") + (
-            f"/{request['failure']}" if request.get("failure") else ""
-        )
-        states[key] = states.get(key, 0) + 1
-    return ", ".join(f"{name} {count}" for name, count in sorted(states.items()))
-
-
 def _final_line(detail: Mapping[str, Any]) -> str:
     outcome = detail.get("outcome") or ""
     return f"{detail.get('id')} {detail.get('state')}: {outcome}".rstrip(": ")
-
-
-class _Progress:
-    """A one-line bar redrawn in place on a terminal; plain lines on change otherwise."""
-
-    WIDTH = 30
-
-    def __init__(self, out: TextIO, tty: bool) -> None:
-        self._out = out
-        self._tty = tty
-        self._last: str | None = None
-        self._drawn = False
-
-    def update(self, detail: Mapping[str, Any]) -> None:
-        final, total = _counts(detail)
-        summary = f"{detail.get('id')} {detail.get('state')}: {final}/{total} requests final"
-        states = _states(detail)
-        line = f"{summary} ({states})" if states else summary
-        if self._tty:
-            filled = self.WIDTH * final // total if total else 0
-            bar = "#" * filled + "-" * (self.WIDTH - filled)
-            self._out.write(f"\r\x1b[2K[{bar}] {line}")
-            self._out.flush()
-            self._drawn = True
-        elif line != self._last:
-            self._out.write(line + "\n")
-            self._out.flush()
-        self._last = line
-
-    def note(self, text: str) -> None:
-        self.close()
-        self._out.write(text + "\n")
-        self._out.flush()
-
-    def close(self) -> None:
-        if self._drawn:
-            self._out.write("\n")
-            self._out.flush()
-            self._drawn = False
 
 
 # -- commands (what `mozci-monitor submit/list/show/cancel/wait` run) -----------------------
@@ -453,7 +442,11 @@ def add_wait_options(parser: argparse.ArgumentParser, *, flag: bool = False) -> 
         "--interval", type=float, default=5.0, help="seconds between polls (default 5)"
     )
     parser.add_argument(
-        "--give-up-after", type=float, help="stop waiting after this many seconds (exit 1)"
+        "--give-up-after",
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT_TIMEOUT,
+        help=f"stop waiting after this many seconds (exit 1; default {DEFAULT_WAIT_TIMEOUT:g})",
     )
 
 

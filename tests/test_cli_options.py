@@ -34,7 +34,8 @@ def _config(path: Path, store: str) -> Path:
 def _store_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     capsys.readouterr()
     assert main(list(argv)) == 0
-    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("store:")][0]
+    lines = capsys.readouterr().out.splitlines()
+    return next(line for line in lines if line.startswith("store:"))
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -155,9 +156,9 @@ async def test_wait_plain_lines_until_finished(client: MonitorClient, backend: F
     lines = out.getvalue().splitlines()
     # One line per change, not per poll; no terminal control characters.
     assert lines == [
-        f"{campaign_id} running: 0/1 requests final (scheduled 1)",
-        f"{campaign_id} running: 1/1 requests final (completed 1)",
-        f"{campaign_id} finished: 1/1 requests final (completed 1)",
+        f"{campaign_id} running: 0/1 runs (scheduled 1)",
+        f"{campaign_id} running: 1/1 runs (completed 1)",
+        f"{campaign_id} finished: 1/1 runs (completed 1)",
         f"{campaign_id} finished: it finished",
     ]
 
@@ -171,9 +172,9 @@ async def test_wait_draws_a_bar_on_a_terminal(client: MonitorClient, backend: Fa
     )
     assert code == EXIT_FINISHED
     text = out.getvalue()
-    assert text.count("\r\x1b[2K[") == 3  # redrawn in place, once per poll
-    assert "[" + "-" * 30 + "]" in text  # empty bar first
-    assert "[" + "#" * 30 + "]" in text  # then full
+    assert text.count("\r\x1b[2K") >= 3  # redrawn in place, once per poll
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    assert "0/1 runs" in plain and "1/1 runs" in plain
     assert text.endswith(f"{campaign_id} finished: it finished\n")
 
 
@@ -222,14 +223,67 @@ async def test_wait_command_on_a_canceled_campaign(
     assert f"{campaign_id} canceled" in err.getvalue()
 
 
-async def test_unreachable_api_is_a_clear_error() -> None:
+def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_unreachable_api_is_a_clear_error() -> None:
+    port = _closed_port()
     async with MonitorClient(f"http://127.0.0.1:{port}", TOKEN, timeout=5) as nowhere:
         err = io.StringIO()
         assert await cmd_show(nowhere, "c-1", err=err) == EXIT_ERROR
-        assert f"cannot reach http://127.0.0.1:{port}" in err.getvalue()
+        assert err.getvalue() == (
+            f"mozci-monitor: no answer from the daemon's API at http://127.0.0.1:{port}"
+            " (connection refused)\n"
+        )
+
+
+async def test_wait_on_a_daemon_that_is_not_running_says_what_to_do() -> None:
+    port = _closed_port()
+    async with MonitorClient(f"http://127.0.0.1:{port}", TOKEN, timeout=5) as nowhere:
+        sleeps: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        with pytest.raises(ApiClientError):
+            await nowhere.wait("c-1", interval=1, sleep=sleep, out=io.StringIO())
+        assert sleeps == []  # no retrying a daemon that never answered
+        err = io.StringIO()
+        assert await cmd_wait(nowhere, "c-1", interval=1, err=err) == EXIT_ERROR
+        assert "(connection refused); is the daemon running?" in err.getvalue()
+        assert "mozci-monitor run" in err.getvalue()
+
+
+async def test_wait_gives_up_on_a_daemon_that_stays_down(
+    client: MonitorClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = (await client.submit(WATCH))["id"]
+    now = [0.0]
+    polls = [0]
+    answer = client.show
+
+    async def show(campaign: str) -> dict[str, Any]:
+        polls[0] += 1
+        if polls[0] > 1:  # the daemon stops after the first poll
+            raise ApiClientError(0, "no answer from the daemon's API at X (connection refused)")
+        return await answer(campaign)
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(client, "show", show)
+    out = io.StringIO()
+    with pytest.raises(ApiClientError) as caught:
+        await client.wait(
+            campaign_id, interval=5, patience=30, out=out, sleep=sleep, clock=lambda: now[0]
+        )
+    assert "still trying for 30s" in out.getvalue()
+    assert "for 30s; is the daemon running?" in caught.value.message
+    assert now[0] == 35  # polls at 5 (down since), 10 … 35 (30 s later)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -37,6 +37,8 @@ def request_json(request: Request, timeline: Sequence[TimelineEntryView]) -> dic
         "failure": request.failure.value if request.failure else None,
         "reason": request.reason,
         "wanted": request.wanted,
+        "runs_green": request.runs_green,
+        "runs_orange": request.runs_orange,
         "require_green": request.require_green,
         "remedy": request.remedy.value,
         "actions": request.actions,
