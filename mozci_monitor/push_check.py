@@ -1,0 +1,137 @@
+"""A submission checked against the push it names, before anything is recorded.
+
+The revision is resolved through the pushlog (12 to 40 hex digits, as Treeherder shows
+them) to its push and that push's head revision, which is what the index and Treeherder
+know; the push's decision task group is found in the index and a task group given by hand
+must be that one; labels must be in the push's full task graph (the decision task's
+`public/full-task-graph.json`). Each refusal is a `SubmissionError` naming the field, with
+the HTTP status the API answers with.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mozci_monitor.core.errors import NotFound, SourceError, SubmissionError
+from mozci_monitor.sources.models import Push as HgPush
+
+FULL_TASK_GRAPH = "public/full-task-graph.json"
+_REVISION = re.compile(r"^[0-9a-f]{12,40}$")
+
+
+class Pushlog(Protocol):
+    async def push_for_revision(
+        self, repo: str, revision: str, *, full: bool = False
+    ) -> HgPush: ...
+
+
+class Queue(Protocol):
+    async def find_decision_task(self, repo: str, revision: str) -> str: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ResolvedPush:
+    repo: str
+    revision: str  # the push's head revision, 40 hex digits
+    push_id: int
+    task_group_id: str  # the decision task's group (its task id)
+
+
+def check_revision_syntax(revision: str, *, field: str = "revision") -> str:
+    """Lower-cased; refused unless 12 to 40 hexadecimal digits."""
+    normal = revision.strip().lower()
+    if not _REVISION.match(normal):
+        raise SubmissionError(
+            f"{field}: {revision!r} is not a revision (12 to 40 hexadecimal digits)", field=field
+        )
+    return normal
+
+
+async def resolve_push(
+    pushlog: Pushlog,
+    queue: Queue,
+    *,
+    repo: str,
+    revision: str,
+    task_group: str | None = None,
+    field: str = "revision",
+) -> ResolvedPush:
+    """The push containing `revision`, its head revision and its decision task group.
+
+    `task_group`, when given, must be the push's: a group of another push (or a made-up
+    one) is refused rather than watched in vain.
+    """
+    wanted = check_revision_syntax(revision, field=field)
+    try:
+        push = await pushlog.push_for_revision(repo, wanted)
+    except NotFound:
+        raise SubmissionError(
+            f"{field}: {repo} has no push with revision {wanted}", field=field, status=404
+        ) from None
+    except SourceError as error:
+        raise _unavailable(f"cannot read the pushlog of {repo}", error, field) from None
+    try:
+        group = await queue.find_decision_task(repo, push.revision)
+    except NotFound:
+        raise SubmissionError(
+            f"{field}: push {push.id} ({push.revision[:12]}) on {repo} has no decision task"
+            " in the index (yet)",
+            field=field,
+            status=409,
+        ) from None
+    except SourceError as error:
+        raise _unavailable("cannot read the Taskcluster index", error, field) from None
+    if task_group is not None and task_group != group:
+        raise SubmissionError(
+            f"task_group: {task_group} is not the task group of {repo}@{push.revision[:12]}"
+            f" (push {push.id}); its decision task group is {group}",
+            field="task_group",
+        )
+    return ResolvedPush(repo, push.revision, push.id, group)
+
+
+async def full_task_graph_labels(queue: Queue, push: ResolvedPush) -> frozenset[str]:
+    """Every label the push's decision task could schedule."""
+    try:
+        graph = await queue.artifact_json(push.task_group_id, FULL_TASK_GRAPH)
+    except NotFound:
+        raise SubmissionError(
+            f"label: the decision task of {push.repo}@{push.revision[:12]} has not published"
+            f" {FULL_TASK_GRAPH} (yet): labels cannot be checked; try again once it finished",
+            field="label",
+            status=409,
+        ) from None
+    except SourceError as error:
+        raise _unavailable(f"cannot read {FULL_TASK_GRAPH}", error, "label") from None
+    if not isinstance(graph, Mapping):
+        raise SubmissionError(
+            f"label: {FULL_TASK_GRAPH} of {push.task_group_id} is not a label map",
+            field="label",
+            status=502,
+        )
+    return frozenset(str(label) for label in graph)
+
+
+def check_labels(
+    labels: Iterable[str], known: frozenset[str], push: ResolvedPush, *, field: str = "label"
+) -> None:
+    """Refuse labels the push's full task graph does not have, suggesting near ones."""
+    for label in labels:
+        if label in known:
+            continue
+        close = difflib.get_close_matches(label, sorted(known), n=3, cutoff=0.8)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise SubmissionError(
+            f"{field}: {label!r} is not in the full task graph of {push.repo}@"
+            f"{push.revision[:12]} (push {push.push_id}){hint}",
+            field=field,
+        )
+
+
+def _unavailable(what: str, error: SourceError, field: str) -> SubmissionError:
+    return SubmissionError(f"{field}: {what}: {error}", field=field, status=502)
