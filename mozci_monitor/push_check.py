@@ -52,6 +52,64 @@ def check_revision_syntax(revision: str, *, field: str = "revision") -> str:
     return normal
 
 
+async def push_of_revision(
+    pushlog: Pushlog, *, repo: str, revision: str, field: str = "revision"
+) -> HgPush:
+    """The pushlog's push containing `revision` (12 to 40 hex digits)."""
+    wanted = check_revision_syntax(revision, field=field)
+    try:
+        return await pushlog.push_for_revision(repo, wanted)
+    except NotFound:
+        raise SubmissionError(
+            f"{field}: {repo} has no push with revision {wanted}", field=field, status=404
+        ) from None
+    except SourceError as error:
+        raise _unavailable(f"cannot read the pushlog of {repo}", error, field) from None
+
+
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """What a submission names, resolved: its push, and the first push of a bisect range."""
+
+    push: ResolvedPush
+    from_revision: str | None = None  # head revision of --from-revision's push
+
+
+# Kinds whose label is a task of the push's graph (downstream's is its build); fill has
+# patterns, not labels.
+_KINDS_WITH_A_LABEL = frozenset({"watch", "downstream", "backfill", "bisect", "until-fail"})
+
+
+async def check_submission(
+    pushlog: Pushlog,
+    queue: Queue,
+    *,
+    kind: str,
+    repo: str,
+    revision: str,
+    task_group: str | None = None,
+    label: str | None = None,
+    from_revision: str | None = None,
+) -> CheckedSubmission:
+    """Every check a campaign submission of `kind` gets against its push, in one place."""
+    push = await resolve_push(pushlog, queue, repo=repo, revision=revision, task_group=task_group)
+    if label and kind in _KINDS_WITH_A_LABEL:
+        known = await full_task_graph_labels(queue, push)
+        check_labels([label], known, push)
+    first: str | None = None
+    if from_revision:
+        first_push = await push_of_revision(
+            pushlog, repo=repo, revision=from_revision, field="from_revision"
+        )
+        if first_push.id > push.push_id:
+            raise SubmissionError(
+                f"from_revision: push {first_push.id} comes after push {push.push_id}",
+                field="from_revision",
+            )
+        first = first_push.revision
+    return CheckedSubmission(push, first)
+
+
 async def resolve_push(
     pushlog: Pushlog,
     queue: Queue,
@@ -66,15 +124,7 @@ async def resolve_push(
     `task_group`, when given, must be the push's: a group of another push (or a made-up
     one) is refused rather than watched in vain.
     """
-    wanted = check_revision_syntax(revision, field=field)
-    try:
-        push = await pushlog.push_for_revision(repo, wanted)
-    except NotFound:
-        raise SubmissionError(
-            f"{field}: {repo} has no push with revision {wanted}", field=field, status=404
-        ) from None
-    except SourceError as error:
-        raise _unavailable(f"cannot read the pushlog of {repo}", error, field) from None
+    push = await push_of_revision(pushlog, repo=repo, revision=revision, field=field)
     try:
         group = await queue.find_decision_task(repo, push.revision)
     except NotFound:

@@ -13,6 +13,7 @@ from mozci_monitor.push_check import (
     ResolvedPush,
     check_labels,
     check_revision_syntax,
+    check_submission,
     full_task_graph_labels,
     resolve_push,
 )
@@ -131,3 +132,59 @@ async def test_a_push_whose_decision_task_has_not_run_is_409(make_sim: SimFactor
     assert f"push {newest.push_id} ({newest.revision[:12]}) on autoland has no decision task" in (
         str(refused.value)
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "given_group"), [("watch", True), ("until-fail", False), ("backfill", False)]
+)
+async def test_check_submission_resolves_and_checks_the_label(
+    sim: Simulator, sources: SourceClients, kind: str, given_group: bool
+) -> None:
+    push = sim.pushes[2]
+    label = push.scheduled_labels[-1]
+    checked = await check_submission(
+        sources.hgmo,
+        sources.taskcluster,
+        kind=kind,
+        repo="autoland",
+        revision=push.revision[:12],
+        task_group=push.task_group_id if given_group else None,
+        label=label,
+    )
+    assert checked.push.revision == push.revision
+    assert checked.push.task_group_id == push.task_group_id
+    with pytest.raises(SubmissionError) as refused:
+        await check_submission(
+            sources.hgmo,
+            sources.taskcluster,
+            kind=kind,
+            repo="autoland",
+            revision=push.revision,
+            label="test-made-up/opt-nothing-1",
+        )
+    assert refused.value.field == "label"
+
+
+async def test_check_submission_resolves_a_bisect_range(
+    sim: Simulator, sources: SourceClients
+) -> None:
+    first, last = sim.pushes[0], sim.pushes[2]
+    checked = await check_submission(
+        sources.hgmo,
+        sources.taskcluster,
+        kind="bisect",
+        repo="autoland",
+        revision=last.revision[:12],
+        from_revision=first.revision[:12],
+    )
+    assert (checked.push.push_id, checked.from_revision) == (last.push_id, first.revision)
+    with pytest.raises(SubmissionError) as backwards:
+        await check_submission(
+            sources.hgmo,
+            sources.taskcluster,
+            kind="bisect",
+            repo="autoland",
+            revision=first.revision,
+            from_revision=last.revision,
+        )
+    assert backwards.value.field == "from_revision"
