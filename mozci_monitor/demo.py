@@ -59,6 +59,8 @@ DEMO_QUEUE = "queue/mozci-demo/requests"  # with --broker, pick your own with --
 # Planted in the simulated world, so that each sheriff campaign has a known right answer.
 BACKFILL_LABEL = "test-windows11-64/opt-reftest-1"  # fails for good from REGRESSION_PUSH on
 REGRESSION_PUSH = 4
+# Optimised away on the pushes around the regression, so the backfill has pushes to fill.
+BACKFILL_GAP = range(REGRESSION_PUSH - 1, REGRESSION_PUSH + 3)
 BISECT_LABEL = "test-macosx1015-64/opt-xpcshell-1"  # fails 60% of the time from INTERMITTENT_PUSH
 INTERMITTENT_PUSH = 5
 INTERMITTENT_RATE = 0.6
@@ -322,6 +324,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                     PlantedTestRegression(UNTIL_FAIL_LABEL, PLANTED_TEST, 0, PLANTED_TEST_RATE),
                 ),
             ),
+            optimised_away=tuple((BACKFILL_LABEL, index) for index in BACKFILL_GAP),
         )
     )
     # Plant the scenarios on the first push still to arrive, before the clock starts, so
@@ -477,7 +480,13 @@ def _print_summary(
         print(f"      outcome: {campaign['outcome']}")
         if expected[campaign["id"]]:
             print(f"      planted: {expected[campaign['id']]}")
-        for request in campaign["requests"]:
+        rows = answer_rows(campaign["answer"])
+        if rows:  # backfill and bisect: one line per push says more than one per request
+            if campaign["kind"] == "backfill":
+                print(f"      pushes filled: {len(campaign['requests'])}")
+            for row in rows:
+                print(f"      {row}")
+        for request in [] if rows else campaign["requests"]:
             state = request["state"] + (f"/{request['failure']}" if request["failure"] else "")
             print(f"      request {request['label']}: {state}, {request['tasks']} task(s)")
         reads = [a for a in campaign["actions"] if a["kind"] == "fetch-results"]
@@ -492,6 +501,27 @@ def _print_summary(
         f"  simulator saw hook triggers {summary['simulator']['hook_triggers']}"
         f" and {summary['simulator']['reruns']} rerun(s)"
     )
+
+
+def answer_rows(answer: Any) -> list[str]:
+    """Per push: a backfill's verdict, a bisect's failure rate with its 95% interval."""
+    if not isinstance(answer, dict):
+        return []
+    rows = []
+    for push in answer.get("pushes") or ():  # backfill
+        note = f" ({push['note']})" if push.get("note") else ""
+        rows.append(
+            f"push {push['push_id']} {push['revision'][:12]}  {push['verdict']:<7}"
+            f" green {push['green']}, orange {push['orange']}{note}"
+        )
+    for row in answer.get("revisions") or ():  # bisect
+        rate = "-" if row["rate"] is None else f"{row['rate']:.0%}"
+        low, high = row["interval"]
+        rows.append(
+            f"push {row['push_id']} {row['revision'][:12]}  failed {row['failures']}/{row['runs']}"
+            f"  rate {rate:>4} (95% {low:.0%}-{high:.0%})"
+        )
+    return rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import structlog
 from broker import RabbitMQ, unique_queue_name
 
 from mozci_monitor.cli import main
-from mozci_monitor.demo import PLANTED_TEST, Timeline
+from mozci_monitor.demo import BACKFILL_GAP, PLANTED_TEST, REGRESSION_PUSH, Timeline
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -25,6 +26,9 @@ from mozci_monitor.observe import (
     RequestChanged,
 )
 from mozci_monitor.pulse import PulseConsumer
+from mozci_monitor.sim import SimConfig
+
+FIRST_PUSH_ID = SimConfig().first_push_id
 
 # What the demo's watch and downstream scenarios must have done, one entry per campaign:
 # (kind, actions). Campaigns of other kinds (backfill, bisect, ...) are checked generically.
@@ -86,7 +90,34 @@ def _check_summary(out: str) -> dict[str, Any]:
     assert answer["runs"] == answer["passes"] + answer["missing"] + (answer["hit"] is not None)
     reads = [a for a in by_test["actions"] if a["kind"] == "fetch-results"]
     assert len(reads) >= answer["runs"]
+    # The backfill has pushes to fill (the label was optimised away around the regression),
+    # and its answer is the planted one.
+    backfill = next(c for c in campaigns if c["kind"] == "backfill")
+    assert len(backfill["requests"]) >= len(BACKFILL_GAP), backfill
+    assert all(a["kind"] == "add-new-jobs" for a in backfill["actions"]), backfill
+    assert backfill["answer"]["first_bad"]["push_id"] == FIRST_PUSH_ID + REGRESSION_PUSH
+    # One length of campaign id, whichever way a scenario's campaign was made.
+    assert len({len(c["id"]) for c in campaigns}) == 1, [c["id"] for c in campaigns]
     return document
+
+
+def test_the_text_summary_shows_each_push_s_verdict_and_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    summary = out[out.index("\nsummary (") :]
+    bisect = summary[summary.index(" bisect ") :].split("\n  c-")[0]
+    rates = re.findall(r"push (\d+) [0-9a-f]{12}  failed (\d+)/(\d+)  rate +(\d+)%", bisect)
+    assert len(rates) >= 5, bisect
+    for _, failures, runs, rate in rates:
+        assert round(100 * int(failures) / int(runs)) == int(rate)
+    backfill = summary[summary.index(" backfill ") :].split("\n  c-")[0]
+    verdicts = re.findall(r"push (\d+) [0-9a-f]{12}  (passed|failed) ", backfill)
+    filled = int(re.search(r"pushes filled: (\d+)", backfill).group(1))  # type: ignore[union-attr]
+    assert filled >= len(BACKFILL_GAP)
+    first_bad = next(int(push) for push, verdict in verdicts if verdict == "failed")
+    assert first_bad == FIRST_PUSH_ID + REGRESSION_PUSH
 
 
 def test_demo_over_the_in_process_broker(capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,6 +109,8 @@ class SimConfig:
     )
     # Fraction of the full task graph's test tasks a push schedules (rest: optimised away).
     scheduled_fraction: float = 0.7
+    # (label, push index) pairs optimised away whatever the draw: pushes a backfill fills.
+    optimised_away: tuple[tuple[str, int], ...] = ()
 
     # Durations (CI seconds): mean pending time, and run time ranges by kind.
     mean_pending: float = 60.0

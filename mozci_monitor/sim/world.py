@@ -227,7 +227,9 @@ class World:
         tests = self.graph.test_labels
         wanted = round(len(tests) * self.config.scheduled_fraction)
         chosen = set(rng.sample(tests, wanted))
-        scheduled = [label for label in tests if label in chosen]
+        # Filtered after the draw, so that the rest of the world stays as the seed makes it.
+        skipped = {label for label, push_index in self.config.optimised_away if push_index == index}
+        scheduled = [label for label in tests if label in chosen and label not in skipped]
         builds_needed = {self.graph.specs[label].build_label for label in scheduled}
         builds = [label for label in self.graph.build_labels if label in builds_needed]
         push_id = self.config.first_push_id + index
