@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TextIO, get_type_hints
 from mozci_monitor import client, wiring
 from mozci_monitor.api.backend import SubmissionRefused
 from mozci_monitor.api.views import campaign_json
+from mozci_monitor.campaign_text import format_campaign, format_campaigns
 from mozci_monitor.campaigns import SourcesNotConfigured
 from mozci_monitor.cli_options import add_global_options, log_level
 from mozci_monitor.clock import utc_now
@@ -36,6 +37,7 @@ from mozci_monitor.core.model import Request, TaskEvent
 from mozci_monitor.daemon import Daemon
 from mozci_monitor.engine import BatchOutcome
 from mozci_monitor.logs import configure_logging
+from mozci_monitor.store_views import campaign_detail, campaign_list
 from mozci_monitor.submissions import parse_submission
 
 AnyStore = wiring.AnyStore
@@ -118,9 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     campaigns.set_defaults(handler=_campaigns)
 
     listing = commands.add_parser(
-        "list", help="list requests (with --api-url or $MOZCI_MONITOR_API_URL: campaigns)"
+        "list", help="the newest campaigns, from the daemon's API (--api-url) or the store"
     )
-    listing.add_argument("--open", action="store_true", help="only requests not yet final")
+    listing.add_argument("--open", action="store_true", help="only those not yet final")
+    listing.add_argument(
+        "--requests", action="store_true", help="every request instead (from the store)"
+    )
     listing.add_argument("--json", action="store_true")
     _store_option(listing)
     client.add_api_options(listing)
@@ -463,20 +468,8 @@ def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
 
 def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(args, settings)
-    campaigns = list(store.iter_campaigns(open_only=args.open))[::-1]  # all, newest first
-    if args.json:
-        print(json.dumps([campaign_json(c) for c in campaigns], indent=2))
-        return 0
-    if not campaigns:
-        print("no campaigns")
-        return 0
-    print(f"{'ID':<13}  {'KIND':<10}  {'STATE':<9}  {'ACTIONS':>7}  {'PUSH':<24}  OUTCOME")
-    for c in campaigns:
-        push = f"{c.push.repo}@{c.push.revision[:12]}"
-        print(
-            f"{c.campaign_id:<13}  {c.kind.value:<10}  {c.state.value:<9}  {c.actions:>7}"
-            f"  {push:<24}  {c.outcome or c.label or ''}"
-        )
+    campaigns = [campaign_json(c) for c in store.iter_campaigns(open_only=args.open)][::-1]
+    print(json.dumps(campaigns, indent=2) if args.json else format_campaigns(campaigns))
     return 0
 
 
@@ -497,9 +490,13 @@ def _client_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    if _api_wanted(args):
+    if _api_wanted(args) and not args.requests:
         return _client_command(args, settings)
     store = _open_store(args, settings)
+    if not args.requests:
+        campaigns = campaign_list(store, open_only=args.open)
+        print(json.dumps(campaigns, indent=2) if args.json else format_campaigns(campaigns))
+        return 0
     requests = list(store.iter_requests(open_only=args.open))[::-1]  # all, newest first
     if args.json:
         print(json.dumps([request_json(r) for r in requests], indent=2))
@@ -570,57 +567,9 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _show_campaign(store: AnyStore, campaign: Campaign, *, as_json: bool) -> int:
-    requests = store.campaign_requests(campaign.campaign_id)
-    actions = store.actions_of(campaign_id=campaign.campaign_id)
-    for request in requests:
-        actions += store.actions_of(request_id=request.request_id)
-    unique = {entry.key: entry for entry in actions}
-    if as_json:
-        document = campaign_json(campaign)
-        document["requests"] = [request_json(r) for r in requests]
-        document["actions"] = [
-            {
-                "key": e.key,
-                "kind": e.action.kind.value,
-                "state": e.state,
-                "why": e.action.why,
-                "result": e.result,
-                "error": e.last_error,
-            }
-            for e in unique.values()
-        ]
-        print(json.dumps(document, indent=2))
-        return 0
-    print(f"campaign {campaign.campaign_id} ({campaign.kind.value}): {campaign.state.value}")
-    if campaign.outcome:
-        print(f"  outcome: {campaign.outcome}")
-    print(f"  push:    {campaign.push.repo}@{campaign.push.revision}")
-    answer = dict(campaign.summary).get("answer")
-    if isinstance(answer, dict):
-        if answer.get("summary"):
-            print(f"  answer:  {answer['summary']}")
-        for push in answer.get("pushes", ()):  # backfill
-            note = f"  ({push['note']})" if push.get("note") else ""
-            print(
-                f"    push {push['push_id']}  {push['revision'][:12]}  {push['verdict']:<8}"
-                f" green {push['green']} orange {push['orange']}{note}"
-            )
-        for row in answer.get("revisions", ()):  # bisect
-            rate = "-" if row["rate"] is None else f"{row['rate']:.0%}"
-            low, high = row["interval"]
-            print(
-                f"    push {row['push_id']}  {row['revision'][:12]}  failures"
-                f" {row['failures']}/{row['runs']}  rate {rate} (95% {low:.0%}-{high:.0%})"
-            )
-        if answer.get("failed_task"):  # until-fail
-            print(f"  failing task: {answer['failed_task']}")
-    print("requests:")
-    for request in requests:
-        state = request.state.value + (f"/{request.failure.value}" if request.failure else "")
-        print(f"  {request.request_id:<24} {state:<18} {request.label}")
-    print("actions:")
-    for entry in unique.values():
-        print(f"  {entry.action.kind.value:<13} {entry.state:<8} {entry.action.why}")
+    # The API's document and text, so that `show` reads the same with or without a daemon.
+    detail = campaign_detail(store, campaign)
+    print(json.dumps(detail, indent=2) if as_json else format_campaign(detail))
     return 0
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from mozci_monitor.campaign_text import format_campaign, format_campaigns
 from mozci_monitor.cli_progress import ProgressDisplay
 from mozci_monitor.core.errors import ApiClientError as ApiClientError
 from mozci_monitor.core.kinds import REGISTRY, Param
@@ -237,41 +238,6 @@ def _final_line(detail: Mapping[str, Any]) -> str:
 
 
 # -- commands (what `mozci-monitor submit/list/show/cancel/wait` run) -----------------------
-
-
-def format_campaigns(campaigns: list[dict[str, Any]]) -> str:
-    if not campaigns:
-        return "no campaigns"
-    lines = [f"{'ID':<13}  {'KIND':<10}  {'STATE':<9}  {'ACTIONS':>7}  {'PUSH':<24}  OUTCOME"]
-    for c in campaigns:
-        push = f"{c['repo']}@{c['revision'][:12]}"
-        lines.append(
-            f"{c['id']:<13}  {c['kind']:<10}  {c['state']:<9}  {c['actions']:>7}"
-            f"  {push:<24}  {c.get('outcome') or c.get('label') or ''}"
-        )
-    return "\n".join(lines)
-
-
-def format_campaign(detail: Mapping[str, Any]) -> str:
-    lines = [f"campaign {detail['id']} ({detail['kind']}): {detail['state']}"]
-    if detail.get("outcome"):
-        lines.append(f"  outcome: {detail['outcome']}")
-    lines.append(
-        f"  push:    {detail['repo']}@{detail['revision']} group {detail['task_group_id']}"
-    )
-    lines.append("requests:")
-    for request in detail.get("requests") or []:
-        state = request["state"] + (f"/{request['failure']}" if request.get("failure") else "")
-        lines.append(f"  {request['id']:<24} {state:<18} {request['label']}")
-        for entry in request.get("timeline") or []:
-            info = " ".join(f"{k}={v}" for k, v in (entry.get("detail") or {}).items())
-            task = f" {entry['task_id']}" if entry.get("task_id") else ""
-            lines.append(f"      {entry['at']}  {entry['kind']:<10}{task}  {info}".rstrip())
-    lines.append("actions:")
-    for action in detail.get("action_log") or []:
-        error = f" ({action['error']})" if action.get("error") else ""
-        lines.append(f"  {action['kind']:<13} {action['state']:<8} {action['why']}{error}")
-    return "\n".join(lines)
 
 
 async def cmd_submit(

@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from mozci_monitor.campaign_text import answer_rows
 from mozci_monitor.config import (
     ActionsSettings,
     DaemonSettings,
@@ -501,27 +502,6 @@ def _print_summary(
         f"  simulator saw hook triggers {summary['simulator']['hook_triggers']}"
         f" and {summary['simulator']['reruns']} rerun(s)"
     )
-
-
-def answer_rows(answer: Any) -> list[str]:
-    """Per push: a backfill's verdict, a bisect's failure rate with its 95% interval."""
-    if not isinstance(answer, dict):
-        return []
-    rows = []
-    for push in answer.get("pushes") or ():  # backfill
-        note = f" ({push['note']})" if push.get("note") else ""
-        rows.append(
-            f"push {push['push_id']} {push['revision'][:12]}  {push['verdict']:<7}"
-            f" green {push['green']}, orange {push['orange']}{note}"
-        )
-    for row in answer.get("revisions") or ():  # bisect
-        rate = "-" if row["rate"] is None else f"{row['rate']:.0%}"
-        low, high = row["interval"]
-        rows.append(
-            f"push {row['push_id']} {row['revision'][:12]}  failed {row['failures']}/{row['runs']}"
-            f"  rate {rate:>4} (95% {low:.0%}-{high:.0%})"
-        )
-    return rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -167,13 +167,13 @@ def test_watch_ids_are_distinct(cli: Cli) -> None:
     assert len({cli.watch() for _ in range(5)}) == 5
 
 
-def test_list_table_and_json(cli: Cli, store_path: Path) -> None:
-    code, out, _ = cli("list")
+def test_list_requests_table_and_json(cli: Cli, store_path: Path) -> None:
+    code, out, _ = cli("list", "--requests")
     assert (code, out.strip()) == (0, "no requests")
 
     first = cli.watch()
     second = cli.watch("--times", "3", label="test-windows10-64/debug-xpcshell-3")
-    code, out, _ = cli("list")
+    code, out, _ = cli("list", "--requests")
     assert code == 0
     header, *rows = out.strip().splitlines()
     assert header.split() == ["ID", "STATE", "RUNS", "PUSH", "LABEL"]
@@ -182,7 +182,7 @@ def test_list_table_and_json(cli: Cli, store_path: Path) -> None:
     assert by_id[first] == [first, "scheduled", "1", f"autoland@{REVISION[:12]}", LABEL]
     assert by_id[second][1:3] == ["scheduled", "3"]
 
-    code, out, _ = cli("list", "--json")
+    code, out, _ = cli("list", "--requests", "--json")
     assert code == 0
     listed = {item["id"]: item for item in json.loads(out)}
     assert set(listed) == {first, second}
@@ -202,16 +202,16 @@ def test_list_table_and_json(cli: Cli, store_path: Path) -> None:
     assert {key: listed[first].get(key) for key in expected} == expected
 
 
-def test_list_open_leaves_out_final_requests(cli: Cli, tmp_path: Path) -> None:
+def test_list_requests_open_leaves_out_final_requests(cli: Cli, tmp_path: Path) -> None:
     done = cli.watch()
     still = cli.watch(label="test-windows10-64/debug-xpcshell-3")
     lines = [m.jsonl() for m in FakeTask(slug(1)).lifecycle("completed")]
     assert cli("replay", str(_write_lines(tmp_path, lines)))[0] == 0
 
-    code, out, _ = cli("list", "--open", "--json")
+    code, out, _ = cli("list", "--requests", "--open", "--json")
     assert code == 0
     assert [item["id"] for item in json.loads(out)] == [still]
-    code, out, _ = cli("list", "--json")
+    code, out, _ = cli("list", "--requests", "--json")
     states = {item["id"]: item["state"] for item in json.loads(out)}
     assert states == {done: "completed", still: "scheduled"}
 
@@ -506,7 +506,7 @@ def test_show_of_a_campaign_prefix_lists_its_requests_and_actions(cli: Cli, tmp_
         "running",
     )
     assert [r["id"] for r in document["requests"]] == [request_id]
-    assert document["actions"] == []
+    assert document["action_log"] == []
 
 
 def test_campaigns_lists_watch_and_downstream(cli: Cli) -> None:

@@ -1,0 +1,73 @@
+"""Campaigns as text for a terminal, from the documents the API answers with.
+
+`list` and `show` print these whether the documents came from the daemon's API or were
+built from the store (`store_views`), so both ways read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def format_campaigns(campaigns: Sequence[Mapping[str, Any]]) -> str:
+    if not campaigns:
+        return "no campaigns"
+    lines = [f"{'ID':<13}  {'KIND':<10}  {'STATE':<9}  {'ACTIONS':>7}  {'PUSH':<24}  OUTCOME"]
+    for c in campaigns:
+        push = f"{c['repo']}@{c['revision'][:12]}"
+        lines.append(
+            f"{c['id']:<13}  {c['kind']:<10}  {c['state']:<9}  {c['actions']:>7}"
+            f"  {push:<24}  {c.get('outcome') or c.get('label') or ''}"
+        )
+    return "\n".join(lines)
+
+
+def answer_rows(answer: Any) -> list[str]:
+    """Per push: a backfill's verdict, a bisect's failure rate with its 95% interval."""
+    if not isinstance(answer, Mapping):
+        return []
+    rows = []
+    for push in answer.get("pushes") or ():  # backfill
+        note = f" ({push['note']})" if push.get("note") else ""
+        rows.append(
+            f"push {push['push_id']} {push['revision'][:12]}  {push['verdict']:<7}"
+            f" green {push['green']}, orange {push['orange']}{note}"
+        )
+    for row in answer.get("revisions") or ():  # bisect
+        rate = "-" if row["rate"] is None else f"{row['rate']:.0%}"
+        low, high = row["interval"]
+        rows.append(
+            f"push {row['push_id']} {row['revision'][:12]}  failed {row['failures']}/{row['runs']}"
+            f"  rate {rate:>4} (95% {low:.0%}-{high:.0%})"
+        )
+    return rows
+
+
+def format_campaign(detail: Mapping[str, Any]) -> str:
+    lines = [f"campaign {detail['id']} ({detail['kind']}): {detail['state']}"]
+    if detail.get("outcome"):
+        lines.append(f"  outcome: {detail['outcome']}")
+    lines.append(
+        f"  push:    {detail['repo']}@{detail['revision']} group {detail['task_group_id']}"
+    )
+    answer = (detail.get("summary") or {}).get("answer")
+    if isinstance(answer, Mapping):
+        if answer.get("summary"):
+            lines.append(f"  answer:  {answer['summary']}")
+        lines.extend(f"    {row}" for row in answer_rows(answer))
+        if answer.get("failed_task"):  # until-fail
+            lines.append(f"  failing task: {answer['failed_task']}")
+    lines.append("requests:")
+    for request in detail.get("requests") or []:
+        state = request["state"] + (f"/{request['failure']}" if request.get("failure") else "")
+        lines.append(f"  {request['id']:<24} {state:<18} {request['label']}")
+        for entry in request.get("timeline") or []:
+            info = " ".join(f"{k}={v}" for k, v in (entry.get("detail") or {}).items())
+            task = f" {entry['task_id']}" if entry.get("task_id") else ""
+            lines.append(f"      {entry['at']}  {entry['kind']:<10}{task}  {info}".rstrip())
+    lines.append("actions:")
+    for action in detail.get("action_log") or []:
+        error = f" ({action['error']})" if action.get("error") else ""
+        lines.append(f"  {action['kind']:<13} {action['state']:<8} {action['why']}{error}")
+    return "\n".join(lines)
