@@ -435,9 +435,7 @@ def _cli_message(kind: CampaignKind, error: SubmissionError) -> str:
 
 def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
     """Poll the store until the campaign is final, with the one progress display."""
-    from mozci_monitor.api.views import campaign_json as campaign_view
-    from mozci_monitor.api.views import request_json as request_view
-    from mozci_monitor.cli_progress import ProgressDisplay
+    from mozci_monitor.cli_progress import ProgressDisplay, dry_run_decided, dry_run_lines
 
     progress = ProgressDisplay(sys.stderr)
     deadline = time.monotonic() + timeout
@@ -447,11 +445,13 @@ def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
             if campaign is None:
                 progress.note(f"mozci-monitor: campaign {campaign_id} vanished")
                 return 1
-            detail = campaign_view(campaign)
-            detail["requests"] = [
-                request_view(request, ()) for request in store.campaign_requests(campaign_id)
-            ]
+            detail = campaign_detail(store, campaign)
             progress.update(detail)
+            if dry_run_decided(detail):
+                progress.close()
+                print(f"dry run: decided, nothing performed ({campaign_id})")
+                print("\n".join(dry_run_lines(detail)))
+                return 0
             if campaign.is_final:
                 progress.close()
                 print(f"{campaign.state.value}: {campaign.outcome}")

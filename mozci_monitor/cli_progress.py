@@ -133,3 +133,36 @@ class ProgressDisplay:
             self._progress.stop()
             self._progress = None
             self._task = None
+
+
+def dry_run_decided(detail: Mapping[str, Any]) -> bool:
+    """A dry-run campaign has nothing left to show: what is left would need its actions.
+
+    In a dry run the daemon decides and performs nothing, so the runs a retrigger would
+    add never come and the campaign never ends. Waiting is over once every action it
+    decided is recorded (none pending) and every request still open has one of them: the
+    rest of the story is what those actions would have done.
+    """
+    if not detail.get("dry_run") or detail.get("final"):
+        return False
+    actions = [a for a in detail.get("action_log") or [] if isinstance(a, Mapping)]
+    if not actions or any(a.get("state") == "pending" for a in actions):
+        return False
+    decided = {a.get("request_id") for a in actions if a.get("state") == "done"}
+    # A campaign's own action (downstream, fill) would bring the tasks of requests that
+    # have none yet.
+    for_the_campaign = None in decided
+    open_requests = [r for r in _requests(detail) if not r.get("final")]
+    return all(
+        r.get("id") in decided or (for_the_campaign and not r.get("task_ids"))
+        for r in open_requests
+    )
+
+
+def dry_run_lines(detail: Mapping[str, Any]) -> list[str]:
+    """What a dry-run campaign would have done, one line per decided action."""
+    return [
+        f"  would {a.get('kind')}: {a.get('why')}"
+        for a in detail.get("action_log") or []
+        if isinstance(a, Mapping) and a.get("state") == "done" and a.get("kind") != "notify"
+    ]

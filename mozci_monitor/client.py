@@ -23,7 +23,7 @@ from urllib.parse import quote
 import aiohttp
 
 from mozci_monitor.campaign_text import format_campaign, format_campaigns
-from mozci_monitor.cli_progress import ProgressDisplay
+from mozci_monitor.cli_progress import ProgressDisplay, dry_run_decided, dry_run_lines
 from mozci_monitor.core.errors import ApiClientError as ApiClientError
 from mozci_monitor.core.kinds import REGISTRY, Param
 
@@ -171,6 +171,11 @@ class MonitorClient:
                     answered = True
                     unreachable_since = None
                     progress.update(detail)
+                    if dry_run_decided(detail):
+                        progress.note(f"{campaign_id} dry run: decided, nothing performed")
+                        for line in dry_run_lines(detail):
+                            progress.note(line)
+                        return EXIT_FINISHED
                     if detail.get("final"):
                         progress.note(_final_line(detail))
                         if detail.get("state") == "finished":

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from mozci_monitor.cli_progress import ProgressDisplay, progress_of
+from mozci_monitor.cli_progress import (
+    ProgressDisplay,
+    dry_run_decided,
+    dry_run_lines,
+    progress_of,
+)
 
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -100,3 +105,43 @@ def test_note_ends_the_bar_first() -> None:
     display.update({"id": "c-1", "state": "running", "requests": [_request("running", 1)]})
     display.note("c-1 finished: done")
     assert _CONTROL.sub("", out.getvalue()).endswith("\nc-1 finished: done\n")
+
+
+def _action(request_id: str | None, state: str = "done", kind: str = "retrigger") -> Any:
+    return {"request_id": request_id, "state": state, "kind": kind, "why": "2 more wanted"}
+
+
+# (dry run, final, requests (id, final), actions, decided)
+DRY_RUN_CASES = [
+    (False, False, [("r1", False)], [_action("r1")], False),  # not a dry run: wait for the end
+    (True, True, [("r1", True)], [_action("r1")], False),  # ended: the usual final line
+    (True, False, [("r1", False)], [], False),  # nothing decided yet
+    (True, False, [("r1", False)], [_action("r1", "pending")], False),  # still deciding
+    (True, False, [("r1", False)], [_action("r1")], True),
+    (True, False, [("r1", False), ("r2", False)], [_action("r1")], False),  # r2 still runs
+    (True, False, [("r1", False), ("r2", True)], [_action("r1")], True),
+    # A campaign-level action (downstream, fill) decides for the requests it would bring,
+    # those with no task yet.
+    (True, False, [], [_action(None, kind="add-new-jobs")], True),
+    (True, False, [("r1", False)], [_action(None, kind="add-new-jobs")], True),
+    (True, False, [("r1", False, ["T1"])], [_action(None, kind="add-new-jobs")], False),
+]
+
+
+@pytest.mark.parametrize(("dry", "final", "requests", "actions", "decided"), DRY_RUN_CASES)
+def test_a_dry_run_is_over_once_every_open_request_has_its_decision(
+    dry: bool, final: bool, requests: list[Any], actions: list[Any], decided: bool
+) -> None:
+    detail = {
+        "id": "c-1",
+        "dry_run": dry,
+        "final": final,
+        "requests": [
+            {"id": r[0], "final": r[1], "wanted": 1, "task_ids": r[2] if len(r) > 2 else []}
+            for r in requests
+        ],
+        "action_log": actions,
+    }
+    assert dry_run_decided(detail) is decided
+    if decided:
+        assert dry_run_lines(detail)[0].startswith("  would ")
