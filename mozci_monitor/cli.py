@@ -95,17 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     check = commands.add_parser("check-config", help="validate the settings and exit")
+    client.add_json_option(check)
     check.set_defaults(handler=_check_config)
 
     migrate = commands.add_parser(
         "migrate", help="bring the store's schema up to date (once, before starting daemons)"
     )
+    client.add_json_option(migrate)
     migrate.set_defaults(handler=_migrate)
 
     prune = commands.add_parser(
         "prune", help="delete what the [retention] settings let go, and print what it was"
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    client.add_json_option(prune)
     _store_option(prune)
     prune.set_defaults(handler=_prune)
 
@@ -183,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="feed recorded messages through the machine")
     replay.add_argument("file", help='JSON lines: {"exchange", "routing_key", "payload"}')
     replay.add_argument("--dry-run", action="store_true", help="apply, report, then roll back")
+    client.add_json_option(replay)
     _store_option(replay)
     replay.set_defaults(handler=_replay)
     for command in commands.choices.values():
@@ -252,7 +256,11 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    print(wiring.migrate_store(settings))
+    text = wiring.migrate_store(settings)
+    if args.json:
+        print(json.dumps({"backend": settings.store.backend, "result": text}))
+    else:
+        print(text)
     return 0
 
 
@@ -273,6 +281,10 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
         report = store.prune(policy, datetime.now(UTC), dry_run=args.dry_run)
     finally:
         store.close()
+    if args.json:
+        deleted = {table: report.deleted.get(table, 0) for table in ("rejected", "tasks")}
+        print(json.dumps({"dry_run": args.dry_run, "deleted": deleted}))
+        return 0
     verb = "would delete" if args.dry_run else "deleted"
     for table in ("rejected", "tasks"):
         print(f"{verb} {report.deleted.get(table, 0)} {table} row(s)")
@@ -285,8 +297,18 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
     from mozci_monitor.redact import redact_text
 
     wiring.check_settings(settings)
-    url = pulse_url(settings.pulse)
-    print(f"config ok: pulse {redact_text(url)} queue {settings.pulse.queue}")
+    url = redact_text(pulse_url(settings.pulse))
+    if args.json:
+        config_path = getattr(args, "config_path", None)
+        document = {
+            "ok": True,
+            "config": str(config_path) if config_path else None,
+            "pulse": {"url": url, "queue": settings.pulse.queue},
+            "store": {"backend": settings.store.backend, "path": settings.store.path},
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    print(f"config ok: pulse {url} queue {settings.pulse.queue}")
     print(f"store: {settings.store.path}")
     return 0
 
@@ -331,10 +353,17 @@ async def _submit_through_api(
             print(f"mozci-monitor: {error.message}", file=sys.stderr)
             return 2 if error.status in (400, 413) else 1
         campaign_id = str(created["id"])
-        print(campaign_id)
+        waiting = getattr(args, "wait", False)
+        if not args.json:
+            print(campaign_id)
+        elif not waiting:
+            print(json.dumps(created, indent=2))
         print(f"{created['kind']} campaign {campaign_id} submitted to {url}", file=sys.stderr)
-        if getattr(args, "wait", False):
-            return await api.wait(campaign_id, give_up_after=args.wait_timeout, out=sys.stderr)
+        if waiting:
+            code = await api.wait(campaign_id, give_up_after=args.wait_timeout, out=sys.stderr)
+            if args.json:
+                print(json.dumps(api.last_seen or created, indent=2))
+            return code
         return 0
 
 
@@ -351,7 +380,10 @@ def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Sett
     except SubmissionRefused as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 1
-    print(campaign.campaign_id)
+    if args.json and not args.wait:
+        print(json.dumps(campaign_json(campaign), indent=2))
+    elif not args.json:
+        print(campaign.campaign_id)
     dry = " (dry run)" if campaign.dry_run else ""
     if isinstance(params, WatchParams):
         what = f"watching {params.label} x{params.times} on {params.repo}@{params.revision[:12]}"
@@ -367,7 +399,7 @@ def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Sett
         )
     if getattr(args, "wait", False):
         store = wiring.build_store(settings, path=args.store)
-        return _wait_for(store, campaign.campaign_id, args.wait_timeout)
+        return _wait_for(store, campaign.campaign_id, args.wait_timeout, as_json=args.json)
     return 0
 
 
@@ -394,6 +426,7 @@ def _add_campaign_command(commands: Any, spec: KindSpec) -> None:
                 help=param.help + (f" (default {default})" if default is not None else ""),
             )
     _wait_options(command)
+    client.add_json_option(command)
     _store_option(command)
     command.set_defaults(handler=_campaign_command, kind=spec.kind)
 
@@ -433,7 +466,7 @@ def _cli_message(kind: CampaignKind, error: SubmissionError) -> str:
     return message
 
 
-def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
+def _wait_for(store: AnyStore, campaign_id: str, timeout: float, *, as_json: bool = False) -> int:
     """Poll the store until the campaign is final, with the one progress display."""
     from mozci_monitor.cli_progress import ProgressDisplay, dry_run_decided, dry_run_lines
 
@@ -449,12 +482,18 @@ def _wait_for(store: AnyStore, campaign_id: str, timeout: float) -> int:
             progress.update(detail)
             if dry_run_decided(detail):
                 progress.close()
-                print(f"dry run: decided, nothing performed ({campaign_id})")
-                print("\n".join(dry_run_lines(detail)))
+                if as_json:
+                    print(json.dumps(detail, indent=2))
+                else:
+                    print(f"dry run: decided, nothing performed ({campaign_id})")
+                    print("\n".join(dry_run_lines(detail)))
                 return 0
             if campaign.is_final:
                 progress.close()
-                print(f"{campaign.state.value}: {campaign.outcome}")
+                if as_json:
+                    print(json.dumps(detail, indent=2))
+                else:
+                    print(f"{campaign.state.value}: {campaign.outcome}")
                 return 0 if campaign.state is CampaignState.FINISHED else 1
             time.sleep(1.0)
     finally:
@@ -612,6 +651,20 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         size = sys.maxsize if args.dry_run else 500
         for chunk in _chunks(_replay_items(handle, reasons), size):
             total.add(engine.apply(chunk, _now(), dry_run=args.dry_run))
+    if args.json:
+        document = {
+            "dry_run": args.dry_run,
+            "parsed": total.parsed,
+            "applied": total.applied,
+            "duplicate": total.duplicates,
+            "stale": total.stale,
+            "unwatched": total.unwatched,
+            "rejected": total.rejected,
+            "rejections": reasons,
+            "requests": {r.request_id: r.state.value for r in total.changed_requests.values()},
+        }
+        print(json.dumps(document, indent=2))
+        return 0 if total.rejected == 0 else 1
     verb = "would apply" if args.dry_run else "applied"
     print(
         f"parsed {total.parsed}, {verb} {total.applied}, ignored"

@@ -75,6 +75,7 @@ class MonitorClient:
         submit_timeout: float = 600.0,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self.last_seen: dict[str, Any] | None = None  # the campaign as `wait` saw it last
         self._token = token
         self._session = session
         self._owns_session = session is None
@@ -170,6 +171,7 @@ class MonitorClient:
                 else:
                     answered = True
                     unreachable_since = None
+                    self.last_seen = detail
                     progress.update(detail)
                     if dry_run_decided(detail):
                         progress.note(f"{campaign_id} dry run: decided, nothing performed")
@@ -252,13 +254,17 @@ async def cmd_submit(
     wait: bool = False,
     interval: float = 5.0,
     give_up_after: float | None = None,
+    as_json: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Print the new campaign's id (stdout); with `wait`, then wait for it."""
+    """Print the new campaign's id (stdout); with `wait`, then wait for it.
+
+    `as_json`: the campaign's document instead (with `wait`, as it ended)."""
     stdout, stderr = out or sys.stdout, err or sys.stderr
     return await _guard(
-        stderr, _submit(client, submission, wait, interval, give_up_after, stdout, stderr)
+        stderr,
+        _submit(client, submission, wait, interval, give_up_after, stdout, stderr, as_json),
     )
 
 
@@ -270,14 +276,20 @@ async def _submit(
     give_up_after: float | None,
     stdout: TextIO,
     stderr: TextIO,
+    as_json: bool = False,
 ) -> int:
     campaign = await client.submit(submission)
-    print(campaign["id"], file=stdout)
     if not wait:
+        print(json.dumps(campaign, indent=2) if as_json else campaign["id"], file=stdout)
         return 0
-    return await client.wait(
+    if not as_json:
+        print(campaign["id"], file=stdout)
+    code = await client.wait(
         campaign["id"], interval=interval, give_up_after=give_up_after, out=stderr
     )
+    if as_json:
+        print(json.dumps(client.last_seen or campaign, indent=2), file=stdout)
+    return code
 
 
 async def cmd_list(
@@ -323,6 +335,7 @@ async def cmd_cancel(
     campaign_id: str,
     *,
     reason: str | None = None,
+    as_json: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -330,7 +343,10 @@ async def cmd_cancel(
 
     async def run() -> int:
         campaign = await client.cancel(campaign_id, reason)
-        print(f"{campaign['id']} {campaign['state']}", file=stdout)
+        text = (
+            json.dumps(campaign, indent=2) if as_json else f"{campaign['id']} {campaign['state']}"
+        )
+        print(text, file=stdout)
         return 0
 
     return await _guard(stderr, run())
@@ -342,12 +358,22 @@ async def cmd_wait(
     *,
     interval: float = 5.0,
     give_up_after: float | None = None,
+    as_json: bool = False,
+    out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    stderr = err or sys.stderr
-    return await _guard(
-        stderr, client.wait(campaign_id, interval=interval, give_up_after=give_up_after, out=stderr)
-    )
+    """Progress on stderr; `as_json`: then the campaign as last seen, on stdout."""
+    stdout, stderr = out or sys.stdout, err or sys.stderr
+
+    async def run() -> int:
+        code = await client.wait(
+            campaign_id, interval=interval, give_up_after=give_up_after, out=stderr
+        )
+        if as_json and client.last_seen is not None:
+            print(json.dumps(client.last_seen, indent=2), file=stdout)
+        return code
+
+    return await _guard(stderr, run())
 
 
 async def _guard(err: TextIO, body: Awaitable[int]) -> int:
@@ -403,6 +429,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
                 help=scope + param.help,
             )
     add_wait_options(parser, flag=True)
+    add_json_option(parser)
     add_api_options(parser)
 
 
@@ -421,15 +448,21 @@ def add_wait_options(parser: argparse.ArgumentParser, *, flag: bool = False) -> 
     )
 
 
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign_id", help="the id, or a unique prefix of it")
     parser.add_argument("--reason", help="recorded as the campaign's outcome")
+    add_json_option(parser)
     add_api_options(parser)
 
 
 def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign_id", help="the id, or a unique prefix of it")
     add_wait_options(parser)
+    add_json_option(parser)
     add_api_options(parser)
 
 
@@ -470,6 +503,7 @@ async def run_client_command(
                 wait=args.wait,
                 interval=args.interval,
                 give_up_after=args.give_up_after,
+                as_json=getattr(args, "json", False),
                 out=out,
                 err=err,
             )
@@ -487,13 +521,22 @@ async def run_client_command(
                 client, campaign_id, as_json=getattr(args, "json", False), out=out, err=err
             )
         if command == "cancel":
-            return await cmd_cancel(client, args.campaign_id, reason=args.reason, out=out, err=err)
+            return await cmd_cancel(
+                client,
+                args.campaign_id,
+                reason=args.reason,
+                as_json=getattr(args, "json", False),
+                out=out,
+                err=err,
+            )
         if command == "wait":
             return await cmd_wait(
                 client,
                 args.campaign_id,
                 interval=args.interval,
                 give_up_after=args.give_up_after,
+                as_json=getattr(args, "json", False),
+                out=out,
                 err=err,
             )
     raise ValueError(f"unknown client command {command!r}")

@@ -82,6 +82,32 @@ async def test_submit_list_show_cancel(client: MonitorClient, backend: FakeBacke
     assert await client.list(open_only=True) == []
 
 
+async def test_submit_cancel_and_wait_print_json(
+    client: MonitorClient, backend: FakeBackend
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert await cmd_submit(client, WATCH, as_json=True, out=out, err=err) == 0
+    submitted = json.loads(out.getvalue())
+    assert (submitted["kind"], submitted["state"]) == ("watch", "running")
+    campaign_id = submitted["id"]
+
+    out = io.StringIO()
+    assert await cmd_cancel(client, campaign_id, reason="oops", as_json=True, out=out) == 0
+    canceled = json.loads(out.getvalue())
+    assert (canceled["id"], canceled["state"], canceled["outcome"]) == (
+        campaign_id,
+        "canceled",
+        "oops",
+    )
+
+    out, err = io.StringIO(), io.StringIO()
+    code = await cmd_wait(client, campaign_id, interval=0, as_json=True, out=out, err=err)
+    assert code == EXIT_NOT_FINISHED
+    waited = json.loads(out.getvalue())  # stdout is the document alone; progress on stderr
+    assert (waited["id"], waited["state"], waited["final"]) == (campaign_id, "canceled", True)
+    assert f"{campaign_id} canceled" in err.getvalue()
+
+
 async def test_errors_carry_status_and_field(client: MonitorClient, server: ApiServer) -> None:
     with pytest.raises(ApiClientError) as bad:
         await client.submit({**WATCH, "times": 0})
