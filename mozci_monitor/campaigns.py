@@ -22,6 +22,7 @@ from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
 from mozci_monitor.engine import Engine
 from mozci_monitor.ports.sources import NotFound, Pushlog, Queue, SourceError
+from mozci_monitor.push_check import checked_params
 from mozci_monitor.submissions import parse_submission
 
 __all__ = [
@@ -93,6 +94,12 @@ class CampaignService:
     async def plan(self, submission: CampaignSubmission) -> tuple[Campaign, list[Request]]:
         """The campaign and its first requests, from the kind's planner (watch and
         downstream read no source); may raise `SubmissionRefused`."""
+        if self._sources is not None:
+            # Against the push it names: a made-up revision, another push's task group or a
+            # label the push cannot run is refused here, not watched in vain.
+            submission = await checked_params(
+                submission, self._sources.pushlog, self._sources.taskcluster
+            )
         plan = await plan_submission(submission, self._sources, self._defaults)
         return plan.campaign, list(plan.requests)
 

@@ -10,16 +10,19 @@ the HTTP status the API answers with.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from mozci_monitor.core.errors import NotFound, SourceError, SubmissionError
+from mozci_monitor.core.kinds import CampaignParams
 from mozci_monitor.sources.models import Push as HgPush
 
 FULL_TASK_GRAPH = "public/full-task-graph.json"
+P = TypeVar("P", bound=CampaignParams)
 _REVISION = re.compile(r"^[0-9a-f]{12,40}$")
 
 
@@ -89,13 +92,14 @@ async def check_submission(
     revision: str,
     task_group: str | None = None,
     label: str | None = None,
+    label_field: str = "label",
     from_revision: str | None = None,
 ) -> CheckedSubmission:
     """Every check a campaign submission of `kind` gets against its push, in one place."""
     push = await resolve_push(pushlog, queue, repo=repo, revision=revision, task_group=task_group)
     if label and kind in _KINDS_WITH_A_LABEL:
         known = await full_task_graph_labels(queue, push)
-        check_labels([label], known, push)
+        check_labels([label], known, push, field=label_field)
     first: str | None = None
     if from_revision:
         first_push = await push_of_revision(
@@ -185,3 +189,36 @@ def check_labels(
 
 def _unavailable(what: str, error: SourceError, field: str) -> SubmissionError:
     return SubmissionError(f"{field}: {what}: {error}", field=field, status=502)
+
+
+async def checked_params(params: P, pushlog: Pushlog | None, queue: Queue) -> P:
+    """A campaign's parameters checked against their push, with the revision made the
+    push's full head revision and the task group (when the kind has one) the push's.
+
+    `params` is one of the kinds' parameter dataclasses (`core.kinds`). Without a pushlog
+    (`[sources] hg_url` not configured) nothing can be resolved: refused, not trusted.
+    """
+    if pushlog is None:
+        raise SubmissionError(
+            "revision: cannot be checked: no pushlog is configured ([sources] hg_url)",
+            field="revision",
+            status=503,
+        )
+    build = getattr(params, "build", None)
+    checked = await check_submission(
+        pushlog,
+        queue,
+        kind=params.kind.value,
+        repo=params.repo,
+        revision=params.revision,
+        task_group=getattr(params, "task_group", None),
+        label=build or getattr(params, "label", None),
+        label_field="build" if build else "label",
+        from_revision=getattr(params, "from_revision", None),
+    )
+    changes: dict[str, Any] = {"revision": checked.push.revision}
+    if hasattr(params, "task_group"):
+        changes["task_group"] = checked.push.task_group_id
+    if checked.from_revision is not None:
+        changes["from_revision"] = checked.from_revision
+    return dataclasses.replace(params, **changes)

@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from mozci_monitor.api import validation
-from mozci_monitor.api.backend import ApiBackend, MetricsSource, SubmissionRefused
+from mozci_monitor.api.backend import ApiBackend, MetricsSource
 from mozci_monitor.api.openapi import openapi_document
 from mozci_monitor.api.pages import handlers as pages
 from mozci_monitor.api.status_page import CONTENT_SECURITY_POLICY, PAGE
@@ -27,6 +27,7 @@ from mozci_monitor.api.views import (
     campaign_json,
     health_json,
 )
+from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.links import Links
 
 log = structlog.get_logger(__name__)
@@ -278,8 +279,8 @@ async def _submit(request: web.Request) -> web.Response:
     submission = validation.parse_submission(await _json_body(request, required=True))
     try:
         campaign = await _backend(request).submit(submission)
-    except SubmissionRefused as refused:
-        raise ApiError(refused.status, refused.message, refused.field) from None
+    except SubmissionError as refused:  # SubmissionRefused, or the push check's refusals
+        raise ApiError(refused.status, str(refused), refused.field) from None
     log.info(
         "campaign submitted through the API",
         campaign=campaign.campaign_id,
