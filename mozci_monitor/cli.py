@@ -380,6 +380,9 @@ def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Sett
     except SubmissionRefused as error:
         print(f"mozci-monitor: {error}", file=sys.stderr)
         return 1
+    except SubmissionError as error:  # the push contradicts the submission (push_check)
+        print(f"mozci-monitor: {_cli_message(args.kind, error)}", file=sys.stderr)
+        return 2
     if args.json and not args.wait:
         print(json.dumps(campaign_json(campaign), indent=2))
     elif not args.json:

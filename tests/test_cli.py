@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, FakeTask, make_request, slug
+from support.offline_cli import every_push_agrees
 
 from mozci_monitor.cli import main
 from mozci_monitor.engine import Engine
@@ -20,6 +21,13 @@ from mozci_monitor.store.sqlite import SqliteStore
 REF_GROUP = "XrWNyFwpT2in-wLY9frb-w"
 REF_TASK = "A35mWTRuQmyj88yMnIF0fA"  # a task-pending message of REF_GROUP
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    every_push_agrees(monkeypatch)  # made-up pushes, no network: see support/offline_cli.py
+
+
 AT = "2026-11-22T10:00:00.000Z"
 
 

@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
+from support.offline_cli import every_push_agrees
 
 from mozci_monitor import cli
 from mozci_monitor.cli import main
 
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    every_push_agrees(monkeypatch)  # made-up pushes, no network: see support/offline_cli.py
+
+
 # Commands that print no result: a daemon and a server run until stopped.
 NO_RESULT = {"run", "sim"}
 

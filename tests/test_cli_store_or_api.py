@@ -16,6 +16,7 @@ import pytest
 import structlog
 from aiohttp import web
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
+from support.offline_cli import every_push_agrees
 
 from mozci_monitor.api import SubmissionDefaults, create_app
 from mozci_monitor.cli import main
@@ -23,6 +24,13 @@ from mozci_monitor.daemon import DaemonApiBackend
 from mozci_monitor.store.sqlite import SqliteStore
 
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    every_push_agrees(monkeypatch)  # made-up pushes, no network: see support/offline_cli.py
+
+
 T = TypeVar("T")
 
 

@@ -113,6 +113,16 @@ def daemon_settings(sim: Simulator, *, store_path: Path, api_port: int, queue: s
     return "\n".join(lines)
 
 
+_DECISION_POLLS = 600  # 30 s of wall time: far more than a decision task takes here
+
+
+def _decision_done(sim: Simulator) -> bool:
+    if not sim.pushes:
+        return True
+    runs = sim.task(sim.pushes[-1].decision_task_id).runs
+    return bool(runs) and runs[-1].get("state") == "completed"
+
+
 def _example_watch(sim: Simulator) -> str | None:
     """A watch command on the newest push: its tasks are still to run, their news on Pulse."""
     if not sim.pushes:
@@ -143,6 +153,12 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
             )
             await asyncio.to_thread(target.write_text, text)
             print(f"Daemon settings:      {target}", flush=True)
+        # A submission is checked against its push's full task graph, which the decision
+        # task publishes when it ends: suggest the push once that is so.
+        for _ in range(_DECISION_POLLS):
+            if _decision_done(sim):
+                break
+            await asyncio.sleep(0.05)
         example = _example_watch(sim)
         if example is not None:
             print(f"Try:                  {example}", flush=True)

@@ -69,12 +69,16 @@ class SqliteConnector:
         return json.dumps(value, separators=(",", ":"))
 
     def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # The version is read under the write lock: a daemon and a CLI command opening a new
+        # store at once must not both run the same step ("table requests already exists").
+        while True:
             with self.transaction():
-                for statement in statements(script):
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                if version >= len(MIGRATIONS):
+                    return
+                for statement in statements(MIGRATIONS[version]):
                     self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number}")
+                self._db.execute(f"PRAGMA user_version={version + 1}")
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Result:
         try:

@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,21 @@ class _Lines:
             self.seen.append(line)
             if line.startswith(prefix):
                 return line.split(":", 1)[1].strip()
+
+
+def _until_ready(api_port: int, daemon: subprocess.Popen[str], log: Path) -> None:
+    """Poll the daemon's /readyz (consuming, store writable) for up to START_TIMEOUT s."""
+    url = f"http://127.0.0.1:{api_port}/readyz"
+    for _ in range(int(START_TIMEOUT / 0.2)):
+        assert daemon.poll() is None, log.read_text()[-4000:]
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet, or 503 while it connects
+        time.sleep(0.2)
+    raise AssertionError(f"the daemon was not ready within {START_TIMEOUT} s: {log.read_text()}")
 
 
 def _applied_messages(api_port: int) -> float:
@@ -164,6 +180,9 @@ def test_two_process_walkthrough(
         cwd=tmp_path,
     )
     processes.append(daemon)
+
+    # As a person would: the daemon answers before anything is submitted to it.
+    _until_ready(api_port, daemon, tmp_path / "daemon.log")
 
     words = shlex.split(suggested)
     assert words[:2] == ["mozci-monitor", "watch"], suggested
