@@ -331,6 +331,17 @@ def _campaign_command(args: argparse.Namespace, settings: Settings) -> int:
         answered = asyncio.run(_submit_through_api(document, args, settings))
         if answered is not None:
             return answered
+    if getattr(args, "config_path", None) is None and not args.store:
+        # Without settings, the store would be a ./mozci-monitor.sqlite3 no daemon reads.
+        print(
+            f"mozci-monitor: no daemon answered at {_api_url(args, settings)} and no settings"
+            " file was found (--config FILE, $MOZCI_MONITOR_CONFIG, ./mozci-monitor.toml,"
+            " ~/.config/mozci-monitor/config.toml, /etc/mozci-monitor/mozci-monitor.toml):"
+            " start the daemon, or give its settings so that the campaign is recorded in"
+            " its store",
+            file=sys.stderr,
+        )
+        return 2
     return _submit_to_store(params, args, settings)
 
 
@@ -388,16 +399,22 @@ def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Sett
     elif not args.json:
         print(campaign.campaign_id)
     dry = " (dry run)" if campaign.dry_run else ""
+    named = args.store or (
+        "the PostgreSQL store" if settings.store.backend == "postgres" else settings.store.path
+    )
+    where = f"recorded in {named}; it starts when `mozci-monitor run` runs on this store"
+    if args.store is None and settings.api.enabled:
+        where = f"no daemon answered at {_api_url(args, settings)}; {where}"
     if isinstance(params, WatchParams):
         what = f"watching {params.label} x{params.times} on {params.repo}@{params.revision[:12]}"
         print(
-            f"{what}{dry} (campaign {campaign.campaign_id}; the running daemon picks it up)",
+            f"{what}{dry} (campaign {campaign.campaign_id}; {where})",
             file=sys.stderr,
         )
     else:
         print(
             f"{campaign.kind.value} campaign {campaign.campaign_id}: {count} request(s){dry};"
-            " the running daemon watches it",
+            f" {where}",
             file=sys.stderr,
         )
     if getattr(args, "wait", False):

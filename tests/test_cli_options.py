@@ -118,3 +118,13 @@ def test_ctrl_c_exits_130_without_a_traceback(
     assert main(["check-config"]) == 130
     err = capsys.readouterr().err
     assert err == "mozci-monitor: interrupted\n"
+
+
+def test_a_campaign_command_without_settings_refuses_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["watch", "--repo", "autoland", "--revision", "a" * 40]
+    argv += ["--task-group", "XrWNyFwpT2in-wLY9frb-w", "--label", "test-linux1804-64/opt-x"]
+    assert main(argv) == 2
+    assert "no settings file found" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no stray ./mozci-monitor.sqlite3
