@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient
+from support.offline_cli import every_push_agrees
 
 from mozci_monitor import cli, planner, wiring
 from mozci_monitor.core.campaign import Campaign, new_campaign_id
@@ -149,6 +150,9 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[AnyParams]]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(planner, "plan_campaign", record)
     monkeypatch.setattr(wiring, "build_services", lambda settings: _NoServices())
+    # Parsing parity: the push check is the same code on both sides, tested over the
+    # simulator (tests/sheriff/test_*push_check.py); here no source is read.
+    every_push_agrees(monkeypatch)
     yield calls
     structlog.reset_defaults()  # the CLI configured logging onto this test's captured stderr
 
