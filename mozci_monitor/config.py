@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from mozillapulse.config import PulseConfiguration
+
 from mozci_monitor.core.errors import ConfigError as ConfigError
 
 DEFAULT_LOCAL_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -297,6 +299,21 @@ def read_secret(env_name: str, file_path: str, *, what: str) -> str | None:
     return Path(file_path).read_text().strip()
 
 
+# Pulse's connection conventions come from Mozilla's own library rather than a copy of them;
+# only its configuration is used (the consumer is ours, on kombu).
+_PULSE_DEFAULTS = PulseConfiguration()
+PULSE_HOST: str = _PULSE_DEFAULTS.host
+PULSE_PORT: int = _PULSE_DEFAULTS.port
+PULSE_VHOST: str = _PULSE_DEFAULTS.vhost
+PULSE_TLS: bool = _PULSE_DEFAULTS.ssl
+
+
+def pulse_port(*, tls: bool) -> int:
+    """Pulse's port for an AMQP connection with or without TLS (mozillapulse's rule)."""
+    port: int = PulseConfiguration(ssl=tls).port
+    return port
+
+
 def pulse_url(settings: PulseSettings) -> str:
     """The broker URL with credentials filled in from the secret when a user is set."""
     if not settings.user:
@@ -307,8 +324,6 @@ def pulse_url(settings: PulseSettings) -> str:
             f"pulse.user is {settings.user!r} but no password: set ${settings.password_env}"
             " or pulse.password_file"
         )
-    from mozci_monitor.pulse.settings import PULSE_HOST, pulse_port
-
     parts = urlsplit(settings.url)
     host = parts.hostname or PULSE_HOST
     if ":" in host:

@@ -121,10 +121,18 @@ def test_ctrl_c_exits_130_without_a_traceback(
 
 
 def test_a_campaign_command_without_settings_refuses_and_writes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: no daemon answers
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("MOZCI_MONITOR_API_URL", f"http://127.0.0.1:{closed}")
     argv = ["watch", "--repo", "autoland", "--revision", "a" * 40]
     argv += ["--task-group", "XrWNyFwpT2in-wLY9frb-w", "--label", "test-linux1804-64/opt-x"]
     assert main(argv) == 2
-    assert "no settings file found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"no daemon answered at http://127.0.0.1:{closed}" in err
+    assert "no settings file was found" in err
     assert list(tmp_path.iterdir()) == []  # no stray ./mozci-monitor.sqlite3

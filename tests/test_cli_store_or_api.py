@@ -18,9 +18,9 @@ from aiohttp import web
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
 from support.offline_cli import every_push_agrees
 
-from mozci_monitor.api import SubmissionDefaults, create_app
+from mozci_monitor.api import create_app
+from mozci_monitor.api_backend import DaemonApiBackend
 from mozci_monitor.cli import main
-from mozci_monitor.daemon import DaemonApiBackend
 from mozci_monitor.store.sqlite import SqliteStore
 
 REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
@@ -62,7 +62,8 @@ def api_url(tmp_path: Path) -> Iterator[str]:
 
     async def serve() -> None:
         store = SqliteStore(tmp_path / "state.sqlite3")
-        backend: Any = DaemonApiBackend(_Reader(store), store, SubmissionDefaults())  # type: ignore[arg-type]
+        # Reads only: no campaign service is needed.
+        backend: Any = DaemonApiBackend(_Reader(store), store, None)  # type: ignore[arg-type]
         runner = web.AppRunner(create_app(backend, token=None))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

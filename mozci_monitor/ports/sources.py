@@ -64,10 +64,12 @@ class GroupSource(Protocol):
 
 
 class Queue(Protocol):
-    """What the planners read of the queue and the index."""
+    """What the planners read of the queue and the index (and, to check a submission,
+    the decision task's full task graph)."""
 
     async def find_decision_task(self, repo: str, revision: str) -> str: ...
     async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
+    async def artifact_json(self, task_id: str, name: str) -> Any: ...
 
 
 class TaskclusterPort(ActionSource, GroupSource, Protocol):

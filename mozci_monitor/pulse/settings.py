@@ -6,8 +6,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from mozillapulse.config import PulseConfiguration
-
+# Pulse's connection conventions (mozillapulse's PulseConfiguration), read in one place.
+from mozci_monitor.config import PULSE_HOST as PULSE_HOST
+from mozci_monitor.config import PULSE_PORT as PULSE_PORT
+from mozci_monitor.config import PULSE_TLS as PULSE_TLS
+from mozci_monitor.config import PULSE_VHOST as PULSE_VHOST
+from mozci_monitor.config import pulse_port as pulse_port
 from mozci_monitor.core.errors import PulseSettingsError
 from mozci_monitor.core.model import EXCHANGE_PREFIX
 from mozci_monitor.core.model import TASK_EXCHANGES as TASK_EXCHANGES
@@ -15,20 +19,6 @@ from mozci_monitor.redact import redact_url
 
 # The six queue exchanges are the core's vocabulary; the consumer binds to them.
 TASK_EXCHANGE_PREFIX = EXCHANGE_PREFIX
-
-# Pulse's connection conventions come from Mozilla's own library rather than a copy of them;
-# only its configuration is used (the consumer is ours, on kombu).
-_PULSE_DEFAULTS = PulseConfiguration()
-PULSE_HOST: str = _PULSE_DEFAULTS.host
-PULSE_PORT: int = _PULSE_DEFAULTS.port
-PULSE_VHOST: str = _PULSE_DEFAULTS.vhost
-PULSE_TLS: bool = _PULSE_DEFAULTS.ssl
-
-
-def pulse_port(*, tls: bool) -> int:
-    """Pulse's port for an AMQP connection with or without TLS (mozillapulse's rule)."""
-    port: int = PulseConfiguration(ssl=tls).port
-    return port
 
 
 LOCAL_URL = "amqp://guest:guest@localhost:5672//"

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,7 +91,9 @@ def config_from_args(args: Sequence[str] | None) -> SimConfig:
     return config_from_namespace(_parser().parse_args(args))
 
 
-def daemon_settings(sim: Simulator, *, store_path: Path, api_port: int, queue: str) -> str:
+def daemon_settings(
+    sim: Simulator, *, store_path: Path, api_port: int, queue: str, token_file: Path | None = None
+) -> str:
     """TOML settings for a daemon working against `sim` (sources, Pulse, a store)."""
     broker = sim.config.broker_url
     lines = [
@@ -108,6 +112,8 @@ def daemon_settings(sim: Simulator, *, store_path: Path, api_port: int, queue: s
         "",
         "[api]",
         f"port = {api_port}",
+        # The daemon's API takes submissions with this token; the CLI reads it from here too.
+        *([f"token_file = {json.dumps(str(token_file))}"] if token_file else []),
         "",
     ]
     return "\n".join(lines)
@@ -145,12 +151,15 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
         print(f"Treeherder:           {sim.treeherder_url}/api/", flush=True)
         print(f"Pulse broker:         {config.broker_url or 'disabled'}", flush=True)
         if ns is not None and target is not None:
+            token_file = target.with_suffix(".token")
             text = daemon_settings(
                 sim,
                 store_path=target.with_suffix(".sqlite3"),
                 api_port=ns.daemon_api_port,
                 queue=ns.daemon_queue,
+                token_file=token_file,
             )
+            await asyncio.to_thread(_write_private, token_file, secrets.token_urlsafe(32))
             await asyncio.to_thread(target.write_text, text)
             print(f"Daemon settings:      {target}", flush=True)
         # A submission is checked against its push's full task graph, which the decision
@@ -163,6 +172,14 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
         if example is not None:
             print(f"Try:                  {example}", flush=True)
         await asyncio.Event().wait()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A secret only its owner reads (the settings refuse a token file others can read)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text + "\n")
+    os.chmod(path, 0o600)
 
 
 def serve(ns: argparse.Namespace) -> int:
