@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from mozci_monitor.core.errors import NotFound, SourceError, SubmissionError
 from mozci_monitor.core.kinds import CampaignParams
-from mozci_monitor.sources.models import Push as HgPush
+from mozci_monitor.ports.sources import HgPush
 
 FULL_TASK_GRAPH = "public/full-task-graph.json"
 P = TypeVar("P", bound=CampaignParams)
