@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from mozci_monitor.core.errors import InputError
 from mozci_monitor.core.messages import MAX_BODY_BYTES, is_slug_id, parse_message
 from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
@@ -83,7 +84,7 @@ class _Body(msgspec.Struct, rename="camel"):
 _DECODER = msgspec.json.Decoder(_Body)
 
 
-class _Doubt(Exception):
+class _Doubt(InputError):
     """The fast path is not sure: let the core parser decide (and give the reason)."""
 
 
