@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL, FakeTask, events, make_request, slug
+from support.offline_cli import every_push_agrees
 
 from mozci_monitor.cli import main
 from mozci_monitor.clock import utc_now
@@ -37,6 +38,11 @@ def _spend_the_day_on_autoland(store_path: Path) -> None:
     engine.register(make_request("earlier", max_actions=3, remedy=RemedyPolicy.WATCH), now)
     outcome = engine.apply(events(FakeTask(slug(1)).lifecycle("exception", "internal-error")), now)
     assert outcome.actions == 1
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    every_push_agrees(monkeypatch)  # a made-up push, no network: see support/offline_cli.py
 
 
 @pytest.mark.parametrize(("daily_budget", "expect_budget_failure"), [(1, True), (5, False)])

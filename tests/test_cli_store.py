@@ -66,7 +66,7 @@ def test_list_shows_every_request_newest_first(
             store.add_request(make_request(f"r-{n:04d}"), FUTURE)
     store.close()
 
-    assert main(["list", "--open", "--json", "--store", str(path)]) == 0
+    assert main(["list", "--requests", "--open", "--json", "--store", str(path)]) == 0
     listed = [entry["id"] for entry in json.loads(capsys.readouterr().out)]
 
     assert len(listed) == 1_051
