@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from mozillapulse.config import PulseConfiguration
 
 from mozci_monitor.core.errors import ConfigError as ConfigError
+from mozci_monitor.core.kinds import DEFAULT_TASKS_PER_REQUEST
 
 DEFAULT_LOCAL_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -86,9 +87,9 @@ class SourcesSettings:
 @dataclass(frozen=True)
 class ActionsSettings:
     dry_run: bool = False  # decide and log every action, perform none
-    max_per_request: int = 3
-    max_per_campaign: int = 0  # 0: no campaign-wide limit
-    max_per_repo_day: int = 200  # 0: no daily limit
+    max_per_request: int = DEFAULT_TASKS_PER_REQUEST  # tasks; the budgets count tasks
+    max_per_campaign: int = 0  # tasks; 0: no campaign-wide limit
+    max_per_repo_day: int = 200  # tasks per repository per UTC day; 0: no daily limit
     max_attempts: int = 8
     # A remedy whose action task completed but whose runs did not appear within this many
     # seconds failed (it is retried once by another route, or its request gives up).

@@ -351,7 +351,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             hg_url=sim.hg_url,
             taskcluster_rate=200,
         ),
-        actions=ActionsSettings(dry_run=args.dry_run, max_per_request=3),
+        actions=ActionsSettings(dry_run=args.dry_run),
     )
     runtime = wiring.build(settings, api=False, observer=timeline)
     daemon, store, services = runtime.daemon, runtime.store, runtime.services

@@ -21,7 +21,14 @@ from mozci_monitor.core.action_tasks import (
     check_bounds,
     remedy_failed,
 )
-from mozci_monitor.core.actions import BUDGETED_KINDS, Action, ActionKind, Allowance
+from mozci_monitor.core.actions import (
+    CI_ACTION_KINDS,
+    Action,
+    ActionKind,
+    Allowance,
+    sized_to,
+    tasks_of,
+)
 from mozci_monitor.core.by_signature import (
     JUDGED,
     judge_run,
@@ -148,13 +155,13 @@ class Engine:
     def _save_task(self, record: TaskRecord, at: str) -> None:
         self._ws.save_task(record, at)
 
-    def _count_actions(self, *, repo: str, day: str) -> int:
-        return self._ws.count_actions(repo=repo, day=day)
+    def _count_tasks(self, *, repo: str, day: str) -> int:
+        return self._ws.count_tasks(repo=repo, day=day)
 
     def _add_action(self, action: Action, at: str) -> bool:
         added = self._store.add_action(action, at)
-        if added and action.push is not None and action.kind in BUDGETED_KINDS:
-            self._ws.action_added(action.push.repo, at[:10])
+        if added and action.push is not None:
+            self._ws.tasks_added(action.push.repo, at[:10], tasks_of(action))
         return added
 
     def _get_campaign(self, campaign_id: str) -> Campaign | None:
@@ -192,11 +199,12 @@ class Engine:
                 self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
             start = backfill_action(campaign, requests)
             if start is not None:
-                refusal = self._budget_refusal(self._get_campaign(campaign.campaign_id), start, at)
-                if refusal is None:
-                    self._queue_action(start, at, outcome)
+                current = self._get_campaign(campaign.campaign_id)
+                sized, refusal = self._fit_campaign_action(current, start, at)
+                if sized is not None:
+                    self._queue_action(sized, at, outcome)
                 else:
-                    self._campaign_action_failed(start, refusal, at, outcome)
+                    self._campaign_action_failed(start, refusal or "", at, outcome)
             self._progress_campaigns(outcome, at, force={campaign.campaign_id})
             found = self._get_campaign(campaign.campaign_id)
         return found or campaign
@@ -227,12 +235,13 @@ class Engine:
             current = self._get_campaign(campaign_id)
             refused: dict[str, str] = {}  # label -> why its action was not queued
             for action in actions:
-                refusal = self._budget_refusal(current, action, at)
-                if refusal is None:
-                    self._queue_action(action, at, outcome)
+                sized, refusal = self._fit_campaign_action(current, action, at)
+                if sized is not None:
+                    self._queue_action(sized, at, outcome)
                     current = self._get_campaign(campaign_id)
-                else:
-                    refused.update((label, refusal) for label in action.labels)
+                if refusal is not None:
+                    cut = set(action.labels) - set(sized.labels if sized else ())
+                    refused.update((label, refusal) for label in cut)
             for request in requests:
                 if self._store.get_request(request.request_id) is not None:
                     continue
@@ -250,16 +259,24 @@ class Engine:
             self._progress_campaigns(outcome, at, force={campaign_id})
         return outcome
 
-    def _budget_refusal(self, campaign: Campaign | None, action: Action, at: str) -> str | None:
-        """Why a campaign-level action (downstream, fill) may not be queued, if so."""
-        left = campaign.actions_left if campaign is not None else None
-        if left is not None and left <= 0:
-            return "campaign action budget used up"
+    def _fit_campaign_action(
+        self, campaign: Campaign | None, action: Action, at: str
+    ) -> tuple[Action | None, str | None]:
+        """A campaign-level action (backfill, downstream, fill) sized to what the campaign
+        and daily task budgets leave (None: nothing fits), and why it was cut, if it was."""
+        limits: list[tuple[int, str]] = []
+        left = campaign.tasks_left if campaign is not None else None
+        if left is not None:
+            limits.append((left, "campaign task budget spent"))
         if self._repo_day_budget is not None and action.push is not None:
-            used = self._count_actions(repo=action.push.repo, day=at[:10])
-            if used >= self._repo_day_budget:
-                return f"daily action budget for {action.push.repo} used up"
-        return None
+            used = self._count_tasks(repo=action.push.repo, day=at[:10])
+            why = f"daily task budget for {action.push.repo} spent"
+            limits.append((self._repo_day_budget - used, why))
+        if not limits:
+            return action, None
+        left, why = min(limits)
+        sized = sized_to(action, max(0, left))
+        return sized, None if sized == action else why
 
     def learn_label(self, task_id: str, label: str, at: str) -> BatchOutcome:
         """A label found out-of-band (queue.task) lets an unlabelled task join its requests."""
@@ -545,21 +562,24 @@ class Engine:
         if not self._add_action(action, at):
             return  # the same intent was queued before: once is enough
         outcome.actions += 1
-        if action.campaign_id is None or action.kind not in BUDGETED_KINDS:
+        if action.campaign_id is None or action.kind not in CI_ACTION_KINDS:
             return
         campaign = self._get_campaign(action.campaign_id)
         if campaign is not None:
-            self._save_campaign(replace(campaign, actions=campaign.actions + 1), at)
+            spent = replace(
+                campaign, actions=campaign.actions + 1, tasks=campaign.tasks + tasks_of(action)
+            )
+            self._save_campaign(spent, at)
 
     def _allowance(self, request: Request, at: str) -> Allowance:
         campaign_left: int | None = None
         if request.campaign_id is not None:
             campaign = self._get_campaign(request.campaign_id)
             if campaign is not None:
-                campaign_left = campaign.actions_left
+                campaign_left = campaign.tasks_left
         repo_left: int | None = None
         if self._repo_day_budget is not None:
-            used = self._count_actions(repo=request.push.repo, day=at[:10])
+            used = self._count_tasks(repo=request.push.repo, day=at[:10])
             repo_left = self._repo_day_budget - used
         return Allowance(campaign=campaign_left, repo_day=repo_left)
 

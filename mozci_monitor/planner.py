@@ -26,6 +26,7 @@ from mozci_monitor.core.campaign import (
 )
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import (
+    DEFAULT_TASKS_PER_REQUEST,
     AnyParams,
     BackfillParams,
     BisectParams,
@@ -157,7 +158,7 @@ async def plan_backfill(
     label: str,
     max_revisions: int = _default(BackfillParams, "max_revisions"),
     times: int = _default(BackfillParams, "times"),
-    max_actions: int = 3,
+    max_actions: int = DEFAULT_TASKS_PER_REQUEST,
     campaign_budget: int | None = None,
     dry_run: bool = False,
     backfill_action: bool = True,
@@ -317,7 +318,7 @@ async def plan_bisect(
     max_revisions: int = _default(BisectParams, "max_revisions"),
     times: int = _default(BisectParams, "times"),
     strategy: str = Strategy.SWEEP.value,
-    max_actions: int = 3,
+    max_actions: int = DEFAULT_TASKS_PER_REQUEST,
     campaign_budget: int | None = None,
     dry_run: bool = False,
     test: str | None = None,
@@ -414,7 +415,7 @@ def plan_fill(
     *,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    max_actions: int = 3,
+    max_actions: int = DEFAULT_TASKS_PER_REQUEST,
     campaign_budget: int | None = None,
     dry_run: bool = False,
 ) -> Plan:

@@ -103,14 +103,15 @@ class WorkingSet:
         """The store changed it behind the working set (add_campaign)."""
         self._campaigns.pop(campaign_id, None)
 
-    def count_actions(self, *, repo: str, day: str) -> int:
+    def count_tasks(self, *, repo: str, day: str) -> int:
+        """Tasks scheduled for the repository on the day (the daily budget counts them)."""
         if (repo, day) not in self._used:
-            self._used[(repo, day)] = self._store.count_actions(repo=repo, day=day)
+            self._used[(repo, day)] = self._store.count_tasks(repo=repo, day=day)
         return self._used[(repo, day)]
 
-    def action_added(self, repo: str, day: str) -> None:
+    def tasks_added(self, repo: str, day: str, tasks: int) -> None:
         if (repo, day) in self._used:
-            self._used[(repo, day)] += 1
+            self._used[(repo, day)] += tasks
 
     # -- write-back -----------------------------------------------------------------------
 

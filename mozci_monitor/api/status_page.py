@@ -144,7 +144,7 @@ function renderCampaign(c) {
   h.append(el("span", "badge c-" + campaignColour(c), c.state), page,
            el("span", "kind", c.kind), el("span", "clabel", c.label || ""));
   section.append(h);
-  const meta = [c.repo + "@" + c.revision.slice(0, 12), "actions " + c.actions +
+  const meta = [c.repo + "@" + c.revision.slice(0, 12), "tasks " + c.tasks +
                 (c.max_actions === null ? "" : "/" + c.max_actions)];
   if (c.dry_run) meta.push("dry run");
   if (c.outcome) meta.push(c.outcome);

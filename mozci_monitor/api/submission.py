@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from mozci_monitor.api.backend import CampaignSubmission, SubmissionRefused
 from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
-from mozci_monitor.core.kinds import REGISTRY, Budgets, budgets_of, downstream, watch
+from mozci_monitor.core.kinds import (
+    DEFAULT_TASKS_PER_REQUEST,
+    REGISTRY,
+    Budgets,
+    budgets_of,
+    downstream,
+    watch,
+)
 from mozci_monitor.core.kinds.downstream import DownstreamParams
 from mozci_monitor.core.kinds.watch import WatchParams
 from mozci_monitor.core.model import Request
@@ -28,8 +35,8 @@ __all__ = [
 class SubmissionDefaults:
     """Budgets from the settings (``[actions]``) used when a submission names none."""
 
-    max_actions_per_request: int = 3
-    max_actions_per_campaign: int = 0  # 0: no campaign-wide limit
+    max_actions_per_request: int = DEFAULT_TASKS_PER_REQUEST  # tasks
+    max_actions_per_campaign: int = 0  # tasks; 0: no campaign-wide limit
 
     def budgets(self, submission: CampaignSubmission) -> Budgets:
         return budgets_of(submission, self.max_actions_per_request, self.max_actions_per_campaign)

@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mozci_monitor.core.actions import UNLIMITED, Action, ActionKind, Allowance, action_key
+from mozci_monitor.core.actions import (
+    UNLIMITED,
+    Action,
+    ActionKind,
+    Allowance,
+    action_key,
+    charged,
+)
 from mozci_monitor.core.machine import Decision
 from mozci_monitor.core.model import (
     OPEN_PHASES,
@@ -118,6 +125,8 @@ def remedy_failed(
     if task.route in RETRIABLE_ROUTES and task.retry_of is None:
         refusal = allowance.exhausted_by(request)
         if refusal is None:
+            # Sized to what the budgets leave: the runs it cannot ask for are not expected.
+            times = allowance.fit(request, task.times)
             action = Action(
                 key=action_key(request),
                 kind=ActionKind.ADD_NEW_JOBS,
@@ -125,7 +134,7 @@ def remedy_failed(
                 request_id=request.request_id,
                 campaign_id=request.campaign_id,
                 labels=(request.label,),
-                times=task.times,
+                times=times,
                 why=f"{task.route} failed, retried by {FALLBACK_ROUTE}: {why}",
                 details={"retry_of": task.key},
             )
@@ -136,8 +145,11 @@ def remedy_failed(
                     {"action": action.kind.value, "key": action.key, "why": action.why},
                 )
             )
-            # The retry stands for the same runs: what is expected does not change.
-            retried = replace(request, actions=request.actions + 1)
+            # The retry stands for the same runs: what is expected does not grow.
+            retried = replace(
+                charged(request, action),
+                expected_new=max(0, request.expected_new - (task.times - times)),
+            )
             return Decision(retried, tuple(entries), (action,), True)
         why = f"{why}; no retry: {refusal}"
     return _give_up(request, FailureKind.ACTION, f"{task.route} produced nothing: {why}", entries)

@@ -7,7 +7,7 @@ a crash — yields the same key, and the outbox performs it once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from mozci_monitor.core.model import Phase, Push, Request, TaskRecord
@@ -25,9 +25,9 @@ class ActionKind(StrEnum):
     FETCH_RESULTS = "fetch-results"
 
 
-# Kinds that act on Firefox CI, and so count against the action budgets: all but the
-# notification and the reads.
-BUDGETED_KINDS = frozenset(ActionKind) - {ActionKind.NOTIFY, ActionKind.FETCH_RESULTS}
+# Kinds that act on Firefox CI (a campaign's `actions` counts them): all but the
+# notification and the reads. What the budgets count is not actions but `tasks_of` them.
+CI_ACTION_KINDS = frozenset(ActionKind) - {ActionKind.NOTIFY, ActionKind.FETCH_RESULTS}
 
 
 # The queue resolved these as exceptions; a rerun is worth trying.
@@ -58,24 +58,71 @@ class Action:
     details: dict[str, str | int | None] = field(default_factory=dict)
 
 
+def tasks_of(action: Action) -> int:
+    """The tasks an action schedules on Firefox CI: what every budget counts.
+
+    A retrigger makes `times` new tasks; add-new-jobs `times` of each label; a rerun one
+    new run of the same task (a machine all the same). Gecko's backfill schedules `times`
+    runs on each of the `depth` pushes before the task's: counted as `depth` x `times`, the
+    most it may schedule (a push whose actions.json ignores `retrigger: false` gets them
+    even when it ran the label). A cancel frees a machine, a notification or a read uses
+    none: 0, and no budget ever refuses them.
+    """
+    if action.kind is ActionKind.RERUN:
+        return 1
+    if action.kind is ActionKind.RETRIGGER:
+        return action.times
+    if action.kind is ActionKind.ADD_NEW_JOBS:
+        return len(action.labels) * action.times
+    if action.kind is ActionKind.BACKFILL:
+        return int(action.details.get("depth") or 1) * action.times
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class Allowance:
-    """Actions still allowed beyond the request's own budget; None means no limit."""
+    """Tasks still allowed beyond the request's own budget; None means no limit.
+
+    A remedy is sized to what remains of the tightest budget (`fit`); only when nothing
+    remains is it refused, and `exhausted_by` says which budget is spent.
+    """
 
     campaign: int | None = None
     repo_day: int | None = None
 
+    def remaining(self, request: Request) -> int:
+        """How many more tasks may be scheduled for the request."""
+        limits = [request.tasks_left]
+        limits.extend(left for left in (self.campaign, self.repo_day) if left is not None)
+        return max(0, min(limits))
+
+    def fit(self, request: Request, wanted: int) -> int:
+        """`wanted` tasks, sized down to what remains (0: refused, see `exhausted_by`)."""
+        return min(wanted, self.remaining(request))
+
     def exhausted_by(self, request: Request) -> str | None:
-        if request.actions_left <= 0:
-            return f"per-request budget of {request.max_actions} actions used up"
+        """Why no task at all may be scheduled for the request, if so."""
+        if request.tasks_left <= 0:
+            return f"per-request budget of {request.max_actions} tasks spent"
         if self.campaign is not None and self.campaign <= 0:
-            return "campaign action budget used up"
+            return "campaign task budget spent"
         if self.repo_day is not None and self.repo_day <= 0:
-            return f"daily action budget for {request.push.repo} used up"
+            return f"daily task budget for {request.push.repo} spent"
         return None
 
 
 UNLIMITED = Allowance()
+
+
+def sized_to(action: Action, left: int) -> Action | None:
+    """A campaign-level action (downstream's or fill's add-new-jobs, the backfill) within
+    `left` tasks: whole when it fits; add-new-jobs cut to the labels that fit (in order);
+    else None (the backfill's pushes then fall back one by one, each sized on its own)."""
+    if tasks_of(action) <= left:
+        return action
+    if action.kind is ActionKind.ADD_NEW_JOBS and left >= action.times:
+        return replace(action, labels=action.labels[: left // action.times])
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +169,12 @@ def fetch_results_action(request: Request, record: TaskRecord) -> Action | None:
 def action_key(request: Request) -> str:
     """The key of the request's next action: stable for the same request state."""
     return f"{request.request_id}/action-{request.actions + 1}"
+
+
+def charged(request: Request, action: Action) -> Request:
+    """The request once `action` is queued for it: one action more (its next action gets
+    the next key) and the action's tasks counted against its budget."""
+    return replace(request, actions=request.actions + 1, tasks=request.tasks + tasks_of(action))
 
 
 def build_action(request: Request, remedy: Remedy, record: TaskRecord | None) -> Action:

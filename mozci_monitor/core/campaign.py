@@ -49,8 +49,10 @@ class Campaign:
     state: CampaignState = CampaignState.RUNNING
     outcome: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)
-    max_actions: int | None = None  # campaign budget; None = only per-request budgets
-    actions: int = 0
+    # Campaign budget, in tasks (`core.actions.tasks_of`); None = only per-request budgets.
+    max_actions: int | None = None
+    actions: int = 0  # actions on Firefox CI queued for it
+    tasks: int = 0  # tasks they scheduled: what `max_actions` bounds
     dry_run: bool = False
 
     @property
@@ -58,8 +60,8 @@ class Campaign:
         return self.state in FINAL_CAMPAIGN_STATES
 
     @property
-    def actions_left(self) -> int | None:
-        return None if self.max_actions is None else max(0, self.max_actions - self.actions)
+    def tasks_left(self) -> int | None:
+        return None if self.max_actions is None else max(0, self.max_actions - self.tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ def summarise(requests: Sequence[Request]) -> dict[str, Any]:
         "requests": len(requests),
         "states": dict(sorted(states.items())),
         "actions": sum(request.actions for request in requests),
+        "tasks": sum(request.tasks for request in requests),
     }
 
 

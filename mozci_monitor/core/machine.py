@@ -19,6 +19,7 @@ from mozci_monitor.core.actions import (
     Allowance,
     Remedy,
     build_action,
+    charged,
     fetch_results_action,
     remedy_for,
 )
@@ -216,8 +217,7 @@ def _remedy(
         )
     )
     return replace(
-        request,
-        actions=request.actions + 1,
+        charged(request, action),
         expected_new=request.expected_new + (0 if remedy.awaits_rerun else 1),
         replaced=(*request.replaced, record.task_id) if remedy.replaces_task else request.replaced,
         awaiting_rerun=(
@@ -308,7 +308,6 @@ def _until_fail(
     total = len(counted) + request.expected_new
     if in_flight or total >= request.wanted or not counted:
         return request
-    times = min(max(request.batch, 1), request.wanted - total)
     refusal = allowance.exhausted_by(request)
     if refusal is not None:
         entries.append(TimelineEntry("gave-up", None, {"wanted": "retrigger", "why": refusal}))
@@ -317,6 +316,8 @@ def _until_fail(
         )
         entries.append(_state_entry(failed))
         return failed
+    # The batch, sized down to what the budgets leave (the next batch is then refused).
+    times = allowance.fit(request, min(max(request.batch, 1), request.wanted - total))
     source = counted[0]  # the task the batches started from: each batch clones it
     remedy = Remedy(ActionKind.RETRIGGER, f"no failure in {total} runs: {times} more", False, False)
     action = replace(build_action(request, remedy, source), task_id=source.task_id, times=times)
@@ -329,8 +330,7 @@ def _until_fail(
         )
     )
     return replace(
-        request,
-        actions=request.actions + 1,
+        charged(request, action),
         expected_new=request.expected_new + times,
         state=RequestState.PENDING,
     )
@@ -420,28 +420,33 @@ def check_missing(
     missing = request.wanted - have
     if request.remedy in BATCHED_POLICIES:
         missing = min(missing, max(request.batch, 1))  # one batch at a time
+    kind = ActionKind.RETRIGGER if counted else ActionKind.ADD_NEW_JOBS
+    refusal = allowance.exhausted_by(request)
+    if refusal is not None:
+        if request.expected_new or request.awaiting_rerun:
+            # The runs asked for before the budget ran out count: wait for them.
+            return Decision(request)
+        failed = replace(
+            request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
+        )
+        gave_up = TimelineEntry("gave-up", None, {"wanted": kind.value, "why": refusal})
+        return Decision(failed, (gave_up, _state_entry(failed)), (), True)
+    # What the budgets leave: fewer runs than wanted, and the request gives up once they
+    # are in (the next call finds the budget spent).
+    missing = allowance.fit(request, missing)
     if counted:
-        remedy = Remedy(ActionKind.RETRIGGER, f"{missing} more run(s) wanted", False, False)
+        remedy = Remedy(kind, f"{missing} more run(s) wanted", False, False)
         # Any task of the label can be retriggered; the smallest id makes the choice the
         # same whichever order the tasks were seen in (several daemons, replays).
         source_task: str | None = min(counted)
     else:
-        remedy = Remedy(ActionKind.ADD_NEW_JOBS, "never scheduled", False, False)
+        remedy = Remedy(kind, "never scheduled", False, False)
         source_task = None
-    refusal = allowance.exhausted_by(request)
-    if refusal is not None:
-        failed = replace(
-            request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
-        )
-        gave_up = TimelineEntry("gave-up", None, {"wanted": remedy.kind.value, "why": refusal})
-        return Decision(failed, (gave_up, _state_entry(failed)), (), True)
     action = replace(build_action(request, remedy, None), task_id=source_task, times=missing)
     entry = TimelineEntry(
         "action", source_task, {"action": action.kind.value, "key": action.key, "why": action.why}
     )
-    scheduled = replace(
-        request, actions=request.actions + 1, expected_new=request.expected_new + missing
-    )
+    scheduled = replace(charged(request, action), expected_new=request.expected_new + missing)
     return Decision(scheduled, (entry,), (action,), True)
 
 

@@ -220,8 +220,10 @@ class Request:
     task_ids: tuple[str, ...] = ()  # tasks known to serve this request, in order seen
     remedy: RemedyPolicy = field(default_factory=lambda: RemedyPolicy.RECORD)
     require_green: bool = False  # only completed runs count towards `wanted`
-    max_actions: int = 0  # per-request budget of monitor actions (retrigger, rerun, add)
-    actions: int = 0  # monitor actions issued so far
+    # Per-request budget, in tasks the monitor may schedule (`core.actions.tasks_of`).
+    max_actions: int = 0
+    actions: int = 0  # monitor actions issued so far (their keys count them)
+    tasks: int = 0  # tasks those actions scheduled: what `max_actions` bounds
     expected_new: int = 0  # tasks our actions asked for that have not appeared yet
     awaiting_rerun: tuple[str, ...] = ()  # tasks we asked the queue to rerun
     replaced: tuple[str, ...] = ()  # tasks superseded by a task we scheduled instead
@@ -263,8 +265,8 @@ class Request:
         return not self.is_final or self.awaits_cancel
 
     @property
-    def actions_left(self) -> int:
-        return max(0, self.max_actions - self.actions)
+    def tasks_left(self) -> int:
+        return max(0, self.max_actions - self.tasks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from mozci_monitor.core.actions import (
     Allowance,
     Remedy,
     build_action,
+    charged,
 )
 from mozci_monitor.core.machine import Decision
 from mozci_monitor.core.model import (
@@ -124,8 +125,7 @@ def _act(
         )
         return Decision(gave_up, entries, (), True)
     acted = replace(
-        request,
-        actions=request.actions + 1,
+        charged(request, action),
         expected_new=request.expected_new + (0 if remedy.awaits_rerun else 1),
         replaced=(*request.replaced, record.task_id) if remedy.replaces_task else request.replaced,
     )

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mozci_monitor.core.actions import Action
+from mozci_monitor.core.actions import Action, tasks_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.codec import (
     action_from_json,
@@ -403,8 +403,8 @@ class SqlStore:
     def add_campaign(self, campaign: Campaign, at: str) -> None:
         self._sql.execute(
             "INSERT INTO campaigns (campaign_id, kind, repo, revision, task_group_id, label,"
-            " params, state, outcome, summary, max_actions, actions, dry_run, created_at,"
-            " updated_at, is_open) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " params, state, outcome, summary, max_actions, actions, tasks, dry_run,"
+            " created_at, updated_at, is_open) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 campaign.campaign_id,
                 campaign.kind.value,
@@ -418,6 +418,7 @@ class SqlStore:
                 self._sql.json(dict(campaign.summary)),
                 campaign.max_actions,
                 campaign.actions,
+                campaign.tasks,
                 campaign.dry_run,
                 at,
                 at,
@@ -427,7 +428,7 @@ class SqlStore:
 
     def save_campaign(self, campaign: Campaign, at: str) -> None:
         result = self._sql.execute(
-            "UPDATE campaigns SET params=?, state=?, outcome=?, summary=?, actions=?,"
+            "UPDATE campaigns SET params=?, state=?, outcome=?, summary=?, actions=?, tasks=?,"
             " updated_at=?, is_open=? WHERE campaign_id=?",
             (
                 self._sql.json(dict(campaign.params)),
@@ -435,6 +436,7 @@ class SqlStore:
                 campaign.outcome,
                 self._sql.json(dict(campaign.summary)),
                 campaign.actions,
+                campaign.tasks,
                 at,
                 not campaign.is_final,
                 campaign.campaign_id,
@@ -508,7 +510,7 @@ class SqlStore:
         """Queue an action under its idempotency key; False when the key was already there."""
         result = self._sql.execute(
             "INSERT INTO outbox (key, kind, request_id, campaign_id, repo, day, payload,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
+            " tasks, created_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
             (
                 action.key,
                 action.kind.value,
@@ -517,18 +519,18 @@ class SqlStore:
                 action.push.repo if action.push else None,
                 at[:10],
                 self._sql.json(action_to_json(action)),
+                tasks_of(action),
                 at,
             ),
         )
         return result.rowcount == 1
 
-    def count_actions(self, *, repo: str, day: str) -> int:
-        """Actions on Firefox CI (not notifications, not reads) queued for a repository on
-        a UTC day."""
+    def count_tasks(self, *, repo: str, day: str) -> int:
+        """Tasks the actions queued for a repository on a UTC day schedule on Firefox CI
+        (`core.actions.tasks_of`: notifications, reads and cancels count 0)."""
         return _count(
             self._sql.execute(
-                "SELECT count(*) AS n FROM outbox WHERE repo = ? AND day = ?"
-                " AND kind NOT IN ('notify', 'fetch-results')",
+                "SELECT coalesce(sum(tasks), 0) AS n FROM outbox WHERE repo = ? AND day = ?",
                 (repo, day),
             ).one()
         )
@@ -789,6 +791,7 @@ def _policy(request: Request) -> dict[str, Any]:
         "require_green": request.require_green,
         "max_actions": request.max_actions,
         "actions": request.actions,
+        "tasks": request.tasks,
         "expected_new": request.expected_new,
         "awaiting_rerun": list(request.awaiting_rerun),
         "replaced": list(request.replaced),
@@ -819,6 +822,8 @@ def _request_from_row(row: Row) -> Request:
         require_green=bool(policy.get("require_green", False)),
         max_actions=int(policy.get("max_actions", 0)),
         actions=int(policy.get("actions", 0)),
+        # Stored before budgets counted tasks: one per action is the best guess.
+        tasks=int(policy.get("tasks", policy.get("actions", 0))),
         expected_new=int(policy.get("expected_new", 0)),
         awaiting_rerun=tuple(policy.get("awaiting_rerun", ())),
         replaced=tuple(policy.get("replaced", ())),
@@ -857,6 +862,7 @@ def _campaign_from_row(row: Row) -> Campaign:
         summary=json.loads(row["summary"]),
         max_actions=row["max_actions"],
         actions=row["actions"],
+        tasks=row["tasks"],
         dry_run=bool(row["dry_run"]),
     )
 

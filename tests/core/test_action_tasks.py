@@ -127,13 +127,13 @@ def test_a_failed_action_task_fails_the_remedy(route, retry_of, phase, reason, e
         assert final.expected_new == 0
 
 
-def test_no_fallback_when_the_budget_is_used_up():
-    req = followed(actions=3)
+def test_no_fallback_when_the_budget_is_spent():
+    req = followed(actions=1, tasks=3)
     failing = record(Phase.ORANGE, task_id=ACTION_TASK)
     decision = action_task_changed(req, failing, at(120), Allowance())
     assert decision.actions == ()
     assert decision.request.failure is FailureKind.ACTION
-    assert "per-request budget of 3 actions used up" in (decision.request.reason or "")
+    assert "per-request budget of 3 tasks spent" in (decision.request.reason or "")
 
 
 def test_a_late_message_of_a_judged_action_task_changes_nothing():

@@ -174,22 +174,22 @@ def test_final_requests_never_act(final: RequestState) -> None:
         pytest.param(
             watched(max_actions=0),
             Allowance(),
-            "per-request budget of 0 actions used up",
+            "per-request budget of 0 tasks spent",
             id="request-budget-zero",
         ),
         pytest.param(
-            watched(max_actions=2, actions=2),
+            watched(max_actions=2, actions=1, tasks=2),
             Allowance(),
-            "per-request budget of 2 actions used up",
+            "per-request budget of 2 tasks spent",
             id="request-budget-spent",
         ),
         pytest.param(
-            watched(), Allowance(campaign=0), "campaign action budget used up", id="campaign"
+            watched(), Allowance(campaign=0), "campaign task budget spent", id="campaign"
         ),
         pytest.param(
             watched(),
             Allowance(repo_day=0),
-            "daily action budget for mozilla-central used up",
+            "daily task budget for mozilla-central spent",
             id="repo-day",
         ),
     ],

@@ -75,7 +75,7 @@ def test_a_record_only_request_is_left_alone():
 
 
 def test_no_budget_no_retrigger():
-    req = watched(actions=3)
+    req = watched(actions=1, tasks=3)
     decision = judge_upstreams(req, EXPIRED, [BUILD_OK], Allowance())  # type: ignore[arg-type]
     assert decision.actions == ()
     assert decision.request.failure is FailureKind.BUDGET

@@ -69,18 +69,30 @@ def test_pending_actions_oldest_first_with_limit(store: AnyStore) -> None:
     assert [e.key for e in store.pending_actions(limit=2)] == ["b", "c"]
 
 
-def test_count_actions_per_repo_and_day_without_notifications_or_reads(store: AnyStore) -> None:
-    store.add_action(_action("a"), "2026-11-22T01:00:00.000Z")
+def test_count_tasks_sums_the_tasks_per_repo_and_day(store: AnyStore) -> None:
+    """The daily budget counts tasks: a retrigger of 5 is 5, add-new-jobs of 2 labels
+    twice is 4, a rerun 1; notifications, reads and cancels none."""
+    store.add_action(_action("a", times=5), "2026-11-22T01:00:00.000Z")
     store.add_action(_action("b", ActionKind.RERUN), "2026-11-22T23:00:00.000Z")
+    add = _action("j", ActionKind.ADD_NEW_JOBS, labels=("x", "y"), times=2, task_id=None)
+    store.add_action(add, "2026-11-22T04:00:00.000Z")
     store.add_action(_action("n", ActionKind.NOTIFY, push=PUSH), "2026-11-22T02:00:00.000Z")
     # reading a run's test results acts on nothing: no budget spent
     store.add_action(_action("r", ActionKind.FETCH_RESULTS), "2026-11-22T02:00:00.000Z")
+    store.add_action(_action("c", ActionKind.CANCEL), "2026-11-22T02:00:00.000Z")
     store.add_action(_action("d"), "2026-11-23T00:00:00.000Z")
     other = Push("mozilla-central", "f" * 40, GROUP)
-    store.add_action(_action("e", push=other), "2026-11-22T03:00:00.000Z")
-    assert store.count_actions(repo="autoland", day="2026-11-22") == 2
-    assert store.count_actions(repo="autoland", day="2026-11-23") == 1
-    assert store.count_actions(repo="mozilla-central", day="2026-11-22") == 1
+    store.add_action(_action("e", push=other, times=3), "2026-11-22T03:00:00.000Z")
+    assert store.count_tasks(repo="autoland", day="2026-11-22") == 5 + 1 + 4
+    assert store.count_tasks(repo="autoland", day="2026-11-23") == 1
+    assert store.count_tasks(repo="mozilla-central", day="2026-11-22") == 3
+    assert store.count_tasks(repo="mozilla-central", day="2026-11-23") == 0
+
+
+def test_a_replayed_key_counts_its_tasks_once(store: AnyStore) -> None:
+    assert store.add_action(_action("a", times=4), AT) is True
+    assert store.add_action(_action("a", times=4), AT) is False
+    assert store.count_tasks(repo="autoland", day=AT[:10]) == 4
 
 
 def test_marks_started_done_and_failed(store: AnyStore) -> None:

@@ -95,6 +95,7 @@ def test_request_round_trip_of_every_model_field(store: AnyStore) -> None:
         require_green=True,
         max_actions=9,
         actions=2,
+        tasks=6,
         expected_new=1,
         awaiting_rerun=(slug(1),),
         replaced=(slug(2),),
@@ -312,6 +313,7 @@ def test_campaign_round_trip_and_save(store: AnyStore) -> None:
         state=CampaignState.FINISHED,
         outcome="all green",
         actions=2,
+        tasks=5,
         params={"times": 3, "expanded": True},
         summary={"requests": 1, "states": {"completed": 1}},
     )

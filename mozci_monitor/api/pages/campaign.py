@@ -75,7 +75,7 @@ def _heading(campaign: Campaign, links: Links) -> str:
         "task group " + link(links.task_group(push.task_group_id), push.task_group_id, cls="mono")
         if push.task_group_id
         else "no task group yet",
-        f"monitor actions {campaign.actions}"
+        f"monitor actions {campaign.actions}, tasks {campaign.tasks}"
         + ("" if campaign.max_actions is None else f" of {campaign.max_actions}"),
     ]
     if campaign.dry_run:

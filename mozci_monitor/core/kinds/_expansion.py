@@ -27,7 +27,8 @@ class Expansion:
 
 def added_request(campaign: Campaign, label: str, budget: int, *, scheduled: bool) -> Request:
     """A request a campaign adds for one label; unless its task exists, the campaign's own
-    add-new-jobs action is what will bring it (counted as that request's one action)."""
+    add-new-jobs action is what will bring it (counted as that request's one action and
+    its one task)."""
     return Request(
         request_id=f"{campaign.campaign_id}-{_short(label)}",
         push=campaign.push,
@@ -36,6 +37,7 @@ def added_request(campaign: Campaign, label: str, budget: int, *, scheduled: boo
         max_actions=budget,
         expected_new=0 if scheduled else 1,
         actions=0 if scheduled else 1,
+        tasks=0 if scheduled else 1,
     )
 
 

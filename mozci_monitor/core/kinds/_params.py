@@ -26,8 +26,13 @@ ACTION_MAX_TIMES = 100
 BACKFILL_MAX_DEPTH = 25
 BACKFILL_MAX_TIMES = 10
 
-# The monitor's own bounds on what one submission may ask for.
+# The monitor's own bounds on what one submission may ask for. Budgets count tasks
+# (`core.actions.tasks_of`), not actions.
 MAX_ACTIONS_PER_REQUEST = 100
+# The configured per-request budget unless the settings say otherwise: the kinds' default
+# asks fit in it (bisect's 10 runs per push, a search's batch of at most 10) with room
+# for a few reruns of infrastructure failures.
+DEFAULT_TASKS_PER_REQUEST = 20
 MAX_CAMPAIGN_BUDGET = 10_000
 MAX_TASK_IDS = 100
 MAX_REVISIONS = 100
@@ -98,7 +103,7 @@ def count(maximum: int, help_text: str) -> Param:
 
 @dataclass(frozen=True, slots=True)
 class Budgets:
-    """The action budgets a campaign gets: the submission's, else the configured ones."""
+    """The budgets a campaign gets, in tasks: the submission's, else the configured ones."""
 
     per_request: int
     per_campaign: int | None
@@ -134,7 +139,7 @@ class CampaignParams:
     revision: str = param(REVISION)
     max_actions: int | None = param(
         Param(
-            "actions allowed per request (default: actions.max_per_request)",
+            "tasks the monitor may schedule per request (default: actions.max_per_request)",
             minimum=1,
             maximum=MAX_ACTIONS_PER_REQUEST,
             nullable=True,
@@ -143,7 +148,7 @@ class CampaignParams:
     )
     campaign_budget: int | None = param(
         Param(
-            "actions allowed for the whole campaign",
+            "tasks the monitor may schedule for the whole campaign",
             minimum=1,
             maximum=MAX_CAMPAIGN_BUDGET,
             nullable=True,

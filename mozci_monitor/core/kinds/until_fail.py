@@ -7,7 +7,6 @@ and the batches go on; the run that hits it is the answer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -86,8 +85,9 @@ def build(
         judge_by_results=signature is not None,
         batch=params.batch,
         cancel_on_fail=cancel_on_fail,
-        # One retrigger per batch, plus room for a rerun or two of infrastructure failures.
-        max_actions=math.ceil(params.budget / params.batch) + 3,
+        # Its budget counts tasks: every run of the budget, plus room for a rerun or two
+        # of infrastructure failures.
+        max_actions=params.budget + 3,
     )
     campaign = Campaign(
         campaign_id=campaign_id,
