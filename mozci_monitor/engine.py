@@ -254,6 +254,7 @@ class Engine:
                         reason=why,
                         expected_new=0,
                         actions=0,
+                        tasks=0,
                     )
                 self._register(replace(request, campaign_id=campaign_id), at, outcome)
             self._progress_campaigns(outcome, at, force={campaign_id})

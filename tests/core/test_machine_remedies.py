@@ -183,9 +183,7 @@ def test_final_requests_never_act(final: RequestState) -> None:
             "per-request budget of 2 tasks spent",
             id="request-budget-spent",
         ),
-        pytest.param(
-            watched(), Allowance(campaign=0), "campaign task budget spent", id="campaign"
-        ),
+        pytest.param(watched(), Allowance(campaign=0), "campaign task budget spent", id="campaign"),
         pytest.param(
             watched(),
             Allowance(repo_day=0),
