@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon (consume Pulse, track requests)")
     run.set_defaults(handler=_run)
 
-    check = commands.add_parser("check-config", help="validate the settings and exit")
+    check = commands.add_parser(
+        "check-config", help="validate the settings, print them (budgets in tasks) and exit"
+    )
     client.add_json_option(check)
     check.set_defaults(handler=_check_config)
 
@@ -305,12 +307,29 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
             "config": str(config_path) if config_path else None,
             "pulse": {"url": url, "queue": settings.pulse.queue},
             "store": {"backend": settings.store.backend, "path": settings.store.path},
+            "budgets": _budgets(settings),
         }
         print(json.dumps(document, indent=2))
         return 0
     print(f"config ok: pulse {url} queue {settings.pulse.queue}")
     print(f"store: {settings.store.path}")
+    budgets = {key: "no limit" if n is None else str(n) for key, n in _budgets(settings).items()}
+    print(
+        f"budgets in tasks: {budgets['per_request']} per request,"
+        f" {budgets['per_campaign']} per campaign,"
+        f" {budgets['per_repo_day']} per repository per day"
+    )
     return 0
+
+
+def _budgets(settings: Settings) -> dict[str, int | None]:
+    """The configured budgets, in tasks scheduled (None: no limit)."""
+    actions = settings.actions
+    return {
+        "per_request": actions.max_per_request,
+        "per_campaign": actions.max_per_campaign or None,
+        "per_repo_day": actions.max_per_repo_day or None,
+    }
 
 
 API_PROBE_TIMEOUT = 2.0  # seconds: a daemon that does not answer by then is not there

@@ -443,6 +443,7 @@ def test_check_config_on_a_good_file(cli: Cli, tmp_path: Path) -> None:
     assert out.splitlines() == [
         "config ok: pulse amqp://guest:***@127.0.0.1:5672// queue queue/mozci-monitor/requests",
         "store: /var/lib/mozci-monitor/state.sqlite3",
+        "budgets in tasks: 20 per request, no limit per campaign, 200 per repository per day",
     ]
 
 

@@ -83,7 +83,7 @@ def test_a_watch_started_from_the_cli_honours_the_daily_repo_budget(
     assert request is not None
     if expect_budget_failure:
         assert (request.state, request.failure) == (RequestState.FAILED, FailureKind.BUDGET)
-        assert request.reason == "daily action budget for autoland used up"
+        assert request.reason == "daily task budget for autoland spent"
     else:  # the same watch with budget left takes its remedy: the budget made the difference
         assert request.state is not RequestState.FAILED
         assert request.actions == 1

@@ -68,6 +68,7 @@ def test_check_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
             "queue": "queue/mozci-monitor/requests",
         },
         "store": {"backend": "sqlite", "path": "/srv/state.sqlite3"},
+        "budgets": {"per_request": 20, "per_campaign": None, "per_repo_day": 200},
     }
 
 

@@ -237,12 +237,12 @@ async def test_budget_exhausted_gives_up_after_one_rerun(broker: Broker, tmp_pat
         assert finished.state is CampaignState.GAVE_UP
         final = sc.request(request.request_id)
         assert (final.state, final.failure) == (RequestState.FAILED, FailureKind.BUDGET)
-        assert final.reason == "per-request budget of 1 actions used up"
+        assert final.reason == "per-request budget of 1 tasks spent"
         (task,) = sc.tasks(label)
         timeline = sc.timeline(request.request_id)
         assert actions_taken(timeline) == [("rerun", "infrastructure exception: internal-error")]
         gave_up = [e.detail for e in timeline if e.kind == "gave-up"]
-        assert gave_up == [{"wanted": "rerun", "why": "per-request budget of 1 actions used up"}]
+        assert gave_up == [{"wanted": "rerun", "why": "per-request budget of 1 tasks spent"}]
         assert phases(timeline, task.task_id)[-1] == ("exception", 1, "rerun")
         assert final_state(timeline)["failure"] == "budget"
         assert [
@@ -353,7 +353,7 @@ async def test_deadline_exceeded_is_replaced_by_a_retrigger(broker: Broker, tmp_
         _notified_once(sc, campaign.campaign_id, "finished")
 
 
-async def test_daily_repository_budget_caps_actions_across_campaigns(
+async def test_daily_repository_budget_caps_tasks_across_campaigns(
     broker: Broker, tmp_path: Path
 ) -> None:
     one_a_day = ActionsSettings(max_per_request=3, max_per_repo_day=1)
@@ -373,7 +373,7 @@ async def test_daily_repository_budget_caps_actions_across_campaigns(
             for _, r in watched
             if sc.request(r.request_id).failure is FailureKind.BUDGET
         ]
-        assert [r.reason for r in refused] == [f"daily action budget for {sc.push.repo} used up"]
+        assert [r.reason for r in refused] == [f"daily task budget for {sc.push.repo} spent"]
         stats = sc.sim.stats
         assert (stats.reruns, stats.hook_triggers) == (1, {})
 

@@ -10,6 +10,7 @@ import pytest
 
 from mozci_monitor import planner
 from mozci_monitor.core.campaign import CampaignKind
+from mozci_monitor.core.kinds import DEFAULT_TASKS_PER_REQUEST
 from mozci_monitor.core.model import Push, RemedyPolicy
 from mozci_monitor.core.sheriff import Verdict
 from mozci_monitor.sources import NotFound, SourceError
@@ -186,7 +187,8 @@ async def test_plan_bisect_search_asks_for_nothing_yet_and_keeps_the_runs_found(
     )
     assert plan.requests == ()
     params = plan.campaign.params
-    assert params["strategy"] == "search" and params["max_actions"] == 3
+    assert params["strategy"] == "search"
+    assert params["max_actions"] == DEFAULT_TASKS_PER_REQUEST
     assert [(e["push_id"], e["green"], e["orange"]) for e in params["pushes"]][1] == (102, 1, 2)
     assert not any("request_id" in e for e in params["pushes"])
 
@@ -227,13 +229,14 @@ async def test_plan_bisect_refuses_a_reversed_or_empty_range() -> None:
         await planner.plan_bisect(sources, sources, repo=REPO, revision=_revision(105), label=LABEL)
 
 
-@pytest.mark.parametrize(("batch", "budget", "actions"), [(5, 50, 13), (4, 10, 6), (1, 1, 4)])
-def test_plan_until_fail(batch: int, budget: int, actions: int) -> None:
+# The request's budget counts tasks: every run of the budget, and 3 for reruns.
+@pytest.mark.parametrize(("batch", "budget", "tasks"), [(5, 50, 53), (4, 10, 13), (1, 1, 4)])
+def test_plan_until_fail(batch: int, budget: int, tasks: int) -> None:
     push = Push(REPO, _revision(100), _group(100))
     plan = planner.plan_until_fail(push, label=LABEL, batch=batch, budget=budget)
     (request,) = plan.requests
     assert request.remedy is RemedyPolicy.UNTIL_FAIL
-    assert (request.wanted, request.batch, request.max_actions) == (budget, batch, actions)
+    assert (request.wanted, request.batch, request.max_actions) == (budget, batch, tasks)
     assert request.cancel_on_fail
     assert plan.campaign.kind is CampaignKind.UNTIL_FAIL
     assert plan.campaign.params == {"batch": batch, "budget": budget, "cancel_on_fail": True}

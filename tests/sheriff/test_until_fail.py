@@ -164,10 +164,12 @@ async def test_until_fail_reports_the_pass_count_when_the_budget_runs_out(
 
 
 async def test_until_fail_campaign_budget_holds(broker: Broker, tmp_path: Path) -> None:
+    """The campaign budget counts tasks: 4 of them are a batch of 3, then the next batch
+    sized down to the 1 left, then nothing."""
     async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
         label = sorted(lbl for lbl in sc.pushes[PUSH].scheduled_labels if "test-" in lbl)[0]
         plan = planner.plan_until_fail(
-            sc.push_at(PUSH), label=label, batch=3, budget=12, campaign_budget=1
+            sc.push_at(PUSH), label=label, batch=3, budget=12, campaign_budget=4
         )
         await sc.start(plan.campaign, *plan.requests)
         sc.go()
@@ -175,10 +177,11 @@ async def test_until_fail_campaign_budget_holds(broker: Broker, tmp_path: Path) 
         await sc.settled(plan.campaign.campaign_id)
 
         assert final.state is CampaignState.GAVE_UP
-        assert final.outcome is not None and final.outcome.endswith("; 4 green runs, no failure")
-        assert final.summary["answer"] == {"failed_task": None, "green": 4, "orange": 0}
-        assert _retriggers(sc) == [3]
-        assert sum(sc.sim.stats.hook_triggers.values()) == 1
+        assert final.outcome == "campaign task budget spent; 5 green runs, no failure"
+        assert final.summary["answer"] == {"failed_task": None, "green": 5, "orange": 0}
+        assert _retriggers(sc) == [3, 1]
+        assert (final.actions, final.tasks) == (2, 4)
+        assert len(sc.tasks_at(PUSH, label)) == 5
         sc.notified_once(plan.campaign.campaign_id)
 
 
