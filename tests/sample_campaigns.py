@@ -236,14 +236,14 @@ def until_fail(hit: bool = True) -> Sample:
 
 
 def gave_up() -> Sample:
-    """A watch whose request ran out of its action budget."""
+    """A watch whose request spent its budget (in tasks)."""
     sample = watch()
     sample.campaign = replace(sample.campaign, campaign_id="c-watch-gave-up")
     request = replace(
         sample.requests[0],
         state=RequestState.FAILED,
         failure=FailureKind.BUDGET,
-        reason="budget of 3 actions per request used",
+        reason="per-request budget of 3 tasks spent",
     )
     campaign = replace(sample.campaign, state=CampaignState.RUNNING, outcome=None, summary={})
     return Sample(_finish(campaign, [request]), [request], sample.timelines, sample.actions)

@@ -130,7 +130,7 @@ def test_canceled_failed_and_gave_up_say_so_with_the_reason() -> None:
     failed = _notify(EVERY["c-watch-failed"]).title
     assert " failed: 0 of 1 satisfied;" in failed and failed.endswith("test failure")
     gave_up = _notify(EVERY["c-watch-gave-up"]).title
-    assert " gave up: budget of 3 actions per request used" in gave_up
+    assert " gave up: per-request budget of 3 tasks spent" in gave_up
 
 
 def test_downstream_and_fill_count_what_they_added() -> None:
