@@ -32,6 +32,13 @@ def _error(description: str) -> dict[str, Any]:
 
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+# Budgets count tasks (core.actions.tasks_of): what a campaign's or request's actions
+# scheduled, against its `max_actions`.
+_TASKS_SPENT = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "tasks its actions scheduled: what max_actions bounds",
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -86,11 +93,7 @@ _SCHEMAS: dict[str, Any] = {
             "revision": {"type": "string"},
             "task_group_id": {"type": "string"},
             "actions": {"type": "integer", "minimum": 0},
-            "tasks": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "tasks its actions scheduled: what max_actions bounds",
-            },
+            "tasks": _TASKS_SPENT,
             "max_actions": {
                 "type": "integer",
                 "nullable": True,
@@ -151,11 +154,7 @@ _SCHEMAS: dict[str, Any] = {
             "require_green": {"type": "boolean"},
             "remedy": {"type": "string", "enum": [p.value for p in RemedyPolicy]},
             "actions": {"type": "integer", "minimum": 0},
-            "tasks": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "tasks its actions scheduled: what max_actions bounds",
-            },
+            "tasks": _TASKS_SPENT,
             "max_actions": {
                 "type": "integer",
                 "minimum": 0,
