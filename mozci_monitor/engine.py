@@ -268,16 +268,21 @@ class Engine:
         limits: list[tuple[int, str]] = []
         left = campaign.tasks_left if campaign is not None else None
         if left is not None:
-            limits.append((left, "campaign task budget spent"))
+            limits.append((left, "campaign task budget"))
         if self._repo_day_budget is not None and action.push is not None:
             used = self._count_tasks(repo=action.push.repo, day=at[:10])
-            why = f"daily task budget for {action.push.repo} spent"
-            limits.append((self._repo_day_budget - used, why))
+            limits.append(
+                (self._repo_day_budget - used, f"daily task budget for {action.push.repo}")
+            )
         if not limits:
             return action, None
-        left, why = min(limits)
+        left, budget = min(limits)
         sized = sized_to(action, max(0, left))
-        return sized, None if sized == action else why
+        if sized == action:
+            return action, None
+        if sized is None and left > 0:
+            return None, f"{budget}: {left} of the {tasks_of(action)} tasks needed left"
+        return sized, f"{budget} spent"
 
     def learn_label(self, task_id: str, label: str, at: str) -> BatchOutcome:
         """A label found out-of-band (queue.task) lets an unlabelled task join its requests."""

@@ -168,3 +168,44 @@ def test_a_campaign_add_new_jobs_is_cut_to_the_labels_that_fit(store: SqliteStor
     assert (cut.failure, cut.reason) == (FailureKind.BUDGET, "campaign task budget spent")
     stored = store.get_campaign("c-2")
     assert stored is not None and stored.tasks == 2
+
+
+def test_a_backfill_too_big_for_the_budget_falls_back_push_by_push(store: SqliteStore) -> None:
+    """Gecko's backfill of 4 pushes x 2 runs is 8 tasks; with 5 left it is not sent: each
+    push asks for its own runs instead, sized to what is left (2, 2, 1), and the last
+    push gets none, saying why."""
+    engine = Engine(store)
+    campaign = Campaign(
+        "c-3",
+        CampaignKind.BACKFILL,
+        PUSH,
+        label=LABEL,
+        params={"backfill_depth": 4, "times": 2},
+        max_actions=5,
+    )
+    requests = [
+        make_request(
+            f"c-3-p{n}",
+            group=slug(3_000 + n),
+            wanted=2,
+            expected_new=2,
+            remedy=RemedyPolicy.WATCH,
+            max_actions=20,
+        )
+        for n in range(4)
+    ]
+
+    engine.start_campaign(campaign, requests, AT)
+
+    kinds = [entry.action.kind for entry in store.actions_of(campaign_id="c-3")]
+    assert ActionKind.BACKFILL not in kinds
+    times = [[a.times for a in _queued(store, r.request_id)] for r in requests]
+    assert times == [[2], [2], [1], []]
+    assert [_request(store, r.request_id).expected_new for r in requests[:3]] == [2, 2, 1]
+    last = _request(store, requests[3].request_id)
+    assert last.failure is FailureKind.ACTION
+    assert last.reason is not None
+    assert "campaign task budget: 5 of the 8 tasks needed left" in last.reason
+    assert last.reason.endswith("no retry: campaign task budget spent")
+    stored = store.get_campaign("c-3")
+    assert stored is not None and stored.tasks == 5
