@@ -203,8 +203,8 @@ class Engine:
                 sized, refusal = self._fit_campaign_action(current, start, at)
                 if sized is not None:
                     self._queue_action(sized, at, outcome)
-                else:
-                    self._campaign_action_failed(start, refusal or "", at, outcome)
+                elif refusal is not None:  # nothing fits: each push falls back on its own
+                    self._campaign_action_failed(start, refusal, at, outcome)
             self._progress_campaigns(outcome, at, force={campaign.campaign_id})
             found = self._get_campaign(campaign.campaign_id)
         return found or campaign

@@ -209,3 +209,27 @@ def test_a_backfill_too_big_for_the_budget_falls_back_push_by_push(store: Sqlite
     assert last.reason.endswith("no retry: campaign task budget spent")
     stored = store.get_campaign("c-3")
     assert stored is not None and stored.tasks == 5
+
+
+def test_tasks_queued_earlier_in_a_batch_count_for_the_rest_of_it(store: SqliteStore) -> None:
+    """Today's 3-run retrigger and one rerun fill a daily budget of 4: in one batch where
+    two tasks need a rerun, the first gets it and the second is refused."""
+    engine = Engine(store, repo_day_budget=4)
+    engine.register(make_request("r3", wanted=4, remedy=RemedyPolicy.WATCH, max_actions=20), AT)
+    _run_once(engine, FakeTask(slug(1)))
+    engine.check_missing("r3", frozenset({LABEL}), GRAPH, AT)
+    assert store.count_tasks(repo=REPO, day=DAY) == 3
+
+    flaky = [FakeTask(slug(10 + n), label=f"test-flaky-{n}") for n in range(2)]
+    for n in range(2):
+        label = f"test-flaky-{n}"
+        engine.register(
+            make_request(f"f{n}", label=label, remedy=RemedyPolicy.WATCH, max_actions=20), AT
+        )
+    batch = [m for task in flaky for m in task.lifecycle("exception", "internal-error")]
+    engine.apply(events(batch), AT)
+
+    assert [a.kind for a in _queued(store, "f0")] == [ActionKind.RERUN]
+    assert _queued(store, "f1") == []
+    assert _request(store, "f1").reason == f"daily task budget for {REPO} spent"
+    assert store.count_tasks(repo=REPO, day=DAY) == 4
