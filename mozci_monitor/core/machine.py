@@ -397,7 +397,9 @@ def check_missing(
     with fewer tasks than wanted is retriggered for the difference. `scheduled_labels` are
     the labels with a task in the push's group, `graph_labels` those of its full task graph
     (what could have been scheduled at all). Call it after the group's tasks were fed in,
-    so the request has adopted the tasks that exist.
+    so the request has adopted the tasks that exist. Either is sized down to the tasks the
+    budgets leave (`Allowance.fit`); once none are left the request gives up, after the
+    runs it already asked for are in.
     """
     if request.is_final or request.remedy is RemedyPolicy.RECORD:
         return Decision(request)
@@ -431,8 +433,8 @@ def check_missing(
         )
         gave_up = TimelineEntry("gave-up", None, {"wanted": kind.value, "why": refusal})
         return Decision(failed, (gave_up, _state_entry(failed)), (), True)
-    # What the budgets leave: fewer runs than wanted, and the request gives up once they
-    # are in (the next call finds the budget spent).
+    # What the budgets leave: maybe fewer runs than wanted; once they are in, the next
+    # call finds a budget spent and gives up (or, the next day, a fresh daily budget).
     missing = allowance.fit(request, missing)
     if counted:
         remedy = Remedy(kind, f"{missing} more run(s) wanted", False, False)
