@@ -37,6 +37,7 @@ from mozci_monitor.config import (
     StoreSettings,
 )
 from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
+from mozci_monitor.core.confirm import is_confirm_label
 from mozci_monitor.core.kinds import Budgets, DownstreamParams, WatchParams
 from mozci_monitor.core.kinds import downstream as kinds_downstream
 from mozci_monitor.core.kinds import watch as kinds_watch
@@ -332,7 +333,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     # that they hold however long anything below takes.
     world_push = next(p for p in sim.world.pushes if not p.arrived)
     push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
-    graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
+    graph = {
+        label: sim.world.graph.dependencies(label)
+        for label in sim.world.graph.specs
+        if not is_confirm_label(label)  # only the confirm-failures action schedules these
+    }
     scenarios = plan_scenarios(push, world_push.scheduled_labels, graph, budget=3)
     for scenario in scenarios:
         if scenario.actions_fail:  # a callback broken for that label: its action tasks fail

@@ -19,6 +19,8 @@ class ActionKind(StrEnum):
     ADD_NEW_JOBS = "add-new-jobs"  # in-tree action: schedule labels from the full graph
     CANCEL = "cancel"  # queue.cancelTask
     BACKFILL = "backfill"  # in-tree action: a task's label on the pushes before its own
+    # in-tree action: a failing test task's failing tests rerun alone, in `-cf` tasks
+    CONFIRM_FAILURES = "confirm-failures"
     NOTIFY = "notify"
     # Read a finished run's test results (errorsummary, else Treeherder's failure lines)
     # into the store: a read, so neither a budget's action nor affected by a dry run.
@@ -117,6 +119,13 @@ def fetch_results_action(request: Request, record: TaskRecord) -> Action | None:
         why=f"judge run {last.run_id} by its test results",
         details={"run": last.run_id, "orange": int(record.phase is Phase.ORANGE)},
     )
+
+
+def served_requests(action: Action) -> list[str]:
+    """The requests a campaign-level action (no request of its own) brings runs to."""
+    if action.request_id is not None:
+        return [action.request_id]
+    return [i for i in str(action.details.get("requests") or "").split(",") if i]
 
 
 def action_key(request: Request) -> str:
