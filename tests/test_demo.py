@@ -98,6 +98,18 @@ def _check_summary(out: str) -> dict[str, Any]:
     assert backfill["actions"], backfill
     assert {a["kind"] for a in backfill["actions"]} <= {"backfill", "add-new-jobs"}, backfill
     assert backfill["answer"]["first_bad"]["push_id"] == FIRST_PUSH_ID + REGRESSION_PUSH
+    # A confirm of each failing task: the answer per test is what was planted, through
+    # gecko's confirm-failures (-cf tasks) and, for a suite without a -cf variant, retriggers.
+    confirms = [c for c in campaigns if c["kind"] == "confirm"]
+    assert sorted(c["answer"]["via"] for c in confirms) == ["confirm-failures", "retriggers"]
+    for campaign in confirms:
+        found = {test["test"]: test["answer"] for test in campaign["answer"]["tests"]}
+        assert found == campaign["planted"], campaign
+        assert sorted(campaign["planted"].values()) == ["intermittent", "regression"]
+        acting = {a["kind"] for a in campaign["actions"] if a["kind"] != "fetch-results"}
+        assert acting == {
+            "confirm-failures" if campaign["answer"]["via"] == "confirm-failures" else "retrigger"
+        }, campaign
     # One length of campaign id, whichever way a scenario's campaign was made.
     assert len({len(c["id"]) for c in campaigns}) == 1, [c["id"] for c in campaigns]
     return document

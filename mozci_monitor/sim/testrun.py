@@ -53,6 +53,13 @@ class JobTestModel:
     # Probability that one known-intermittent failure is logged (the job stays green).
     known_intermittent_rate: float = 0.3
     regressions: tuple[PlantedTestRegression, ...] = ()
+    # (label, background_orange) for covered labels that differ from `background_orange`
+    # (0.0: its tests fail only as planted).
+    background_by_label: tuple[tuple[str, float], ...] = ()
+
+    def background_of(self, label: str) -> float:
+        base = label.removesuffix("-cf")
+        return dict(self.background_by_label).get(base, self.background_orange)
 
     def covers(self, label: str) -> bool:
         base = label.removesuffix("-cf")  # confirm-failures reruns run the same tests
@@ -149,7 +156,7 @@ def run_tests(
     manifests = [m for m in manifests if m.tests]
     run.lines.append({"action": "test_groups", "groups": [m.group for m in manifests]})
     flaky = set(flaky_tests_of(model, label))
-    per_test = 1.0 - math.pow(1.0 - model.background_orange, 1.0 / max(1, len(flaky)))
+    per_test = 1.0 - math.pow(1.0 - model.background_of(label), 1.0 / max(1, len(flaky)))
     planted = {
         r.test: r
         for r in model.regressions

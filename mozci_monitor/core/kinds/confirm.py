@@ -70,6 +70,7 @@ class ConfirmParams(CampaignParams):
             "the failing test task (a Taskcluster task id of the push)",
             pattern=SLUG_PATTERN,
             what="a Taskcluster slug id (22 characters)",
+            option="task",  # --task-id is watch's (a task known to serve its request)
         )
     )
     run: int | None = param(
@@ -241,10 +242,11 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
         for kind, word in (
             (ConfirmAnswer.REGRESSION, "regression"),
             (ConfirmAnswer.INTERMITTENT, "intermittent"),
-            (ConfirmAnswer.UNKNOWN, "cannot tell"),
         )
         if named[kind]
     ]
+    if named[ConfirmAnswer.UNKNOWN]:  # counted: the table names them
+        parts.append(f"cannot tell for {len(named[ConfirmAnswer.UNKNOWN])} test(s)")
     how = (
         "-cf tasks"
         if confirm["via"] == VIA_CONFIRM_FAILURES
