@@ -234,3 +234,22 @@ async def test_until_fail_page_lists_the_runs_with_the_hit(client: TestClient) -
 async def test_status_page_links_to_the_campaign_pages(client: TestClient) -> None:
     response = await client.get("/")
     assert 'page.href = "/campaigns/" + encodeURIComponent(c.id);' in await response.text()
+
+
+async def test_confirm_page_shows_each_test_s_answer_and_the_run_that_decided(
+    client: TestClient,
+) -> None:
+    html = await _get(client, "/campaigns/c-confirm0001")
+    page = Page(html)
+    rows = re.findall(r'<tr data-test="([^"]+)">', html)
+    assert rows == [samples.REGRESSED_TEST, samples.FLAKY_TEST]
+    assert "regression" in page.chips and "intermittent" in page.chips
+    hrefs = {href for href, _ in page.hrefs}
+    failing_run = LINKS.task_run("autoland", samples.PUSH.revision, samples.FAILING_TASK, 0)
+    assert failing_run in hrefs
+    decided = LINKS.task_run("autoland", samples.PUSH.revision, "TaskCf01" + "D" * 14, 0)
+    assert decided in hrefs
+    assert "one -cf task per test (gecko&#x27;s confirm-failures)" in html
+    # gave up: every test said as such, no run to link
+    html = await _get(client, "/campaigns/c-confirm0002")
+    assert Page(html).chips.count("unknown") == 2
