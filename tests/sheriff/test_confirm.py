@@ -48,7 +48,8 @@ def _model(label: str) -> JobTestModel:
 
 
 async def _confirm(sc: Scene, label: str) -> tuple[str, Campaign]:
-    """Plan and run a confirm of the push's own (failing) task of `label`."""
+    """Plan and run a confirm of the push's own (failing) task of `label`; it must answer
+    as planted: the regressed test a regression, the one that failed once intermittent."""
     (task,) = sc.tasks_at(PUSH, label)
     assert task.state == "failed"
     params = ConfirmParams(
@@ -60,6 +61,10 @@ async def _confirm(sc: Scene, label: str) -> tuple[str, Campaign]:
     sc.go()
     final = await sc.finished(campaign_id)
     await sc.settled(campaign_id)
+    assert final.state is CampaignState.FINISHED, final.outcome
+    regressed, once = _planted(label)
+    found = {test["test"]: test["answer"] for test in final.summary["answer"]["tests"]}
+    assert found == {regressed: "regression", once: "intermittent"}
     return task.task_id, final
 
 
@@ -71,10 +76,7 @@ async def test_confirm_failures_answers_each_test_as_planted(
     async with scene(broker, tmp_path, config) as sc:
         failing, final = await _confirm(sc, LABEL)
 
-        assert final.state is CampaignState.FINISHED, final.outcome
         answer = final.summary["answer"]
-        found = {test["test"]: test["answer"] for test in answer["tests"]}
-        assert found == {regressed: "regression", once: "intermittent"}
         assert (answer["via"], answer["failed_task"]) == ("confirm-failures", failing)
         assert final.outcome == (f"regression: {regressed}; intermittent: {once} (by -cf tasks)")
         # gecko's action, once, on the failing task, with Treeherder's empty input
@@ -119,10 +121,7 @@ async def test_without_a_cf_variant_the_task_is_retriggered_and_each_test_judged
     async with scene(broker, tmp_path, config) as sc:
         failing, final = await _confirm(sc, NO_VARIANT)
 
-        assert final.state is CampaignState.FINISHED, final.outcome
         answer = final.summary["answer"]
-        found = {test["test"]: test["answer"] for test in answer["tests"]}
-        assert found == {regressed: "regression", once: "intermittent"}
         assert answer["via"] == "retriggers"
         assert final.outcome.endswith("(by 3 retriggers (no -cf variant))")
         # no confirm-failures (gecko's would fail: no -cf label); three retriggers, once

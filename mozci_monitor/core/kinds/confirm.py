@@ -162,31 +162,30 @@ def start(campaign: Campaign, requests: Sequence[Request]) -> Action | None:
     confirm = campaign.params.get("confirm")
     if not isinstance(confirm, Mapping) or not requests:
         return None
-    served = ",".join(request.request_id for request in requests)
     tests = len(confirm["tests"])
     if confirm["via"] == VIA_CONFIRM_FAILURES:
-        return Action(
-            key=f"campaign:{campaign.campaign_id}:confirm-failures",
-            kind=ActionKind.CONFIRM_FAILURES,
-            push=campaign.push,
-            campaign_id=campaign.campaign_id,
-            task_id=str(confirm["task_id"]),
-            labels=(campaign.label or "",),
-            why=f"confirm {tests} failing test(s) of {campaign.label} in -cf tasks",
-            details={"requests": served, "expect": tests},
+        kind, times, expect = ActionKind.CONFIRM_FAILURES, 1, tests
+        why = f"confirm {tests} failing test(s) of {campaign.label} in -cf tasks"
+    else:
+        kind, times = ActionKind.RETRIGGER, int(confirm["times"])
+        expect = times
+        why = (
+            f"{campaign.label} has no -cf variant: {tests} failing test(s) judged on"
+            f" {times} retriggers"
         )
-    times = int(confirm["times"])
     return Action(
-        key=f"campaign:{campaign.campaign_id}:retrigger",
-        kind=ActionKind.RETRIGGER,
+        key=f"campaign:{campaign.campaign_id}:{kind.value}",
+        kind=kind,
         push=campaign.push,
         campaign_id=campaign.campaign_id,
         task_id=str(confirm["task_id"]),
         labels=(campaign.label or "",),
         times=times,
-        why=f"{campaign.label} has no -cf variant: {tests} failing test(s) judged on"
-        f" {times} retriggers",
-        details={"requests": served, "expect": times},
+        why=why,
+        details={
+            "requests": ",".join(request.request_id for request in requests),
+            "expect": expect,
+        },
     )
 
 
