@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from support.brokers import Broker
 from support.ci import history_ci
 from support.scene import Scene, scene
 
 from mozci_monitor.core.campaign import Campaign, CampaignState
 from mozci_monitor.core.kinds import ConfirmParams
+from mozci_monitor.planner import PlanError
+from mozci_monitor.sim import ForcedOutcome
 from mozci_monitor.sim.testrun import JobTestModel, PlantedTestRegression, manifests_for
 
 PUSH = -1  # the newest push: its jobs are long done
@@ -140,3 +143,39 @@ async def test_without_a_cf_variant_the_task_is_retriggered_and_each_test_judged
         assert (by_test[regressed]["runs"], by_test[regressed]["failed"]) == (3, 3)
         assert (by_test[once]["runs"], by_test[once]["failed"]) == (3, 0)
         sc.notified_once(final.campaign_id)
+
+
+async def test_tasks_that_cannot_be_confirmed_are_refused_naming_the_task(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Refused at planning, with the reason (the API's 4xx, the CLI's exit 2): nothing
+    recorded, nothing triggered."""
+    jobs_only = "test-linux1804-64/opt-xpcshell-1"  # fails without test results
+    config = history_ci(
+        broker.url,
+        tests=_model(LABEL),
+        scheduled_fraction=1.0,
+        forced=(ForcedOutcome(jobs_only, "failed"),),
+    )
+    async with scene(broker, tmp_path, config, daemon=False) as sc:
+        revision = sc.pushes[PUSH].revision
+        (failing,) = sc.tasks_at(PUSH, LABEL)
+        (older,) = sc.tasks_at(PUSH - 1, LABEL)
+        (green,) = sc.tasks_at(PUSH, "test-linux1804-64/opt-reftest-1")
+        (build,) = sc.tasks_at(PUSH, "build-linux64/opt")
+        (no_results,) = sc.tasks_at(PUSH, jobs_only)
+        cases = [
+            (older.task_id, None, "is not of the push"),
+            (build.task_id, None, "is not a test task"),
+            (green.task_id, None, "has not failed (run 0 completed)"),
+            (failing.task_id, 1, "run 1 is not the latest run"),
+            (no_results.task_id, None, "names no failing test"),
+            ("AAAAAAAAQAAAAAAAAAAAAA", None, "no task AAAAAAAAQAAAAAAAAAAAAA"),
+        ]
+        for task_id, run, reason in cases:
+            params = ConfirmParams(repo=sc.repo, revision=revision, task_id=task_id, run=run)
+            with pytest.raises(PlanError) as refused:
+                await sc.plan(params)
+            assert refused.value.field == "task_id"
+            assert reason in str(refused.value), (reason, str(refused.value))
+        assert not sc.sim.hook_triggers
