@@ -15,7 +15,14 @@ import structlog
 from broker import RabbitMQ, unique_queue_name
 
 from mozci_monitor.cli import main
-from mozci_monitor.demo import BACKFILL_GAP, PLANTED_TEST, REGRESSION_PUSH, Timeline
+from mozci_monitor.demo import (
+    BACKFILL_GAP,
+    CONFIRM_LABELS,
+    PLANTED_TEST,
+    REGRESSION_PUSH,
+    Timeline,
+    confirm_planted,
+)
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -132,6 +139,14 @@ def test_the_text_summary_shows_each_push_s_verdict_and_rate(
     assert filled >= len(BACKFILL_GAP)
     first_bad = next(int(push) for push, verdict in verdicts if verdict == "failed")
     assert first_bad == FIRST_PUSH_ID + REGRESSION_PUSH
+    # each confirm: what was planted, then one line per test with its answer
+    for label in CONFIRM_LABELS:
+        section = summary[summary.index(f"confirm the failing tests of {label}") :]
+        section = section.split("\n  c-")[0]
+        regressed, once = confirm_planted(label)
+        assert f"planted: {regressed} regressed; {once} failed once (intermittent)" in section
+        assert re.search(rf"regression +{re.escape(regressed)}  failed in [1-9]\d* of", section)
+        assert re.search(rf"intermittent +{re.escape(once)}  failed in 0 of [1-9]", section)
 
 
 def test_demo_over_the_in_process_broker(capsys: pytest.CaptureFixture[str]) -> None:
