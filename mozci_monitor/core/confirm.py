@@ -140,7 +140,7 @@ def judge_targets(
 
 
 @dataclass(frozen=True, slots=True)
-class TestRun:
+class RunVerdict:
     """What one run said about one test."""
 
     task_id: str
@@ -149,17 +149,17 @@ class TestRun:
 
 
 @dataclass(frozen=True, slots=True)
-class TestAnswer:
+class ConfirmedTest:
     target: ConfirmTarget
     answer: ConfirmAnswer
-    runs: tuple[TestRun, ...]  # the runs that ran the test (hit or passed)
+    runs: tuple[RunVerdict, ...]  # the runs that ran the test (hit or passed)
 
     @property
     def failed(self) -> int:
         return sum(1 for run in self.runs if run.verdict is SignatureVerdict.HIT)
 
     @property
-    def deciding_run(self) -> TestRun | None:
+    def deciding_run(self) -> RunVerdict | None:
         """The run that makes the answer: the first that failed, else the first that passed."""
         return next(
             (run for run in self.runs if run.verdict is SignatureVerdict.HIT),
@@ -170,7 +170,7 @@ class TestAnswer:
 def answers(
     targets: Sequence[ConfirmTarget],
     judged: Sequence[tuple[str, int, Mapping[str, str]]],
-) -> tuple[TestAnswer, ...]:
+) -> tuple[ConfirmedTest, ...]:
     """Per target, in order: Treeherder's answer over the runs that ran it.
 
     `judged`: (task id, run id, test -> verdict) of every run judged, in the order the
@@ -179,12 +179,12 @@ def answers(
     found = []
     for target in targets:
         runs = tuple(
-            TestRun(task_id, run_id, SignatureVerdict(verdicts[target.test]))
+            RunVerdict(task_id, run_id, SignatureVerdict(verdicts[target.test]))
             for task_id, run_id, verdicts in judged
             if verdicts.get(target.test, SignatureVerdict.NOT_RUN.value)
             != SignatureVerdict.NOT_RUN.value
         )
-        found.append(TestAnswer(target, confirm_answer([r.verdict for r in runs]), runs))
+        found.append(ConfirmedTest(target, confirm_answer([r.verdict for r in runs]), runs))
     return tuple(found)
 
 

@@ -29,8 +29,8 @@ from mozci_monitor.core.campaign import (
     summary_only,
 )
 from mozci_monitor.core.confirm import (
+    ConfirmedTest,
     ConfirmTarget,
-    TestAnswer,
     answers,
     confirm_label,
     judge_targets,
@@ -213,7 +213,7 @@ def judgement(
     }
 
 
-def test_answers(campaign: Campaign, request: Request) -> tuple[TestAnswer, ...]:
+def answers_of(campaign: Campaign, request: Request) -> tuple[ConfirmedTest, ...]:
     judged = campaign.params.get(JUDGED) or {}
     counted = [t for t in request.task_ids if t not in request.replaced]
     in_order = {(j.task_id, j.run_id) for j in judgements_in_order(judged, counted)}
@@ -232,7 +232,7 @@ def answer(campaign: Campaign, requests: Sequence[Request]) -> Answer:
     """The answer first (the regressions, then the intermittents), per test the runs."""
     request = requests[0]
     confirm = campaign.params["confirm"]
-    found = test_answers(campaign, request)
+    found = answers_of(campaign, request)
     named: dict[ConfirmAnswer, list[str]] = {kind: [] for kind in ConfirmAnswer}
     for test in found:
         named[test.answer].append(test.target.test)
