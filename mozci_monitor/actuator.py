@@ -25,6 +25,7 @@ from mozci_monitor.core.action_routes import (
     choose_add_new_jobs,
     choose_backfill,
     choose_retrigger,
+    choose_task_action,
 )
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
@@ -51,9 +52,9 @@ from mozci_monitor.ports.sources import (
     ActionSource,
     NotFound,
     Render,
+    ResultsSource,
     SourceError,
     SourceUnavailable,
-    TaskResults,
     TransientError,
 )
 from mozci_monitor.ports.store import OutboxEntry, OutboxStore
@@ -66,8 +67,6 @@ T = TypeVar("T")
 
 
 InStore = Callable[..., Awaitable[Any]]
-# A task's test results (its errorsummary artifacts), None when it published none.
-ResultsSource = Callable[[str], Awaitable[TaskResults | None]]
 # Keeps a run's results (source and plain-data summary; None: the run has none) and
 # judges the run: the engine's `apply_results`, committed before the action is done.
 OnResults = Callable[[Action, tuple[str, dict[str, Any]] | None], Awaitable[None]]
@@ -337,6 +336,8 @@ class Actuator:
         try:
             if action.kind is ActionKind.BACKFILL:
                 choice = await self._backfill_choice(actions_json, action)
+            elif action.kind is ActionKind.CONFIRM_FAILURES:
+                choice = await self._task_action(actions_json, action, "confirm-failures")
             elif action.kind is ActionKind.RETRIGGER:
                 assert action.task_id is not None
                 definition = await self._tc.task(action.task_id)
@@ -359,6 +360,15 @@ class Actuator:
             await self._on_action_task(action, action_task, choice.route)
         # The route is part of the record: which entry ran decides what can come of it.
         return f"{choice.route} via hook {call.hook_id}: action task {action_task} ({choice.why})"
+
+    async def _task_action(self, actions_json: Any, action: Action, name: str) -> ActionChoice:
+        """A task-level in-tree action on the action's task, with no input: as Treeherder
+        sends confirm-failures (`input: {}`), which both its old schema (`times`) and its
+        current one (`additionalProperties: false`) accept."""
+        assert action.task_id is not None
+        definition = await self._tc.task(action.task_id)
+        tags = {str(k): str(v) for k, v in (definition.get("tags") or {}).items()}
+        return choose_task_action(actions_json, name, task_id=action.task_id, tags=tags)
 
     async def _backfill_choice(self, actions_json: Any, action: Action) -> ActionChoice:
         """Backfill from the push's task of the label (a failed one when there is one)."""
@@ -423,7 +433,12 @@ class Actuator:
         if action.kind is ActionKind.RERUN and action.task_id is not None:
             status = await self._tc.status(action.task_id)
             return len(status.runs) > int(action.details.get("runs") or 0)
-        kinds = (ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS, ActionKind.BACKFILL)
+        kinds = (
+            ActionKind.RETRIGGER,
+            ActionKind.ADD_NEW_JOBS,
+            ActionKind.BACKFILL,
+            ActionKind.CONFIRM_FAILURES,
+        )
         if action.kind in kinds and action.push:
             labels = tuple(action.labels)
             if action.kind is ActionKind.RETRIGGER and action.task_id is not None:
@@ -449,6 +464,10 @@ def _is_action_task_for(task: Mapping[str, Any], action: Action, labels: Sequenc
         return bool(action.kind is ActionKind.RETRIGGER and context.get("taskId") == action.task_id)
     if name == "backfill":
         return action.kind is ActionKind.BACKFILL
+    if name == "confirm-failures":
+        return bool(
+            action.kind is ActionKind.CONFIRM_FAILURES and context.get("taskId") == action.task_id
+        )
     if name == "retrigger-multiple":
         requests = user_input.get("requests") or []
         asked = [label for request in requests for label in request.get("tasks") or []]

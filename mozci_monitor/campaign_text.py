@@ -24,7 +24,8 @@ def format_campaigns(campaigns: Sequence[Mapping[str, Any]]) -> str:
 
 
 def answer_rows(answer: Any) -> list[str]:
-    """Per push: a backfill's verdict, a bisect's failure rate with its 95% interval."""
+    """Per push: a backfill's verdict, a bisect's failure rate with its 95% interval; per
+    test: a confirm's answer, from how many runs that ran it."""
     if not isinstance(answer, Mapping):
         return []
     rows = []
@@ -40,6 +41,11 @@ def answer_rows(answer: Any) -> list[str]:
         rows.append(
             f"push {row['push_id']} {row['revision'][:12]}  failed {row['failures']}/{row['runs']}"
             f"  rate {rate:>4} (95% {low:.0%}-{high:.0%})"
+        )
+    for test in answer.get("tests") or ():  # confirm
+        rows.append(
+            f"{test['answer']:<12} {test['test']}  failed in {test['failed']} of"
+            f" {test['runs']} run(s) that ran it"
         )
     return rows
 

@@ -21,7 +21,7 @@ from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
 from mozci_monitor.engine import Engine
-from mozci_monitor.ports.sources import NotFound, Pushlog, Queue, SourceError
+from mozci_monitor.ports.sources import NotFound, Pushlog, Queue, ResultsSource, SourceError
 from mozci_monitor.push_check import checked_params
 from mozci_monitor.submissions import parse_submission
 
@@ -36,12 +36,15 @@ __all__ = [
 
 
 class PlanningSources(Protocol):
-    """What planning reads: the queue/index, and the pushlog for ranges of pushes."""
+    """What planning reads: the queue/index, the pushlog for ranges of pushes, and a
+    task's test results (to confirm its failures)."""
 
     @property
     def taskcluster(self) -> Queue: ...
     @property
     def pushlog(self) -> Pushlog | None: ...
+    @property
+    def results(self) -> ResultsSource | None: ...
 
 
 class CampaignStarter(Protocol):
@@ -125,6 +128,10 @@ class _NoSources:
     def pushlog(self) -> Pushlog | None:
         return None
 
+    @property
+    def results(self) -> ResultsSource | None:
+        return None
+
 
 _NO_SOURCES = _NoSources()
 
@@ -149,7 +156,7 @@ async def plan_submission(
     except planner.SourcesMissing:
         raise SourcesNotConfigured(not_configured, "kind") from None
     except planner.PlanError as error:
-        raise SubmissionRefused(str(error)) from None
+        raise SubmissionRefused(str(error), error.field) from None
     except NotFound as error:
         raise SubmissionRefused(f"not found in the sources: {error}", "revision") from None
     except SourceError as error:

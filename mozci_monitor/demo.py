@@ -37,6 +37,7 @@ from mozci_monitor.config import (
     StoreSettings,
 )
 from mozci_monitor.core.campaign import Campaign, CampaignKind, new_campaign_id
+from mozci_monitor.core.confirm import is_confirm_label
 from mozci_monitor.core.kinds import Budgets, DownstreamParams, WatchParams
 from mozci_monitor.core.kinds import downstream as kinds_downstream
 from mozci_monitor.core.kinds import watch as kinds_watch
@@ -70,9 +71,37 @@ INTERMITTENT_RATE = 0.6
 UNTIL_FAIL_LABEL = "test-linux1804-64/debug-mochitest-plain-1"
 UNTIL_FAIL_RATE = 0.25
 PLANTED_TEST_RATE = 0.1
-JOB_TESTS = JobTestModel(labels=(UNTIL_FAIL_LABEL,), background_orange=UNTIL_FAIL_RATE)
+# A confirm of each: the push's own task of the label fails for two tests, one regressed for
+# good, one intermittent that struck once (nothing else fails in these jobs). The first
+# label has a -cf variant (gecko's confirm-failures), the second (crashtest) none: retriggers.
+CONFIRM_LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-2"
+CONFIRM_RETRIGGER_LABEL = "test-linux1804-64/opt-crashtest"
+CONFIRM_LABELS = (CONFIRM_LABEL, CONFIRM_RETRIGGER_LABEL)
+JOB_TESTS = JobTestModel(
+    labels=(UNTIL_FAIL_LABEL, *CONFIRM_LABELS),
+    background_orange=UNTIL_FAIL_RATE,
+    background_by_label=tuple((label, 0.0) for label in CONFIRM_LABELS),
+)
 PLANTED_TEST = manifests_for(JOB_TESTS, UNTIL_FAIL_LABEL)[1].tests[2]
-RESERVED = (BACKFILL_LABEL, BISECT_LABEL, UNTIL_FAIL_LABEL)
+
+
+def confirm_planted(label: str) -> tuple[str, str]:
+    """(the test regressed for good, the test that failed once) of a confirm's label."""
+    manifests = manifests_for(JOB_TESTS, label)
+    return manifests[0].tests[1], manifests[2].tests[4]
+
+
+def planted_tests() -> tuple[PlantedTestRegression, ...]:
+    """Every test failure the demo plants in its simulated jobs."""
+    planted = [PlantedTestRegression(UNTIL_FAIL_LABEL, PLANTED_TEST, 0, PLANTED_TEST_RATE)]
+    for label in CONFIRM_LABELS:
+        regressed, once = confirm_planted(label)
+        planted.append(PlantedTestRegression(label, regressed, 0))
+        planted.append(PlantedTestRegression(label, once, 0, once=True))
+    return tuple(planted)
+
+
+RESERVED = (BACKFILL_LABEL, BISECT_LABEL, UNTIL_FAIL_LABEL, *CONFIRM_LABELS)
 
 
 @dataclass(frozen=True)
@@ -83,6 +112,8 @@ class Scenario:
     force: tuple[tuple[str, str], ...] = ()  # (label, outcome of its first run)
     expected: str = ""  # what the simulator planted, to compare with the answer
     actions_fail: bool = False  # the in-tree actions asked for its label fail
+    # What was planted, as the answer would say it (a confirm: test -> its answer).
+    planted: dict[str, str] | None = None
 
 
 def plan_scenarios(
@@ -202,6 +233,7 @@ async def plan_sheriff_scenarios(
     )
     orange = 1 - (1 - UNTIL_FAIL_RATE) * (1 - PLANTED_TEST_RATE)
     fill = planner.plan_fill(live, include=["xpcshell"], exclude=list(fill_exclude))
+    confirms = [await _confirm_scenario(sim, services, history, label) for label in CONFIRM_LABELS]
     return [
         Scenario(
             f"backfill {BACKFILL_LABEL} from {failing.revision[:12]}",
@@ -231,7 +263,34 @@ async def plan_sheriff_scenarios(
             f" unrelated oranges {UNTIL_FAIL_RATE:.0%} of the time",
         ),
         Scenario("fill the push's missing xpcshell jobs", fill.campaign, fill.requests),
+        *confirms,
     ]
+
+
+async def _confirm_scenario(
+    sim: Any, services: Any, history: Sequence[Any], label: str
+) -> Scenario:
+    """A confirm of the newest push's failing task of `label`, through the planner."""
+    from mozci_monitor import planner
+    from mozci_monitor.core.kinds import ConfirmParams
+
+    push, task = next(
+        (p, t)
+        for p in reversed(history)
+        for t in sim.tasks_of(p, label)
+        if t.runs and t.runs[-1]["state"] == "failed"
+    )
+    params = ConfirmParams(repo=sim.config.repo, revision=push.revision, task_id=task.task_id)
+    plan = await planner.plan_campaign(params, services, Budgets(per_request=3, per_campaign=None))
+    regressed, once = confirm_planted(label)
+    via = plan.campaign.params["confirm"]["via"]
+    return Scenario(
+        f"confirm the failing tests of {label} ({via})",
+        plan.campaign,
+        plan.requests,
+        expected=f"{regressed} regressed; {once} failed once (intermittent)",
+        planted={regressed: "regression", once: "intermittent"},
+    )
 
 
 class Timeline:
@@ -319,12 +378,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 Regression(BACKFILL_LABEL, REGRESSION_PUSH),
                 Regression(BISECT_LABEL, INTERMITTENT_PUSH, rate=INTERMITTENT_RATE),
             ),
-            tests=replace(
-                JOB_TESTS,
-                regressions=(
-                    PlantedTestRegression(UNTIL_FAIL_LABEL, PLANTED_TEST, 0, PLANTED_TEST_RATE),
-                ),
-            ),
+            tests=replace(JOB_TESTS, regressions=planted_tests()),
             optimised_away=tuple((BACKFILL_LABEL, index) for index in BACKFILL_GAP),
         )
     )
@@ -332,7 +386,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     # that they hold however long anything below takes.
     world_push = next(p for p in sim.world.pushes if not p.arrived)
     push = Push(sim.config.repo, world_push.revision, world_push.task_group_id)
-    graph = {label: sim.world.graph.dependencies(label) for label in sim.world.graph.specs}
+    graph = {
+        label: sim.world.graph.dependencies(label)
+        for label in sim.world.graph.specs
+        if not is_confirm_label(label)  # only the confirm-failures action schedules these
+    }
     scenarios = plan_scenarios(push, world_push.scheduled_labels, graph, budget=3)
     for scenario in scenarios:
         if scenario.actions_fail:  # a callback broken for that label: its action tasks fail
@@ -392,6 +450,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         # The daemon's own shutdown is bounded; this bounds the demo even if it were not.
         await stop_within([runner], 30, step="daemon")
         await sim.stop()
+    planted = {s.campaign.campaign_id: s.planted for s in scenarios}
+    for campaign in summary["campaigns"]:
+        campaign["planted"] = planted[campaign["id"]]
     _print_summary(summary, scenarios, as_json=args.json, elapsed=time.monotonic() - started)
     return 0 if all(c["final"] for c in summary["campaigns"]) else 1
 
@@ -464,6 +525,8 @@ def _print_summary(
                     "actions": c["actions"],
                     "notifications": c["notifications"],
                     "answer": c["answer"],
+                    # what was planted, as the answer says it (a confirm: test -> answer)
+                    **({"planted": c["planted"]} if c["planted"] is not None else {}),
                 }
                 for c in summary["campaigns"]
             ],

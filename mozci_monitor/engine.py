@@ -24,8 +24,8 @@ from mozci_monitor.core.action_tasks import (
 from mozci_monitor.core.actions import (
     CI_ACTION_KINDS,
     Action,
-    ActionKind,
     Allowance,
+    served_requests,
     sized_to,
     tasks_of,
 )
@@ -41,12 +41,13 @@ from mozci_monitor.core.by_signature import (
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignDecision,
-    backfill_action,
+    campaign_start_action,
     cancel_campaign,
     fail_campaign,
     progress_campaign,
 )
 from mozci_monitor.core.errorsummary import summary_from_json
+from mozci_monitor.core.kinds import confirm
 from mozci_monitor.core.machine import (
     Change,
     Decision,
@@ -197,11 +198,12 @@ class Engine:
             self._ws.forget_campaign(campaign.campaign_id)
             for request in requests:
                 self._register(replace(request, campaign_id=campaign.campaign_id), at, outcome)
-            start = backfill_action(campaign, requests)
+            start = campaign_start_action(campaign, requests)
             if start is not None:
                 current = self._get_campaign(campaign.campaign_id)
                 sized, refusal = self._fit_campaign_action(current, start, at)
                 if sized is not None:
+                    self._expect_runs_of(sized, at, outcome)
                     self._queue_action(sized, at, outcome)
                 elif refusal is not None:  # nothing fits: each push falls back on its own
                     self._campaign_action_failed(start, refusal, at, outcome)
@@ -315,7 +317,7 @@ class Engine:
         """The outbox gave up on an action: its request ends failed, with the reason."""
         outcome = BatchOutcome()
         with self._unit():
-            if action.request_id is None and action.kind is ActionKind.BACKFILL:
+            if action.request_id is None and served_requests(action):
                 self._campaign_action_failed(action, error, at, outcome)
                 self._progress_campaigns(outcome, at)
                 return outcome
@@ -349,16 +351,27 @@ class Engine:
 
     def _requests_of(self, action: Action) -> list[Request]:
         """The requests an action serves: its own, or those a campaign-level one lists."""
-        ids = [action.request_id] if action.request_id else []
-        if not ids and action.kind is ActionKind.BACKFILL:
-            ids = [i for i in str(action.details.get("requests") or "").split(",") if i]
-        found = [self._store.get_request(request_id) for request_id in ids]
+        found = [self._store.get_request(request_id) for request_id in served_requests(action)]
         return [request for request in found if request is not None]
+
+    def _expect_runs_of(self, action: Action, at: str, outcome: BatchOutcome) -> None:
+        """A campaign's start action asks for `expect` new runs for each request it serves:
+        counted once the requests adopted the runs already there, which are not its own."""
+        expect = int(action.details.get("expect") or 0)
+        if not expect:
+            return
+        for request in self._requests_of(action):
+            entry = TimelineEntry(
+                "action", action.task_id, {"action": action.kind.value, "key": action.key}
+            )
+            waiting = replace(request, expected_new=request.expected_new + expect)
+            self._record(request, Decision(waiting, (entry,), (), True), at, outcome)
 
     def _campaign_action_failed(
         self, action: Action, error: str, at: str, outcome: BatchOutcome
     ) -> None:
-        """A campaign-level backfill cannot be performed: each push falls back."""
+        """A campaign-level action (a backfill, a confirm's) cannot be performed: each request
+        it served falls back where its route has another way, else gives up."""
         for request in self._requests_of(action):
             route = ActionTask("", action.key, action.kind.value, times=action.times)
             decision = remedy_failed(request, route, error, self._allowance(request, at))
@@ -401,9 +414,9 @@ class Engine:
         at: str,
     ) -> BatchOutcome:
         """A run's test results were read (`results`: source and plain-data summary, None
-        when the run has none): keep them, judge the run by its campaign's signature, and
-        end the batches on a hit. Idempotent: the first results kept win, and a run is
-        judged once."""
+        when the run has none): keep them, judge the run by its campaign's signature (a
+        confirm's: each of its tests), and end the batches on a hit. Idempotent: the first
+        results kept win, and a run is judged once."""
         outcome = BatchOutcome()
         run_id = int(action.details.get("run") or 0)
         store = self._results
@@ -419,19 +432,37 @@ class Engine:
                 if request is not None and request.campaign_id
                 else None
             )
-            if request is None or campaign is None or "signature" not in campaign.params:
+            judged_by = ("signature", "confirm")
+            if (
+                request is None
+                or campaign is None
+                or not any(k in campaign.params for k in judged_by)
+            ):
                 return outcome
             if campaign.is_final:
                 return outcome  # its answer was given on the runs judged until then
             judged = dict(campaign.params.get(JUDGED) or {})
             key = judgement_key(action.task_id, run_id)
-            if key not in judged:
-                judgement = judge_run(
-                    signature_from_json(campaign.params["signature"]),
-                    None if kept is None else summary_from_json(kept[1]),
+            summary = None if kept is None else summary_from_json(kept[1])
+            orange = bool(action.details.get("orange"))
+            if key not in judged and "confirm" in campaign.params:
+                judged[key] = confirm.judgement(
+                    campaign,
+                    summary,
                     task_id=action.task_id,
                     run_id=run_id,
-                    orange=bool(action.details.get("orange")),
+                    orange=orange,
+                    match=re2_search,
+                )
+                campaign = replace(campaign, params={**campaign.params, JUDGED: judged})
+                self._save_campaign(campaign, at)
+            elif key not in judged:
+                judgement = judge_run(
+                    signature_from_json(campaign.params["signature"]),
+                    summary,
+                    task_id=action.task_id,
+                    run_id=run_id,
+                    orange=orange,
                     match=re2_search,
                 )
                 judged[key] = judgement_to_json(judgement)

@@ -24,6 +24,7 @@ from mozci_monitor.core.campaign import (
     CampaignKind,
     new_campaign_id,
 )
+from mozci_monitor.core.confirm import confirm_label, failing_tests, has_confirm_variant
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import (
     DEFAULT_TASKS_PER_REQUEST,
@@ -32,10 +33,12 @@ from mozci_monitor.core.kinds import (
     BisectParams,
     Budgets,
     CampaignParams,
+    ConfirmParams,
     DownstreamParams,
     FillParams,
     UntilFailParams,
     WatchParams,
+    confirm,
     downstream,
     fill,
     until_fail,
@@ -51,6 +54,7 @@ from mozci_monitor.ports.sources import (
     NotFound,
     Pushlog,
     Queue,
+    ResultsSource,
     SourceError,
     analyse_revisions,
 )
@@ -83,12 +87,15 @@ class Plan:
 
 
 class PlanSources(Protocol):
-    """What planning reads: the queue and index, and the pushlog (None: not configured)."""
+    """What planning reads: the queue and index, the pushlog and a task's test results
+    (None: not configured)."""
 
     @property
     def taskcluster(self) -> Queue: ...
     @property
     def pushlog(self) -> Pushlog | None: ...
+    @property
+    def results(self) -> ResultsSource | None: ...
 
 
 def _default(params: type[CampaignParams], name: str) -> Any:
@@ -510,6 +517,82 @@ async def _plan_fill(params: FillParams, sources: PlanSources, budgets: Budgets)
     return Plan(campaign, tuple(requests))
 
 
+FULL_TASK_GRAPH = "public/full-task-graph.json"
+
+
+class _Refused(PlanError):
+    """A confirm submission refused for its task: the message names the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"task_id: {message}", field="task_id")
+
+
+async def _plan_confirm(params: ConfirmParams, sources: PlanSources, budgets: Budgets) -> Plan:
+    """Read the failing task (definition, status, its latest run's errorsummary) and the
+    push's full graph: which tests gecko's confirm-failures would rerun, and whether the
+    label has a `-cf` variant to rerun them in (else: retriggers)."""
+    queue = sources.taskcluster
+    push = await _looked_up_push(sources, params.repo, params.revision, None)
+    task_id = params.task_id
+    try:
+        definition = await queue.task(task_id)
+        status = await queue.status(task_id)
+    except NotFound:
+        raise _Refused(f"no task {task_id} in the queue") from None
+    if definition.get("taskGroupId") != push.task_group_id:
+        raise _Refused(
+            f"task {task_id} is not of the push {params.revision[:12]}"
+            f" (its group is {definition.get('taskGroupId')}, the push's {push.task_group_id})"
+        )
+    tags = definition.get("tags") or {}
+    if tags.get("kind") != "test":
+        raise _Refused(f"task {task_id} is not a test task (kind {tags.get('kind')!r})")
+    last = status.last_run
+    if last is None or last.state.value != "failed":
+        state = "no run" if last is None else f"run {last.run_id} {last.state.value}"
+        raise _Refused(f"task {task_id} has not failed ({state}): nothing to confirm")
+    if params.run is not None and params.run != last.run_id:
+        raise _Refused(
+            f"run {params.run} is not the latest run of {task_id} ({last.run_id}):"
+            " gecko's confirm-failures reads the latest run's errorsummary"
+        )
+    label = str((definition.get("metadata") or {}).get("name") or tags.get("label") or "")
+    suite = str((definition.get("extra") or {}).get("suite") or "")
+    found = None if sources.results is None else await sources.results(task_id)
+    targets = () if found is None else failing_tests(found.summary, suite)
+    if not targets:
+        raise _Refused(
+            f"the errorsummary of {task_id} names no failing test (known intermittents left"
+            " out): gecko's action would only retrigger it; an until-fail campaign does that"
+        )
+    try:
+        graph = await queue.artifact_json(push.task_group_id, FULL_TASK_GRAPH)
+    except NotFound:
+        raise _Refused(f"the push's decision task has no {FULL_TASK_GRAPH}") from None
+    # gecko's action runs `<label>-cf` when the full graph has it (its transform gives one
+    # to mochitest, reftest, xpcshell and web-platform suites).
+    has_variant = isinstance(graph, Mapping) and confirm_label(label) in graph
+    log.info(
+        "confirm planned",
+        task=task_id,
+        label=label,
+        tests=len(targets),
+        via=confirm.VIA_CONFIRM_FAILURES if has_variant else confirm.VIA_RETRIGGERS,
+        suite_has_variant=has_confirm_variant(suite),
+    )
+    failing = confirm.FailingTask(task_id, last.run_id, label, suite)
+    campaign, requests = confirm.build(
+        params,
+        push,
+        new_campaign_id(),
+        budgets,
+        failing=failing,
+        targets=targets,
+        has_confirm_variant=has_variant,
+    )
+    return Plan(campaign, tuple(requests))
+
+
 PLANNERS: Mapping[CampaignKind, KindPlanner] = {
     CampaignKind.WATCH: _plan_watch,
     CampaignKind.DOWNSTREAM: _plan_downstream,
@@ -517,6 +600,7 @@ PLANNERS: Mapping[CampaignKind, KindPlanner] = {
     CampaignKind.BISECT: _plan_bisect,
     CampaignKind.UNTIL_FAIL: _plan_until_fail,
     CampaignKind.FILL: _plan_fill,
+    CampaignKind.CONFIRM: _plan_confirm,
 }
 
 

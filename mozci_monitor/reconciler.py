@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.confirm import is_confirm_label
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.kinds import downstream, fill
 from mozci_monitor.core.kinds._expansion import Expansion
@@ -195,8 +196,12 @@ class Reconciler:
             except SourceError as error:
                 log.warning("cannot read the full task graph", group=group, error=str(error))
                 return None
+            # `-cf` labels are in the full graph for gecko's confirm-failures only: no push
+            # schedules them, and scheduled by label they would run a whole chunk as tier 2.
             self._graphs[group] = {
-                label: _dependency_labels(entry, graph) for label, entry in graph.items()
+                label: _dependency_labels(entry, graph)
+                for label, entry in graph.items()
+                if not is_confirm_label(label)
             }
             self._builds[group] = sorted(
                 label

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
-from mozci_monitor.actuator import Actuator, ActuatorSettings, ResultsSource
+from mozci_monitor.actuator import Actuator, ActuatorSettings
 from mozci_monitor.api import ApiOptions, ApiServer
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.api_backend import DaemonApiBackend
@@ -38,7 +38,7 @@ from mozci_monitor.notify import NotifyConfigError, Sink, build_sinks, close_sin
 from mozci_monitor.notify import make_notify_client as _make_notify_client
 from mozci_monitor.observe import Observer
 from mozci_monitor.ports.pulse import ConsumerPort
-from mozci_monitor.ports.sources import Pushlog, Render, TaskclusterPort
+from mozci_monitor.ports.sources import Pushlog, Render, ResultsSource, TaskclusterPort
 from mozci_monitor.ports.store import DaemonStore
 from mozci_monitor.pulse import ConsumerSettings, PulseConsumer, task_group_binding
 from mozci_monitor.reconciler import Reconciler

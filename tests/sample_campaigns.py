@@ -8,9 +8,11 @@ hand-written answer. Used by the page tests (tests/api) and the notification tes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 from mozci_monitor.api.backend import ActionView, TimelineEntryView
+from mozci_monitor.core.by_signature import JUDGED
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignKind,
@@ -18,7 +20,12 @@ from mozci_monitor.core.campaign import (
     cancel_campaign,
     progress_campaign,
 )
+from mozci_monitor.core.confirm import ConfirmTarget
+from mozci_monitor.core.errorsummary import ErrorSummary, parse_errorsummary
+from mozci_monitor.core.kinds import Budgets, ConfirmParams
+from mozci_monitor.core.kinds import confirm as kinds_confirm
 from mozci_monitor.core.model import FailureKind, Push, RemedyPolicy, Request, RequestState
+from mozci_monitor.patterns import re2_search
 
 REPO = "autoland"
 GROUP = "fQ1YvXN1SDG4IWQyLPAUMQ"
@@ -249,6 +256,80 @@ def gave_up() -> Sample:
     return Sample(_finish(campaign, [request]), [request], sample.timelines, sample.actions)
 
 
+REGRESSED_TEST = "dom/base/test/browser_regressed.js"
+FLAKY_TEST = "dom/base/test/browser_flaky.js"
+CONFIRM_MANIFEST = "dom/base/test/browser.toml"
+FAILING_TASK = "TaskFailing" + "F" * 11
+
+
+def _cf_run(test: str, status: str) -> ErrorSummary:
+    """A `-cf` run's errorsummary: the one test, every result written."""
+    lines = [
+        {"action": "test_groups", "groups": [CONFIRM_MANIFEST]},
+        *(
+            {
+                "action": "test_result",
+                "test": test,
+                "group": CONFIRM_MANIFEST,
+                "status": status,
+                "expected": "PASS" if status == "FAIL" else "OK",
+                "known_intermittent": [],
+            }
+            for _ in range(5)
+        ),
+        {"action": "group_result", "group": CONFIRM_MANIFEST, "status": "OK"},
+    ]
+    return parse_errorsummary("\n".join(json.dumps(line) for line in lines))
+
+
+def confirm(gave_up: bool = False) -> Sample:
+    """A confirm through -cf tasks: one test regressed, one intermittent (or the action
+    task failed: nothing to judge, it gave up)."""
+    campaign_id = "c-confirm0002" if gave_up else "c-confirm0001"
+    params = ConfirmParams(repo=REPO, revision=PUSH.revision, task_id=FAILING_TASK)
+    targets = [ConfirmTarget(test, test, CONFIRM_MANIFEST) for test in (REGRESSED_TEST, FLAKY_TEST)]
+    campaign, (request,) = kinds_confirm.build(
+        params,
+        PUSH,
+        campaign_id,
+        Budgets(3, None),
+        failing=kinds_confirm.FailingTask(FAILING_TASK, 0, LABEL, "mochitest-browser-chrome"),
+        targets=targets,
+        has_confirm_variant=True,
+    )
+    if gave_up:
+        request = replace(
+            request,
+            state=RequestState.FAILED,
+            failure=FailureKind.ACTION,
+            reason="confirm-failures produced nothing: action task TaskAction failed",
+            campaign_id=campaign_id,
+        )
+        return Sample(_finish(campaign, [request]), [request])
+    tasks = ("TaskCf01" + "D" * 14, "TaskCf02" + "D" * 14)
+    request = replace(
+        request,
+        state=RequestState.FAILED,
+        failure=FailureKind.ORANGE,
+        reason="1 of 2 runs failed",
+        campaign_id=campaign_id,
+        task_ids=tasks,
+        runs_green=1,
+        runs_orange=1,
+        first_orange=tasks[0],
+    )
+    judged = {}
+    for task_id, summary, orange in (
+        (tasks[0], _cf_run(REGRESSED_TEST, "FAIL"), True),
+        (tasks[1], _cf_run(FLAKY_TEST, "OK"), False),
+    ):
+        judged[f"{task_id}/0"] = kinds_confirm.judgement(
+            campaign, summary, task_id=task_id, run_id=0, orange=orange, match=re2_search
+        )
+    campaign = replace(campaign, params={**campaign.params, JUDGED: judged})
+    return Sample(_finish(campaign, [request]), [request])
+
+
 def every_kind() -> list[Sample]:
     """One finished campaign of every kind, plus failed, gave-up and canceled ends."""
     return [
@@ -264,4 +345,6 @@ def every_kind() -> list[Sample]:
         bisect_no_change(),
         until_fail(),
         until_fail(hit=False),
+        confirm(),
+        confirm(gave_up=True),
     ]

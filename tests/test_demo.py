@@ -15,7 +15,14 @@ import structlog
 from broker import RabbitMQ, unique_queue_name
 
 from mozci_monitor.cli import main
-from mozci_monitor.demo import BACKFILL_GAP, PLANTED_TEST, REGRESSION_PUSH, Timeline
+from mozci_monitor.demo import (
+    BACKFILL_GAP,
+    CONFIRM_LABELS,
+    PLANTED_TEST,
+    REGRESSION_PUSH,
+    Timeline,
+    confirm_planted,
+)
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
@@ -98,6 +105,18 @@ def _check_summary(out: str) -> dict[str, Any]:
     assert backfill["actions"], backfill
     assert {a["kind"] for a in backfill["actions"]} <= {"backfill", "add-new-jobs"}, backfill
     assert backfill["answer"]["first_bad"]["push_id"] == FIRST_PUSH_ID + REGRESSION_PUSH
+    # A confirm of each failing task: the answer per test is what was planted, through
+    # gecko's confirm-failures (-cf tasks) and, for a suite without a -cf variant, retriggers.
+    confirms = [c for c in campaigns if c["kind"] == "confirm"]
+    assert sorted(c["answer"]["via"] for c in confirms) == ["confirm-failures", "retriggers"]
+    for campaign in confirms:
+        found = {test["test"]: test["answer"] for test in campaign["answer"]["tests"]}
+        assert found == campaign["planted"], campaign
+        assert sorted(campaign["planted"].values()) == ["intermittent", "regression"]
+        acting = {a["kind"] for a in campaign["actions"] if a["kind"] != "fetch-results"}
+        assert acting == {
+            "confirm-failures" if campaign["answer"]["via"] == "confirm-failures" else "retrigger"
+        }, campaign
     # One length of campaign id, whichever way a scenario's campaign was made.
     assert len({len(c["id"]) for c in campaigns}) == 1, [c["id"] for c in campaigns]
     return document
@@ -120,6 +139,14 @@ def test_the_text_summary_shows_each_push_s_verdict_and_rate(
     assert filled >= len(BACKFILL_GAP)
     first_bad = next(int(push) for push, verdict in verdicts if verdict == "failed")
     assert first_bad == FIRST_PUSH_ID + REGRESSION_PUSH
+    # each confirm: what was planted, then one line per test with its answer
+    for label in CONFIRM_LABELS:
+        section = summary[summary.index(f"confirm the failing tests of {label}") :]
+        section = section.split("\n  c-")[0]
+        regressed, once = confirm_planted(label)
+        assert f"planted: {regressed} regressed; {once} failed once (intermittent)" in section
+        assert re.search(rf"regression +{re.escape(regressed)}  failed in [1-9]\d* of", section)
+        assert re.search(rf"intermittent +{re.escape(once)}  failed in 0 of [1-9]", section)
 
 
 def test_demo_over_the_in_process_broker(capsys: pytest.CaptureFixture[str]) -> None:

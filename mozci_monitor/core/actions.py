@@ -19,6 +19,8 @@ class ActionKind(StrEnum):
     ADD_NEW_JOBS = "add-new-jobs"  # in-tree action: schedule labels from the full graph
     CANCEL = "cancel"  # queue.cancelTask
     BACKFILL = "backfill"  # in-tree action: a task's label on the pushes before its own
+    # in-tree action: a failing test task's failing tests rerun alone, in `-cf` tasks
+    CONFIRM_FAILURES = "confirm-failures"
     NOTIFY = "notify"
     # Read a finished run's test results (errorsummary, else Treeherder's failure lines)
     # into the store: a read, so neither a budget's action nor affected by a dry run.
@@ -76,6 +78,9 @@ def tasks_of(action: Action) -> int:
         return len(action.labels) * action.times
     if action.kind is ActionKind.BACKFILL:
         return int(action.details.get("depth") or 1) * action.times
+    if action.kind is ActionKind.CONFIRM_FAILURES:
+        # gecko makes one `-cf` task per failing test it reruns (`expect`, at most 11)
+        return int(action.details.get("expect") or 1) * action.times
     return 0
 
 
@@ -117,11 +122,17 @@ UNLIMITED = Allowance()
 def sized_to(action: Action, left: int) -> Action | None:
     """A campaign-level action (downstream's or fill's add-new-jobs, the backfill) within
     `left` tasks: whole when it fits; add-new-jobs cut to the labels that fit (in order);
-    else None (the backfill's pushes then fall back one by one, each sized on its own)."""
+    a retrigger (confirm's fallback) cut to `left` runs; else None (the backfill's pushes
+    then fall back one by one, each sized on its own; confirm-failures gives up)."""
     if tasks_of(action) <= left:
         return action
     if action.kind is ActionKind.ADD_NEW_JOBS and left >= action.times:
         return replace(action, labels=action.labels[: left // action.times])
+    if action.kind is ActionKind.RETRIGGER and left > 0:
+        details = dict(action.details)
+        if "expect" in details:  # the runs awaited shrink with the retrigger
+            details["expect"] = left
+        return replace(action, times=left, details=details)
     return None
 
 
@@ -164,6 +175,13 @@ def fetch_results_action(request: Request, record: TaskRecord) -> Action | None:
         why=f"judge run {last.run_id} by its test results",
         details={"run": last.run_id, "orange": int(record.phase is Phase.ORANGE)},
     )
+
+
+def served_requests(action: Action) -> list[str]:
+    """The requests a campaign-level action (no request of its own) brings runs to."""
+    if action.request_id is not None:
+        return [action.request_id]
+    return [i for i in str(action.details.get("requests") or "").split(",") if i]
 
 
 def action_key(request: Request) -> str:

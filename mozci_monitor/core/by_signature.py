@@ -3,10 +3,9 @@
 Pure functions over per-task verdicts (`core.signature.judge`): until-fail stops on the
 run that hit the signature and counts the other failures; a push's result for backfill
 and bisect counts signature hits and passes, a run where the test did not run being
-missing data, not a pass; confirm-failures' targets are chosen like gecko's action
-(failing tests, else failing manifests, else a retrigger) and answered by Treeherder's
-rule; the culprit search walks back from the earliest hit until the runs make it the
-culprit with high probability.
+missing data, not a pass; the culprit search walks back from the earliest hit until the
+runs make it the culprit with high probability. (Confirming failures test by test:
+`core/confirm.py`.)
 """
 
 from __future__ import annotations
@@ -20,18 +19,13 @@ from typing import Any
 from mozci_monitor.core.errorsummary import ErrorSummary
 from mozci_monitor.core.sheriff import PushResult, Verdict
 from mozci_monitor.core.signature import (
-    ConfirmAnswer,
     FailureSignature,
     PatternMatch,
     SignatureKind,
     SignatureVerdict,
-    confirm_answer,
     judge,
     signatures_of,
 )
-
-# gecko's confirm-failures stops collecting past 10 failing tests.
-MAX_CONFIRM_TESTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,48 +92,6 @@ def push_result_by_signature(
             else (f"{missing} run(s) without the test")
         )
     return PushResult(push_id, revision, verdict, green=passes, orange=hits, note=note)
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmTarget:
-    """One confirm-failures rerun: a test (path and its manifest) or a whole manifest."""
-
-    path: str
-    group: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmPlan:
-    tests: tuple[ConfirmTarget, ...] = ()
-    groups: tuple[ConfirmTarget, ...] = ()
-
-    @property
-    def retrigger(self) -> bool:
-        """Nothing specific failed: gecko falls back to retriggering the task."""
-        return not self.tests and not self.groups
-
-
-def confirm_plan(summary: ErrorSummary | None) -> ConfirmPlan:
-    if summary is None:
-        return ConfirmPlan()
-    tests: list[ConfirmTarget] = []
-    failing_groups: list[str] = []
-    for signature in signatures_of(summary):
-        if signature.kind is SignatureKind.TEST and len(tests) < MAX_CONFIRM_TESTS:
-            tests.append(ConfirmTarget(signature.value, signature.group or ""))
-        elif signature.kind is SignatureKind.GROUP:
-            failing_groups.append(signature.value)
-    # Like gecko: a manifest is rerun whole only when no test of it is rerun.
-    covered = {target.group for target in tests}
-    groups = tuple(ConfirmTarget("", group) for group in failing_groups if group not in covered)
-    return ConfirmPlan(tuple(tests), groups)
-
-
-def confirm_answers(
-    runs_by_test: Mapping[str, Sequence[SignatureVerdict]],
-) -> dict[str, ConfirmAnswer]:
-    """Per test, what its `-cf` runs say (Treeherder's rule)."""
-    return {test: confirm_answer(verdicts) for test, verdicts in sorted(runs_by_test.items())}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ class CampaignKind(StrEnum):
     UNTIL_FAIL = "until-fail"
     FILL = "fill"
     BISECT = "bisect"
+    CONFIRM = "confirm"
 
 
 def new_campaign_id() -> str:
@@ -228,6 +229,17 @@ def backfill_action(campaign: Campaign, requests: Sequence[Request]) -> Action |
             **({"test_path": str(test_path)} if test_path else {}),
         },
     )
+
+
+def campaign_start_action(campaign: Campaign, requests: Sequence[Request]) -> Action | None:
+    """The one action a campaign starts with, if its kind starts with one (a backfill's
+    in-tree backfill, a confirm's confirm-failures or retriggers); it names the requests
+    that await its runs in `details["requests"]`."""
+    # The kinds' modules build on this one: imported here, not at the top, to avoid a cycle.
+    from mozci_monitor.core.kinds import REGISTRY
+
+    start = REGISTRY[campaign.kind].start
+    return None if start is None else start(campaign, requests)
 
 
 def notification_action(campaign: Campaign) -> Action:

@@ -187,10 +187,19 @@ def _group_failed(status: str) -> bool:
 
 
 def confirm_answer(verdicts: Sequence[SignatureVerdict]) -> ConfirmAnswer:
-    """Treeherder's rule for confirm-failures: a failing `-cf` run means a regression, all
-    green means intermittent; with no run that says anything, nobody can tell."""
+    """Treeherder's rule for confirm-failures, per test: a failing `-cf` run means a
+    regression; otherwise a green one means intermittent; with no run that ran the test,
+    nobody can tell.
+
+    Treeherder (mozilla/treeherder ui/job-view/pushes/JobsAndGroups.jsx,
+    `getIntermittentJobTypeNames`): "if we find a failing -cf job, then this is a
+    regression!" (`sgjob.result === 'testfailed'` puts the job type in `confirmedJobNames`,
+    never marked intermittent), and "if -cf job exists (only here if green), then job is
+    confirmed intermittent". A run that says nothing of the test (not run, no results) is
+    neither: Treeherder does not count jobs whose result is unknown either.
+    """
     if SignatureVerdict.HIT in verdicts:
         return ConfirmAnswer.REGRESSION
-    if verdicts and all(verdict is SignatureVerdict.PASSED for verdict in verdicts):
+    if SignatureVerdict.PASSED in verdicts:
         return ConfirmAnswer.INTERMITTENT
     return ConfirmAnswer.UNKNOWN

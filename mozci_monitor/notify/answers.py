@@ -66,6 +66,8 @@ def answer_sentence(campaign: Campaign) -> str:
         sentence = _bisect_sentence(campaign, answer)
     elif campaign.kind is CampaignKind.UNTIL_FAIL and answer is not None:
         sentence = _until_fail_sentence(campaign, answer, where)
+    elif campaign.kind is CampaignKind.CONFIRM and campaign.state is CampaignState.FINISHED:
+        sentence = f"{campaign.label} on {where}: {outcome}"
     elif campaign.kind in (CampaignKind.DOWNSTREAM, CampaignKind.FILL) and (
         campaign.state is CampaignState.FINISHED
     ):
@@ -253,6 +255,8 @@ def answer_table(campaign: Campaign, links: Links) -> Table | None:
         return Table(columns, tuple(rows[-MAX_ROWS:]))
     if campaign.kind is CampaignKind.UNTIL_FAIL and answer is not None and "signature" in answer:
         return _until_hit_table(answer, links)
+    if campaign.kind is CampaignKind.CONFIRM and answer is not None:
+        return _confirm_table(campaign, answer, links)
     if campaign.kind is CampaignKind.UNTIL_FAIL and answer is not None:
         green, orange = int(answer.get("green") or 0), int(answer.get("orange") or 0)
         failed_task = answer.get("failed_task")
@@ -286,6 +290,29 @@ def _until_hit_table(answer: Mapping[str, Any], links: Links) -> Table:
     return Table(("", str(answer.get("signature"))), tuple(rows))
 
 
+def _confirm_table(campaign: Campaign, answer: Mapping[str, Any], links: Links) -> Table:
+    """One row per test: its answer, how many runs ran it and failed it, and the run that
+    decided (the first that failed it, else the first that passed it)."""
+    push = campaign.push
+    rows: list[tuple[Cell, ...]] = []
+    for test in answer.get("tests") or ():
+        decided = test.get("decided_by")
+        run: Cell = "-"
+        if isinstance(decided, Mapping):
+            task_id, run_id = str(decided.get("task_id")), int(decided.get("run_id") or 0)
+            run = Link(task_id, links.task_run(push.repo, push.revision, task_id, run_id))
+        rows.append(
+            (
+                str(test.get("test")),
+                str(test.get("answer")),
+                str(test.get("runs", 0)),
+                str(test.get("failed", 0)),
+                run,
+            )
+        )
+    return Table(("test", "answer", "runs", "failed", "decided by"), tuple(rows[:MAX_ROWS]))
+
+
 def key_links(campaign: Campaign, links: Links) -> tuple[Link, ...]:
     push = campaign.push
     found = [Link("push in Treeherder", links.push(push.repo, push.revision))]
@@ -298,6 +325,14 @@ def key_links(campaign: Campaign, links: Links) -> tuple[Link, ...]:
         if isinstance(entry, Mapping) and entry.get("revision"):
             found.append(Link(text, links.push(push.repo, str(entry["revision"]))))
     failed_task = answer.get("failed_task")
+    if failed_task and campaign.kind is CampaignKind.CONFIRM:
+        run = int(answer.get("run") or 0)
+        found.append(
+            Link(
+                "the failing run in Treeherder",
+                links.task_run(push.repo, push.revision, str(failed_task), run),
+            )
+        )
     if failed_task:
         found.append(Link("failing task in Taskcluster", links.task(str(failed_task))))
     hit = answer.get("hit")

@@ -6,7 +6,7 @@ plain values and errors they exchange.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from mozci_monitor.sources.actions import ActionError, HookCall
@@ -26,6 +26,7 @@ __all__ = [
     "Pushlog",
     "Queue",
     "Render",
+    "ResultsSource",
     "SourceError",
     "SourceUnavailable",
     "TaskGroupMember",
@@ -35,6 +36,9 @@ __all__ = [
     "TransientError",
     "analyse_revisions",
 ]
+
+# A task's test results (its latest run's errorsummary artifacts), None when it has none.
+ResultsSource = Callable[[str], Awaitable[TaskResults | None]]
 
 # Renders an in-tree action of the push's actions.json into the hook call that performs it.
 Render = Callable[..., HookCall]
@@ -65,8 +69,10 @@ class GroupSource(Protocol):
 
 class Queue(Protocol):
     """What the planners read of the queue and the index (and, to check a submission,
-    the decision task's full task graph)."""
+    the decision task's full task graph; to confirm a task, its definition and status)."""
 
+    async def task(self, task_id: str) -> dict[str, Any]: ...
+    async def status(self, task_id: str) -> TaskStatus: ...
     async def find_decision_task(self, repo: str, revision: str) -> str: ...
     async def list_task_group(self, task_group_id: str) -> list[TaskGroupMember]: ...
     async def artifact_json(self, task_id: str, name: str) -> Any: ...

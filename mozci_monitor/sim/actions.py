@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from mozci_monitor.sim import confirm_failures
 from mozci_monitor.sim.taskgraph import JSON, LEVEL, TRUST_DOMAIN, action_definition
 from mozci_monitor.sim.world import Push, QueueError, SimTask, World
 
@@ -186,17 +187,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
         schema=None,
         description="Cancel the given task",
     ),
+    # gecko's current registration (gecko_taskgraph/actions/confirm_failure.py): order 150,
+    # and a schema Treeherder never fills (it sends `input: {}`); older pushes published
+    # one with `times` (tests/fixtures/actions), which `{}` meets too.
     ActionSpec(
         name="confirm-failures",
         cb_name="confirm-failures",
         title="Confirm failures in job",
         symbol="cf",
         permission="generic",
-        order=500,
+        order=150,
         context=[{"kind": "test"}],
         schema={
             "type": "object",
-            "properties": {"times": _TIMES},
+            "properties": {
+                "label": {"type": "string", "description": "A task label"},
+                "suite": {"type": "string", "description": "Test suite"},
+                "test_path": {"type": "string", "description": "A full path to test"},
+                "test_group": {"type": "string", "description": "A full path to group name"},
+                "repeat_args": {"type": "string", "description": "args to pass to test harness"},
+            },
             "additionalProperties": False,
         },
         description="Re-run Tests for original manifest, directories or tests for failing tests.",
@@ -529,7 +539,23 @@ class Actions:
             return f"{unknown[0]} was not found in the task-graph"
         if spec.cb_name == "backfill-task" and str(data.get("label", "")) not in graph:
             return f"{data.get('label')} was not found in the task-graph"
+        if spec.cb_name == "confirm-failures":
+            # gecko raises before anything is created when the label has no -cf copy
+            cf_label = confirm_failures.cf_label(self.world.tasks[str(task_id)].definition)
+            if cf_label not in graph:
+                return f"{cf_label} was not found in the task-graph"
+            failures = self._failures_of(str(task_id))
+            if not failures and not self._retriggerable(self.world.tasks[str(task_id)].label):
+                # its fallback, retrigger_action, exits 1 on a label not to be retriggered
+                return "no failing test, and the task should not be retriggered"
         return None
+
+    def _failures_of(self, task_id: str) -> list[confirm_failures.Failure]:
+        """What gecko's get_failures reads: the task's latest run's errorsummary."""
+        task = self.world.tasks[task_id]
+        run = self.world.test_runs.get((task_id, len(task.runs) - 1))
+        suite = str(task.definition.get("extra", {}).get("suite", ""))
+        return confirm_failures.get_failures(run.lines if run is not None else [], suite)
 
     def _retriggerable(self, label: str) -> bool:
         """gecko's `_should_retrigger`: the full graph's `retrigger` attribute (False when
@@ -573,7 +599,36 @@ class Actions:
             return []
         if spec.cb_name == "backfill-task":
             return self._backfill_task(push, data, times)
+        if spec.cb_name == "confirm-failures":
+            return self._confirm_failures(push, task_id, data)
         return []
+
+    def _confirm_failures(self, push: Push, task_id: str | None, data: JSON) -> list[str]:
+        """One `-cf` task per failing test (gecko's confirm_modifier); no failing test:
+        the task retriggered (`retrigger_action` with the action's input)."""
+        world = self.world
+        target = world.tasks.get(task_id or "")
+        if target is None:
+            return []
+        failures = self._failures_of(target.task_id)
+        if not failures:
+            created: list[str] = []
+            for _ in range(int(data.get("times", 1))):
+                created += world.create_labels(
+                    push, [target.label], extra_tags={"action": "retrigger-task"}
+                )
+            return created
+        cf_label = confirm_failures.cf_label(target.definition)
+        suite = confirm_failures.suite_of(target.definition)
+        created = []
+        for failure in failures:
+            created += world.create_labels(
+                push,
+                [cf_label],
+                extra_tags={"action": "confirm-failure"},
+                modify=confirm_failures.modifier(failure, suite, cf_label),
+            )
+        return created
 
     def _retrigger_multiple(self, push: Push, data: JSON) -> list[str]:
         """gecko's retrigger-multiple: clones the labels that may be retriggered; for any

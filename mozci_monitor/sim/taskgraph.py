@@ -8,7 +8,7 @@ generated rather than copied.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mozci_monitor.sim.clock import iso
@@ -60,6 +60,13 @@ class LabelSpec:
     suite: str | None = None
     chunk: int | None = None
     chunks: int | None = None
+    # gecko's `-cf` copy of a test (transforms/test/confirm_failure.py): in the full graph
+    # for the confirm-failures action only, never scheduled by a push.
+    confirm_failure: bool = False
+
+
+# Suites gecko copies to a `-cf` variant (by prefix), unless "backlog" or "failure" ones.
+_CONFIRMABLE = ("mochitest", "reftest", "xpcshell", "web-platform")
 
 
 @dataclass
@@ -74,7 +81,16 @@ class FullGraph:
 
     @property
     def test_labels(self) -> list[str]:
-        return [label for label, spec in self.specs.items() if spec.kind == "test"]
+        """The tests a push may schedule (not the `-cf` variants)."""
+        return [
+            label
+            for label, spec in self.specs.items()
+            if spec.kind == "test" and not spec.confirm_failure
+        ]
+
+    @property
+    def confirm_labels(self) -> list[str]:
+        return [label for label, spec in self.specs.items() if spec.confirm_failure]
 
     def dependencies(self, label: str) -> dict[str, str]:
         spec = self.specs[label]
@@ -132,7 +148,20 @@ def build_full_graph(platforms: tuple[str, ...], suites: tuple[tuple[str, int], 
                     chunk=chunk,
                     chunks=chunks,
                 )
+                if _has_confirm_variant(suite):
+                    spec = graph.specs[label]
+                    graph.specs[label + "-cf"] = replace(
+                        spec,
+                        label=label + "-cf",
+                        # gecko: split_symbol gives "?" for a symbol without a group
+                        group_symbol=(spec.group_symbol or "?") + "-cf",
+                        confirm_failure=True,
+                    )
     return graph
+
+
+def _has_confirm_variant(suite: str) -> bool:
+    return suite.startswith(_CONFIRMABLE) and "backlog" not in suite and "failure" not in suite
 
 
 @dataclass(frozen=True)
@@ -219,7 +248,8 @@ def task_definition(
         "machine": {"platform": spec.platform},
         "collection": {spec.build_type: True},
         "symbol": spec.symbol,
-        "tier": 1,
+        # gecko's `-cf` copies are tier 2 (transforms/test/confirm_failure.py)
+        "tier": 2 if spec.confirm_failure else 1,
         "jobKind": spec.kind,
     }
     if spec.group_symbol:
@@ -472,7 +502,8 @@ def full_task_graph_entry(spec: LabelSpec, template: JSON) -> JSON:
         if spec.kind == "build"
         else None,
         "build_type": spec.build_type,
-        "run_on_projects": ["all"],
+        # a `-cf` copy runs on no project: only the action schedules it
+        "run_on_projects": [] if spec.confirm_failure else ["all"],
         "retrigger": spec.kind == "test",
     }
     if spec.kind == "test":
@@ -488,7 +519,9 @@ def full_task_graph_entry(spec: LabelSpec, template: JSON) -> JSON:
         "kind": spec.kind,
         "label": spec.label,
         "attributes": {k: v for k, v in attributes.items() if v is not None},
-        "optimization": {"skip-unless-schedules": [spec.suite or spec.kind]},
+        "optimization": {"always": None}
+        if spec.confirm_failure
+        else {"skip-unless-schedules": [spec.suite or spec.kind]},
         "dependencies": {"build": spec.build_label} if spec.build_label else {},
         "task": task,
     }

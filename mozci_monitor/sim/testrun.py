@@ -29,13 +29,16 @@ ERRORSUMMARY_NAME = "public/test_info/{suite}_errorsummary.log"
 @dataclass(frozen=True)
 class PlantedTestRegression:
     """`test` (a path in `label`'s manifests) fails at `rate` from push `from_push` on;
-    with `crash_signature` it fails by crashing with that signature."""
+    with `crash_signature` it fails by crashing with that signature. `once`: it fails only
+    in the first run of each push's own task of the label, never in a retrigger, a rerun
+    or a `-cf` task: an intermittent that struck once, whatever the seed."""
 
     label: str
     test: str
     from_push: int
     rate: float = 1.0
     crash_signature: str | None = None
+    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,13 @@ class JobTestModel:
     # Probability that one known-intermittent failure is logged (the job stays green).
     known_intermittent_rate: float = 0.3
     regressions: tuple[PlantedTestRegression, ...] = ()
+    # (label, background_orange) for covered labels that differ from `background_orange`
+    # (0.0: its tests fail only as planted).
+    background_by_label: tuple[tuple[str, float], ...] = ()
+
+    def background_of(self, label: str) -> float:
+        base = label.removesuffix("-cf")
+        return dict(self.background_by_label).get(base, self.background_orange)
 
     def covers(self, label: str) -> bool:
         base = label.removesuffix("-cf")  # confirm-failures reruns run the same tests
@@ -130,9 +140,13 @@ def run_tests(
     *,
     only: Sequence[str] = (),
     dump_all: bool = False,
+    repeat: int = 0,
+    first_of_push: bool = True,
 ) -> JobTestRun:
     """One run of the job. `only`: the paths a `-cf` or testPath-pinned run is limited to
-    (a test path, or a manifest's directory); `dump_all`: passing tests written too."""
+    (a test path, or a manifest's directory); `dump_all`: passing tests written too;
+    `repeat`: each test runs that many more times (the harness's `--repeat`);
+    `first_of_push`: the first run of the push's own task (planted `once` failures)."""
     suite = suite_of(label.removesuffix("-cf"))
     run = JobTestRun(suite=suite)
     manifests = [
@@ -142,13 +156,14 @@ def run_tests(
     manifests = [m for m in manifests if m.tests]
     run.lines.append({"action": "test_groups", "groups": [m.group for m in manifests]})
     flaky = set(flaky_tests_of(model, label))
-    per_test = 1.0 - math.pow(1.0 - model.background_orange, 1.0 / max(1, len(flaky)))
+    per_test = 1.0 - math.pow(1.0 - model.background_of(label), 1.0 / max(1, len(flaky)))
     planted = {
         r.test: r
         for r in model.regressions
         if r.label == label.removesuffix("-cf")
         and push_index is not None
         and push_index >= r.from_push
+        and (first_of_push or not r.once)
     }
     known_test = None
     if model.known_intermittent_rate and rng.random() < model.known_intermittent_rate:
@@ -156,32 +171,51 @@ def run_tests(
         known_test = rng.choice(candidates) if candidates else None
     for manifest in manifests:
         group_failed = False
-        for test in manifest.tests:
-            regression = planted.get(test)
-            if regression is not None and rng.random() < regression.rate:
-                group_failed = True
-                run.failing_tests.append(test)
-                if regression.crash_signature:
-                    run.lines.append(_crash(test, manifest.group, regression.crash_signature))
-                    run.lines.append(_result(test, manifest.group, "CRASH", "OK", "crashed"))
-                else:
-                    run.lines.append(_result(test, manifest.group, "FAIL", "PASS", "regressed"))
-            elif test in flaky and rng.random() < per_test:
-                group_failed = True
-                run.failing_tests.append(test)
-                run.lines.append(_result(test, manifest.group, "FAIL", "PASS", "intermittent"))
-            elif test == known_test:
-                line = _result(test, manifest.group, "FAIL", "PASS", "known intermittent")
-                line["known_intermittent"] = ["FAIL"]
-                run.lines.append(line)
-            elif dump_all:
-                run.lines.append(_result(test, manifest.group, "OK", "OK", None))
+        for _ in range(1 + repeat):
+            for test in manifest.tests:
+                failed = _run_one(run, test, manifest.group, planted, flaky, per_test, rng)
+                if failed:
+                    group_failed = True
+                elif test == known_test:
+                    line = _result(test, manifest.group, "FAIL", "PASS", "known intermittent")
+                    line["known_intermittent"] = ["FAIL"]
+                    run.lines.append(line)
+                elif dump_all:
+                    run.lines.append(_result(test, manifest.group, "OK", "OK", None))
         status = "ERROR" if group_failed else "OK"
         run.lines.append({"action": "group_result", "group": manifest.group, "status": status})
     run.orange = bool(run.failing_tests)
     for number, line in enumerate(run.lines):
         line["line"] = number
     return run
+
+
+def _run_one(
+    run: JobTestRun,
+    test: str,
+    group: str,
+    planted: dict[str, PlantedTestRegression],
+    flaky: set[str],
+    per_test: float,
+    rng: random.Random,
+) -> bool:
+    """One run of one test: a planted regression or a flaky test may fail it."""
+    regression = planted.get(test)
+    if regression is not None and rng.random() < regression.rate:
+        if test not in run.failing_tests:
+            run.failing_tests.append(test)
+        if regression.crash_signature:
+            run.lines.append(_crash(test, group, regression.crash_signature))
+            run.lines.append(_result(test, group, "CRASH", "OK", "crashed"))
+        else:
+            run.lines.append(_result(test, group, "FAIL", "PASS", "regressed"))
+        return True
+    if test in flaky and rng.random() < per_test:
+        if test not in run.failing_tests:
+            run.failing_tests.append(test)
+        run.lines.append(_result(test, group, "FAIL", "PASS", "intermittent"))
+        return True
+    return False
 
 
 def _selected(test: str, group: str, only: Sequence[str]) -> bool:

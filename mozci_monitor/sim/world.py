@@ -530,6 +530,10 @@ class World:
             self._test_rng,
             only=_test_paths(env),
             dump_all=bool(env.get("MOZLOG_DUMP_ALL_TESTS")),
+            repeat=_repeat(task.definition.get("payload", {}).get("command", [])),
+            first_of_push=run_id == 0
+            and task.push is not None
+            and task.push.label_to_taskid.get(task.label) == task.task_id,
         )
         self.test_runs[(task.task_id, run_id)] = run
         return "failed" if run.orange else "completed"
@@ -676,6 +680,17 @@ def _test_paths(env: JSON) -> tuple[str, ...]:
         if paths:
             return tuple(str(p) for p in paths)
     return ()
+
+
+def _repeat(command: object) -> int:
+    """The harness's `--repeat=N` (confirm-failures adds it to its `-cf` tasks)."""
+    for part in command if isinstance(command, list) else []:
+        if isinstance(part, str) and part.startswith("--repeat="):
+            try:
+                return max(0, int(part.removeprefix("--repeat=")))
+            except ValueError:
+                return 0
+    return 0
 
 
 def _seconds_of(stamp: str, fallback: float) -> float:

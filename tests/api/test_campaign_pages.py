@@ -92,7 +92,7 @@ async def _get(client: TestClient, path: str, status: int = 200) -> str:
 
 async def test_list_shows_every_campaign_linked_to_its_page(client: TestClient) -> None:
     page = Page(await _get(client, "/campaigns"))
-    assert len(page.campaign_rows) == 13
+    assert len(page.campaign_rows) == 15
     links = {href for href, cls in page.hrefs if "campaign-link" in cls}
     assert links == {f"/campaigns/{cid}" for cid in page.campaign_rows}
 
@@ -105,7 +105,7 @@ async def test_list_shows_every_campaign_linked_to_its_page(client: TestClient) 
         ("?state=final&kind=bisect", {"c-bisect0001", "c-bisect0002"}),
         ("?kind=bisect&repo=mozilla-central", {"c-open-bisect"}),
         ("?state=canceled", {"c-watch-canceled"}),
-        ("?state=gave-up", {"c-watch-gave-up"}),
+        ("?state=gave-up", {"c-watch-gave-up", "c-confirm0002"}),
         ("?kind=until-fail&state=finished", {"c-untilfail1", "c-untilfail2"}),
         ("?repo=try", set()),
         ("?state=&kind=&repo=", None),  # an empty form: no filter
@@ -117,7 +117,7 @@ async def test_list_filters(client: TestClient, query: str, expected: set[str] |
         expected if expected is not None else set(page.campaign_rows)
     )
     if expected is None:
-        assert len(page.campaign_rows) == 13
+        assert len(page.campaign_rows) == 15
 
 
 @pytest.mark.parametrize(
@@ -234,3 +234,22 @@ async def test_until_fail_page_lists_the_runs_with_the_hit(client: TestClient) -
 async def test_status_page_links_to_the_campaign_pages(client: TestClient) -> None:
     response = await client.get("/")
     assert 'page.href = "/campaigns/" + encodeURIComponent(c.id);' in await response.text()
+
+
+async def test_confirm_page_shows_each_test_s_answer_and_the_run_that_decided(
+    client: TestClient,
+) -> None:
+    html = await _get(client, "/campaigns/c-confirm0001")
+    page = Page(html)
+    rows = re.findall(r'<tr data-test="([^"]+)">', html)
+    assert rows == [samples.REGRESSED_TEST, samples.FLAKY_TEST]
+    assert "regression" in page.chips and "intermittent" in page.chips
+    hrefs = {href for href, _ in page.hrefs}
+    failing_run = LINKS.task_run("autoland", samples.PUSH.revision, samples.FAILING_TASK, 0)
+    assert failing_run in hrefs
+    decided = LINKS.task_run("autoland", samples.PUSH.revision, "TaskCf01" + "D" * 14, 0)
+    assert decided in hrefs
+    assert "one -cf task per test (gecko&#x27;s confirm-failures)" in html
+    # gave up: every test said as such, no run to link
+    html = await _get(client, "/campaigns/c-confirm0002")
+    assert Page(html).chips.count("unknown") == 2

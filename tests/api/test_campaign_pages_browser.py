@@ -64,7 +64,7 @@ def _columns(points: list[tuple[int, int]]) -> list[tuple[float, float]]:
 async def test_links_in_the_dom(base_url: str, tmp_path: Path) -> None:
     dom = (await run_chromium(tmp_path, "--dump-dom", base_url + "/campaigns")).decode()
     hrefs = re.findall(r'<a href="([^"]+)" class="mono campaign-link">([^<]+)</a>', dom)
-    assert len(hrefs) == 13
+    assert len(hrefs) == 15
     assert all(href == f"/campaigns/{text}" for href, text in hrefs)
     dom = (
         await run_chromium(tmp_path, "--dump-dom", base_url + "/campaigns/c-bisect0001")

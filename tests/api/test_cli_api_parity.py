@@ -40,6 +40,7 @@ BACKFILL = {"kind": "backfill", **PUSH, "label": LABEL}
 BISECT = {"kind": "bisect", **PUSH, "label": LABEL}
 UNTIL_FAIL = {"kind": "until-fail", **PUSH, "label": LABEL}
 FILL = {"kind": "fill", **PUSH}
+CONFIRM = {"kind": "confirm", **PUSH, "task_id": TASK}
 
 # (document, the field at fault or None when both must accept it)
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
@@ -58,6 +59,9 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("fill", {**FILL, "include": ["xpcshell", "^test-"], "exclude": ["asan"]}, None),
     ("fill-evil-pattern", {**FILL, "include": [EVIL]}, None),
     ("budgets-max", {**WATCH, "max_actions": 100, "campaign_budget": 10_000}, None),
+    ("confirm", CONFIRM, None),
+    ("confirm-max", {**CONFIRM, "run": 49, "times": 100}, None),
+    ("confirm-min", {**CONFIRM, "run": 0, "times": 1}, None),
     # each limit + 1 (or - 1)
     ("watch-times-0", {**WATCH, "times": 0}, "times"),
     ("watch-times-101", {**WATCH, "times": 101}, "times"),
@@ -70,6 +74,10 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("until-fail-batch-0", {**UNTIL_FAIL, "batch": 0}, "batch"),
     ("until-fail-batch-101", {**UNTIL_FAIL, "batch": 101}, "batch"),
     ("until-fail-budget-1001", {**UNTIL_FAIL, "budget": 1001}, "budget"),
+    ("confirm-run-50", {**CONFIRM, "run": 50}, "run"),
+    ("confirm-run-negative", {**CONFIRM, "run": -1}, "run"),
+    ("confirm-times-0", {**CONFIRM, "times": 0}, "times"),
+    ("confirm-times-101", {**CONFIRM, "times": 101}, "times"),
     ("max-actions-0", {**WATCH, "max_actions": 0}, "max_actions"),
     ("max-actions-101", {**WATCH, "max_actions": 101}, "max_actions"),
     ("campaign-budget-10001", {**FILL, "campaign_budget": 10_001}, "campaign_budget"),
@@ -78,10 +86,12 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("backfill-task-group", {**BACKFILL, "task_group": GROUP}, "task_group"),
     ("fill-label", {**FILL, "label": LABEL}, "label"),
     ("downstream-times", {**DOWNSTREAM, "times": 2}, "times"),
+    ("confirm-label", {**CONFIRM, "label": LABEL}, "label"),
     # wrong types
     ("times-fraction", {**WATCH, "times": 2.5}, "times"),
     ("times-word", {**WATCH, "times": "many"}, "times"),
     ("batch-word", {**UNTIL_FAIL, "batch": "five"}, "batch"),
+    ("confirm-run-word", {**CONFIRM, "run": "last"}, "run"),
     # required fields missing
     ("watch-no-label", {k: v for k, v in WATCH.items() if k != "label"}, "label"),
     (
@@ -89,6 +99,7 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
         {k: v for k, v in DOWNSTREAM.items() if k != "task_group"},
         "task_group",
     ),
+    ("confirm-no-task", {k: v for k, v in CONFIRM.items() if k != "task_id"}, "task_id"),
     # bad patterns: not RE2 syntax, too long
     ("fill-unclosed", {**FILL, "include": ["("]}, "include"),
     ("fill-lookahead", {**FILL, "include": ["(?=xpcshell)"]}, "include"),
@@ -101,6 +112,7 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("from-revision-bad", {**BISECT, "from_revision": "xyz"}, "from_revision"),
     ("task-group-bad", {**WATCH, "task_group": "nope"}, "task_group"),
     ("task-id-bad", {**WATCH, "task_ids": ["nope"]}, "task_ids"),
+    ("confirm-task-bad", {**CONFIRM, "task_id": "not-a-slug"}, "task_id"),
     ("label-space", {**WATCH, "label": "has space"}, "label"),
     ("repo-path", {**WATCH, "repo": "../etc"}, "repo"),
 ]

@@ -57,6 +57,11 @@ def _action(kind: ActionKind, **fields: object) -> Action:
             id="backfill-depth-x-times",
         ),
         pytest.param(_action(ActionKind.BACKFILL, labels=(LABEL,)), 1, id="backfill-no-depth"),
+        pytest.param(
+            _action(ActionKind.CONFIRM_FAILURES, task_id=TASK_A, details={"expect": 3}),
+            3,
+            id="confirm-failures-one-cf-task-per-test",
+        ),
         pytest.param(_action(ActionKind.CANCEL, task_id=TASK_A), 0, id="cancel"),
         pytest.param(_action(ActionKind.NOTIFY), 0, id="notify"),
         pytest.param(_action(ActionKind.FETCH_RESULTS, task_id=TASK_A), 0, id="fetch-results"),
@@ -134,6 +139,21 @@ def test_a_campaign_action_is_cut_to_what_fits(
     else:
         assert sized is not None and sized.labels == action.labels[:labels]
         assert tasks_of(sized) <= left
+
+
+def test_a_confirm_retrigger_is_cut_and_awaits_only_the_runs_it_asks_for() -> None:
+    wanted = _action(ActionKind.RETRIGGER, task_id=TASK_A, times=5, details={"expect": 5})
+    sized = sized_to(wanted, 2)
+    assert sized is not None
+    assert (sized.times, sized.details["expect"], tasks_of(sized)) == (2, 2, 2)
+    assert sized_to(wanted, 0) is None
+
+
+def test_confirm_failures_is_sent_whole_or_not_at_all() -> None:
+    # gecko picks the tests to rerun; the monitor cannot ask it for fewer -cf tasks
+    wanted = _action(ActionKind.CONFIRM_FAILURES, task_id=TASK_A, details={"expect": 4})
+    assert sized_to(wanted, 4) is wanted
+    assert sized_to(wanted, 3) is None
 
 
 # --------------------------------------------------------------------------- sized remedies

@@ -1,31 +1,24 @@
-"""Campaign answers by signature, as tables: until-fail, a push's result, confirm-failures'
-targets and answers, and the culprit search's next step."""
+"""Campaign answers by signature, as tables: until-fail, a push's result and the culprit
+search's next step (confirm-failures: tests/core/test_confirm.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from mozci_monitor.core.by_signature import (
-    ConfirmTarget,
     CulpritStep,
     PushCounts,
     RunJudgement,
-    confirm_answers,
-    confirm_plan,
     culprit_posterior,
     describe_until_fail,
     next_culprit_step,
     push_result_by_signature,
     until_fail_progress,
 )
-from mozci_monitor.core.errorsummary import parse_errorsummary
 from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
-from mozci_monitor.core.signature import ConfirmAnswer, SignatureVerdict
+from mozci_monitor.core.signature import SignatureVerdict
 
 HIT, PASSED, NOT_RUN = SignatureVerdict.HIT, SignatureVerdict.PASSED, SignatureVerdict.NOT_RUN
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "errorsummary"
 
 
 def run(n: int, verdict: SignatureVerdict, *others: str) -> RunJudgement:
@@ -83,36 +76,6 @@ def test_bisect_rate_ignores_unrelated_oranges() -> None:
     pushes += [push_result_by_signature(i, f"r{i}", [HIT, HIT, PASSED] * 2) for i in (4, 5)]
     answer = change_point(pushes)
     assert answer["first_worse"]["push_id"] == 4
-
-
-def test_confirm_plan_like_gecko() -> None:
-    plan = confirm_plan(
-        parse_errorsummary((FIXTURES / "mozlog_generated_errorsummary.log").read_bytes())
-    )
-    assert plan.tests == (
-        ConfirmTarget("dom/base/test/test_b.html", "dom/base/test/mochitest.toml"),
-        ConfirmTarget("layout/base/tests/test_d.html", "layout/base/tests/mochitest.toml"),
-    )
-    assert plan.groups == ()
-    assert not plan.retrigger
-
-
-def test_confirm_plan_groups_then_retrigger() -> None:
-    only_a_group = parse_errorsummary(
-        '{"action": "test_groups", "groups": ["a/m.ini"]}\n'
-        '{"action": "group_result", "group": "a/m.ini", "status": "ERROR"}'
-    )
-    assert confirm_plan(only_a_group).groups == (ConfirmTarget("", "a/m.ini"),)
-    assert confirm_plan(None).retrigger
-    assert confirm_plan(parse_errorsummary("")).retrigger
-
-
-def test_confirm_answers_per_test() -> None:
-    assert confirm_answers({"b.js": [PASSED, PASSED], "a.js": [PASSED, HIT], "c.js": []}) == {
-        "a.js": ConfirmAnswer.REGRESSION,
-        "b.js": ConfirmAnswer.INTERMITTENT,
-        "c.js": ConfirmAnswer.UNKNOWN,
-    }
 
 
 def counts(*pairs: tuple[int, int]) -> list[PushCounts]:

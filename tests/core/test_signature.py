@@ -293,7 +293,9 @@ def test_judged_on_real_logs() -> None:
         ([HIT, PASSED, PASSED], ConfirmAnswer.REGRESSION),
         ([PASSED, HIT], ConfirmAnswer.REGRESSION),
         ([PASSED, PASSED], ConfirmAnswer.INTERMITTENT),
-        ([PASSED, NOT_RUN], ConfirmAnswer.UNKNOWN),
+        # a run that did not run the test neither confirms nor clears it (Treeherder)
+        ([PASSED, NOT_RUN], ConfirmAnswer.INTERMITTENT),
+        ([NOT_RUN, HIT], ConfirmAnswer.REGRESSION),
         ([NOT_RUN], ConfirmAnswer.UNKNOWN),
         ([], ConfirmAnswer.UNKNOWN),
     ],

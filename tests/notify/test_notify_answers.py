@@ -273,3 +273,44 @@ def test_until_fail_by_test_without_a_hit() -> None:
         f"test:dom/a/test_planted.html not hit in 50 runs of {samples.LABEL} on autoland"
         f" {samples.PUSH.revision[:12]} (7 other failures seen)"
     )
+
+
+def test_confirm_answer_first_then_a_row_per_test_with_the_run_that_decided() -> None:
+    campaign = samples.confirm().campaign
+    note = _notify(campaign)
+    where = f"autoland {samples.PUSH.revision[:12]}"
+    assert note.title == (
+        f"{samples.LABEL} on {where}: regression: {samples.REGRESSED_TEST};"
+        f" intermittent: {samples.FLAKY_TEST} (by -cf tasks)"
+    )
+    assert note.table is not None
+    assert note.table.columns == ("test", "answer", "runs", "failed", "decided by")
+    rows = [[c if isinstance(c, str) else c.text for c in row] for row in note.table.rows]
+    assert rows == [
+        [samples.REGRESSED_TEST, "regression", "1", "1", "TaskCf01" + "D" * 14],
+        [samples.FLAKY_TEST, "intermittent", "1", "0", "TaskCf02" + "D" * 14],
+    ]
+    decided = note.table.rows[0][4]
+    assert not isinstance(decided, str)
+    assert decided.url == LINKS.task_run("autoland", samples.PUSH.revision, "TaskCf01" + "D" * 14)
+    links = {link.text: link.url for link in note.links}
+    assert links["the failing run in Treeherder"] == LINKS.task_run(
+        "autoland", samples.PUSH.revision, samples.FAILING_TASK, 0
+    )
+    assert links["failing task in Taskcluster"] == LINKS.task(samples.FAILING_TASK)
+    # every renderer: the answer first, then the table with the tests
+    for name, render in RENDERERS.items():
+        out = render(note)
+        assert out.index("regression: ") < out.index("decided by"), name
+        assert out.count("regressed.js") >= 2, name  # the answer, and its row
+
+
+def test_a_confirm_that_gave_up_says_why_and_what_it_cannot_tell() -> None:
+    note = _notify(samples.confirm(gave_up=True).campaign)
+    assert note.title.startswith(
+        f"Confirm of {samples.LABEL} on autoland {samples.PUSH.revision[:12]} gave up:"
+        " confirm-failures produced nothing"
+    )
+    assert "cannot tell for 2 test(s)" in note.title
+    assert note.table is not None
+    assert [row[1] for row in note.table.rows] == ["unknown", "unknown"]

@@ -2,7 +2,8 @@
 
 The expected labels are computed here from the simulator's graph and the push's schedule,
 independently of the reconciler: every label of the full graph with no task on the push,
-that every --include pattern matches and no --exclude pattern does.
+that every --include pattern matches and no --exclude pattern does — but the `-cf` copies,
+which only gecko's confirm-failures schedules (the simulator's graph marks them).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def _never_ran(sc: Scene, index: int, include: list[str], exclude: list[str]) ->
     push = sc.pushes[index]
     return sorted(
         label
-        for label in sc.sim.world.graph.specs
+        for label, spec in sc.sim.world.graph.specs.items()
         if label not in push.label_to_taskid
+        and not spec.confirm_failure
         and all(re.search(p, label) for p in include)
         and not any(re.search(p, label) for p in exclude)
     )

@@ -28,6 +28,7 @@ from broker import publish
 from mozci_monitor import planner
 from mozci_monitor.config import ActionsSettings, Settings, StoreSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.kinds import Budgets
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.daemon import EXIT_OK, Daemon
 from mozci_monitor.ports.store import OutboxEntry, StoredEntry
@@ -245,6 +246,12 @@ class Scene:
             first_revision=self.pushes[first].revision,
             label=label,
             **options,
+        )
+
+    async def plan(self, params: Any, budgets: Budgets | None = None) -> planner.Plan:
+        """Any kind's plan, as the campaign service makes it (through `plan_campaign`)."""
+        return await planner.plan_campaign(
+            params, self._planning_services(), budgets or Budgets(per_request=3, per_campaign=None)
         )
 
     # -- time ----------------------------------------------------------------------------

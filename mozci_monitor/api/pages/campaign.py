@@ -58,6 +58,8 @@ def campaign_page(
         parts.append(_backfill(campaign, [r for r, _ in requests], links))
     elif campaign.kind is CampaignKind.UNTIL_FAIL and requests:
         parts.append(_until_fail(campaign, *requests[0], links))
+    elif campaign.kind is CampaignKind.CONFIRM:
+        parts.append(_confirm(campaign, links))
     parts.append(_requests(campaign, requests, by_key, links))
     parts.append(_action_log(actions))
     title = f"{campaign.kind.value} {campaign.campaign_id}"
@@ -260,6 +262,59 @@ def _until_fail(
         "</h3><table><tr><th>#</th><th>task</th><th>phase</th><th>last change</th></tr>"
         + "".join(body)
         + "</table></section>"
+    )
+
+
+# A confirm's answer per test, as a chip colour.
+_ANSWER_COLOURS = {"regression": "red", "intermittent": "green", "unknown": "grey"}
+
+
+def _confirm(campaign: Campaign, links: Links) -> str:
+    """The failing task, then per test its answer and the run that decided it."""
+    confirm = campaign.params.get("confirm")
+    if not isinstance(confirm, Mapping):
+        return ""
+    push = campaign.push
+    failing = str(confirm.get("task_id"))
+    run = int(confirm.get("run") or 0)
+    answer = campaign.summary.get("answer")
+    by_test = {
+        str(t.get("test")): t
+        for t in (answer.get("tests") or () if isinstance(answer, Mapping) else ())
+    }
+    how = (
+        "one -cf task per test (gecko's confirm-failures)"
+        if confirm.get("via") == "confirm-failures"
+        else f"{confirm.get('times')} retriggers (the suite has no -cf variant)"
+    )
+    body = []
+    for target in confirm.get("tests") or ():
+        test = str(target.get("test"))
+        found = by_test.get(test, {})
+        verdict = str(found.get("answer") or "waiting")
+        decided = found.get("decided_by")
+        where = "-"
+        if isinstance(decided, Mapping):
+            where = _task_links(
+                push.repo,
+                push.revision,
+                str(decided.get("task_id")),
+                int(decided.get("run_id") or 0),
+                links,
+            )
+        runs = f"{found.get('failed', 0)} of {found.get('runs', 0)}" if found else "-"
+        body.append(
+            f'<tr data-test="{escape(test)}"><td class="mono">{escape(test)}</td>'
+            f'<td><span class="chip c-{_ANSWER_COLOURS.get(verdict, "blue")}">'
+            f"{escape(verdict)}</span></td>"
+            f"<td>{escape(runs)}</td><td>{where}</td></tr>"
+        )
+    return (
+        '<section class="tests"><h3>Tests of '
+        + _task_links(push.repo, push.revision, failing, run, links)
+        + f", run {run}: {escape(how)}</h3>"
+        "<table><tr><th>test</th><th>answer</th><th>failed / runs that ran it</th>"
+        "<th>decided by</th></tr>" + "".join(body) + "</table></section>"
     )
 
 

@@ -11,14 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
+from mozci_monitor.core.actions import Action
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignDecision,
     CampaignKind,
+    backfill_action,
     until_every_request_ended,
     until_expanded_and_ended,
 )
-from mozci_monitor.core.kinds import backfill, bisect, downstream, fill, until_fail, watch
+from mozci_monitor.core.kinds import (
+    backfill,
+    bisect,
+    confirm,
+    downstream,
+    fill,
+    until_fail,
+    watch,
+)
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
     BACKFILL_MAX_DEPTH,
@@ -31,6 +41,7 @@ from mozci_monitor.core.kinds._params import (
 )
 from mozci_monitor.core.kinds.backfill import BackfillParams
 from mozci_monitor.core.kinds.bisect import BisectParams
+from mozci_monitor.core.kinds.confirm import ConfirmParams
 from mozci_monitor.core.kinds.downstream import DownstreamParams
 from mozci_monitor.core.kinds.fill import FillParams
 from mozci_monitor.core.kinds.until_fail import UntilFailParams
@@ -52,6 +63,8 @@ class KindSpec:
     needs_sources: bool
     # When a campaign of this kind ends, and with what answer.
     progress: Callable[[Campaign, Sequence[Request]], CampaignDecision]
+    # The action it starts with, once its requests are recorded (None: it starts with none).
+    start: Callable[[Campaign, Sequence[Request]], Action | None] | None = None
 
     @property
     def name(self) -> str:
@@ -85,6 +98,7 @@ REGISTRY: Mapping[CampaignKind, KindSpec] = {
             backfill.SUMMARY,
             needs_sources=True,
             progress=backfill.progress,
+            start=backfill_action,
         ),
         KindSpec(
             CampaignKind.BISECT,
@@ -107,11 +121,25 @@ REGISTRY: Mapping[CampaignKind, KindSpec] = {
             needs_sources=True,
             progress=until_expanded_and_ended,
         ),
+        KindSpec(
+            CampaignKind.CONFIRM,
+            ConfirmParams,
+            confirm.SUMMARY,
+            needs_sources=True,
+            progress=confirm.progress,
+            start=confirm.start,
+        ),
     )
 }
 
 AnyParams = (
-    WatchParams | DownstreamParams | BackfillParams | BisectParams | UntilFailParams | FillParams
+    WatchParams
+    | DownstreamParams
+    | BackfillParams
+    | BisectParams
+    | UntilFailParams
+    | FillParams
+    | ConfirmParams
 )
 
 __all__ = [
@@ -125,6 +153,7 @@ __all__ = [
     "BisectParams",
     "Budgets",
     "CampaignParams",
+    "ConfirmParams",
     "DownstreamParams",
     "FillParams",
     "KindSpec",
