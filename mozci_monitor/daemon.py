@@ -758,11 +758,26 @@ class Daemon:
         return registered
 
     async def start_campaign(self, campaign: Campaign, requests: Sequence[Request]) -> Campaign:
+        watched = set(self._bound)
         started = await self.in_store(self.engine.start_campaign, campaign, requests, self._now())
         await self._refresh_bindings()
+        groups = {campaign.push.task_group_id} | {r.push.task_group_id for r in requests}
+        self._catch_up_watched(groups & watched)
         if self.actuator is not None:
             self.actuator.wake()
         return started
+
+    def _catch_up_watched(self, groups: set[str]) -> None:
+        """Reconcile groups a new campaign shares with campaigns already watched.
+
+        A new binding's catch-up covers a group seen for the first time; a group already
+        bound got its catch-up then, before this campaign existed: its graph is read now,
+        so that a fill or a downstream expands, and a label never scheduled is added, at
+        once rather than at the reconcile timer (`daemon.reconcile_interval`).
+        """
+        if groups and self.reconciler is not None:
+            reconciler = self.reconciler
+            self._spawn(lambda: reconciler.reconcile_groups(groups), "new-campaign")
 
     async def cancel_campaign(self, campaign_id: str, reason: str) -> Campaign | None:
         canceled = await self.in_store(

@@ -12,12 +12,14 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from support.brokers import Broker
 from support.ci import history_ci
 from support.scene import Scene, scene
 from support.waiting import until
 
 from mozci_monitor import planner
+from mozci_monitor.config import Settings
 from mozci_monitor.core.campaign import CampaignState
 from mozci_monitor.core.model import RequestState
 from sheriff.harness import intended, performed
@@ -116,6 +118,39 @@ async def test_fill_resumes_after_a_restart_without_repeating(
         await sc.finished(campaign_id)
         await sc.settled(campaign_id)
         await _check_filled(sc, index, campaign_id, expected)
+
+
+async def test_a_fill_on_a_push_already_watched_is_planned_at_once(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The periodic catch-up an hour away: only starting the campaign can read the graph.
+    hourly = Scene.settings
+
+    def settings(self: Scene) -> Settings:
+        base = hourly(self)
+        return replace(base, daemon=replace(base.daemon, reconcile_interval=3600.0))
+
+    monkeypatch.setattr(Scene, "settings", settings)
+    async with scene(broker, tmp_path, history_ci(broker.url)) as sc:
+        index = _push_with_most_missing(sc)
+        first = planner.plan_fill(sc.push_at(index), include=INCLUDE, exclude=EXCLUDE)
+        sc.gate.close_after(0)  # its add-new-jobs held back: the push stays watched
+        await sc.start(first.campaign)
+        sc.go()
+        await until(lambda: sc.gate.refused >= 1, "the first fill expanded and held")
+
+        others = ["^test-", "debug"]
+        expected = _never_ran(sc, index, others, [])
+        assert expected
+        second = planner.plan_fill(sc.push_at(index), include=others)
+        await sc.start(second.campaign)
+        await until(
+            lambda: sorted(r.label for r in sc.requests(second.campaign.campaign_id)) == expected,
+            "the second fill expanded without waiting for the reconcile timer",
+        )
+        sc.gate.release()
+        await sc.finished(first.campaign.campaign_id)
+        await sc.finished(second.campaign.campaign_id)
 
 
 # A pattern with catastrophic backtracking in a backtracking engine: on a label of 40 word
