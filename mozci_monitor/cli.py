@@ -380,8 +380,9 @@ async def _submit_through_api(
         try:
             created = await api.submit(document)
         except client.ApiClientError as error:
-            print(f"mozci-monitor: {error.message}", file=sys.stderr)
-            return 2 if error.status in (400, 413) else 1
+            print(f"mozci-monitor: {_api_refusal(args.kind, error, settings)}", file=sys.stderr)
+            # Refused (a wrong value, an unknown push or label, no token): like a usage error.
+            return 2 if 400 <= error.status < 500 else 1
         campaign_id = str(created["id"])
         waiting = getattr(args, "wait", False)
         if not args.json:
@@ -494,10 +495,22 @@ def _submission_document(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
+def _api_refusal(kind: CampaignKind, error: client.ApiClientError, settings: Settings) -> str:
+    """The daemon's refusal as the offline path words it, with what to do about a token."""
+    if error.status == 401:
+        return (
+            f"{error.message}: the daemon's API token comes from ${settings.api.token_env} or"
+            " api.token_file in its settings (give them with --config)"
+        )
+    return _option_message(kind, error.field, error.message)
+
+
 def _cli_message(kind: CampaignKind, error: SubmissionError) -> str:
     """The API's message, naming the option instead of the JSON field."""
-    field = error.field
-    message = str(error)
+    return _option_message(kind, error.field, str(error))
+
+
+def _option_message(kind: CampaignKind, field: str | None, message: str) -> str:
     params = dict(REGISTRY[kind].param_fields())
     if field in params and message.startswith(f"{field}: "):
         option = params[field].option or field.replace("_", "-")

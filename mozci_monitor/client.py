@@ -381,7 +381,11 @@ async def _guard(err: TextIO, body: Awaitable[int]) -> int:
         return await body
     except ApiClientError as error:
         where = f" ({error.field})" if error.field and error.field not in error.message else ""
-        print(f"mozci-monitor: {error.message}{where}", file=err)
+        # No answer at all: every command says what to check, not only `wait`.
+        hint = (
+            DAEMON_DOWN_HINT if error.status == 0 and DAEMON_DOWN_HINT not in error.message else ""
+        )
+        print(f"mozci-monitor: {error.message}{where}{hint}", file=err)
         return EXIT_ERROR
 
 

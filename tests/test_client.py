@@ -16,6 +16,7 @@ from api.fakes import GROUP, LABEL, REVISION, TOKEN, FakeBackend
 
 from mozci_monitor.api import ApiOptions, ApiServer
 from mozci_monitor.client import (
+    DAEMON_DOWN_HINT,
     EXIT_ERROR,
     EXIT_FINISHED,
     EXIT_NOT_FINISHED,
@@ -263,8 +264,14 @@ async def test_unreachable_api_is_a_clear_error() -> None:
         assert await cmd_show(nowhere, "c-1", err=err) == EXIT_ERROR
         assert err.getvalue() == (
             f"mozci-monitor: no answer from the daemon's API at http://127.0.0.1:{port}"
-            " (connection refused)\n"
+            f" (connection refused){DAEMON_DOWN_HINT}\n"
         )
+        # Every command says what to check, as `wait` does.
+        for command in (cmd_list(nowhere, err=err), cmd_cancel(nowhere, "c-1", err=err)):
+            err.truncate(0)
+            err.seek(0)
+            assert await command == EXIT_ERROR
+            assert err.getvalue().endswith(f"(connection refused){DAEMON_DOWN_HINT}\n")
 
 
 async def test_wait_on_a_daemon_that_is_not_running_says_what_to_do() -> None:
