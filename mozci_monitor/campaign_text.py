@@ -75,5 +75,8 @@ def format_campaign(detail: Mapping[str, Any]) -> str:
     lines.append("actions:")
     for action in detail.get("action_log") or []:
         error = f" ({action['error']})" if action.get("error") else ""
-        lines.append(f"  {action['kind']:<13} {action['state']:<8} {action['why']}{error}")
+        # A dry run's action is done without being performed: it says what it would do.
+        dry = str(action.get("result") or "").startswith("dry-run")
+        state = "would" if dry and action["state"] == "done" else action["state"]
+        lines.append(f"  {action['kind']:<13} {state:<8} {action['why']}{error}")
     return "\n".join(lines)

@@ -81,6 +81,15 @@ ACTION = ("action", "A", {"action": "retrigger", "key": "k1", "why": "orange"})
         # A task seen, then phased: the phase line shows it.
         ([("task-seen", "A", {"label": "L"}), _phase("A", "pending")], {}, ["pending"]),
         ([("registered", None, {"wanted": 3})], {}, ["registered, 3 wanted"]),
+        # The action's task, followed from running to its end: each state said.
+        (
+            [
+                ("action-task", "X", {"key": "k1", "route": "retrigger-multiple", "state": s})
+                for s in ("running", "completed")
+            ],
+            {},
+            ["action task running", "action task completed"],
+        ),
     ],
 )
 def test_compact(

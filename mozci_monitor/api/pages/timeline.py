@@ -135,6 +135,13 @@ def compact(
         elif entry.kind in ("gave-up", "action-failed"):
             note = str(detail.get("why") or detail.get("error") or "")
             items.append(TimelineItem(entry.at, entry.kind, "red", entry.task_id, note=note))
+        elif entry.kind == "action-task":
+            # The in-tree action's own task: followed from running to its end.
+            state = str(detail.get("state") or "")
+            route = str(detail.get("route") or "")
+            text = f"action task {state}".rstrip()
+            colour = {"running": "blue", "completed": "green"}.get(state, "neutral")
+            items.append(TimelineItem(entry.at, text, colour, entry.task_id, note=route))
         elif entry.kind == "registered":
             wanted = detail.get("wanted")
             text = f"registered, {wanted} wanted" if wanted else "registered"
