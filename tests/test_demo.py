@@ -7,7 +7,9 @@ import contextlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,7 +128,11 @@ def test_the_text_summary_shows_each_push_s_verdict_and_rate(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # Nothing but the timeline and the summary: the log sink's notifications (a Python
+    # dict of details) stay out of the terminal, the timeline says "notify …".
+    assert err == "", err
+    assert "notify " in out
     summary = out[out.index("\nsummary (") :]
     bisect = summary[summary.index(" bisect ") :].split("\n  c-")[0]
     rates = re.findall(r"push (\d+) [0-9a-f]{12}  failed (\d+)/(\d+)  rate +(\d+)%", bisect)
@@ -153,7 +159,27 @@ def test_demo_over_the_in_process_broker(capsys: pytest.CaptureFixture[str]) -> 
     code = main(["demo", "--json"])
     out = capsys.readouterr().out
     assert code == 0, out
-    _check_summary(out)
+    campaigns = _check_summary(out)["campaigns"]
+    # The README says what the demo runs: as many campaigns, of these kinds.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    said = re.search(r"starts the daemon against it and runs\s+(\w+) campaigns", readme)
+    assert said is not None
+    assert said.group(1) == _NUMBERS[len(campaigns)], (said.group(1), len(campaigns))
+    kinds = Counter(c["kind"] for c in campaigns)
+    assert kinds == {
+        "watch": 6,
+        "downstream": 1,
+        "backfill": 1,
+        "bisect": 1,
+        "until-fail": 2,
+        "fill": 1,
+        "confirm": 2,
+    }
+    for count, kind in [("six", "watch"), ("two", "until-fail"), ("two", "confirm")]:
+        assert f"{count} **{kind}** campaigns" in readme, kind
+
+
+_NUMBERS = {9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen"}
 
 
 @pytest.mark.rabbitmq
