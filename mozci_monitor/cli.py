@@ -197,8 +197,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _wait_options(parser: argparse.ArgumentParser) -> None:
+    # The same options as `submit --wait` and `wait` (--wait-timeout: its older name).
     parser.add_argument("--wait", action="store_true", help="show progress until the campaign ends")
-    parser.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between polls (default 5 through the API, 1 on a store)",
+    )
+    parser.add_argument(
+        "--timeout",
+        "--give-up-after",
+        "--wait-timeout",
+        dest="give_up_after",
+        type=float,
+        metavar="SECONDS",
+        default=client.DEFAULT_WAIT_TIMEOUT,
+        help="stop waiting after this many seconds (exit 1; default"
+        f" {client.DEFAULT_WAIT_TIMEOUT:g})",
+    )
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -391,7 +408,12 @@ async def _submit_through_api(
             print(json.dumps(created, indent=2))
         print(f"{created['kind']} campaign {campaign_id} submitted to {url}", file=sys.stderr)
         if waiting:
-            code = await api.wait(campaign_id, give_up_after=args.wait_timeout, out=sys.stderr)
+            code = await api.wait(
+                campaign_id,
+                interval=args.interval or 5.0,
+                give_up_after=args.give_up_after,
+                out=sys.stderr,
+            )
             if args.json:
                 print(json.dumps(api.last_seen or created, indent=2))
             return code
@@ -439,7 +461,13 @@ def _submit_to_store(params: AnyParams, args: argparse.Namespace, settings: Sett
         )
     if getattr(args, "wait", False):
         store = wiring.build_store(settings, path=args.store)
-        return _wait_for(store, campaign.campaign_id, args.wait_timeout, as_json=args.json)
+        return _wait_for(
+            store,
+            campaign.campaign_id,
+            args.give_up_after,
+            interval=args.interval or 1.0,
+            as_json=args.json,
+        )
     return 0
 
 
@@ -518,7 +546,14 @@ def _option_message(kind: CampaignKind, field: str | None, message: str) -> str:
     return message
 
 
-def _wait_for(store: AnyStore, campaign_id: str, timeout: float, *, as_json: bool = False) -> int:
+def _wait_for(
+    store: AnyStore,
+    campaign_id: str,
+    timeout: float,
+    *,
+    interval: float = 1.0,
+    as_json: bool = False,
+) -> int:
     """Poll the store until the campaign is final, with the one progress display."""
     from mozci_monitor.cli_progress import ProgressDisplay, dry_run_decided, dry_run_lines
 
@@ -547,7 +582,7 @@ def _wait_for(store: AnyStore, campaign_id: str, timeout: float, *, as_json: boo
                 else:
                     print(f"{campaign.state.value}: {campaign.outcome}")
                 return 0 if campaign.state is CampaignState.FINISHED else 1
-            time.sleep(1.0)
+            time.sleep(interval)
     finally:
         progress.close()
     print(

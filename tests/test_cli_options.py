@@ -136,3 +136,23 @@ def test_a_campaign_command_without_settings_refuses_and_writes_nothing(
     assert f"no daemon answered at http://127.0.0.1:{closed}" in err
     assert "no settings file was found" in err
     assert list(tmp_path.iterdir()) == []  # no stray ./mozci-monitor.sqlite3
+
+
+@pytest.mark.parametrize("command", ["watch", "backfill", "submit", "wait"])
+def test_every_waiting_command_takes_the_same_wait_options(command: str) -> None:
+    parser = cli._parser()
+    words = {
+        "watch": [
+            *("watch", "--repo", "autoland", "--revision", "a" * 40, "--wait"),
+            *("--task-group", "XrWNyFwpT2in-wLY9frb-w", "--label", "test-linux1804-64/opt-x"),
+        ],
+        "backfill": [
+            *("backfill", "--repo", "autoland", "--revision", "a" * 40, "--wait"),
+            *("--label", "test-linux1804-64/opt-x"),
+        ],
+        "submit": ["submit", "watch", "--repo", "autoland", "--revision", "a" * 40, "--wait"],
+        "wait": ["wait", "c-0123456789"],
+    }[command]
+    for timeout in ("--timeout", "--give-up-after"):
+        args = parser.parse_args([*words, timeout, "30", "--interval", "0.5"])
+        assert (args.give_up_after, args.interval) == (30.0, 0.5)
