@@ -40,6 +40,10 @@ def _config(sc: Scene, tmp_path: Path) -> Path:
                 f"hg_url = {json.dumps(sc.sim.hg_url)}",
                 "[actions]",
                 "max_per_request = 3",
+                # The scene's daemon serves no API: the CLI records in its store. Without
+                # this, a daemon of someone else's on the default port would be asked.
+                "[api]",
+                "enabled = false",
                 "[log]",
                 'level = "warning"',
                 "",
