@@ -56,6 +56,22 @@ def _mozci_monitor(*args: str) -> list[str]:
     ]
 
 
+def _readme_walkthrough() -> list[list[str]]:
+    """The README's four commands of the two-process walkthrough, as words (no comments)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Against the simulator, in two processes", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line.split("#", 1)[0]) for line in block.splitlines()]
+    return [words for words in commands if words]
+
+
+def _as_written(words: list[str], config: Path, **replace: str) -> list[str]:
+    """A README command's arguments (after `mozci-monitor`), run from this checkout."""
+    assert words[0] == "mozci-monitor", words
+    swapped = {"sim.toml": str(config), **replace}
+    return [swapped.get(word, word) for word in words[1:]]
+
+
 class _Lines:
     """A process's stdout, line by line, readable with a bounded wait."""
 
@@ -140,18 +156,22 @@ def test_two_process_walkthrough(
     rabbitmq: RabbitMQ, queue: str, tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
     config = tmp_path / "sim.toml"
+    sim_words, run_words, watch_words, wait_words = _readme_walkthrough()
+    assert sim_words[:2] == ["mozci-monitor", "sim"], sim_words
+    assert run_words[-1] == "run" and watch_words[1:3] == ["watch", "…"], (run_words, watch_words)
+    assert wait_words[-2:] == ["wait", "<id>"], wait_words
     api_port = _free_port()
     # A seed of its own: task group ids follow from the seed, and the broker may be shared.
     seed = random.SystemRandom().randrange(1, 2**31)
     sim = subprocess.Popen(
         _mozci_monitor(
-            "sim",
+            *_as_written(sim_words, config),
+            # Beyond the README, only what keeps this test apart from others on the machine:
+            # its own world, broker, API port and queue.
             "--seed",
             str(seed),
             "--broker-url",
             rabbitmq.url,
-            "--write-config",
-            str(config),
             "--daemon-api-port",
             str(api_port),
             "--daemon-queue",
@@ -171,7 +191,7 @@ def test_two_process_walkthrough(
 
     daemon_log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen(
-        _mozci_monitor("--config", str(config), "run"),
+        _mozci_monitor(*_as_written(run_words, config)),
         stdout=daemon_log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -186,9 +206,9 @@ def test_two_process_walkthrough(
 
     words = shlex.split(suggested)
     assert words[:2] == ["mozci-monitor", "watch"], suggested
-    # --config after the command, as the README's walkthrough has it.
+    # The printed command where the README has "…", then the rest of the README's line.
     watch = subprocess.run(
-        _mozci_monitor(*words[1:], "--config", str(config)),
+        _mozci_monitor(*words[1:], *_as_written(watch_words, config)[2:]),
         capture_output=True,
         text=True,
         env=_environment(),
@@ -202,10 +222,7 @@ def test_two_process_walkthrough(
 
     waited = subprocess.run(
         _mozci_monitor(
-            "--config",
-            str(config),
-            "wait",
-            campaign_id,
+            *_as_written(wait_words, config, **{"<id>": campaign_id}),
             "--interval",
             "0.5",
             "--give-up-after",
