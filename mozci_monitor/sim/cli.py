@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="pushes already done at start (default: all but the last 5)",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="HTTP port (0 picks a free one)")
     parser.add_argument(
         "--broker-url",
@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--daemon-queue",
         default="queue/mozci-monitor/requests",
         help="[pulse] queue in the settings --write-config writes (the daemon's default)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the URLs, the settings file and the suggested watch as one JSON line",
     )
 
 
@@ -145,11 +150,19 @@ def _example_watch(sim: Simulator) -> str | None:
 
 
 async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path | None) -> None:
+    as_json = bool(getattr(ns, "json", False))
     async with Simulator(config) as sim:
-        print(f"Taskcluster root URL: {sim.root_url}", flush=True)
-        print(f"hg pushlog:           {sim.hg_url}/{config.repo}/json-pushes?version=2", flush=True)
-        print(f"Treeherder:           {sim.treeherder_url}/api/", flush=True)
-        print(f"Pulse broker:         {config.broker_url or 'disabled'}", flush=True)
+        facts: dict[str, str | None] = {
+            "taskcluster_root_url": sim.root_url,
+            "hg_pushlog": f"{sim.hg_url}/{config.repo}/json-pushes?version=2",
+            "treeherder": f"{sim.treeherder_url}/api/",
+            "pulse_broker": config.broker_url,
+        }
+        if not as_json:
+            print(f"Taskcluster root URL: {facts['taskcluster_root_url']}", flush=True)
+            print(f"hg pushlog:           {facts['hg_pushlog']}", flush=True)
+            print(f"Treeherder:           {facts['treeherder']}", flush=True)
+            print(f"Pulse broker:         {config.broker_url or 'disabled'}", flush=True)
         if ns is not None and target is not None:
             token_file = target.with_suffix(".token")
             text = daemon_settings(
@@ -161,7 +174,9 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
             )
             await asyncio.to_thread(_write_private, token_file, secrets.token_urlsafe(32))
             await asyncio.to_thread(target.write_text, text)
-            print(f"Daemon settings:      {target}", flush=True)
+            facts["daemon_settings"] = str(target)
+            if not as_json:
+                print(f"Daemon settings:      {target}", flush=True)
         # A submission is checked against its push's full task graph, which the decision
         # task publishes when it ends: suggest the push once that is so.
         for _ in range(_DECISION_POLLS):
@@ -169,7 +184,10 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
                 break
             await asyncio.sleep(0.05)
         example = _example_watch(sim)
-        if example is not None:
+        if as_json:
+            # One line, once the simulator is ready: a script reads it and goes on.
+            print(json.dumps({**facts, "try": example}), flush=True)
+        elif example is not None:
             print(f"Try:                  {example}", flush=True)
         await asyncio.Event().wait()
 

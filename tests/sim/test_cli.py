@@ -78,3 +78,45 @@ def test_mozci_monitor_sim_refuses_unknown_options(capsys: pytest.CaptureFixture
         main(["sim", "--no-such-option"])
     assert exited.value.code == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_sim_json_is_one_line_a_script_can_read(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
+    config = tmp_path / "sim.toml"
+    command = "import sys; from mozci_monitor.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-c", command, "sim", "--json", "--pushes", "8"),
+            *("--broker-url", "none", "--write-config", str(config)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        facts = json.loads(proc.stdout.readline())
+        assert set(facts) == {
+            "taskcluster_root_url",
+            "hg_pushlog",
+            "treeherder",
+            "pulse_broker",
+            "daemon_settings",
+            "try",
+        }
+        assert facts["daemon_settings"] == str(config)
+        assert facts["pulse_broker"] is None
+        assert facts["try"].startswith("mozci-monitor watch --repo autoland --revision ")
+        url = f"{facts['taskcluster_root_url']}/api/queue/v1/ping"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert json.load(response)["alive"] is True
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
