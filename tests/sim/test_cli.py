@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +26,40 @@ def test_arguments_become_a_config() -> None:
     assert config_from_args([]).broker_url == "amqp://guest:guest@127.0.0.1:5672//"
 
 
-def test_module_serves_until_interrupted() -> None:
+@contextlib.contextmanager
+def _serving(*args: str, cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    """The simulator in a process of its own (this checkout's package, whatever else an
+    editable install may point at); killed at the end if the test did not stop it."""
     root = Path(__file__).resolve().parents[2]
-    # this checkout's package, whatever else an editable install may point at
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mozci_monitor.sim", "--pushes", "4", "--broker-url", "none"],
+        [sys.executable, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         text=True,
         env=env,
-        cwd=root,
+        cwd=cwd,
     )
     try:
+        assert proc.stdout is not None
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _alive_then_interrupted(proc: subprocess.Popen[str], root_url: str) -> None:
+    with urllib.request.urlopen(f"{root_url}/api/queue/v1/ping", timeout=10) as response:
+        assert json.load(response)["alive"] is True
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+
+
+def test_module_serves_until_interrupted(tmp_path: Path) -> None:
+    module = ("-m", "mozci_monitor.sim", "--pushes", "4", "--broker-url", "none")
+    with _serving(*module, cwd=tmp_path) as proc:
         assert proc.stdout is not None
         root_url = None
         for line in proc.stdout:
@@ -46,14 +68,7 @@ def test_module_serves_until_interrupted() -> None:
             if line.startswith("Pulse broker:"):
                 break
         assert root_url is not None
-        with urllib.request.urlopen(f"{root_url}/api/queue/v1/ping", timeout=10) as response:
-            assert json.load(response)["alive"] is True
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _alive_then_interrupted(proc, root_url)
 
 
 def test_mozci_monitor_sim_takes_the_simulator_s_options(
@@ -81,23 +96,10 @@ def test_mozci_monitor_sim_refuses_unknown_options(capsys: pytest.CaptureFixture
 
 
 def test_sim_json_is_one_line_a_script_can_read(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
     config = tmp_path / "sim.toml"
     command = "import sys; from mozci_monitor.cli import main; sys.exit(main())"
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-c", command, "sim", "--json", "--pushes", "8"),
-            *("--broker-url", "none", "--write-config", str(config)),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
+    sim = ("sim", "--json", "--pushes", "8", "--broker-url", "none", "--write-config", str(config))
+    with _serving("-c", command, *sim, cwd=tmp_path) as proc:
         assert proc.stdout is not None
         facts = json.loads(proc.stdout.readline())
         assert set(facts) == {
@@ -111,12 +113,4 @@ def test_sim_json_is_one_line_a_script_can_read(tmp_path: Path) -> None:
         assert facts["daemon_settings"] == str(config)
         assert facts["pulse_broker"] is None
         assert facts["try"].startswith("mozci-monitor watch --repo autoland --revision ")
-        url = f"{facts['taskcluster_root_url']}/api/queue/v1/ping"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert json.load(response)["alive"] is True
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _alive_then_interrupted(proc, facts["taskcluster_root_url"])
