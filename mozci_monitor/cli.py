@@ -652,8 +652,13 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         return _show_campaign(store, campaigns[0], as_json=args.json)
     matches = store.find_requests(args.request_id)
     if len(matches) != 1:
-        what = "no request" if not matches else f"{len(matches)} requests"
-        print(f"mozci-monitor: {what} match {args.request_id!r}", file=sys.stderr)
+        if matches:
+            what = f"{len(matches)} requests match {args.request_id!r}: give more of the id"
+        elif campaigns:
+            what = f"{len(campaigns)} campaigns match {args.request_id!r}: give more of the id"
+        else:
+            what = f"no campaign or request matches {args.request_id!r}"
+        print(f"mozci-monitor: {what}", file=sys.stderr)
         return 1
     request = matches[0]
     tasks = store.get_tasks(request.task_ids)

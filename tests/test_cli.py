@@ -277,10 +277,10 @@ def test_show_ambiguous_or_missing_prefix_exits_1(cli: Cli, store_path: Path) ->
 
     code, out, err = cli("show", "abc")
     assert (code, out) == (1, "")
-    assert "2 requests match 'abc'" in err
+    assert err == "mozci-monitor: 2 requests match 'abc': give more of the id\n"
     code, out, err = cli("show", "zzz")
     assert (code, out) == (1, "")
-    assert "no request match 'zzz'" in err
+    assert err == "mozci-monitor: no campaign or request matches 'zzz'\n"
     code, out, _ = cli("show", "abc2")
     assert code == 0 and out.startswith("request abc222000000:")
 

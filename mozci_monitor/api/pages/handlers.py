@@ -60,7 +60,11 @@ def _show(backend: ApiBackend, links: Links) -> Callable[[web.Request], Awaitabl
         campaign_id = check_campaign_id(request.match_info["id"])
         campaign = await backend.get_campaign(campaign_id)
         if campaign is None:
-            raise ApiError(404, f"no campaign matches {campaign_id!r}", "id")
+            raise ApiError(
+                404,
+                f"no campaign matches {campaign_id!r} (or several do: give more of the id)",
+                "id",
+            )
         requests = await backend.campaign_requests(campaign.campaign_id)
         timelines = [(r, await backend.request_timeline(r.request_id)) for r in requests]
         actions = await backend.campaign_actions(campaign.campaign_id)
