@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mozci_monitor.api.backend import ActionView, TimelineEntryView
+from mozci_monitor.api.pages.timeline import compact
+
 
 def format_campaigns(campaigns: Sequence[Mapping[str, Any]]) -> str:
     if not campaigns:
@@ -64,14 +67,16 @@ def format_campaign(detail: Mapping[str, Any]) -> str:
         lines.extend(f"    {row}" for row in answer_rows(answer))
         if answer.get("failed_task"):  # until-fail
             lines.append(f"  failing task: {answer['failed_task']}")
+    actions = {
+        str(a.get("key")): _action_view(a)
+        for a in detail.get("action_log") or []
+        if isinstance(a, Mapping)
+    }
     lines.append("requests:")
     for request in detail.get("requests") or []:
         state = request["state"] + (f"/{request['failure']}" if request.get("failure") else "")
         lines.append(f"  {request['id']:<24} {state:<18} {request['label']}")
-        for entry in request.get("timeline") or []:
-            info = " ".join(f"{k}={v}" for k, v in (entry.get("detail") or {}).items())
-            task = f" {entry['task_id']}" if entry.get("task_id") else ""
-            lines.append(f"      {entry['at']}  {entry['kind']:<10}{task}  {info}".rstrip())
+        lines.extend(_timeline_lines(request.get("timeline") or [], actions))
     lines.append("actions:")
     for action in detail.get("action_log") or []:
         error = f" ({action['error']})" if action.get("error") else ""
@@ -80,3 +85,38 @@ def format_campaign(detail: Mapping[str, Any]) -> str:
         state = "would" if dry and action["state"] == "done" else action["state"]
         lines.append(f"  {action['kind']:<13} {state:<8} {action['why']}{error}")
     return "\n".join(lines)
+
+
+def _timeline_lines(
+    entries: Sequence[Mapping[str, Any]], actions: Mapping[str, ActionView]
+) -> list[str]:
+    """A request's history as the campaign page shows it: each change once, with its time."""
+    views = [
+        TimelineEntryView(
+            int(entry.get("seq") or 0),
+            str(entry.get("at", "")),
+            str(entry.get("kind", "")),
+            entry.get("task_id"),
+            entry.get("detail") or {},
+        )
+        for entry in entries
+    ]
+    lines = []
+    for item in compact(views, actions):
+        task = f"  {item.task_id}" if item.task_id else ""
+        run = f" run {item.run}" if item.task_id and item.run else ""
+        note = f"  ({item.note})" if item.note and item.note != item.text else ""
+        lines.append(f"      {item.at}  {item.text}{task}{run}{note}")
+    return lines
+
+
+def _action_view(action: Mapping[str, Any]) -> ActionView:
+    return ActionView(
+        key=str(action.get("key")),
+        kind=str(action.get("kind")),
+        state=str(action.get("state")),
+        why=str(action.get("why") or ""),
+        result=action.get("result"),
+        error=action.get("error"),
+        request_id=action.get("request_id"),
+    )

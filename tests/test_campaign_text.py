@@ -35,3 +35,36 @@ def test_a_dry_run_action_reads_would() -> None:
 def test_a_performed_action_reads_done() -> None:
     text = format_campaign(_detail(_action("done", "add-new-jobs via hook: action task X")))
     assert text.splitlines()[-1] == "  add-new-jobs  done     16 job(s) of the full graph never ran"
+
+
+def test_the_timeline_says_each_change_once_with_its_time() -> None:
+    detail = _detail()
+    at = "2026-12-06T07:34:20.165Z"
+    detail["requests"] = [
+        {
+            "id": "c-0123456789-r1",
+            "state": "pending",
+            "failure": None,
+            "label": "test-linux1804-64/opt-xpcshell-1",
+            "timeline": [
+                {"seq": 1, "at": at, "kind": "task-seen", "task_id": "T", "detail": {}},
+                {
+                    "seq": 2,
+                    "at": at,
+                    "kind": "task-phase",
+                    "task_id": "T",
+                    "detail": {"phase": "pending", "run": 0},
+                },
+                {
+                    "seq": 3,
+                    "at": at,
+                    "kind": "state",
+                    "task_id": None,
+                    "detail": {"state": "pending"},
+                },
+            ],
+        }
+    ]
+    lines = format_campaign(detail).splitlines()
+    timeline = lines[lines.index("requests:") + 2 : lines.index("actions:")]
+    assert timeline == [f"      {at}  pending  T"]
