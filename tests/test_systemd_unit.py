@@ -100,16 +100,14 @@ def test_protecthome_and_the_venv_under_home_are_explained() -> None:
     assert "ProtectHome=tmpfs" in readme and "BindReadOnlyPaths=" in readme
 
 
-def test_documentation_points_at_the_readme_section() -> None:
+def test_documentation_points_at_the_readme_the_install_step_copies() -> None:
     (url,) = _unit_section("Unit")["Documentation"]
-    page, _, anchor = url.partition("#")
-    assert page == "https://github.com/mozilla/mozci-monitor"
-    headings = [
-        line.lstrip("#").strip().lower().replace(" ", "-")
-        for line in (ROOT / "README.md").read_text().splitlines()
-        if line.startswith("## ")
-    ]
-    assert anchor in headings
+    assert url.startswith("file:///")
+    path = url.removeprefix("file://")
+    readme = (ROOT / "README.md").read_text()
+    production = readme[readme.index("## Running in production") :]
+    step_one = production[: production.index("2. Settings")]
+    assert f"cp README.md {path.removesuffix('README.md')}" in step_one
 
 
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
