@@ -262,15 +262,18 @@ async def test_a_search_by_signature_judges_the_runs_planning_found(kind: str) -
     sources = Sources(
         {101: ["completed"], 103: ["failed", "completed"], 104: ["failed"], 105: ["failed"]}
     )
-    common = {"repo": REPO, "revision": _revision(105), "label": LABEL, "strategy": "search"}
-    if kind == "backfill":
-        plan = await planner.plan_backfill(
-            sources, sources, max_revisions=5, test="dom/a/test_x.js", **common
+
+    async def plan_search(**judging: str) -> planner.Plan:
+        common = {"repo": REPO, "revision": _revision(105), "label": LABEL, **judging}
+        if kind == "backfill":
+            return await planner.plan_backfill(
+                sources, sources, max_revisions=5, strategy="search", **common
+            )
+        return await planner.plan_bisect(
+            sources, sources, first_revision=_revision(101), strategy="search", **common
         )
-    else:
-        plan = await planner.plan_bisect(
-            sources, sources, first_revision=_revision(101), test="dom/a/test_x.js", **common
-        )
+
+    plan = await plan_search(test="dom/a/test_x.js")
     campaign_id = plan.campaign.campaign_id
     by_push = {int(r.request_id.split("-p")[1].split("-")[0]): r for r in plan.requests}
     # Backfill's window starts at the last green push (103), bisect's range at 101.
@@ -286,13 +289,4 @@ async def test_a_search_by_signature_judges_the_runs_planning_found(kind: str) -
     assert entries[103]["request_id"] == by_push[103].request_id
     assert all("request_id" not in entries[p] for p in entries if p not in by_push)
     # Judged by colour the search counts the runs found itself: no request.
-    del common["strategy"]
-    if kind == "backfill":
-        plain = await planner.plan_backfill(
-            sources, sources, max_revisions=5, strategy="search", **common
-        )
-    else:
-        plain = await planner.plan_bisect(
-            sources, sources, first_revision=_revision(101), strategy="search", **common
-        )
-    assert plain.requests == ()
+    assert (await plan_search()).requests == ()

@@ -27,7 +27,7 @@ from mozci_monitor.core.campaign import (
     summarise,
     summary_only,
 )
-from mozci_monitor.core.kinds._range import judged_result
+from mozci_monitor.core.kinds._judged import judged_result
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.search import (
     Outcome,
