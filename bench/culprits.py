@@ -2,22 +2,25 @@
 
     python bench/culprits.py --json            # 240 cases, last line is the JSON summary
     python bench/culprits.py --cases 50 --seed 3
+    python bench/culprits.py --explain --only test-level   # every miss, classified
 
 Each case plants a test regression with the simulator's test model (mozci_monitor.sim.
 testrun, the code that makes the simulated jobs' errorsummary.log): the culprit push at
 random in a range of 20-30 pushes, the test's failure rate after it from 5 % to 100 %,
 unrelated intermittents making the job orange 10-40 % of the time, known intermittents
-logged as such. The newest push is the failing task the search starts from. Every run's
+logged as such. The newest push has the failing task the search starts from (a run chosen
+because it failed: it places the failure, it is no sample of its rate). Every run's
 errorsummary.log is parsed and judged by the project's own code (core.errorsummary,
 core.signature), so the test-level strategy sees exactly what a campaign would.
 
 Strategies, each with the same budget of test tasks (6 per push in range):
   job-level   today's bisect: the budget spread evenly over the pushes, each run counted
               green or orange by the job's result, the change point of the orange rate.
-  test-level  runs judged by the signature taken from the failing task; 2 runs per push,
-              then one run at a time where the doubt about the culprit splits in half,
-              until the earliest hit is the culprit with probability 0.99 or the budget
-              is spent (core.by_signature.next_culprit_step).
+  test-level  runs judged by the signature taken from the failing task; one run at a
+              time where it is expected to tell the most about where the failure starts
+              (at the earliest hit itself while its rate is unknown), until the earliest
+              hit is the culprit with probability 0.99 or the budget is spent
+              (core.by_signature.next_culprit_step).
 
 Strategies of issue 16, every run judged by the signature, the answer being the earliest
 push with a hit when it is the culprit with probability 0.99 (else "cannot tell"):
@@ -31,6 +34,10 @@ push with a hit when it is the culprit with probability 0.99 (else "cannot tell"
 Accuracy counts the right culprit, or "cannot tell" on a case the budget cannot decide;
 never a wrong culprit. A case is decidable when ruling out the push before the culprit at
 the true rate (0.05 risk) plus seeing one failure at the culprit fits in half the budget.
+That rule knows the rate; the answer does not, and wants 0.99: `accuracy_at_confidence`
+counts "cannot tell" as honest where even an oracle split of the budget reaches 0.99 less
+than half the time, and `accuracy_ceiling` is the most `accuracy` any strategy can expect
+(bench/culprit_oracle.py). --explain classifies every miss (bench/culprit_misses.py).
 What it does not model: a test that is itself intermittent before the culprit, chunks
 whose manifests move between pushes, and runs lost to infrastructure.
 """
