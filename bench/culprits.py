@@ -228,7 +228,9 @@ def _signature_counts(
             verdict = runner.run(push)[1]
             hits[push] += verdict is SignatureVerdict.HIT
             passes[push] += verdict is SignatureVerdict.PASSED
-    return [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+    counts = [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+    counts[-1] = replace(counts[-1], selected=int(start))
+    return counts
 
 
 def _posterior_answer(counts: list[PushCounts]) -> int | None:
