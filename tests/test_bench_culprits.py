@@ -87,13 +87,16 @@ def _sure_test() -> str:
 def test_the_search_finds_the_culprit_with_fewer_tasks_than_the_sweep(
     culprit: int, rate: float
 ) -> None:
-    """Same case, same seed: the search's answer is the sweep's (the planted culprit) and
-    it costs fewer tasks (a third or less on average over the benchmark's cases)."""
+    """Same case, same seed: the search names the planted culprit and costs fewer tasks
+    (a third or less on average over the benchmark's cases) than the sweep, which names it
+    too or, at 30 %, cannot tell (its 10 runs per push leave the culprit at 98.95 %, short
+    of 99 %, once the failing run it starts from is no sample of the rate)."""
     case = culprits.Case(
         pushes=25, culprit=culprit, rate=rate, background=0.3, test=_sure_test(), seed=7
     )
     swept, searched = culprits.sweep(case), culprits.search(case)
-    assert swept.culprit == searched.culprit == culprit
+    assert searched.culprit == culprit
+    assert swept.culprit == (None if rate == 0.3 else culprit)
     assert swept.tasks == 10 * 25
     assert searched.tasks < swept.tasks
     assert searched.busiest_day <= culprits.DAILY_QUOTA
