@@ -3,8 +3,9 @@
 Pure functions over per-task verdicts (`core.signature.judge`): until-fail stops on the
 run that hit the signature and counts the other failures; a push's result for backfill
 and bisect counts signature hits and passes, a run where the test did not run being
-missing data, not a pass; the culprit search walks back from the earliest hit until the
-runs make it the culprit with high probability. (Confirming failures test by test:
+missing data, not a pass; the culprit search runs where a run is expected to tell the
+most (before the earliest hit, or at it while its rate is unknown) until the runs make the
+earliest hit the culprit with high probability. (Confirming failures test by test:
 `core/confirm.py`.)
 """
 

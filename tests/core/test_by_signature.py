@@ -108,7 +108,7 @@ def test_posterior_more_passes_before_make_the_culprit_surer() -> None:
             counts((1, 2), (3, 0)),
             CulpritStep(reason="hit on the oldest push: the culprit is older than the range"),
         ),
-        # a low rate: the push before the earliest hit is where the doubt splits
+        # a low rate: push 1 rules out both older candidates at once
         (
             counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)),
             CulpritStep(run_on=1, reason="the culprit may be older than the earliest hit"),
