@@ -2,22 +2,25 @@
 
     python bench/culprits.py --json            # 240 cases, last line is the JSON summary
     python bench/culprits.py --cases 50 --seed 3
+    python bench/culprits.py --explain --only test-level   # every miss, classified
 
 Each case plants a test regression with the simulator's test model (mozci_monitor.sim.
 testrun, the code that makes the simulated jobs' errorsummary.log): the culprit push at
 random in a range of 20-30 pushes, the test's failure rate after it from 5 % to 100 %,
 unrelated intermittents making the job orange 10-40 % of the time, known intermittents
-logged as such. The newest push is the failing task the search starts from. Every run's
+logged as such. The newest push has the failing task the search starts from (a run chosen
+because it failed: it places the failure, it is no sample of its rate). Every run's
 errorsummary.log is parsed and judged by the project's own code (core.errorsummary,
 core.signature), so the test-level strategy sees exactly what a campaign would.
 
 Strategies, each with the same budget of test tasks (6 per push in range):
   job-level   today's bisect: the budget spread evenly over the pushes, each run counted
               green or orange by the job's result, the change point of the orange rate.
-  test-level  runs judged by the signature taken from the failing task; 2 runs per push,
-              then one run at a time where the doubt about the culprit splits in half,
-              until the earliest hit is the culprit with probability 0.99 or the budget
-              is spent (core.by_signature.next_culprit_step).
+  test-level  runs judged by the signature taken from the failing task; one run at a
+              time where it is expected to tell the most about where the failure starts
+              (at the earliest hit itself while its rate is unknown), until the earliest
+              hit is the culprit with probability 0.99 or the budget is spent
+              (core.by_signature.next_culprit_step).
 
 Strategies of issue 16, every run judged by the signature, the answer being the earliest
 push with a hit when it is the culprit with probability 0.99 (else "cannot tell"):
@@ -31,6 +34,10 @@ push with a hit when it is the culprit with probability 0.99 (else "cannot tell"
 Accuracy counts the right culprit, or "cannot tell" on a case the budget cannot decide;
 never a wrong culprit. A case is decidable when ruling out the push before the culprit at
 the true rate (0.05 risk) plus seeing one failure at the culprit fits in half the budget.
+That rule knows the rate; the answer does not, and wants 0.99: `accuracy_at_confidence`
+counts "cannot tell" as honest where even an oracle split of the budget reaches 0.99 less
+than half the time, and `accuracy_ceiling` is the most `accuracy` any strategy can expect
+(bench/culprit_oracle.py). --explain classifies every miss (bench/culprit_misses.py).
 What it does not model: a test that is itself intermittent before the culprit, chunks
 whose manifests move between pushes, and runs lost to infrastructure.
 """
@@ -43,10 +50,14 @@ import math
 import random
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from culprit_misses import Judged, explain
+from culprit_oracle import oracle_chance
 
 from mozci_monitor.core.by_signature import PushCounts, culprit_posterior, next_culprit_step
 from mozci_monitor.core.capacity import CapacityPolicy, admit, platform_of
@@ -76,7 +87,6 @@ ALPHA = 0.05
 SEARCH_RISK = 0.01
 # Risk the search accepts on the pushes it probes on the way (core.search.SearchPolicy).
 PROBE_RISK = 0.2
-INITIAL_RUNS = 2
 # Mean run time of a simulated test task (SimConfig.test_runtime), for CI hours.
 TASK_HOURS = sum(SimConfig().test_runtime) / 2 / 3600
 # Runs per push of the sweeps: today's bisect default, and mozci's backfill.
@@ -116,12 +126,17 @@ class Outcome:
     deferred_days: int = 0
     # The most tasks scheduled on one day (the quota holds when it is at most DAILY_QUOTA).
     busiest_day: int = 0
+    # Why it answered so, and the runs by signature per push it answered from (--explain).
+    reason: str = ""
+    counts: tuple[PushCounts, ...] = ()
 
 
 class Runner:
-    """Runs of the case's label at one push: (job orange, signature verdict)."""
+    """Runs of the case's label at one push: (job orange, signature verdict). Every
+    verdict is checked against what the simulator planted (`judged`, for --explain)."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, judged: Judged | None = None) -> None:
+        self.judged = judged if judged is not None else Judged()
         regression = PlantedTestRegression(LABEL, case.test, case.culprit, case.rate)
         self.model = JobTestModel(
             background_orange=case.background,
@@ -146,24 +161,37 @@ class Runner:
         run = run_tests(self.model, LABEL, push, self.rng)
         summary = parse_errorsummary(run.errorsummary())
         assert self.signature is not None
-        return run.orange, judge(self.signature, summary, match=re2_search)
+        verdict = judge(self.signature, summary, match=re2_search)
+        self._check(verdict, failed=self.signature.value in run.failing_tests)
+        return run.orange, verdict
+
+    def _check(self, verdict: SignatureVerdict, *, failed: bool) -> None:
+        judged = self.judged
+        judged.runs += 1
+        judged.missing += verdict is SignatureVerdict.NOT_RUN
+        if failed:
+            judged.failed_judged_pass += verdict is SignatureVerdict.PASSED
+            judged.failed_judged_missing += verdict is SignatureVerdict.NOT_RUN
+        else:
+            judged.passed_judged_hit += verdict is SignatureVerdict.HIT
 
 
-def job_level(case: Case) -> Outcome:
-    runner = Runner(case)
+def job_level(case: Case, judged: Judged | None = None) -> Outcome:
+    runner = Runner(case, judged)
     results = []
     for push in range(case.pushes):
         oranges = sum(runner.run(push)[0] for _ in range(RUNS_PER_PUSH))
         verdict = Verdict.FAILED if oranges else Verdict.PASSED
         green = RUNS_PER_PUSH - oranges
         results.append(PushResult(push, f"r{push}", verdict, green=green, orange=oranges))
-    worse = change_point(results)["first_worse"]
+    answer = change_point(results)
+    worse = answer["first_worse"]
     culprit = None if worse is None else int(worse["push_id"])
-    return Outcome(culprit, runner.tasks, 1, 0, runner.tasks)
+    return Outcome(culprit, runner.tasks, 1, 0, runner.tasks, reason=answer["summary"])
 
 
-def test_level(case: Case) -> Outcome:
-    runner = Runner(case)
+def test_level(case: Case, judged: Judged | None = None) -> Outcome:
+    runner = Runner(case, judged)
     hits = [0] * case.pushes
     passes = [0] * case.pushes
 
@@ -175,17 +203,16 @@ def test_level(case: Case) -> Outcome:
             passes[push] += 1
 
     hits[-1] += 1  # the failing task the campaign starts from
-    for push in range(case.pushes):
-        for _ in range(INITIAL_RUNS):
-            record(push)
-    rounds = 1  # the initial runs at once, then one run at a time
+    rounds = 0  # one run at a time
     while True:
         counts = [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+        counts[-1] = replace(counts[-1], selected=1)
         step = next_culprit_step(counts, alpha=SEARCH_RISK)
-        if step.culprit is not None:
-            return Outcome(step.culprit, runner.tasks, rounds, 0, runner.tasks)
-        if step.run_on is None or runner.tasks >= case.budget:
-            return Outcome(None, runner.tasks, rounds, 0, runner.tasks)
+        if step.culprit is not None or step.run_on is None or runner.tasks >= case.budget:
+            reason = step.reason if step.culprit or step.run_on is None else "budget spent"
+            return Outcome(
+                step.culprit, runner.tasks, rounds, 0, runner.tasks, reason, tuple(counts)
+            )
         rounds += 1
         record(step.run_on)
 
@@ -201,7 +228,9 @@ def _signature_counts(
             verdict = runner.run(push)[1]
             hits[push] += verdict is SignatureVerdict.HIT
             passes[push] += verdict is SignatureVerdict.PASSED
-    return [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+    counts = [PushCounts(h, p) for h, p in zip(hits, passes, strict=True)]
+    counts[-1] = replace(counts[-1], selected=int(start))
+    return counts
 
 
 def _posterior_answer(counts: list[PushCounts]) -> int | None:
@@ -212,28 +241,30 @@ def _posterior_answer(counts: list[PushCounts]) -> int | None:
     return earliest if culprit_posterior(counts)[earliest] >= 1 - SEARCH_RISK else None
 
 
-def _sweep(case: Case, times: int) -> Outcome:
-    runner = Runner(case)
+def _sweep(case: Case, times: int, judged: Judged | None) -> Outcome:
+    runner = Runner(case, judged)
     counts = _signature_counts(runner, dict.fromkeys(range(case.pushes), times), case.pushes)
     # Every run is asked for at once: one day's worth.
-    return Outcome(_posterior_answer(counts), runner.tasks, 1, 0, runner.tasks)
+    found = _posterior_answer(counts)
+    reason = "" if found is not None else "the earliest hit is not sure enough"
+    return Outcome(found, runner.tasks, 1, 0, runner.tasks, reason, tuple(counts))
 
 
-def sweep(case: Case) -> Outcome:
+def sweep(case: Case, judged: Judged | None = None) -> Outcome:
     """Today's bisect: `SWEEP_TIMES` runs on every push, judged by signature."""
-    return _sweep(case, SWEEP_TIMES)
+    return _sweep(case, SWEEP_TIMES, judged)
 
 
-def mozci_like(case: Case) -> Outcome:
+def mozci_like(case: Case, judged: Judged | None = None) -> Outcome:
     """mozci's backfill: 5 runs on every push, judged by signature."""
-    return _sweep(case, MOZCI_TIMES)
+    return _sweep(case, MOZCI_TIMES, judged)
 
 
-def search(case: Case) -> Outcome:
+def search(case: Case, judged: Judged | None = None) -> Outcome:
     """core.search: lookback, bisection, sequential batches, verification; every batch
     admitted by core.capacity against the pool's daily quota (over quota: the next day)."""
-    runner = Runner(case)
-    counts = [PushCounts()] * (case.pushes - 1) + [PushCounts(hits=1)]
+    runner = Runner(case, judged)
+    counts = [PushCounts()] * (case.pushes - 1) + [PushCounts(hits=1, selected=1)]
     # The runs the sweep would spend are the search's ceiling; it stops well before.
     ceiling = SWEEP_TIMES * case.pushes
     policy = SearchPolicy(
@@ -247,7 +278,9 @@ def search(case: Case) -> Outcome:
         if step.phase is Phase.DONE:
             assert step.answer is not None
             found = step.answer.culprit if step.answer.outcome is SearchOutcome.CULPRIT else None
-            return Outcome(found, runner.tasks, rounds, days, busiest)
+            return Outcome(
+                found, runner.tasks, rounds, days, busiest, step.answer.reason, tuple(counts)
+            )
         assert step.push is not None
         admission = admit(
             capacity,
@@ -270,7 +303,7 @@ def search(case: Case) -> Outcome:
         )
 
 
-STRATEGIES: dict[str, Callable[[Case], Outcome]] = {
+STRATEGIES: dict[str, Callable[[Case, Judged | None], Outcome]] = {
     "job-level": job_level,
     "test-level": test_level,
     "sweep": sweep,
@@ -304,12 +337,29 @@ def make_cases(count: int, seed: int) -> list[Case]:
     return cases
 
 
-def score(cases: list[Case], outcomes: list[Outcome]) -> dict[str, float]:
-    right = wrong = unknown = honest = 0
-    for case, outcome in zip(cases, outcomes, strict=True):
+def oracle_chances(cases: list[Case]) -> list[float]:
+    """Per case, the chance that the best split of its budget reaches the answer's
+    confidence (bench/culprit_oracle.py)."""
+    return [oracle_chance(c.rate, c.budget, c.culprit, SEARCH_RISK) for c in cases]
+
+
+def accuracy_ceiling(cases: list[Case], chances: list[float]) -> float:
+    """The most `accuracy` any strategy can expect at the case budget and the answer's
+    confidence: the oracle's right answers, plus its "cannot tell" where not decidable."""
+    expected = sum(p + (1 - p) * (not c.decidable) for c, p in zip(cases, chances, strict=True))
+    return round(expected / len(cases), 4)
+
+
+def score(
+    cases: list[Case], outcomes: list[Outcome], chances: list[float] | None = None
+) -> dict[str, float]:
+    right = wrong = unknown = honest = at_confidence = 0
+    chances = chances if chances is not None else oracle_chances(cases)
+    for case, outcome, chance in zip(cases, outcomes, chances, strict=True):
         if outcome.culprit is None:
             unknown += 1
             honest += not case.decidable
+            at_confidence += chance < 0.5
         elif outcome.culprit == case.culprit:
             right += 1
         else:
@@ -319,6 +369,9 @@ def score(cases: list[Case], outcomes: list[Outcome]) -> dict[str, float]:
     rounds = sum(outcome.rounds for outcome in outcomes) / n
     return {
         "accuracy": round((right + honest) / n, 4),
+        # "cannot tell" counted honest where even the oracle split of the budget reaches
+        # the answer's 99 % less than half the time.
+        "accuracy_at_confidence": round((right + at_confidence) / n, 4),
         "false_culprit_rate": round(wrong / n, 4),
         "unknown_rate": round(unknown / n, 4),
         "tasks_per_case": round(tasks, 1),
@@ -335,18 +388,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=240)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--json", action="store_true", help="only the JSON summary line")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="classify every miss of every strategy (bench/culprit_misses.py) before the JSON",
+    )
+    parser.add_argument(
+        "--only", default="", help="comma-separated strategies to run (default: all)"
+    )
     args = parser.parse_args(argv)
     cases = make_cases(args.cases, args.seed)
-    summary: dict[str, object] = {"cases": len(cases), "strategies": {}}
-    for name, strategy in STRATEGIES.items():
-        outcomes = [strategy(case) for case in cases]
-        figures = score(cases, outcomes)
+    chances = oracle_chances(cases)
+    summary: dict[str, object] = {
+        "cases": len(cases),
+        # The most `accuracy` a strategy can expect with the case budget (6 runs per push).
+        "accuracy_ceiling": accuracy_ceiling(cases, chances),
+        "strategies": {},
+    }
+    chosen = [name for name in args.only.split(",") if name] or list(STRATEGIES)
+    for name in chosen:
+        judged = Judged()
+        outcomes = [STRATEGIES[name](case, judged) for case in cases]
+        figures = score(cases, outcomes, chances)
         summary["strategies"][name] = figures  # type: ignore[index]
+        if args.explain:
+            print("\n".join(explain(name, cases, outcomes, judged).lines))
         if not args.json:
             print(f"{name:>10}: {figures}")
     if not args.json:
         decidable = sum(case.decidable for case in cases)
-        print(f"{decidable} of {len(cases)} cases decidable within the budget")
+        at_confidence = sum(chance >= 0.5 for chance in chances)
+        print(
+            f"{decidable} of {len(cases)} cases decidable within the budget;"
+            f" {at_confidence} at the answer's confidence (bench/culprit_oracle.py);"
+            f" accuracy ceiling {summary['accuracy_ceiling']}"
+        )
     print(json.dumps(summary))
     return 0
 

@@ -291,6 +291,8 @@ def _search_backfill(
     window = [a for a in analysed if a.push.id >= window_start]
     failing_group = next(a.task_group_id for a in window if a.push.id == failing.id)
     assert failing_group is not None
+    entries = [_with_history(_entry(a), a) for a in window]
+    found = _judge_found_runs(campaign_id, repo, label, window, entries, judging, max_actions)
     campaign = Campaign(
         campaign_id=campaign_id,
         kind=CampaignKind.BACKFILL,
@@ -300,7 +302,7 @@ def _search_backfill(
             "strategy": Strategy.SEARCH.value,
             "times": times,
             "max_actions": max_actions,
-            "pushes": [_with_history(_entry(a), a) for a in window],
+            "pushes": entries,
             "skipped": [_entry(a) for a in analysed if a.result.verdict is Verdict.SKIPPED],
             # One run per push is what a fill asks; a search needs a few where it samples,
             # at most what mozci's backfill spends (5 per push).
@@ -311,7 +313,38 @@ def _search_backfill(
         dry_run=dry_run,
     )
     log.info("backfill planned", campaign=campaign_id, label=label, strategy=Strategy.SEARCH.value)
-    return Plan(campaign, (), tuple(analysed))
+    return Plan(campaign, found, tuple(analysed))
+
+
+def _judge_found_runs(
+    campaign_id: str,
+    repo: str,
+    label: str,
+    analysed: Sequence[Analysed],
+    entries: list[dict[str, Any]],
+    judging: Mapping[str, Any],
+    max_actions: int,
+) -> tuple[Request, ...]:
+    """A search judged by a signature counts a push's runs by their test results, and only
+    a request's runs are judged: each push where planning found runs of the label (an
+    orange one may have passed the test, a green one did) gets a request that adopts them
+    and wants no more, so the search counts them from its first decision, as a sweep does
+    (and its answer's tasks count them too). Sets each such entry's `request_id`."""
+    if not judging:
+        return ()
+    requests = []
+    for item, entry in zip(analysed, entries, strict=True):
+        found = item.result.green + item.result.orange
+        if item.task_group_id is None or not found:
+            continue
+        request = replace(
+            _request(campaign_id, repo, item, label, found, max_actions),
+            request_id=f"{campaign_id}-p{item.push.id}-found",
+            judge_by_results=True,
+        )
+        requests.append(request)
+        entry["request_id"] = request.request_id
+    return tuple(requests)
 
 
 async def plan_bisect(
@@ -351,8 +384,8 @@ async def plan_bisect(
     campaign_id = new_campaign_id()
     requests: list[Request] = []
     entries: list[dict[str, Any]] = []
+    sweep = strategy == Strategy.SWEEP
     for item in analysed:
-        sweep = strategy == Strategy.SWEEP
         entry = _entry(item) if sweep else _with_history(_entry(item), item)
         if item.task_group_id is not None and sweep:
             request = _request(campaign_id, repo, item, label, times, max_actions)
@@ -360,6 +393,10 @@ async def plan_bisect(
             requests.append(request)
             entry["request_id"] = request.request_id
         entries.append(entry)
+    if not sweep:
+        judging = _judging(judged_by)
+        found = _judge_found_runs(campaign_id, repo, label, analysed, entries, judging, max_actions)
+        requests.extend(found)
     if not any(item.task_group_id for item in analysed):
         raise PlanError("no push of the range has a decision task")
     last_group = next(a.task_group_id for a in reversed(analysed) if a.task_group_id)

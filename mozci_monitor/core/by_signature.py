@@ -3,8 +3,9 @@
 Pure functions over per-task verdicts (`core.signature.judge`): until-fail stops on the
 run that hit the signature and counts the other failures; a push's result for backfill
 and bisect counts signature hits and passes, a run where the test did not run being
-missing data, not a pass; the culprit search walks back from the earliest hit until the
-runs make it the culprit with high probability. (Confirming failures test by test:
+missing data, not a pass; the culprit search runs where a run is expected to tell the
+most (before the earliest hit, or at it while its rate is unknown) until the runs make the
+earliest hit the culprit with high probability. (Confirming failures test by test:
 `core/confirm.py`.)
 """
 
@@ -96,8 +97,15 @@ def push_result_by_signature(
 
 @dataclass(frozen=True, slots=True)
 class PushCounts:
+    """A push's runs judged by the failure: `hits` and `passes`. `selected`: how many of
+    the hits are runs chosen *because* they failed (the failing task a campaign starts
+    from): they place the failure at or before this push, but say nothing of how often it
+    fails (counted as samples, they would make a rare failure look frequent, and a parent's
+    few passes look convincing)."""
+
     hits: int = 0
     passes: int = 0
+    selected: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,30 +122,27 @@ def next_culprit_step(
 ) -> CulpritStep:
     """Pushes oldest first, the last one failing. The culprit is the earliest push with a
     hit once the runs make it the culprit with probability at least 1 - `alpha`
-    (`culprit_posterior`); until then, one more run where the doubt is split in half
-    (a hit there moves the search back at once, passes there remove half the doubt)."""
+    (`culprit_posterior`); until then, one more run where it is expected to tell the most
+    about where the failure starts (`_most_informative_push`)."""
     earliest = next((index for index, c in enumerate(counts) if c.hits), None)
     if earliest is None:
         return CulpritStep(reason="the signature was never hit in the range")
     if earliest == 0:
         return CulpritStep(reason="hit on the oldest push: the culprit is older than the range")
-    posterior = culprit_posterior(counts)
+    evidence = _Evidence.of(counts)
+    posterior = evidence.posterior()
     if posterior[earliest] >= 1.0 - alpha:
         return CulpritStep(
             culprit=earliest, reason=f"culprit with probability {posterior[earliest]:.3f}"
         )
-    # Bisect the doubt: run where half the remaining probability lies at or before.
-    doubt = 1.0 - posterior[earliest]
-    mass = 0.0
-    target = earliest - 1
-    for push in range(earliest):
-        mass += posterior[push]
-        if mass >= doubt / 2:
-            target = push
-            break
+    target = _most_informative_push(evidence, posterior)
     runs = counts[target].passes + counts[target].hits
     if runs >= max_runs_per_push:
-        return CulpritStep(reason=f"push {target} not shown clean in {max_runs_per_push} runs")
+        return CulpritStep(reason=f"push {target}: cannot tell in {max_runs_per_push} runs")
+    if target == earliest:
+        return CulpritStep(
+            run_on=target, reason="how often it fails is too uncertain to clear the push before"
+        )
     return CulpritStep(run_on=target, reason="the culprit may be older than the earliest hit")
 
 
@@ -145,20 +150,80 @@ def culprit_posterior(counts: Sequence[PushCounts]) -> list[float]:
     """P(the regression starts at push c | the runs), for every push oldest first; index 0
     also stands for "older than the range". A regression fails the test at one unknown rate
     from its push on (uniform prior over that rate and over c) and never before, so c is at
-    most the earliest hit; the rate is integrated out (a Beta integral)."""
-    earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts) - 1)
-    hits = sum(c.hits for c in counts)
-    log_likelihood = []
-    # Passes at and after the candidate push count against the rate; earlier ones are
-    # what a clean push does anyway.
-    passes_from = sum(c.passes for c in counts)
-    for push in range(earliest + 1):
-        log_likelihood.append(_log_beta(hits + 1, passes_from + 1))
-        passes_from -= counts[push].passes
-    top = max(log_likelihood)
-    weights = [math.exp(value - top) for value in log_likelihood]
-    total = sum(weights)
-    return [w / total for w in weights] + [0.0] * (len(counts) - earliest - 1)
+    most the earliest hit; the rate is integrated out (a Beta integral). Selected hits
+    (`PushCounts.selected`) place the failure but are no sample of its rate."""
+    evidence = _Evidence.of(counts)
+    return evidence.posterior() + [0.0] * (len(counts) - len(evidence.passes_from))
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What the posterior depends on: the hits that sample the rate, and for every
+    candidate push up to the earliest hit the passes at and after it (earlier passes are
+    what a clean push does anyway)."""
+
+    hits: int
+    passes_from: tuple[int, ...]
+
+    @staticmethod
+    def of(counts: Sequence[PushCounts]) -> _Evidence:
+        earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts) - 1)
+        # Selected runs failed by choice, not by chance: they are no sample of the rate.
+        hits = sum(c.hits - min(c.selected, c.hits) for c in counts)
+        passes_from = []
+        remaining = sum(c.passes for c in counts)
+        for push in range(earliest + 1):
+            passes_from.append(remaining)
+            remaining -= counts[push].passes
+        return _Evidence(hits, tuple(passes_from))
+
+    def posterior(self) -> list[float]:
+        log_likelihood = [_log_beta(self.hits + 1, passes + 1) for passes in self.passes_from]
+        top = max(log_likelihood)
+        weights = [math.exp(value - top) for value in log_likelihood]
+        total = sum(weights)
+        return [w / total for w in weights]
+
+    def after_pass(self, push: int) -> _Evidence:
+        """One more pass at `push`: it counts against every candidate at or before it."""
+        return _Evidence(
+            self.hits,
+            tuple(n + (candidate <= push) for candidate, n in enumerate(self.passes_from)),
+        )
+
+    def after_hit(self, push: int) -> _Evidence:
+        """One more hit at `push`: nothing after it is a candidate any more."""
+        return _Evidence(self.hits + 1, self.passes_from[: push + 1])
+
+
+def _most_informative_push(evidence: _Evidence, posterior: Sequence[float]) -> int:
+    """The push (at most the earliest hit) whose next run leaves the least expected
+    uncertainty (entropy) about where the failure starts.
+
+    Halving the doubt among older pushes alone never samples the earliest hit itself, yet
+    with a rare failure only runs there (or later) tell how often it fails, and so how
+    many passes before it clear a push: a hit seen once (or only the run the campaign
+    started from) leaves its parent undecidable whatever runs it gets. Weighing both
+    outcomes of one run at every candidate chooses between learning the rate and ruling
+    pushes out by what each is worth at this point."""
+    # P(a run at push x hits) = sum over candidates c <= x of P(c) * E[rate | c, runs].
+    hit_chance = [
+        p * (evidence.hits + 1) / (evidence.hits + passes + 2)
+        for p, passes in zip(posterior, evidence.passes_from, strict=True)
+    ]
+    best, best_entropy = len(posterior) - 1, math.inf
+    chance = 0.0
+    for push in range(len(posterior)):
+        chance += hit_chance[push]
+        expected = (1.0 - chance) * _entropy(evidence.after_pass(push).posterior())
+        expected += chance * _entropy(evidence.after_hit(push).posterior())
+        if expected < best_entropy - 1e-12:
+            best, best_entropy = push, expected
+    return best
+
+
+def _entropy(distribution: Sequence[float]) -> float:
+    return -sum(p * math.log(p) for p in distribution if p > 0.0)
 
 
 def _log_beta(a: float, b: float) -> float:

@@ -108,20 +108,20 @@ def test_posterior_more_passes_before_make_the_culprit_surer() -> None:
             counts((1, 2), (3, 0)),
             CulpritStep(reason="hit on the oldest push: the culprit is older than the range"),
         ),
-        # a low rate: the push before the earliest hit is where the doubt splits
+        # a low rate: push 1 rules out both older candidates at once
         (
             counts((0, 2), (0, 2), (1, 1), (0, 2), (1, 1)),
             CulpritStep(run_on=1, reason="the culprit may be older than the earliest hit"),
         ),
-        # a late first hit after single passes: half the doubt lies at or before push 6
-        # (likelihoods 2/((p+1)(p+2)(p+3)) for p passes from the candidate on, by hand)
+        # a late first hit after single passes: the parent of the earliest hit, whose
+        # pass would count against every older candidate at once
         (
             counts(*[(0, 1)] * 8, (1, 1), (1, 1)),
-            CulpritStep(run_on=6, reason="the culprit may be older than the earliest hit"),
+            CulpritStep(run_on=7, reason="the culprit may be older than the earliest hit"),
         ),
         (
-            counts((0, 3), (0, 200), (1, 30)),
-            CulpritStep(reason="push 1 not shown clean in 200 runs"),
+            counts((0, 3), (0, 200), (1, 199)),
+            CulpritStep(reason="push 1: cannot tell in 200 runs"),
         ),
     ],
 )
@@ -131,3 +131,37 @@ def test_next_culprit_step(pushes: list[PushCounts], step: CulpritStep | int) ->
         assert (found.culprit, found.run_on) == (step, None)
     else:
         assert found == step
+
+
+def test_the_run_a_campaign_starts_from_places_the_failure_but_is_no_sample_of_its_rate() -> None:
+    """A campaign starts from a run chosen because it failed. Counted as a sample, that one
+    hit made any failure look frequent and 30 passes of the parent proof enough (0.998);
+    as a selected run it only says the failure starts at or before its push."""
+    chosen = [PushCounts(0, 30), PushCounts(1, 0, selected=1)]
+    assert culprit_posterior(chosen)[1] == pytest.approx(1 - 1 / 32)  # Beta(1, 31) vs Beta(1, 1)
+    assert next_culprit_step(chosen).culprit is None
+    # A second, unchosen hit is a sample: with it the parent's passes decide.
+    sampled = [PushCounts(0, 30), PushCounts(2, 0, selected=1)]
+    assert next_culprit_step(sampled).culprit == 1
+    # Selected runs never count for more than the hits there are.
+    assert culprit_posterior([PushCounts(0, 3), PushCounts(1, 0, selected=2)]) == (
+        culprit_posterior([PushCounts(0, 3), PushCounts(1, 0, selected=1)])
+    )
+
+
+def test_a_rate_seen_once_is_learnt_at_the_earliest_hit_before_its_parent_is_sampled() -> None:
+    """Only the run the campaign started from failed, and the pushes before it passed many
+    times: how often it fails is unknown, so their passes prove little. Halving the doubt
+    among the older pushes (the rule before) never ran the suspect again, and its cases
+    ended "cannot tell" with the budget spent at its parent; the next run belongs on the
+    earliest hit."""
+    planted = counts((0, 20), (0, 20), (0, 20), (0, 60), (1, 0))
+    planted[-1] = PushCounts(1, 0, selected=1)
+    assert next_culprit_step(planted) == CulpritStep(
+        run_on=4, reason="how often it fails is too uncertain to clear the push before"
+    )
+    # Once the rate is known to be high, the parent is what is left to rule out.
+    known = [*planted[:4], PushCounts(9, 1, selected=1)]
+    assert next_culprit_step(known).culprit == 4
+    known_low = [*planted[:3], PushCounts(0, 5), PushCounts(3, 9, selected=1)]
+    assert next_culprit_step(known_low).run_on == 3

@@ -154,3 +154,73 @@ def test_a_suspect_backed_out_in_the_range_is_reported_as_such() -> None:
     entries[2]["backs_out"] = [suspect_node[:12]]
     other = bisect.progress(replace(start, params={**start.params, "pushes": entries}), [])
     assert "backed_out_by" not in other.campaign.summary["answer"]
+
+
+def judged_campaign(verdicts: list[list[str]]) -> tuple[Campaign, list[Request]]:
+    """A search judged by a test signature; each push's runs found at planning adopted by
+    a request (the planner's `-found` ones) and judged: "hit", "passed" or "not-run"."""
+    start = campaign(
+        [(0, 0)] * len(verdicts),
+        signature={"kind": "test", "value": "dom/a/test_x.js"},
+    )
+    entries, requests, judged = [], [], {}
+    for entry, runs in zip(start.params["pushes"], verdicts, strict=True):
+        if not runs:
+            entries.append(entry)
+            continue
+        push_id = entry["push_id"]
+        tasks = tuple(f"T{push_id}x{n}".ljust(22, "A") for n in range(len(runs)))
+        request = Request(
+            f"c-search0001-p{push_id}-found",
+            Push(REPO, revision(push_id), group(push_id)),
+            LABEL,
+            wanted=len(runs),
+            state=RequestState.COMPLETED,
+            task_ids=tasks,
+            runs_green=runs.count("passed"),
+            runs_orange=len(runs) - runs.count("passed"),
+            campaign_id="c-search0001",
+            judge_by_results=True,
+        )
+        for task, verdict in zip(tasks, runs, strict=True):
+            judged[f"{task}/0"] = {"task_id": task, "run_id": 0, "verdict": verdict}
+        requests.append(request)
+        entries.append({**entry, "request_id": request.request_id})
+    params = {**start.params, "pushes": entries, "judged": judged}
+    return replace(start, params=params), requests
+
+
+def test_runs_planning_found_count_by_their_judgements_and_in_the_tasks() -> None:
+    """The runs planning found (orange ones for another test among them) are judged and
+    counted: the answer rests on them and its tasks include them."""
+    ran = [["passed"] * 40] * 3 + [["hit"] * 5] * 3
+    done = bisect.progress(*judged_campaign(ran)).campaign
+    answer = done.summary["answer"]
+    assert answer["first_worse"]["push_id"] == 104 and answer["tasks"] == 135
+
+
+def test_the_failing_run_the_campaign_starts_from_is_no_sample_of_the_rate() -> None:
+    """The failing push failed twice in three runs, one of them the run the campaign
+    started from, and its parent passed 23 times. Counted as a sample, that chosen run
+    made the rate look like 2 in 3 and push 106 the culprit; it only says where the
+    failure is, so the rate is 1 in 2 and the parent needs more passes first."""
+    ran: list[list[str]] = [[]] * 4 + [["passed"] * 23, ["hit", "hit", "passed"]]
+    decision = bisect.progress(*judged_campaign(ran))
+    assert not decision.campaign.is_final, decision.campaign.outcome
+    (request,) = decision.new_requests
+    assert request.push.revision == revision(105) and request.wanted > 23
+
+
+def test_runs_without_the_test_are_not_asked_for_again_as_the_same_request() -> None:
+    """Two of the failing push's three runs did not run the test (missing data): the next
+    request there wants runs beyond the three it has, not a request already made (which
+    would read as "the runs could not be had" and end the search)."""
+    ran: list[list[str]] = [[]] * 5 + [["hit", "not-run", "not-run"]]
+    start, requests = judged_campaign(ran)
+    entries = [dict(e) for e in start.params["pushes"]]
+    entries[-1]["request_id"] = "c-search0001-p106-n3"
+    requests = [replace(requests[-1], request_id="c-search0001-p106-n3")]
+    decision = bisect.progress(replace(start, params={**start.params, "pushes": entries}), requests)
+    assert not decision.campaign.is_final, decision.campaign.outcome
+    (request,) = decision.new_requests
+    assert (request.push.revision, request.wanted) == (revision(106), 5)

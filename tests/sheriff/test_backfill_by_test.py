@@ -99,3 +99,32 @@ async def test_backfill_by_test_finds_the_culprit_under_unrelated_oranges(
             tasks = {t.task_id for t in sc.tasks_at(index, LABEL)}
             assert tasks and tasks <= judged_tasks, index
         sc.notified_once(plan.campaign.campaign_id)
+
+
+async def test_backfill_search_by_test_counts_the_runs_planning_found(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The same case as a search: every push where the label ran orange (for the flaky
+    test, or the planted one) has its runs judged from the start and counted in the
+    answer's tasks, and the search names the culprit with its confidence."""
+    case = _case(broker.url)
+    async with scene(broker, tmp_path, case.config) as sc:
+        plan = await sc.plan_backfill(case.failing, LABEL, test=PLANTED, strategy="search")
+        ran = {sc.pushes[i].revision for i in case.ran}
+        assert {r.push.revision for r in plan.requests} == ran
+        assert all(r.judge_by_results and r.request_id.endswith("-found") for r in plan.requests)
+        found = {t.task_id for i in case.ran for t in sc.tasks_at(i, LABEL)}
+        await sc.start(plan.campaign, *plan.requests)
+        sc.go()
+        final = await sc.finished(plan.campaign.campaign_id)
+        await sc.settled(plan.campaign.campaign_id)
+
+        assert final.state is CampaignState.FINISHED, final.outcome
+        answer = final.summary["answer"]
+        assert answer["first_bad"]["revision"] == sc.pushes[case.culprit].revision
+        assert answer["last_good"]["revision"] == sc.pushes[case.culprit - 1].revision
+        assert answer["first_worse"]["confidence"] >= 0.99
+        # The runs found at planning are judged and counted with the ones the search added.
+        assert found <= {key.split("/")[0] for key in final.params["judged"]}
+        assert answer["tasks"] >= len(found)
+        sc.notified_once(plan.campaign.campaign_id)

@@ -250,3 +250,43 @@ def test_plan_fill_refuses_a_bad_pattern() -> None:
     assert plan.requests == ()
     assert plan.campaign.params["include"] == ["xpcshell"]
     assert plan.campaign.params["exclude"] == ["debug"]
+
+
+@pytest.mark.parametrize("kind", ["backfill", "bisect"])
+async def test_a_search_by_signature_judges_the_runs_planning_found(kind: str) -> None:
+    """Judged by a signature, a push's runs count by their test results, and only the runs
+    of a request are judged. Before, a search planned no request at all: the pushes that
+    ran the label orange (for another test, perhaps) and the failing run itself counted
+    for nothing until the search sampled there, and the answer's tasks left them out. Now
+    each push with runs gets a request that adopts them and asks for none."""
+    sources = Sources(
+        {101: ["completed"], 103: ["failed", "completed"], 104: ["failed"], 105: ["failed"]}
+    )
+
+    async def plan_search(**judging: str) -> planner.Plan:
+        common = {"repo": REPO, "revision": _revision(105), "label": LABEL, **judging}
+        if kind == "backfill":
+            return await planner.plan_backfill(
+                sources, sources, max_revisions=5, strategy="search", **common
+            )
+        return await planner.plan_bisect(
+            sources, sources, first_revision=_revision(101), strategy="search", **common
+        )
+
+    plan = await plan_search(test="dom/a/test_x.js")
+    campaign_id = plan.campaign.campaign_id
+    by_push = {int(r.request_id.split("-p")[1].split("-")[0]): r for r in plan.requests}
+    # Backfill's window starts at the last green push (103), bisect's range at 101.
+    assert sorted(by_push) == ([103, 104, 105] if kind == "backfill" else [101, 103, 104, 105])
+    assert [(by_push[p].wanted, by_push[p].judge_by_results) for p in (103, 104, 105)] == [
+        (2, True),
+        (1, True),
+        (1, True),
+    ]
+    assert all(r.remedy is RemedyPolicy.WATCH for r in plan.requests)
+    assert by_push[103].request_id == f"{campaign_id}-p103-found"
+    entries = {e["push_id"]: e for e in plan.campaign.params["pushes"]}
+    assert entries[103]["request_id"] == by_push[103].request_id
+    assert all("request_id" not in entries[p] for p in entries if p not in by_push)
+    # Judged by colour the search counts the runs found itself: no request.
+    assert (await plan_search()).requests == ()

@@ -1,35 +1,57 @@
-"""The answer of the range kinds (backfill, bisect): what each push's runs say."""
+"""What the range kinds (backfill, bisect) share: the parameters they both take, how
+their campaigns progress (a sweep, or a search), and their answer from each push's runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from mozci_monitor.core.by_signature import (
-    JUDGED,
-    judgements_in_order,
-    push_result_by_signature,
+from mozci_monitor.core.campaign import (
+    Answer,
+    Campaign,
+    CampaignDecision,
+    CampaignState,
+    finish_if,
+    summary_only,
 )
-from mozci_monitor.core.campaign import Answer, Campaign, CampaignState
+from mozci_monitor.core.kinds._judged import all_runs_judged, judged_result
+from mozci_monitor.core.kinds._params import LABEL, STRATEGY, CampaignParams, param
+from mozci_monitor.core.kinds._search import judge_of, search_progress
+from mozci_monitor.core.kinds._signature import check_signature, signature_field, test_field
 from mozci_monitor.core.model import FailureKind, Request
+from mozci_monitor.core.search import Strategy
 from mozci_monitor.core.sheriff import PushResult, Verdict, verdict_of
 
 
-def judged_result(campaign: Campaign, request: Request, push_id: int, revision: str) -> PushResult:
-    """A push judged by the campaign's signature from its runs' judgements: hits and
-    passes counted, runs without the test left out (`push_result_by_signature`)."""
-    judged = judgements_in_order(campaign.params.get(JUDGED) or {}, request.task_ids)
-    return push_result_by_signature(push_id, revision, [j.verdict for j in judged])
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RangeParams(CampaignParams):
+    """The label, the strategy (today's sweep of every push, or the search of issue 16:
+    it samples only where the answer is decided) and the failure signature the runs are
+    judged by; each kind adds its range and its runs per push."""
+
+    label: str = param(LABEL)
+    strategy: str = param(STRATEGY, Strategy.SEARCH.value)
+    test: str | None = test_field()
+    signature: str | None = signature_field()
+
+    def check(self) -> None:
+        check_signature(self.test, self.signature)
 
 
-def all_runs_judged(campaign: Campaign, requests: Sequence[Request]) -> bool:
-    """Every finished run of these requests has its judgement."""
-    judged = campaign.params.get(JUDGED) or {}
-    for request in requests:
-        runs = judgements_in_order(judged, request.task_ids)
-        if len(runs) < request.runs_green + request.runs_orange:
-            return False
-    return True
+def range_progress(
+    campaign: Campaign,
+    requests: Sequence[Request],
+    answer: Callable[[Campaign, Sequence[Request]], Answer],
+) -> CampaignDecision:
+    """Waits until every finished run is judged (with a signature); then a search decides
+    its next batch or its answer, and a sweep (or a campaign stored before strategies
+    existed) ends with `answer` when every push's runs are in."""
+    if "signature" in campaign.params and not all_runs_judged(campaign, requests):
+        return summary_only(campaign, requests)
+    if campaign.params.get("strategy") == Strategy.SEARCH:
+        return search_progress(campaign, requests, judge_of(campaign))
+    return finish_if(campaign, requests, answer)
 
 
 def range_answer(

@@ -27,7 +27,7 @@ from mozci_monitor.core.campaign import (
     summarise,
     summary_only,
 )
-from mozci_monitor.core.kinds._range import judged_result
+from mozci_monitor.core.kinds._judged import judged_result
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.search import (
     Outcome,
@@ -93,7 +93,7 @@ def search_progress(
     # Pushes without a decision task cannot be sampled: the search runs over the others.
     usable = [index for index, entry in enumerate(entries) if entry.get("task_group_id")]
     newest = {index: by_id.get(str(entries[index].get("request_id") or "")) for index in usable}
-    counts = [judge(entries[index], newest[index]) for index in usable]
+    counts = _with_failing_run_selected([judge(entries[index], newest[index]) for index in usable])
     pending = {
         position: 1
         for position, index in enumerate(usable)
@@ -107,7 +107,7 @@ def search_progress(
     assert step.push is not None
     index = usable[step.push]
     entry = entries[index]
-    wanted = counts[step.push].hits + counts[step.push].passes + step.runs
+    wanted = _runs_had(counts[step.push], newest[index]) + step.runs
     request = Request(
         request_id=f"{campaign.campaign_id}-p{entry['push_id']}-n{wanted}",
         push=Push(campaign.push.repo, str(entry["revision"]), str(entry["task_group_id"])),
@@ -139,6 +139,26 @@ def search_progress(
     summary = {**summarise(requests), "search": sampled[-1]}
     grown = replace(campaign, params=params, summary=summary)
     return CampaignDecision(grown, (), True, (request,))
+
+
+def _with_failing_run_selected(counts: list[PushCounts]) -> list[PushCounts]:
+    """The campaign starts from a failing run of the newest push, chosen because it failed:
+    one hit there places the failure, it is no sample of how often it fails
+    (`PushCounts.selected`)."""
+    if counts and counts[-1].hits:
+        counts[-1] = replace(counts[-1], selected=1)
+    return counts
+
+
+def _runs_had(counts: PushCounts, request: Request | None) -> int:
+    """The runs a push has: the ones counted, and the ones its newest request ran that
+    said nothing of the signature (missing data). The next request wants that many more,
+    so a push with runs that were missing data is never asked for the same request twice
+    (taken for "the runs could not be had")."""
+    counted = counts.hits + counts.passes
+    if request is None:
+        return counted
+    return max(counted, request.runs_green + request.runs_orange)
 
 
 def _backed_out(

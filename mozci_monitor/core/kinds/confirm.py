@@ -37,6 +37,7 @@ from mozci_monitor.core.confirm import (
     run_verdict,
 )
 from mozci_monitor.core.errorsummary import ErrorSummary
+from mozci_monitor.core.kinds._judged import all_runs_judged
 from mozci_monitor.core.kinds._params import (
     ACTION_MAX_TIMES,
     SLUG_PATTERN,
@@ -46,7 +47,6 @@ from mozci_monitor.core.kinds._params import (
     count,
     param,
 )
-from mozci_monitor.core.kinds._range import all_runs_judged
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
 from mozci_monitor.core.signature import ConfirmAnswer, PatternMatch
 
