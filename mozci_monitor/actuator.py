@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
+from mozci_monitor.capacity_gate import CapacityGate
 from mozci_monitor.core import errors
 from mozci_monitor.core.action_routes import (
     ActionChoice,
@@ -29,6 +30,7 @@ from mozci_monitor.core.action_routes import (
 )
 from mozci_monitor.core.actions import Action, ActionKind
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.capacity import SCHEDULING_KINDS
 from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.links import Links
@@ -76,6 +78,10 @@ class _Permanent(ActionFailed):
     """This action cannot succeed, however often it is tried."""
 
 
+class _Deferred(ActionFailed):
+    """No capacity for this action now: it waits, untried, and is admitted again later."""
+
+
 @dataclass(frozen=True)
 class ActuatorSettings:
     dry_run: bool = False
@@ -107,7 +113,12 @@ class Actuator:
         on_action_task: Callable[[Action, str, str], Awaitable[None]] | None = None,
         results: ResultsSource | None = None,
         on_results: OnResults | None = None,
+        capacity: CapacityGate | None = None,
+        on_deferred: Callable[[Action, str], Awaitable[None]] | None = None,
     ) -> None:
+        self._capacity = capacity
+        # (action, reason): the request's timeline says why its action waits
+        self._on_deferred = on_deferred
         self._results = results
         self._on_results = on_results
         self._in_store = in_store
@@ -198,6 +209,8 @@ class Actuator:
         except _Permanent as error:
             await self._give_up(action, str(error))
             return True
+        except _Deferred as deferral:
+            return await self._defer(entry, str(deferral))
         except (SourceError, NotificationError, OSError, TimeoutError) as error:
             final = entry.attempts + 1 >= self._settings.max_attempts or isinstance(error, NotFound)
             if final:
@@ -253,6 +266,30 @@ class Actuator:
         )
         return True
 
+    async def _defer(self, entry: OutboxEntry, reason: str) -> bool:
+        """The entry waits for capacity: put back as it was before this attempt (nothing
+        was performed, so it is neither in doubt nor an attempt more), unless it waited
+        too long already; the first deferral in a row goes on the request's timeline."""
+        action = entry.action
+        assert self._capacity is not None
+        too_long = self._capacity.overdue(entry.created_at, self._now())
+        if too_long is not None:
+            await self._give_up(action, f"{too_long}; last: {reason}")
+            return True
+        said = f"deferred: {reason}"
+        await self._in_store(
+            self._store.mark_action_deferred,
+            action.key,
+            said,
+            started_at=entry.started_at,
+            owner=self._settings.owner,
+        )
+        self._on_result(action.kind.value, "deferred")
+        log.info("action deferred", key=action.key, kind=action.kind.value, reason=reason)
+        if self._on_deferred is not None and not (entry.last_error or "").startswith("deferred:"):
+            await self._on_deferred(action, reason)
+        return False
+
     async def _give_up(self, action: Action, error: str) -> None:
         self.failures += 1
         self._on_result(action.kind.value, "failed")
@@ -281,6 +318,29 @@ class Actuator:
             return f"dry-run: would {what}"
         if action.push is not None:
             await self._check_project(action.push)
+        sized = ""
+        if self._capacity is not None and action.kind in SCHEDULING_KINDS:
+            admitted, sized = await self._admit(action)
+            action = admitted
+        result = await self._schedule(action)
+        return f"{result}{sized}"
+
+    async def _admit(self, action: Action) -> tuple[Action, str]:
+        """The action within capacity, and what the result adds when it was sized down."""
+        assert self._capacity is not None
+        verdict = await self._capacity.admit(action, day=self._now()[:10])
+        if verdict.excluded:
+            raise _Permanent(f"refused: {verdict.reason}")
+        if verdict.action is None:
+            raise _Deferred(verdict.reason)
+        if verdict.action.times == action.times:
+            return action, ""
+        return verdict.action, (
+            f" (capacity: x{verdict.action.times} of x{action.times}: {verdict.reason})"
+        )
+
+    async def _schedule(self, action: Action) -> str:
+        """Perform a cancel or an action that schedules tasks."""
         if action.kind is ActionKind.RERUN:
             assert action.task_id is not None
             try:

@@ -99,6 +99,19 @@ class ActionsSettings:
 
 
 @dataclass(frozen=True)
+class CapacitySettings:
+    """How much of Firefox CI's machines the monitor may use (`core.capacity`)."""
+
+    # Tasks per UTC day, per worker pool ("provisioner/worker-type") or platform.
+    daily_quota: dict[str, int] = field(default_factory=dict)
+    max_pending: int = 0  # a pool with this many pending tasks gets nothing more (0: no limit)
+    excluded_pools: tuple[str, ...] = ()  # scarce hardware the monitor never schedules on
+    # An action deferred this long (seconds since it was decided) ends its request.
+    max_deferral: float = 21600.0
+    pending_refresh: float = 60.0  # seconds a pool's pending count is reused
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     enabled: bool = True  # serve the HTTP API, status page and /metrics
     host: str = "127.0.0.1"  # loopback; any other address needs a token
@@ -124,6 +137,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
     # Validated by notify.build_sinks when the daemon starts (and by check-config).
     notify: dict[str, Any] = field(default_factory=lambda: {"sinks": ["log"]})
 
@@ -153,6 +167,8 @@ _POSITIVE = {
     ("api", "max_body_bytes"),
     ("retention", "rejected_max_rows"),
     ("retention", "batch"),
+    ("capacity", "max_deferral"),
+    ("capacity", "pending_refresh"),
 }
 
 
@@ -220,6 +236,9 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
         if name == "notify":
             sections[name] = dict(table)
             continue
+        if name == "capacity":
+            sections[name] = _capacity_section(table)
+            continue
         section_type = _resolve(known[name].type)
         sections[name] = _section(name, section_type, table)
     settings = replace(Settings(), **sections)
@@ -252,6 +271,29 @@ def _section(name: str, section_type: Any, table: dict[str, Any]) -> Any:
         if limit is not None and values[key] > limit:
             raise ConfigError(f"{name}.{key}: must be at most {limit}")
     return section_type(**values)
+
+
+def _capacity_section(table: dict[str, Any]) -> CapacitySettings:
+    """[capacity]: a table of quotas and a list of pools beside the plain keys."""
+    plain = {k: v for k, v in table.items() if k not in ("daily_quota", "excluded_pools")}
+    section: CapacitySettings = _section("capacity", CapacitySettings, plain)
+    quotas = table.get("daily_quota", {})
+    if not isinstance(quotas, dict):
+        raise ConfigError('capacity.daily_quota: expected a table like { "gecko-t/t-linux" = 500 }')
+    checked: dict[str, int] = {}
+    for key, value in quotas.items():
+        name = f"capacity.daily_quota.{key}"
+        checked[key] = _coerce(name, int, value)
+        if checked[key] < 0:
+            raise ConfigError(f"{name}: must be 0 or more")
+    pools = table.get("excluded_pools", [])
+    if not isinstance(pools, list) or not all(isinstance(p, str) and "/" in p for p in pools):
+        raise ConfigError(
+            'capacity.excluded_pools: expected a list of worker pools ("provisioner/worker-type")'
+        )
+    if section.max_pending < 0:
+        raise ConfigError("capacity.max_pending: must be 0 or more")
+    return replace(section, daily_quota=checked, excluded_pools=tuple(pools))
 
 
 def _coerce(key: str, expected: Any, value: Any) -> Any:

@@ -741,6 +741,9 @@ class Daemon:
         )
         await self.after_commit(outcome)
 
+    async def action_deferred(self, action: Action, reason: str) -> None:
+        await self.in_store(self.engine.action_deferred, action, reason, self._now())
+
     async def action_abandoned(self, action: Action, error: str) -> None:
         if action.kind is ActionKind.FETCH_RESULTS:
             # Results that cannot be read are missing data for that run, not the end of

@@ -330,6 +330,17 @@ class Engine:
             self._progress_campaigns(outcome, at)
         return outcome
 
+    def action_deferred(self, action: Action, reason: str, at: str) -> None:
+        """The actuator holds an action back for capacity: its requests' timelines (their
+        campaign's) say so. Nothing else changes: the action waits in the outbox."""
+        with self._unit():
+            entry = TimelineEntry(
+                "deferred", action.task_id, {"key": action.key, "note": f"deferred: {reason}"}
+            )
+            self._store.append_timelines(
+                [(request.request_id, entry) for request in self._requests_of(action)], at
+            )
+
     def action_task_created(
         self, action: Action, action_task_id: str, route: str, at: str
     ) -> BatchOutcome:

@@ -28,6 +28,7 @@ from mozci_monitor.api import ApiOptions, ApiServer
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.api_backend import DaemonApiBackend
 from mozci_monitor.campaigns import CampaignService, EngineStarter
+from mozci_monitor.capacity_gate import CapacityGate, GateSettings, policy_of
 from mozci_monitor.clock import utc_now
 from mozci_monitor.config import ConfigError, Settings, api_token, pulse_url
 from mozci_monitor.core.action_tasks import Bounds
@@ -38,8 +39,14 @@ from mozci_monitor.notify import NotifyConfigError, Sink, build_sinks, close_sin
 from mozci_monitor.notify import make_notify_client as _make_notify_client
 from mozci_monitor.observe import Observer
 from mozci_monitor.ports.pulse import ConsumerPort
-from mozci_monitor.ports.sources import Pushlog, Render, ResultsSource, TaskclusterPort
-from mozci_monitor.ports.store import DaemonStore
+from mozci_monitor.ports.sources import (
+    PendingCounts,
+    Pushlog,
+    Render,
+    ResultsSource,
+    TaskclusterPort,
+)
+from mozci_monitor.ports.store import CapacityStore, DaemonStore
 from mozci_monitor.pulse import ConsumerSettings, PulseConsumer, task_group_binding
 from mozci_monitor.reconciler import Reconciler
 from mozci_monitor.sdnotify import SystemdNotifier
@@ -110,6 +117,31 @@ class Runtime:
     daemon: Daemon
     services: Services | None
     campaigns: CampaignService
+
+
+def build_capacity_gate(
+    settings: Settings,
+    *,
+    in_store: Callable[..., Awaitable[Any]],
+    store: CapacityStore,
+    pending: PendingCounts | None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> CapacityGate | None:
+    """The actuator's capacity check from [capacity]; None when nothing is limited."""
+    capacity = settings.capacity
+    if not (capacity.daily_quota or capacity.max_pending or capacity.excluded_pools):
+        return None
+    return CapacityGate(
+        GateSettings(
+            policy_of(capacity.daily_quota, capacity.max_pending, capacity.excluded_pools),
+            max_deferral=capacity.max_deferral,
+            pending_refresh=capacity.pending_refresh,
+        ),
+        in_store=in_store,
+        store=store,
+        pending=pending,
+        monotonic=monotonic,
+    )
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -343,6 +375,14 @@ def build(
                 on_action_task=daemon.action_task_created,
                 results=services.results,
                 on_results=daemon.results_read,
+                capacity=build_capacity_gate(
+                    settings,
+                    in_store=daemon.in_store if outbox is store else daemon.in_outbox,
+                    store=outbox,
+                    pending=services.taskcluster,
+                    monotonic=monotonic,
+                ),
+                on_deferred=daemon.action_deferred,
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,

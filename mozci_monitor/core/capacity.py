@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from mozci_monitor.core.actions import Action, ActionKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class Admission:
     granted: int
     deferred: int
     reason: str = ""
+    excluded: bool = False  # refused for good: waiting will not make room
 
     @property
     def refused(self) -> bool:
@@ -51,7 +55,9 @@ def admit(
     if wanted <= 0:
         return Admission(0, 0)
     if pool in policy.excluded_pools:
-        return Admission(0, wanted, f"worker pool {pool} is excluded (scarce hardware)")
+        return Admission(
+            0, wanted, f"worker pool {pool} is excluded (scarce hardware)", excluded=True
+        )
     if policy.max_pending is not None and pending is not None and pending >= policy.max_pending:
         return Admission(
             0,
@@ -78,3 +84,45 @@ def platform_of(label: str) -> str:
     head = label.split("/", 1)[0]
     kind, _, platform = head.partition("-")
     return platform if platform and kind in {"test", "build", "source"} else head
+
+
+# The actions that put tasks on worker pools (the ones a capacity check admits).
+SCHEDULING_KINDS = frozenset(
+    {ActionKind.RERUN, ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS, ActionKind.BACKFILL}
+)
+
+
+def tasks_wanted(action: Action) -> int:
+    """Tasks an action puts on worker pools: a rerun one run, a retrigger `times` tasks,
+    add-new-jobs `times` per label, a backfill `times` on each of `depth` pushes; cancels,
+    reads and notifications none."""
+    if action.kind is ActionKind.RERUN:
+        return 1
+    if action.kind is ActionKind.RETRIGGER:
+        return action.times
+    if action.kind is ActionKind.ADD_NEW_JOBS:
+        return action.times * max(1, len(action.labels))
+    if action.kind is ActionKind.BACKFILL:
+        return action.times * max(1, int(action.details.get("depth") or 1))
+    return 0
+
+
+def times_granted(action: Action, granted: int) -> int:
+    """The `times` that fits in `granted` tasks (0: nothing fits)."""
+    wanted = tasks_wanted(action)
+    if wanted <= 0 or granted >= wanted:
+        return action.times
+    per_time = max(1, wanted // max(1, action.times))
+    return granted // per_time
+
+
+def pool_of(definition: Mapping[str, Any]) -> str | None:
+    """A task's worker pool from its definition or status (`taskQueueId`, else
+    `provisionerId/workerType`); None when it names none."""
+    queue = definition.get("taskQueueId")
+    if isinstance(queue, str) and "/" in queue:
+        return queue
+    provisioner, worker_type = definition.get("provisionerId"), definition.get("workerType")
+    if not (isinstance(provisioner, str) and isinstance(worker_type, str)):
+        return None
+    return f"{provisioner}/{worker_type}" if provisioner and worker_type else None

@@ -23,6 +23,7 @@ __all__ = [
     "HgPush",
     "HookCall",
     "NotFound",
+    "PendingCounts",
     "Pushlog",
     "Queue",
     "Render",
@@ -59,6 +60,12 @@ class ActionSource(Protocol):
     async def cancel_task(self, task_id: str) -> TaskStatus: ...
 
 
+class PendingCounts(Protocol):
+    """How busy a worker pool is: its pending tasks (`queue.taskQueueCounts`)."""
+
+    async def pending_tasks(self, task_queue_id: str) -> int: ...
+
+
 class GroupSource(Protocol):
     """What the reconciler reads: a task group's members and its decision task's graph."""
 
@@ -78,7 +85,7 @@ class Queue(Protocol):
     async def artifact_json(self, task_id: str, name: str) -> Any: ...
 
 
-class TaskclusterPort(ActionSource, GroupSource, Protocol):
+class TaskclusterPort(ActionSource, GroupSource, PendingCounts, Protocol):
     """Everything the daemon does with Taskcluster."""
 
 

@@ -20,6 +20,7 @@ from mozci_monitor.core.messages import Rejection
 from mozci_monitor.core.model import Request, TaskRecord, TimelineEntry
 
 __all__ = [
+    "CapacityStore",
     "DaemonStore",
     "EngineStore",
     "OutboxEntry",
@@ -28,6 +29,7 @@ __all__ = [
     "ReconcileStore",
     "RejectedMessage",
     "RetentionPolicy",
+    "ScheduledTasks",
     "StoreError",
     "StoreReader",
     "StoredEntry",
@@ -59,6 +61,16 @@ class StoredEntry:
     kind: str
     task_id: str | None
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledTasks:
+    """Tasks an action puts (or put) on one worker pool: the pool as its task's definition
+    names it (None: no task of the label is known), and the label's platform."""
+
+    pool: str | None
+    platform: str
+    tasks: int
 
 
 class RejectedMessage(NamedTuple):
@@ -135,8 +147,21 @@ class OutboxStore(Protocol):
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
     ) -> bool | None: ...
+    def mark_action_deferred(
+        self, key: str, reason: str, *, started_at: str | None, owner: str | None = None
+    ) -> bool | None: ...
     def count_done_like(self, action: Action) -> int: ...
+    def tasks_of_action(self, action: Action) -> list[ScheduledTasks]: ...
+    def tasks_scheduled_on(self, day: str) -> list[ScheduledTasks]: ...
     def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+
+
+class CapacityStore(Protocol):
+    """What the capacity check reads: where an action's tasks go, and what this monitor
+    scheduled on a UTC day (actions performed or being performed that day)."""
+
+    def tasks_of_action(self, action: Action) -> list[ScheduledTasks]: ...
+    def tasks_scheduled_on(self, day: str) -> list[ScheduledTasks]: ...
 
 
 class ReconcileStore(Protocol):
@@ -183,7 +208,9 @@ class StoreReader(Protocol):
     def close(self) -> None: ...
 
 
-class DaemonStore(EngineStore, OutboxStore, ReconcileStore, TaskResultsStore, Protocol):
+class DaemonStore(
+    EngineStore, OutboxStore, ReconcileStore, TaskResultsStore, CapacityStore, Protocol
+):
     """Everything the daemon's own loops use, plus the read-only view it serves the API from."""
 
     def probe_writable(self) -> None: ...

@@ -131,6 +131,9 @@ class SimConfig:
     action_task_failure_rate: float = 0.0
     # Action tasks asked to act on these labels fail (a callback broken for them).
     failing_action_labels: tuple[str, ...] = ()
+    # Pending tasks other users keep in a worker pool ("provisioner/worker-type"), beside
+    # the simulated pushes' own: what makes a pool look saturated to `taskQueueCounts`.
+    pool_backlog: dict[str, int] = field(default_factory=dict)
     # Callbacks the decision tasks do not offer (older pushes and other projects lack some).
     withheld_actions: tuple[str, ...] = ()
     retries: int = 5

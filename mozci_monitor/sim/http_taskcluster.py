@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -75,6 +76,29 @@ async def get_task(request: web.Request) -> web.Response:
 
 async def get_status(request: web.Request) -> web.Response:
     return web.json_response({"status": _task(request).status()})
+
+
+async def task_queue_counts(request: web.Request) -> web.Response:
+    """`queue.taskQueueCounts`: the pool's pending count from the scheduler (the queue
+    counts claimed tasks too; the simulator's running runs stand for them)."""
+    queue = unquote(request.match_info["taskQueueId"])
+    world = _ctx(request).world
+    claimed = sum(
+        1
+        for task in world.tasks.values()
+        if task.state == "running" and task.definition.get("taskQueueId") == queue
+    )
+    return web.json_response(
+        {"taskQueueId": queue, "pendingTasks": world.pending_tasks(queue), "claimedTasks": claimed}
+    )
+
+
+async def pending_tasks(request: web.Request) -> web.Response:
+    """`queue.pendingTasks` (deprecated by the queue in favour of `taskQueueCounts`)."""
+    queue = unquote(request.match_info["taskQueueId"])
+    return web.json_response(
+        {"taskQueueId": queue, "pendingTasks": _ctx(request).world.pending_tasks(queue)}
+    )
 
 
 def _page(request: web.Request, items: list[str]) -> tuple[list[str], str | None]:
@@ -348,6 +372,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{q}/task/{{taskId}}/dependents", list_dependents)
     app.router.add_get(f"{q}/task-group/{{taskGroupId}}/list", list_task_group)
     app.router.add_get(f"{q}/task-group/{{taskGroupId}}", get_task_group)
+    # The pool is "provisioner/worker-type": its slash arrives encoded (%2F) or not.
+    app.router.add_get(f"{q}/task-queues/{{taskQueueId:.+}}/counts", task_queue_counts)
+    app.router.add_get(f"{q}/pending/{{taskQueueId:.+}}", pending_tasks)
     for prefix in (f"{q}/task/{{taskId}}", f"{q}/task/{{taskId}}/runs/{{runId}}"):
         app.router.add_get(f"{prefix}/artifacts", list_artifacts)
         app.router.add_get(f"{prefix}/artifacts/{{name:.+}}", get_artifact)

@@ -153,6 +153,8 @@ class World:
         # Scenario knob (from the config, or added before the clock starts): action tasks
         # asked to act on these labels fail.
         self.failing_action_labels: set[str] = set(config.failing_action_labels)
+        # Scenario knob too: other users' pending tasks per worker pool (a test drains it).
+        self.pool_backlog: dict[str, int] = dict(config.pool_backlog)
         self._graph_rng = random.Random(f"{config.seed}:graph")
         self._id_rng = random.Random(f"{config.seed}:ids")
         self._run_rng = random.Random(f"{config.seed}:runs")
@@ -183,6 +185,16 @@ class World:
             self.events.at(push.date, functools.partial(self._arrive, push))
 
     # ---------------------------------------------------------------- identities
+
+    def pending_tasks(self, task_queue_id: str) -> int:
+        """What the queue would count as pending in the pool: the runs the scheduler has
+        not claimed yet, plus the pool's backlog of other users' tasks."""
+        ours = sum(
+            1
+            for task in self.tasks.values()
+            if task.state == "pending" and task.definition.get("taskQueueId") == task_queue_id
+        )
+        return ours + self.pool_backlog.get(task_queue_id, 0)
 
     def new_task_id(self) -> str:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -185,6 +186,20 @@ class TaskclusterClient:
         url = self._api("queue", f"task/{task_id}/cancel")
         response = await self._call(url, lambda: self._queue.cancelTask(task_id))
         return self._status(response, url)
+
+    async def pending_tasks(self, task_queue_id: str) -> int:
+        """The pool's pending tasks, approximately (`queue.taskQueueCounts`, which the
+        queue's reference names in place of the deprecated `queue.pendingTasks`)."""
+        url = self._api("queue", f"task-queues/{quote(task_queue_id, safe='')}/counts")
+        response = await self._call(url, lambda: self._queue.taskQueueCounts(task_queue_id))
+        count = response.get("pendingTasks") if isinstance(response, Mapping) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise SourceError(
+                f"the queue answered an unusable pending count: {count!r}",
+                source=self.gate.name,
+                url=redact_url(url),
+            )
+        return count
 
     def _status(self, response: Any, url: str) -> TaskStatus:
         try:

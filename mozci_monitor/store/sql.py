@@ -17,6 +17,7 @@ from typing import Any
 
 from mozci_monitor.core.actions import Action, tasks_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
+from mozci_monitor.core.capacity import SCHEDULING_KINDS, platform_of, pool_of, tasks_wanted
 from mozci_monitor.core.codec import (
     action_from_json,
     action_to_json,
@@ -35,6 +36,7 @@ from mozci_monitor.core.model import (
     Request,
     RequestState,
     TaskRecord,
+    TaskStatus,
     TimelineEntry,
 )
 from mozci_monitor.ports.store import (
@@ -42,6 +44,7 @@ from mozci_monitor.ports.store import (
     PruneReport,
     RejectedMessage,
     RetentionPolicy,
+    ScheduledTasks,
     StoredEntry,
     StoreReader,
 )
@@ -575,6 +578,47 @@ class SqlStore:
                 count += 1
         return count
 
+    # -- capacity (core.capacity counts what these return) -------------------------------
+
+    def tasks_of_action(self, action: Action) -> list[ScheduledTasks]:
+        """Where an action's tasks go: per label (or its task), the worker pool named by a
+        known task's definition (its status row) and the label's platform."""
+        wanted = tasks_wanted(action)
+        if wanted <= 0 or action.push is None:
+            return []
+        if action.task_id is not None:
+            record = self.get_task(action.task_id)
+            label = (record.label if record else None) or next(iter(action.labels), "")
+            pool = _pool_of_status(record.status) if record else None
+            return [ScheduledTasks(pool, platform_of(label), wanted)]
+        group = action.push.task_group_id
+        share = wanted // max(1, len(action.labels))
+        found = []
+        for label in action.labels or ("",):
+            row = self._sql.execute(
+                "SELECT status FROM tasks WHERE task_group_id = ? AND label = ? LIMIT 1",
+                (group, label),
+            ).one()
+            status = status_from_json(json.loads(row["status"])) if row else None
+            pool = _pool_of_status(status) if status else None
+            found.append(ScheduledTasks(pool, platform_of(label), share))
+        return found
+
+    def tasks_scheduled_on(self, day: str) -> list[ScheduledTasks]:
+        """The tasks of the actions performed on a UTC day (done that day, not dry runs)
+        or being performed (started that day, not done yet: they may have scheduled)."""
+        rows = self._sql.execute(
+            "SELECT payload FROM outbox WHERE kind IN (?,?,?,?) AND ("
+            " (state = 'done' AND substr(done_at, 1, 10) = ?"
+            "  AND (result IS NULL OR result NOT LIKE 'dry-run%'))"
+            " OR (state = 'pending' AND attempts > 0 AND substr(started_at, 1, 10) = ?))",
+            (*sorted(kind.value for kind in SCHEDULING_KINDS), day, day),
+        ).rows
+        found: list[ScheduledTasks] = []
+        for row in rows:
+            found.extend(self.tasks_of_action(action_from_json(json.loads(row["payload"]))))
+        return found
+
     def claim_actions(
         self, owner: str, *, lease_seconds: float, limit: int = 100
     ) -> list[OutboxEntry]:
@@ -658,6 +702,20 @@ class SqlStore:
             " lease_until = CASE WHEN ? THEN NULL ELSE lease_until END"
             " WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
             (error[:2000], final, final, at, final, key, owner, owner),
+        )
+        return None if owner is None else result.rowcount == 1
+
+    def mark_action_deferred(
+        self, key: str, reason: str, *, started_at: str | None, owner: str | None = None
+    ) -> bool | None:
+        """Undo the attempt just started (capacity deferred it before anything was done):
+        the attempt count and start stamp go back to what they were, the reason stays."""
+        result = self._sql.execute(
+            "UPDATE outbox SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
+            " started_at = ?, last_error = ?"
+            " WHERE key = ? AND state = 'pending'"
+            " AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (started_at, reason[:2000], key, owner, owner),
         )
         return None if owner is None else result.rowcount == 1
 
@@ -779,6 +837,10 @@ def _after_prefix(prefix: str) -> str | None:
         if last <= 0x10FFFF:
             return "".join(chars) + chr(last)
     return None
+
+
+def _pool_of_status(status: TaskStatus) -> str | None:
+    return pool_of({"provisionerId": status.provisioner_id, "workerType": status.worker_type})
 
 
 def _count(row: Row | None) -> int:

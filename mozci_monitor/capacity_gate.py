@@ -1,0 +1,154 @@
+"""Admits each action that schedules tasks within the configured capacity ([capacity]).
+
+The decision is `core.capacity.admit`'s; this module gathers what it decides on: where
+the action's tasks go (the pool its task's definition names, the label's platform), what
+this monitor scheduled today on each pool and platform (the outbox, counted by the store)
+and how many tasks wait in the pool (`queue.taskQueueCounts`, reused for a short while so
+that a burst of actions asks the queue once). The actuator calls it just before it
+performs an action, never in the per-message decisions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from mozci_monitor.core.actions import Action
+from mozci_monitor.core.capacity import CapacityPolicy, admit, tasks_wanted
+from mozci_monitor.ports.sources import PendingCounts, SourceError
+from mozci_monitor.ports.store import CapacityStore, ScheduledTasks
+
+log = structlog.get_logger(__name__)
+
+InStore = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the actuator does now: perform `action` (maybe sized down from what was
+    decided), or nothing, for `reason`: it waits (deferred) or never runs (excluded)."""
+
+    action: Action | None
+    reason: str = ""
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    policy: CapacityPolicy
+    max_deferral: float = 21600.0  # seconds since the action was decided
+    pending_refresh: float = 60.0  # seconds a pool's pending count is reused
+
+
+class CapacityGate:
+    def __init__(
+        self,
+        settings: GateSettings,
+        *,
+        in_store: InStore,
+        store: CapacityStore,
+        pending: PendingCounts | None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._in_store = in_store
+        self._store = store
+        self._pending = pending
+        self._monotonic = monotonic
+        self._pending_seen: dict[str, tuple[float, int | None]] = {}
+
+    async def admit(self, action: Action, *, day: str) -> Verdict:
+        """The action as it may run now (sized down), or why it may not (`day`: today, UTC)."""
+        wanted = tasks_wanted(action)
+        if wanted <= 0:
+            return Verdict(action)
+        parts = _by_destination(await self._in_store(self._store.tasks_of_action, action))
+        used = _used(await self._in_store(self._store.tasks_scheduled_on, day))
+        policy = self.settings.policy
+        fraction, reasons = 1.0, []
+        for (pool, platform), tasks in parts.items():
+            pending = await self._pending_in(pool) if pool else None
+            admission = admit(
+                policy,
+                wanted=tasks,
+                pool=pool or "",
+                platform=platform,
+                used_today=used,
+                pending=pending,
+            )
+            if admission.excluded:
+                return Verdict(None, admission.reason, excluded=True)
+            if admission.deferred:
+                reasons.append(admission.reason)
+                fraction = min(fraction, admission.granted / tasks)
+        if not reasons:
+            return Verdict(action)
+        times = int(action.times * fraction)
+        if times <= 0 or tasks_wanted(replace(action, times=times)) <= 0:
+            return Verdict(None, "; ".join(reasons))
+        return Verdict(replace(action, times=times), "; ".join(reasons))
+
+    def overdue(self, decided_at: str, now: str) -> str | None:
+        """Why a deferred action stops waiting (decided longer ago than `max_deferral`)."""
+        waited = (_moment(now) - _moment(decided_at)).total_seconds()
+        if waited < self.settings.max_deferral:
+            return None
+        return (
+            f"deferred too long: waited {waited / 3600:.1f} h for capacity"
+            f" (capacity.max_deferral {self.settings.max_deferral / 3600:.1f} h)"
+        )
+
+    async def _pending_in(self, pool: str) -> int | None:
+        """The pool's pending count, None when it cannot be read (quotas still apply)."""
+        if self._pending is None or self.settings.policy.max_pending is None:
+            return None
+        now = self._monotonic()
+        seen = self._pending_seen.get(pool)
+        if seen is not None and now - seen[0] < self.settings.pending_refresh:
+            return seen[1]
+        count: int | None
+        try:
+            count = await self._pending.pending_tasks(pool)
+        except SourceError as error:
+            log.warning("pending count unreadable; quotas only", pool=pool, error=str(error))
+            count = None
+        self._pending_seen[pool] = (now, count)
+        return count
+
+
+def _by_destination(parts: list[ScheduledTasks]) -> dict[tuple[str | None, str], int]:
+    found: dict[tuple[str | None, str], int] = {}
+    for part in parts:
+        key = (part.pool, part.platform)
+        found[key] = found.get(key, 0) + part.tasks
+    return found
+
+
+def _used(parts: list[ScheduledTasks]) -> dict[str, int]:
+    """Tasks scheduled today, keyed by pool and by platform (quotas name either)."""
+    used: dict[str, int] = {}
+    for part in parts:
+        for key in (part.pool, part.platform):
+            if key:
+                used[key] = used.get(key, 0) + part.tasks
+    return used
+
+
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def policy_of(
+    daily_quota: dict[str, int], max_pending: int, excluded_pools: tuple[str, ...]
+) -> CapacityPolicy:
+    """The settings' [capacity] as the core's policy (max_pending 0: no limit)."""
+    return CapacityPolicy(
+        daily_quota=dict(daily_quota),
+        max_pending=max_pending or None,
+        excluded_pools=frozenset(excluded_pools),
+    )
