@@ -318,11 +318,13 @@ class Actuator:
             return f"dry-run: would {what}"
         if action.push is not None:
             await self._check_project(action.push)
-        sized = ""
-        if self._capacity is not None and action.kind in SCHEDULING_KINDS:
-            admitted, sized = await self._admit(action)
-            action = admitted
-        result = await self._schedule(action)
+        if self._capacity is None or action.kind not in SCHEDULING_KINDS:
+            return await self._schedule(action)
+        admitted, sized = await self._admit(action)
+        try:
+            result = await self._schedule(admitted)
+        finally:
+            self._capacity.release(action.key)
         return f"{result}{sized}"
 
     async def _admit(self, action: Action) -> tuple[Action, str]:

@@ -6,12 +6,17 @@ this monitor scheduled today on each pool and platform (the outbox, counted by t
 and how many tasks wait in the pool (`queue.taskQueueCounts`, reused for a short while so
 that a burst of actions asks the queue once). The actuator calls it just before it
 performs an action, never in the per-message decisions.
+
+The actuator performs several actions at once: admissions are taken one at a time, and
+what was admitted counts (reserved here) until the actuator releases it, when the
+outbox's count has it (done) or it was not performed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -53,9 +58,13 @@ class CapacityGate:
         in_store: InStore,
         store: CapacityStore,
         pending: PendingCounts | None,
+        owner: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._owner = owner  # this instance's name in outbox claims
+        self._lock = asyncio.Lock()
+        self._reserved: dict[str, list[ScheduledTasks]] = {}  # action key -> its tasks
         self._in_store = in_store
         self._store = store
         self._pending = pending
@@ -63,12 +72,27 @@ class CapacityGate:
         self._pending_seen: dict[str, tuple[float, int | None]] = {}
 
     async def admit(self, action: Action, *, day: str) -> Verdict:
-        """The action as it may run now (sized down), or why it may not (`day`: today, UTC)."""
-        wanted = tasks_wanted(action)
-        if wanted <= 0:
+        """The action as it may run now (sized down), or why it may not (`day`: today, UTC).
+        What is admitted stays reserved until `release(action.key)`."""
+        if tasks_wanted(action) <= 0:
             return Verdict(action)
+        async with self._lock:
+            verdict = await self._decide(action, day)
+            if verdict.action is not None:
+                granted = verdict.action
+                self._reserved[action.key] = await self._in_store(
+                    self._store.tasks_of_action, granted
+                )
+            return verdict
+
+    def release(self, key: str) -> None:
+        """The admitted action was performed (the outbox counts it now) or was not."""
+        self._reserved.pop(key, None)
+
+    async def _decide(self, action: Action, day: str) -> Verdict:
         parts = _by_destination(await self._in_store(self._store.tasks_of_action, action))
-        used = _used(await self._in_store(self._store.tasks_scheduled_on, day))
+        done = await self._in_store(self._store.tasks_scheduled_on, day, owner=self._owner)
+        used = _used([*done, *(part for parts in self._reserved.values() for part in parts)])
         policy = self.settings.policy
         fraction, reasons = 1.0, []
         for (pool, platform), tasks in parts.items():
@@ -144,7 +168,7 @@ def _moment(stamp: str) -> datetime:
 
 
 def policy_of(
-    daily_quota: dict[str, int], max_pending: int, excluded_pools: tuple[str, ...]
+    daily_quota: Mapping[str, int], max_pending: int, excluded_pools: Iterable[str]
 ) -> CapacityPolicy:
     """The settings' [capacity] as the core's policy (max_pending 0: no limit)."""
     return CapacityPolicy(

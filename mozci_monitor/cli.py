@@ -25,6 +25,7 @@ from mozci_monitor.config import (
     ConfigError,
     Settings,
     api_token,
+    capacity_text,
     find_config,
     load_settings,
     secrets_of,
@@ -336,6 +337,9 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
         f" {budgets['per_campaign']} per campaign,"
         f" {budgets['per_repo_day']} per repository per day"
     )
+    capacity = capacity_text(settings.capacity)
+    if capacity:
+        print(f"capacity: {capacity}")
     return 0
 
 

@@ -105,7 +105,7 @@ class CapacitySettings:
     # Tasks per UTC day, per worker pool ("provisioner/worker-type") or platform.
     daily_quota: dict[str, int] = field(default_factory=dict)
     max_pending: int = 0  # a pool with this many pending tasks gets nothing more (0: no limit)
-    excluded_pools: tuple[str, ...] = ()  # scarce hardware the monitor never schedules on
+    excluded_pools: list[str] = field(default_factory=list)  # scarce hardware, never used
     # An action deferred this long (seconds since it was decided) ends its request.
     max_deferral: float = 21600.0
     pending_refresh: float = 60.0  # seconds a pool's pending count is reused
@@ -293,7 +293,18 @@ def _capacity_section(table: dict[str, Any]) -> CapacitySettings:
         )
     if section.max_pending < 0:
         raise ConfigError("capacity.max_pending: must be 0 or more")
-    return replace(section, daily_quota=checked, excluded_pools=tuple(pools))
+    return replace(section, daily_quota=checked, excluded_pools=list(pools))
+
+
+def capacity_text(capacity: CapacitySettings) -> str:
+    """What [capacity] limits, in one line ("" when nothing is limited)."""
+    said = [f"{key} {quota}/day" for key, quota in sorted(capacity.daily_quota.items())]
+    if capacity.max_pending:
+        said.append(f"at most {capacity.max_pending} pending per pool")
+    said.extend(f"{pool} excluded" for pool in capacity.excluded_pools)
+    if not said:
+        return ""
+    return f"{', '.join(said)}; deferred at most {capacity.max_deferral:g} s"
 
 
 def _coerce(key: str, expected: Any, value: Any) -> Any:

@@ -125,6 +125,7 @@ def build_capacity_gate(
     in_store: Callable[..., Awaitable[Any]],
     store: CapacityStore,
     pending: PendingCounts | None,
+    owner: str | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> CapacityGate | None:
     """The actuator's capacity check from [capacity]; None when nothing is limited."""
@@ -140,6 +141,7 @@ def build_capacity_gate(
         in_store=in_store,
         store=store,
         pending=pending,
+        owner=owner,
         monotonic=monotonic,
     )
 
@@ -380,6 +382,7 @@ def build(
                     in_store=daemon.in_store if outbox is store else daemon.in_outbox,
                     store=outbox,
                     pending=services.taskcluster,
+                    owner=daemon.instance,
                     monotonic=monotonic,
                 ),
                 on_deferred=daemon.action_deferred,

@@ -556,3 +556,13 @@ def test_watch_refuses_a_task_group_that_is_not_a_task_id(cli: Cli) -> None:
     )
     assert code == 2
     assert "--task-group: must be a Taskcluster slug id" in err
+
+
+def test_check_config_says_what_capacity_limits(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('[capacity]\ndaily_quota = { "gecko-t/t-linux-xlarge" = 500 }\n')
+    code, out, _ = cli("--config", str(config), "check-config", store=False)
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "capacity: gecko-t/t-linux-xlarge 500/day; deferred at most 21600 s"
+    )

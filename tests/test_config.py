@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -15,6 +16,7 @@ from mozci_monitor.config import (
     ConfigError,
     PulseSettings,
     Settings,
+    capacity_text,
     load_settings,
     pulse_url,
     read_secret,
@@ -373,3 +375,47 @@ def test_secrets_of_ignores_unreadable_or_public_secret_files(tmp_path: Path) ->
 
 def test_secrets_of_nothing_configured_is_empty() -> None:
     assert secrets_of(Settings()) == []
+
+
+# -- [capacity] ---------------------------------------------------------------------------------
+
+
+def test_capacity_reads_quotas_pools_and_bounds(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        [capacity]
+        daily_quota = { "gecko-t/t-linux-xlarge" = 500, "windows11-64" = 80 }
+        max_pending = 1000
+        excluded_pools = ["proj-autophone/gecko-t-bitbar-gw-perf-a51"]
+        max_deferral = 3600
+        """,
+    )
+    capacity = load_settings(path).capacity
+    assert capacity.daily_quota == {"gecko-t/t-linux-xlarge": 500, "windows11-64": 80}
+    assert capacity.max_pending == 1000
+    assert capacity.excluded_pools == ["proj-autophone/gecko-t-bitbar-gw-perf-a51"]
+    assert capacity.max_deferral == 3600.0
+    assert capacity_text(capacity) == (
+        "gecko-t/t-linux-xlarge 500/day, windows11-64 80/day, at most 1000 pending per pool,"
+        " proj-autophone/gecko-t-bitbar-gw-perf-a51 excluded; deferred at most 3600 s"
+    )
+    assert capacity_text(Settings().capacity) == ""
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('daily_quota = { "gecko-t/t-linux" = "lots" }', "capacity.daily_quota.gecko-t/t-linux"),
+        ('daily_quota = { "gecko-t/t-linux" = -1 }', "capacity.daily_quota.gecko-t/t-linux"),
+        ("daily_quota = 5", "capacity.daily_quota"),
+        ('excluded_pools = "gecko-t/t-linux"', "capacity.excluded_pools"),
+        ('excluded_pools = ["t-linux"]', "capacity.excluded_pools"),
+        ("max_pending = -3", "capacity.max_pending"),
+        ("max_deferral = 0", "capacity.max_deferral"),
+        ("max_pendings = 3", "capacity.max_pendings"),
+    ],
+)
+def test_bad_capacity_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(key)}: "):
+        load_settings(_write(tmp_path, f"[capacity]\n{toml}\n"))

@@ -604,15 +604,18 @@ class SqlStore:
             found.append(ScheduledTasks(pool, platform_of(label), share))
         return found
 
-    def tasks_scheduled_on(self, day: str) -> list[ScheduledTasks]:
+    def tasks_scheduled_on(self, day: str, *, owner: str | None = None) -> list[ScheduledTasks]:
         """The tasks of the actions performed on a UTC day (done that day, not dry runs)
-        or being performed (started that day, not done yet: they may have scheduled)."""
+        or being performed by another instance (started that day, not done: they may
+        have scheduled already). `owner`'s own unfinished entries are left out: its
+        capacity check counts what it admitted itself."""
         rows = self._sql.execute(
             "SELECT payload FROM outbox WHERE kind IN (?,?,?,?) AND ("
             " (state = 'done' AND substr(done_at, 1, 10) = ?"
             "  AND (result IS NULL OR result NOT LIKE 'dry-run%'))"
-            " OR (state = 'pending' AND attempts > 0 AND substr(started_at, 1, 10) = ?))",
-            (*sorted(kind.value for kind in SCHEDULING_KINDS), day, day),
+            " OR (state = 'pending' AND attempts > 0 AND substr(started_at, 1, 10) = ?"
+            "  AND claimed_by IS DISTINCT FROM ?))",
+            (*sorted(kind.value for kind in SCHEDULING_KINDS), day, day, owner),
         ).rows
         found: list[ScheduledTasks] = []
         for row in rows:

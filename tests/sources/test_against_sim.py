@@ -139,3 +139,17 @@ async def test_analyse_a_range_of_revisions(sim, clients):
     assert lines[0].startswith(str(sim.pushes[-1].push_id))
     for gate in clients.gates.values():
         assert gate.max_observed_rate() <= 5
+
+
+async def test_a_pools_pending_count_comes_from_the_scheduler(sim, clients):
+    """`queue.taskQueueCounts` through the official client: the pool's runs not claimed
+    yet (a rerun adds one) plus the backlog other users keep in it."""
+    resolved = ("completed", "failed", "exception")
+    task = next(t for t in sim.world.tasks.values() if t.kind == "test" and t.state in resolved)
+    pool = task.definition["taskQueueId"]
+    before = await clients.taskcluster.pending_tasks(pool)
+    assert before == sim.world.pending_tasks(pool)
+    sim.world.rerun(task.task_id)
+    sim.world.pool_backlog[pool] = 40
+    assert await clients.taskcluster.pending_tasks(pool) == before + 1 + 40
+    assert await clients.taskcluster.pending_tasks("gecko-t/no-such-pool") == 0
