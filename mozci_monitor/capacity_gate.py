@@ -24,13 +24,16 @@ from typing import Any
 import structlog
 
 from mozci_monitor.core.actions import Action
-from mozci_monitor.core.capacity import CapacityPolicy, admit, tasks_wanted
+from mozci_monitor.core.capacity import CapacityPolicy, admit, pool_of, tasks_wanted
 from mozci_monitor.ports.sources import PendingCounts, SourceError
 from mozci_monitor.ports.store import CapacityStore, ScheduledTasks
 
 log = structlog.get_logger(__name__)
 
 InStore = Callable[..., Awaitable[Any]]
+# A push's full task graph (`public/full-task-graph.json` of its decision task), by group.
+Graph = Callable[[str], Awaitable[Any]]
+GRAPHS_KEPT = 4  # label -> pool maps of this many pushes are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +61,14 @@ class CapacityGate:
         in_store: InStore,
         store: CapacityStore,
         pending: PendingCounts | None,
+        graph: Graph | None = None,
         owner: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._graph = graph
+        # task group -> label -> pool, from the push's full task graph (a few groups only)
+        self._graph_pools: dict[str, dict[str, str]] = {}
         self._owner = owner  # this instance's name in outbox claims
         self._lock = asyncio.Lock()
         self._reserved: dict[str, list[ScheduledTasks]] = {}  # action key -> its tasks
@@ -80,17 +87,46 @@ class CapacityGate:
             verdict = await self._decide(action, day)
             if verdict.action is not None:
                 granted = verdict.action
-                self._reserved[action.key] = await self._in_store(
-                    self._store.tasks_of_action, granted
-                )
+                self._reserved[action.key] = await self._destinations(granted)
             return verdict
 
     def release(self, key: str) -> None:
         """The admitted action was performed (the outbox counts it now) or was not."""
         self._reserved.pop(key, None)
 
+    async def _destinations(self, action: Action) -> list[ScheduledTasks]:
+        """Where the action's tasks go. A label no known task ran (add-new-jobs of a job
+        the push never scheduled, or nothing read yet) has its pool in the push's full
+        task graph, where add-new-jobs itself takes the definition from."""
+        parts: list[ScheduledTasks] = await self._in_store(self._store.tasks_of_action, action)
+        if action.push is None or all(part.pool for part in parts):
+            return parts
+        pools = await self._pools_in_graph(action.push.task_group_id)
+        return [part if part.pool else replace(part, pool=pools.get(part.label)) for part in parts]
+
+    async def _pools_in_graph(self, group: str) -> dict[str, str]:
+        if group in self._graph_pools:
+            return self._graph_pools[group]
+        pools: dict[str, str] = {}
+        if self._graph is not None:
+            try:
+                graph = await self._graph(group)
+            except SourceError as error:
+                log.warning("full task graph unreadable", group=group, error=str(error))
+                return pools  # not kept: asked again next time
+            if isinstance(graph, Mapping):
+                for label, node in graph.items():
+                    task = node.get("task") if isinstance(node, Mapping) else None
+                    pool = pool_of(task) if isinstance(task, Mapping) else None
+                    if pool:
+                        pools[str(label)] = pool
+        while len(self._graph_pools) >= GRAPHS_KEPT:
+            del self._graph_pools[next(iter(self._graph_pools))]
+        self._graph_pools[group] = pools
+        return pools
+
     async def _decide(self, action: Action, day: str) -> Verdict:
-        parts = _by_destination(await self._in_store(self._store.tasks_of_action, action))
+        parts = _by_destination(await self._destinations(action))
         done = await self._in_store(self._store.tasks_scheduled_on, day, owner=self._owner)
         used = _used([*done, *(part for parts in self._reserved.values() for part in parts)])
         policy = self.settings.policy
@@ -115,7 +151,10 @@ class CapacityGate:
         times = int(action.times * fraction)
         if times <= 0 or tasks_wanted(replace(action, times=times)) <= 0:
             return Verdict(None, "; ".join(reasons))
-        return Verdict(replace(action, times=times), "; ".join(reasons))
+        # `sized_from`: the request expects the runs it decided on; it stops waiting for
+        # the ones cut here (`core.action_tasks.action_task_created`) and asks again.
+        sized = replace(action, times=times, details={**action.details, "sized_from": action.times})
+        return Verdict(sized, "; ".join(reasons))
 
     def overdue(self, decided_at: str, now: str) -> str | None:
         """Why a deferred action stops waiting (decided longer ago than `max_deferral`)."""

@@ -29,7 +29,8 @@ _log = structlog.get_logger(__name__)
 
 NAMESPACE = "mozci_monitor"
 MESSAGE_OUTCOMES = ("applied", "duplicate", "stale", "unwatched", "rejected")
-ACTION_RESULTS = ("done", "dry-run", "retry", "failed")
+# deferred: held back for capacity ([capacity]), tried again later.
+ACTION_RESULTS = ("done", "dry-run", "retry", "deferred", "failed")
 OTHER_EXCHANGE = "other"
 # From a millisecond (one small batch on a fast disk) to half a minute (fsync under load).
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -138,7 +139,8 @@ class Metrics:
             self._messages.labels(exchange_label(exchange), outcome).inc(count)
 
     def action_done(self, kind: str, result: str) -> None:
-        """`result`: done, dry-run, retry (failed, will be tried again) or failed (gave up)."""
+        """`result`: done, dry-run, retry (failed, will be tried again), deferred (no
+        capacity now, tried again later) or failed (gave up)."""
         if result not in ACTION_RESULTS:
             raise ValueError(f"unknown action result {result!r}")
         self._actions.labels(kind, result).inc()

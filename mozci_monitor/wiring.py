@@ -125,6 +125,7 @@ def build_capacity_gate(
     in_store: Callable[..., Awaitable[Any]],
     store: CapacityStore,
     pending: PendingCounts | None,
+    graph: Callable[[str], Awaitable[Any]] | None = None,
     owner: str | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> CapacityGate | None:
@@ -141,9 +142,19 @@ def build_capacity_gate(
         in_store=in_store,
         store=store,
         pending=pending,
+        graph=graph,
         owner=owner,
         monotonic=monotonic,
     )
+
+
+def _full_task_graph(taskcluster: TaskclusterPort) -> Callable[[str], Awaitable[Any]]:
+    """A push's full task graph by its group (the decision task's id is the group's)."""
+
+    async def read(group: str) -> Any:
+        return await taskcluster.artifact_json(group, "public/full-task-graph.json")
+
+    return read
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -382,6 +393,7 @@ def build(
                     in_store=daemon.in_store if outbox is store else daemon.in_outbox,
                     store=outbox,
                     pending=services.taskcluster,
+                    graph=_full_task_graph(services.taskcluster),
                     owner=daemon.instance,
                     monotonic=monotonic,
                 ),

@@ -78,6 +78,11 @@ def action_task_created(
         "action-task", action_task_id, {"key": action.key, "route": route, "state": task.state}
     )
     followed = replace(request, action_tasks=(*request.action_tasks, task))
+    # Performed with fewer runs than decided (capacity): those cut will not come; the
+    # request's next decision asks for them again.
+    cut = int(action.details.get("sized_from") or action.times) - action.times
+    if cut > 0:
+        followed = replace(followed, expected_new=max(0, followed.expected_new - cut))
     return Decision(followed, (entry,), (), True)
 
 

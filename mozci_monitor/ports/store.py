@@ -71,6 +71,7 @@ class ScheduledTasks:
     pool: str | None
     platform: str
     tasks: int
+    label: str = ""
 
 
 class RejectedMessage(NamedTuple):

@@ -590,7 +590,7 @@ class SqlStore:
             record = self.get_task(action.task_id)
             label = (record.label if record else None) or next(iter(action.labels), "")
             pool = _pool_of_status(record.status) if record else None
-            return [ScheduledTasks(pool, platform_of(label), wanted)]
+            return [ScheduledTasks(pool, platform_of(label), wanted, label)]
         group = action.push.task_group_id
         share = wanted // max(1, len(action.labels))
         found = []
@@ -599,9 +599,15 @@ class SqlStore:
                 "SELECT status FROM tasks WHERE task_group_id = ? AND label = ? LIMIT 1",
                 (group, label),
             ).one()
+            if row is None:
+                # A label the push never ran (add-new-jobs): a label runs on the same pool
+                # on every push, so another push's task tells. A scan, but a rare one.
+                row = self._sql.execute(
+                    "SELECT status FROM tasks WHERE label = ? LIMIT 1", (label,)
+                ).one()
             status = status_from_json(json.loads(row["status"])) if row else None
             pool = _pool_of_status(status) if status else None
-            found.append(ScheduledTasks(pool, platform_of(label), share))
+            found.append(ScheduledTasks(pool, platform_of(label), share, label))
         return found
 
     def tasks_scheduled_on(self, day: str, *, owner: str | None = None) -> list[ScheduledTasks]:

@@ -76,6 +76,21 @@ def test_the_created_action_task_is_followed_once():
     assert not again.changed
 
 
+@pytest.mark.parametrize(
+    ("times", "sized_from", "expected_new"),
+    [
+        (2, None, 2),  # performed as decided: both runs expected
+        (1, 2, 1),  # capacity cut one run: it will not come, the request asks again
+        (1, 5, 0),  # never below nothing
+    ],
+)
+def test_runs_cut_for_capacity_are_not_waited_for(times, sized_from, expected_new):
+    details = {} if sized_from is None else {"sized_from": sized_from}
+    action = replace(retrigger(times=times), details=details)
+    decided = action_task_created(watching(expected_new=2), action, ACTION_TASK, "retrigger")
+    assert decided.request.expected_new == expected_new
+
+
 @pytest.mark.parametrize("phase", [Phase.SCHEDULED, Phase.PENDING, Phase.RUNNING])
 def test_an_open_action_task_changes_nothing(phase):
     req = followed()

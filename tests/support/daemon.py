@@ -14,6 +14,7 @@ from typing import Any
 
 from mozci_monitor.config import (
     ActionsSettings,
+    CapacitySettings,
     DaemonSettings,
     PulseSettings,
     Settings,
@@ -53,6 +54,7 @@ def scene_settings(
     actions: ActionsSettings | None = None,
     email: str = SHERIFF,
     prefetch: int = 500,
+    capacity: CapacitySettings | None = None,
 ) -> Settings:
     """A daemon over the simulator: quick batches and refreshes, its sinks and one e-mail."""
     return Settings(
@@ -67,6 +69,7 @@ def scene_settings(
         sources=sources,
         actions=actions or ActionsSettings(max_per_request=3),
         notify={"sinks": ["log", "taskcluster"], "email": [email]},
+        capacity=capacity or CapacitySettings(),
     )
 
 

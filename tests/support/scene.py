@@ -26,7 +26,7 @@ from typing import Any
 from broker import publish
 
 from mozci_monitor import planner
-from mozci_monitor.config import ActionsSettings, Settings, StoreSettings
+from mozci_monitor.config import ActionsSettings, CapacitySettings, Settings, StoreSettings
 from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.kinds import Budgets
 from mozci_monitor.core.model import Push, RemedyPolicy, Request
@@ -65,8 +65,10 @@ class Scene:
         queue: str,
         store_path: Path,
         actions: ActionsSettings,
+        capacity: CapacitySettings | None = None,
     ) -> None:
         self.sim = sim
+        self.capacity = capacity
         self.broker_url = broker_url
         self.queue = queue
         self.store_path = store_path
@@ -272,6 +274,7 @@ class Scene:
             sources=sim_sources(self.sim),
             actions=self.actions,
             store=StoreSettings(path=str(self.store_path)),
+            capacity=self.capacity,
         )
 
     async def start_daemon(self, *, acting: bool = True) -> Daemon:
@@ -392,6 +395,7 @@ async def scene(
     *,
     actions: ActionsSettings | None = None,
     daemon: bool = True,
+    capacity: CapacitySettings | None = None,
 ) -> AsyncIterator[Scene]:
     """A started simulator (clock paused) and, unless `daemon=False`, an acting daemon.
 
@@ -405,6 +409,7 @@ async def scene(
         queue=broker.queue,
         store_path=tmp_path / "state.sqlite3",
         actions=actions or ActionsSettings(max_per_request=3),
+        capacity=capacity,
     )
     try:
         if daemon:
