@@ -352,9 +352,22 @@ class Actuator:
             return f"rerun: task {action.task_id} now has {len(status.runs)} runs"
         if action.kind is ActionKind.CANCEL:
             assert action.task_id is not None
+            created_by = str(action.details.get("created_by") or "")
+            if created_by and not await self._created_by(action.task_id, created_by.split(",")):
+                return f"left {action.task_id} alone: none of our action tasks created it"
             await self._tc.cancel_task(action.task_id)
             return f"canceled {action.task_id}"
         return await self._in_tree(action)
+
+    async def _created_by(self, task_id: str, action_tasks: Sequence[str]) -> bool:
+        """Was the task created by one of these action tasks? Taskgraph names the creating
+        task in `extra.parent` and makes the created tasks depend on it."""
+        definition = await self._tc.task(task_id)
+        extra = definition.get("extra")
+        parent = extra.get("parent") if isinstance(extra, Mapping) else None
+        dependencies = definition.get("dependencies")
+        named = {parent, *(dependencies if isinstance(dependencies, list) else ())}
+        return any(task in named for task in action_tasks)
 
     async def _check_project(self, push: Push) -> None:
         """Act only on a push whose decision task names the repository the campaign named:

@@ -67,6 +67,9 @@ def format_campaign(detail: Mapping[str, Any]) -> str:
         lines.extend(f"    {row}" for row in answer_rows(answer))
         if answer.get("failed_task"):  # until-fail
             lines.append(f"  failing task: {answer['failed_task']}")
+    cleanup = (detail.get("summary") or {}).get("cleanup")
+    if cleanup:  # a range campaign's runs still open once it had its answer
+        lines.append(f"  cleanup: {cleanup}")
     actions = {
         str(a.get("key")): _action_view(a)
         for a in detail.get("action_log") or []

@@ -41,6 +41,7 @@ from mozci_monitor.core.by_signature import (
 from mozci_monitor.core.campaign import (
     Campaign,
     CampaignDecision,
+    CampaignKind,
     campaign_start_action,
     cancel_campaign,
     fail_campaign,
@@ -58,6 +59,7 @@ from mozci_monitor.core.machine import (
     decide,
     matches,
     observe,
+    retire_obsolete,
     signature_hit,
 )
 from mozci_monitor.core.messages import Rejection
@@ -79,6 +81,8 @@ from mozci_monitor.working_set import WorkingSet
 
 # Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
 MAX_GROWTH_ROUNDS = 50
+# Campaigns over push ranges: once answered, their runs still open are obsolete.
+RANGE_KINDS = frozenset({CampaignKind.BISECT, CampaignKind.BACKFILL})
 
 
 @dataclass
@@ -619,6 +623,31 @@ class Engine:
             )
             self._save_campaign(spent, at)
 
+    def _retire_obsolete(self, campaign_id: str, at: str, outcome: BatchOutcome) -> None:
+        """A range campaign (bisect, backfill) just got its answer: the runs of its label
+        still open on its pushes no longer matter and are cancelled, requests still open
+        end, and the campaign says how many ("cleanup", on its page). One pass when the
+        campaign ends, never on the per-message path."""
+        cancelled = 0
+        targeted: set[str] = set()  # a run several requests of a push share goes once
+        for request in self._store.campaign_requests(campaign_id):
+            known = self._store.tasks_in_group(request.push.task_group_id)
+            decision = retire_obsolete(request, [t for t in known if t.task_id not in targeted])
+            targeted.update(action.task_id or "" for action in decision.actions)
+            self._record(request, decision, at, outcome)
+            cancelled += len(decision.actions)
+            if decision.actions:
+                note = f"cancelled {len(decision.actions)} obsolete runs"
+                self._store.append_timeline(
+                    request.request_id, [TimelineEntry("cleanup", None, {"note": note})], at
+                )
+        campaign = self._get_campaign(campaign_id)
+        if cancelled and campaign is not None:
+            cleanup = f"cancelled {cancelled} obsolete runs"
+            self._save_campaign(
+                replace(campaign, summary={**campaign.summary, "cleanup": cleanup}), at
+            )
+
     def _allowance(self, request: Request, at: str) -> Allowance:
         campaign_left: int | None = None
         if request.campaign_id is not None:
@@ -647,6 +676,8 @@ class Engine:
                     self._save_campaign(decision.campaign, at)
                     if decision.campaign.is_final:
                         outcome.finished_campaigns[campaign_id] = decision.campaign
+                        if decision.campaign.kind in RANGE_KINDS:
+                            self._retire_obsolete(campaign_id, at, outcome)
                     for action in decision.actions:
                         self._queue_action(action, at, outcome)
                 grew = False

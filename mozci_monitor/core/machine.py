@@ -228,7 +228,12 @@ def _remedy(
     )
 
 
-def _cancel_extra_run(request: Request, task_id: str) -> Action:
+def _cancel_extra_run(
+    request: Request,
+    task_id: str,
+    why: str = "a run failed: the extra runs are not needed",
+    details: dict[str, str | int | None] | None = None,
+) -> Action:
     return Action(
         key=f"{request.request_id}/cancel/{task_id}",
         kind=ActionKind.CANCEL,
@@ -236,7 +241,8 @@ def _cancel_extra_run(request: Request, task_id: str) -> Action:
         request_id=request.request_id,
         campaign_id=request.campaign_id,
         task_id=task_id,
-        why="a run failed: the extra runs are not needed",
+        why=why,
+        details=details or {},
     )
 
 
@@ -450,6 +456,44 @@ def check_missing(
     )
     scheduled = replace(charged(request, action), expected_new=request.expected_new + missing)
     return Decision(scheduled, (entry,), (action,), True)
+
+
+OBSOLETE = "obsolete: the campaign has its answer"
+
+
+def retire_obsolete(request: Request, tasks: Iterable[TaskRecord]) -> Decision:
+    """The request's campaign has its answer: the runs of its label on its push still
+    open (`tasks`: the push's known tasks) no longer matter and are cancelled, as
+    until-fail cancels the rest of a batch; a request still open ends. A final request
+    may leave runs open too: those it did not need (more runs came than it wanted).
+    Only runs its own actions created may go: each cancel names the request's action
+    tasks (`created_by`), and the actuator leaves alone a task whose definition names
+    none of them as its parent (a run CI scheduled for the push)."""
+    ended = request
+    entries: list[TimelineEntry] = []
+    if not request.is_final:
+        ended = replace(
+            request, state=RequestState.CANCELED, failure=None, reason=OBSOLETE, expected_new=0
+        )
+        entries.append(_state_entry(ended))
+    cancels: list[Action] = []
+    if request.action_tasks:
+        created_by = ",".join(request.action_task_ids)
+        cancels = [
+            _cancel_extra_run(ended, task_id, why=OBSOLETE, details={"created_by": created_by})
+            for task_id in sorted(
+                record.task_id
+                for record in tasks
+                if record.label == request.label
+                and record.task_group_id == request.push.task_group_id
+                and record.phase in OPEN_PHASES
+            )
+        ]
+    entries.extend(
+        TimelineEntry("action", action.task_id, {"action": "cancel", "key": action.key})
+        for action in cancels
+    )
+    return Decision(ended, tuple(entries), tuple(cancels), bool(entries))
 
 
 def cancel(request: Request, reason: str) -> Decision:

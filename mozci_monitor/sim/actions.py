@@ -486,6 +486,11 @@ class Actions:
 
         def run(action_task: SimTask) -> None:
             created = self._perform(spec, push, task_id, action_input or {})
+            for created_id in created:
+                # taskgraph's update_parent: the action task is the created tasks' parent.
+                world.tasks[created_id].definition.setdefault("extra", {})["parent"] = (
+                    action_task.task_id
+                )
             action_task.artifacts.setdefault(0, {})
             labels = {world.tasks[t].label: t for t in created}
             action_task.artifacts[0]["public/label-to-taskid.json"] = (
