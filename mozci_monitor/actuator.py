@@ -115,8 +115,11 @@ class Actuator:
         on_results: OnResults | None = None,
         capacity: CapacityGate | None = None,
         on_deferred: Callable[[Action, str], Awaitable[None]] | None = None,
+        complete_answer: Callable[[Campaign], Awaitable[Campaign]] | None = None,
     ) -> None:
         self._capacity = capacity
+        # Read just before a campaign's end is announced (answer_checks: a later backout)
+        self._complete_answer = complete_answer
         # (action, reason): the request's timeline says why its action waits
         self._on_deferred = on_deferred
         self._results = results
@@ -482,6 +485,8 @@ class Actuator:
         campaign = None
         if action.campaign_id is not None:
             campaign = await self._in_store(self._store.get_campaign, action.campaign_id)
+        if campaign is not None and self._complete_answer is not None:
+            campaign = await self._complete_answer(campaign)
         notification = build_notification(action, campaign, self._settings.links)
         done = self._delivered.setdefault(action.key, set())
         errors: list[str] = []

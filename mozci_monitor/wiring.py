@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from mozci_monitor.actuator import Actuator, ActuatorSettings
+from mozci_monitor.answer_checks import AnswerChecks
 from mozci_monitor.api import ApiOptions, ApiServer
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.api_backend import DaemonApiBackend
@@ -398,6 +399,9 @@ def build(
                     monotonic=monotonic,
                 ),
                 on_deferred=daemon.action_deferred,
+                complete_answer=(
+                    AnswerChecks(services.pushlog).complete if services.pushlog else None
+                ),
                 now=wall_clock,
                 settings=ActuatorSettings(
                     dry_run=settings.actions.dry_run,
