@@ -643,7 +643,10 @@ class SqlStore:
             f" lease_until = {self._sql.later('?')}"
             " WHERE key IN (SELECT key FROM outbox WHERE state = 'pending'"
             f"  AND (claimed_by IS NULL OR claimed_by = ? OR lease_until <= {now})"
-            f"  ORDER BY created_at, key LIMIT ?{self._sql.skip_locked})"
+            # Entries waiting for capacity go last: a day's worth of them must not keep
+            # newer work (a notification, a cancel) out of every batch.
+            "  ORDER BY CASE WHEN last_error LIKE 'deferred:%' THEN 1 ELSE 0 END,"
+            f"  created_at, key LIMIT ?{self._sql.skip_locked})"
             " RETURNING *",
             (owner, lease, lease, owner, limit),
         ).rows

@@ -84,3 +84,20 @@ def test_a_deferral_undoes_the_attempt_just_started(store: AnyStore) -> None:
     (entry,) = store.pending_actions()
     assert (entry.attempts, entry.started_at, entry.last_error) == (0, None, "deferred: pool full")
     assert not store.mark_action_deferred("k", "x", started_at=None, owner="someone-else")
+
+
+def test_entries_waiting_for_capacity_are_claimed_after_the_others(store: AnyStore) -> None:
+    with store.transaction():
+        for n, key in enumerate(("b-old", "c-old", "a-newer")):  # keys against the order
+            at = f"2026-11-22T12:00:0{n}.000Z"
+            store.add_action(Action(key, ActionKind.RERUN, PUSH, task_id=slug(n + 1)), at)
+    # Oldest first, as long as nothing waits for capacity.
+    assert [e.key for e in store.claim_actions("me", lease_seconds=300.0, limit=1)] == ["b-old"]
+    store.claim_actions("me", lease_seconds=300.0)
+    for key in ("b-old", "c-old"):
+        store.mark_action_started(key, AT, owner="me")
+        store.mark_action_deferred(key, "deferred: quota", started_at=None, owner="me")
+    store.release_actions("me")
+    assert [e.key for e in store.claim_actions("me", lease_seconds=300.0, limit=1)] == ["a-newer"]
+    claimed = store.claim_actions("me", lease_seconds=300.0, limit=3)
+    assert sorted(e.key for e in claimed) == ["a-newer", "b-old", "c-old"]
