@@ -1,5 +1,6 @@
 """[capacity] in the running daemon, over the simulator: a bisect search on a saturated
-pool waits (its timeline says why) and goes on once the pool drains, each action once; a
+pool waits (its timeline says why), survives a restart while it waits and goes on once
+the pool drains, each action once; a
 daily quota holds however many runs the search wants; an excluded pool is refused with
 the reason, and Taskcluster never sees an action for it."""
 
@@ -61,6 +62,7 @@ async def test_a_saturated_pool_defers_the_search_until_it_drains(
         assert performed(sc.sim) == {}
         assert not sc.campaign(campaign_id).is_final
 
+        await sc.restart_daemon()  # what waits is in the outbox: a restart loses nothing
         sc.sim.world.pool_backlog[pool] = 0  # the pool drains
         final = await sc.finished(campaign_id)
         await sc.settled(campaign_id)
