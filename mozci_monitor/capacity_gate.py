@@ -23,8 +23,8 @@ from typing import Any
 
 import structlog
 
-from mozci_monitor.core.actions import Action
-from mozci_monitor.core.capacity import CapacityPolicy, admit, pool_of, tasks_wanted
+from mozci_monitor.core.actions import Action, tasks_of
+from mozci_monitor.core.capacity import CapacityPolicy, admit, pool_of
 from mozci_monitor.ports.sources import PendingCounts, SourceError
 from mozci_monitor.ports.store import CapacityStore, ScheduledTasks
 
@@ -81,7 +81,7 @@ class CapacityGate:
     async def admit(self, action: Action, *, day: str) -> Verdict:
         """The action as it may run now (sized down), or why it may not (`day`: today, UTC).
         What is admitted stays reserved until `release(action.key)`."""
-        if tasks_wanted(action) <= 0:
+        if tasks_of(action) <= 0:
             return Verdict(action)
         async with self._lock:
             verdict = await self._decide(action, day)
@@ -149,7 +149,7 @@ class CapacityGate:
         if not reasons:
             return Verdict(action)
         times = int(action.times * fraction)
-        if times <= 0 or tasks_wanted(replace(action, times=times)) <= 0:
+        if times <= 0 or tasks_of(replace(action, times=times)) <= 0:
             return Verdict(None, "; ".join(reasons))
         # `sized_from`: the request expects the runs it decided on; it stops waiting for
         # the ones cut here (`core.action_tasks.action_task_created`) and asks again.

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.actions import ActionKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,34 +86,17 @@ def platform_of(label: str) -> str:
     return platform if platform and kind in {"test", "build", "source"} else head
 
 
-# The actions that put tasks on worker pools (the ones a capacity check admits).
+# The actions that put tasks on worker pools (the ones a capacity check admits); how many
+# each one schedules is `core.actions.tasks_of`'s, the budgets' count.
 SCHEDULING_KINDS = frozenset(
-    {ActionKind.RERUN, ActionKind.RETRIGGER, ActionKind.ADD_NEW_JOBS, ActionKind.BACKFILL}
+    {
+        ActionKind.RERUN,
+        ActionKind.RETRIGGER,
+        ActionKind.ADD_NEW_JOBS,
+        ActionKind.BACKFILL,
+        ActionKind.CONFIRM_FAILURES,
+    }
 )
-
-
-def tasks_wanted(action: Action) -> int:
-    """Tasks an action puts on worker pools: a rerun one run, a retrigger `times` tasks,
-    add-new-jobs `times` per label, a backfill `times` on each of `depth` pushes; cancels,
-    reads and notifications none."""
-    if action.kind is ActionKind.RERUN:
-        return 1
-    if action.kind is ActionKind.RETRIGGER:
-        return action.times
-    if action.kind is ActionKind.ADD_NEW_JOBS:
-        return action.times * max(1, len(action.labels))
-    if action.kind is ActionKind.BACKFILL:
-        return action.times * max(1, int(action.details.get("depth") or 1))
-    return 0
-
-
-def times_granted(action: Action, granted: int) -> int:
-    """The `times` that fits in `granted` tasks (0: nothing fits)."""
-    wanted = tasks_wanted(action)
-    if wanted <= 0 or granted >= wanted:
-        return action.times
-    per_time = max(1, wanted // max(1, action.times))
-    return granted // per_time
 
 
 def pool_of(definition: Mapping[str, Any]) -> str | None:

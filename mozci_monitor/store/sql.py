@@ -17,7 +17,7 @@ from typing import Any
 
 from mozci_monitor.core.actions import Action, tasks_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.capacity import SCHEDULING_KINDS, platform_of, pool_of, tasks_wanted
+from mozci_monitor.core.capacity import SCHEDULING_KINDS, platform_of, pool_of
 from mozci_monitor.core.codec import (
     action_from_json,
     action_to_json,
@@ -583,7 +583,7 @@ class SqlStore:
     def tasks_of_action(self, action: Action) -> list[ScheduledTasks]:
         """Where an action's tasks go: per label (or its task), the worker pool named by a
         known task's definition (its status row) and the label's platform."""
-        wanted = tasks_wanted(action)
+        wanted = tasks_of(action)
         if wanted <= 0 or action.push is None:
             return []
         if action.task_id is not None:
@@ -616,7 +616,7 @@ class SqlStore:
         have scheduled already). `owner`'s own unfinished entries are left out: its
         capacity check counts what it admitted itself."""
         rows = self._sql.execute(
-            "SELECT payload FROM outbox WHERE kind IN (?,?,?,?) AND ("
+            f"SELECT payload FROM outbox WHERE kind IN ({_SCHEDULING_PLACEHOLDERS}) AND ("
             " (state = 'done' AND substr(done_at, 1, 10) = ?"
             "  AND (result IS NULL OR result NOT LIKE 'dry-run%'))"
             " OR (state = 'pending' AND attempts > 0 AND substr(started_at, 1, 10) = ?"
@@ -849,6 +849,9 @@ def _after_prefix(prefix: str) -> str | None:
         if last <= 0x10FFFF:
             return "".join(chars) + chr(last)
     return None
+
+
+_SCHEDULING_PLACEHOLDERS = ",".join("?" * len(SCHEDULING_KINDS))
 
 
 def _pool_of_status(status: TaskStatus) -> str | None:
