@@ -90,6 +90,19 @@ ACTION = ("action", "A", {"action": "retrigger", "key": "k1", "why": "orange"})
             {},
             ["action task running", "action task completed"],
         ),
+        # Capacity held an action back; the answered campaign cancelled its last runs.
+        (
+            [
+                (
+                    "deferred",
+                    None,
+                    {"key": "k1", "note": "deferred: worker pool p/w has 9 pending"},
+                ),
+                ("cleanup", None, {"note": "cancelled 2 obsolete runs"}),
+            ],
+            {},
+            ["deferred: worker pool p/w has 9 pending", "cancelled 2 obsolete runs"],
+        ),
     ],
 )
 def test_compact(

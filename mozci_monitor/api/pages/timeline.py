@@ -142,6 +142,10 @@ def compact(
             text = f"action task {state}".rstrip()
             colour = {"running": "blue", "completed": "green"}.get(state, "neutral")
             items.append(TimelineItem(entry.at, text, colour, entry.task_id, note=route))
+        elif entry.kind in ("deferred", "cleanup"):
+            # An action waiting for capacity; runs cancelled once the campaign answered.
+            text = str(detail.get("note") or entry.kind)
+            items.append(TimelineItem(entry.at, text, "neutral", entry.task_id))
         elif entry.kind == "registered":
             wanted = detail.get("wanted")
             text = f"registered, {wanted} wanted" if wanted else "registered"
