@@ -216,19 +216,12 @@ class SqlStore:
 
     def find_requests(self, prefix: str) -> list[Request]:
         """Requests whose id starts with `prefix` (so people can type a short id)."""
-        where, params = _prefix_range("request_id", prefix)
-        rows = self._sql.execute(
-            f"SELECT * FROM requests WHERE {where} ORDER BY request_id", params
-        ).rows
+        rows = self._by_prefix("requests", "request_id", prefix)
         return [_request_from_row(row) for row in rows]
 
     def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]:
         """The newest `limit` requests, for people; loops use `iter_requests`."""
-        where = "WHERE is_open" if open_only else ""
-        rows = self._sql.execute(
-            f"SELECT * FROM requests {where} ORDER BY created_at DESC, request_id LIMIT ?",
-            (limit,),
-        ).rows
+        rows = self._newest("requests", "request_id", open_only, limit)
         return [_request_from_row(row) for row in rows]
 
     def iter_requests(
@@ -452,19 +445,12 @@ class SqlStore:
         return _campaign_from_row(row) if row else None
 
     def find_campaigns(self, prefix: str) -> list[Campaign]:
-        where, params = _prefix_range("campaign_id", prefix)
-        rows = self._sql.execute(
-            f"SELECT * FROM campaigns WHERE {where} ORDER BY campaign_id", params
-        ).rows
+        rows = self._by_prefix("campaigns", "campaign_id", prefix)
         return [_campaign_from_row(row) for row in rows]
 
     def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]:
         """The newest `limit` campaigns, for people; loops use `iter_campaigns`."""
-        where = "WHERE is_open" if open_only else ""
-        rows = self._sql.execute(
-            f"SELECT * FROM campaigns {where} ORDER BY created_at DESC, campaign_id LIMIT ?",
-            (limit,),
-        ).rows
+        rows = self._newest("campaigns", "campaign_id", open_only, limit)
         return [_campaign_from_row(row) for row in rows]
 
     def iter_campaigns(
@@ -480,6 +466,19 @@ class SqlStore:
             (campaign_id,),
         ).rows
         return [_request_from_row(row) for row in rows]
+
+    # Requests and campaigns are read alike: by id prefix, newest first, or paged; `table` and
+    # `key` are always this module's constants, never user input.
+
+    def _by_prefix(self, table: str, key: str, prefix: str) -> list[Row]:
+        where, params = _prefix_range(key, prefix)
+        return self._sql.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {key}", params).rows
+
+    def _newest(self, table: str, key: str, open_only: bool, limit: int) -> list[Row]:
+        where = "WHERE is_open" if open_only else ""
+        return self._sql.execute(
+            f"SELECT * FROM {table} {where} ORDER BY created_at DESC, {key} LIMIT ?", (limit,)
+        ).rows
 
     def _pages(
         self, table: str, key: str, open_only: bool, task_group_id: str | None, page: int
