@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from support.clock import SimClock
 from support.daemon import assemble_daemon, consumer_settings
+from support.mutation import apply_edits, json_paths
 from support.waiting import until
 
 from mozci_monitor.config import PulseSettings, Settings, StoreSettings
@@ -117,3 +118,19 @@ def test_a_daemon_without_services_only_records(tmp_path: Path) -> None:
         assert daemon.reconciler is None
     finally:
         store.close()
+
+
+def test_json_paths_reach_every_value_depth_first() -> None:
+    assert json_paths({"a": [1, {"b": 2}], "c": 3}) == [
+        ("a",),
+        ("a", 0),
+        ("a", 1),
+        ("a", 1, "b"),
+        ("c",),
+    ]
+
+
+def test_edits_replace_and_delete_in_order_passing_over_paths_gone() -> None:
+    payload = {"a": [1, {"b": 2}], "c": 3}
+    apply_edits(payload, [(("a",), 5), (("a", 1, "b"), 9), (("c",), KeyError), (("d",), 4)])
+    assert payload == {"a": 5, "d": 4}
