@@ -224,4 +224,4 @@ async def test_store_error_in_background_work_is_retried_when_writable(
                 "the catch-up met the unwritable store",
             )
         r.go()
-        await r.until_finished(within=20.0)
+        await r.until_finished()
