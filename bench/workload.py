@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, RemedyPolicy, Request
+from mozci_monitor.sim.pulse_messages import routing_key
 
 PROVISIONER = "proj-autophone"
 WORKER_TYPE = "gecko-t-linux-large"
@@ -107,19 +108,15 @@ class FakeTask:
             payload["runId"] = run_id
         payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = ".".join(
-            [
-                "primary",
-                self.task_id,
-                "_" if run_id is None else str(run_id),
-                worker.get("workerGroup", "_"),
-                worker.get("workerId", "_"),
-                PROVISIONER,
-                WORKER_TYPE,
-                SCHEDULER,
-                self.group,
-                "_",
-            ]
+        key = routing_key(
+            task_id=self.task_id,
+            run_id=run_id,
+            worker_group=worker.get("workerGroup"),
+            worker_id=worker.get("workerId"),
+            provisioner_id=PROVISIONER,
+            worker_type=WORKER_TYPE,
+            scheduler_id=SCHEDULER,
+            task_group_id=self.group,
         )
         body = json.dumps(payload, separators=(",", ":")).encode()
         return Message(EXCHANGE_PREFIX + kind, key, body, self.task_id)

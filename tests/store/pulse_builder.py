@@ -16,6 +16,7 @@ from typing import Any
 
 from mozci_monitor.core.messages import is_slug_id, parse_message
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, Request, TaskEvent
+from mozci_monitor.sim.pulse_messages import routing_key
 
 LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-e10s-1"
 OTHER_LABEL = "test-windows10-64/debug-xpcshell-3"
@@ -129,19 +130,15 @@ class FakeTask:
         if self.label is not None:
             payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = ".".join(
-            [
-                "primary",
-                self.task_id,
-                "_" if run_id is None else str(run_id),
-                worker.get("workerGroup", "_"),
-                worker.get("workerId", "_"),
-                PROVISIONER,
-                WORKER_TYPE,
-                SCHEDULER,
-                self.group,
-                "_",
-            ]
+        key = routing_key(
+            task_id=self.task_id,
+            run_id=run_id,
+            worker_group=worker.get("workerGroup"),
+            worker_id=worker.get("workerId"),
+            provisioner_id=PROVISIONER,
+            worker_type=WORKER_TYPE,
+            scheduler_id=SCHEDULER,
+            task_group_id=self.group,
         )
         return Message(EXCHANGE_PREFIX + kind, key, payload)
 
