@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, RemedyPolicy, Request
-from mozci_monitor.sim.pulse_messages import routing_key
+from tests.support.task_messages import PROVISIONER, SCHEDULER, WORKER_TYPE, task_routing_key
 
-PROVISIONER = "proj-autophone"
-WORKER_TYPE = "gecko-t-linux-large"
-SCHEDULER = "gecko-level-3"
 REPO = "autoland"
 _EXCHANGE_OF_STATE = {
     "pending": "task-pending",
@@ -108,16 +105,7 @@ class FakeTask:
             payload["runId"] = run_id
         payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = routing_key(
-            task_id=self.task_id,
-            run_id=run_id,
-            worker_group=worker.get("workerGroup"),
-            worker_id=worker.get("workerId"),
-            provisioner_id=PROVISIONER,
-            worker_type=WORKER_TYPE,
-            scheduler_id=SCHEDULER,
-            task_group_id=self.group,
-        )
+        key = task_routing_key(self.task_id, self.group, run_id, worker)
         body = json.dumps(payload, separators=(",", ":")).encode()
         return Message(EXCHANGE_PREFIX + kind, key, body, self.task_id)
 

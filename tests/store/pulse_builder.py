@@ -14,15 +14,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.task_messages import PROVISIONER, SCHEDULER, WORKER_TYPE, task_routing_key
+
 from mozci_monitor.core.messages import is_slug_id, parse_message
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, Request, TaskEvent
-from mozci_monitor.sim.pulse_messages import routing_key
 
 LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-e10s-1"
 OTHER_LABEL = "test-windows10-64/debug-xpcshell-3"
-PROVISIONER = "proj-autophone"
-WORKER_TYPE = "gecko-t-linux-large"
-SCHEDULER = "gecko-level-3"
 _EXCHANGE_OF_STATE = {
     "pending": "task-pending",
     "running": "task-running",
@@ -130,16 +128,7 @@ class FakeTask:
         if self.label is not None:
             payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = routing_key(
-            task_id=self.task_id,
-            run_id=run_id,
-            worker_group=worker.get("workerGroup"),
-            worker_id=worker.get("workerId"),
-            provisioner_id=PROVISIONER,
-            worker_type=WORKER_TYPE,
-            scheduler_id=SCHEDULER,
-            task_group_id=self.group,
-        )
+        key = task_routing_key(self.task_id, self.group, run_id, worker)
         return Message(EXCHANGE_PREFIX + kind, key, payload)
 
 
