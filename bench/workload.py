@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, RemedyPolicy, Request
+from tests.support.task_messages import PROVISIONER, SCHEDULER, WORKER_TYPE, task_routing_key
 
-PROVISIONER = "proj-autophone"
-WORKER_TYPE = "gecko-t-linux-large"
-SCHEDULER = "gecko-level-3"
 REPO = "autoland"
 _EXCHANGE_OF_STATE = {
     "pending": "task-pending",
@@ -107,20 +105,7 @@ class FakeTask:
             payload["runId"] = run_id
         payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = ".".join(
-            [
-                "primary",
-                self.task_id,
-                "_" if run_id is None else str(run_id),
-                worker.get("workerGroup", "_"),
-                worker.get("workerId", "_"),
-                PROVISIONER,
-                WORKER_TYPE,
-                SCHEDULER,
-                self.group,
-                "_",
-            ]
-        )
+        key = task_routing_key(self.task_id, self.group, run_id, worker)
         body = json.dumps(payload, separators=(",", ":")).encode()
         return Message(EXCHANGE_PREFIX + kind, key, body, self.task_id)
 

@@ -17,7 +17,8 @@ from mozci_monitor.campaigns import CampaignService
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
 from mozci_monitor.daemon import Daemon
-from mozci_monitor.ports.store import DaemonStore, OutboxEntry, StoreReader
+from mozci_monitor.ports.store import DaemonStore, StoreReader
+from mozci_monitor.store_views import campaign_actions
 
 
 class DaemonApiBackend:
@@ -49,24 +50,7 @@ class DaemonApiBackend:
         return [TimelineEntryView(e.seq, e.at, e.kind, e.task_id, e.detail) for e in entries]
 
     async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
-        def collect(reader: StoreReader) -> list[OutboxEntry]:
-            entries = reader.actions_of(campaign_id=campaign_id)
-            for request in reader.campaign_requests(campaign_id):
-                entries += reader.actions_of(request_id=request.request_id)
-            return list({entry.key: entry for entry in entries}.values())
-
-        return [
-            ActionView(
-                key=e.key,
-                kind=e.action.kind.value,
-                state=e.state,
-                why=e.action.why,
-                result=e.result,
-                error=e.last_error,
-                request_id=e.action.request_id,
-            )
-            for e in await self._daemon.in_reader(collect)
-        ]
+        return await self._daemon.in_reader(lambda reader: campaign_actions(reader, campaign_id))
 
     async def submit(self, submission: CampaignSubmission) -> Campaign:
         return await self._campaigns.submit(submission)

@@ -479,7 +479,9 @@ class Daemon:
             try:
                 outcome = await self.in_store(self.engine.apply, items, self._now())
             except Exception as error:  # the store is down: keep the batch, do not ack
-                if self.health.store_writable:
+                # Said once per held batch: the write probe may have found the store
+                # unwritable first, and that must not silence what the consumer does about it.
+                if not self.health.commit_failing:
                     log.error("store not writable; holding the batch unacked", error=repr(error))
                 self.health.store_writable = False
                 self.health.commit_failing = True

@@ -6,11 +6,13 @@ The same views (`api.views`) over the same reads the daemon's API backend makes,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mozci_monitor.api.backend import ActionView, TimelineEntryView
 from mozci_monitor.api.views import campaign_detail_json, campaign_json
 from mozci_monitor.core.campaign import Campaign
+from mozci_monitor.core.model import Request
 from mozci_monitor.ports.store import StoreReader
 
 # What `mozci-monitor list` asks the API for, and so reads from a store too.
@@ -35,10 +37,21 @@ def campaign_detail(reader: StoreReader, campaign: Campaign) -> dict[str, Any]:
         )
         for request in requests
     ]
-    entries = list(reader.actions_of(campaign_id=campaign.campaign_id))
+    actions = campaign_actions(reader, campaign.campaign_id, requests)
+    return campaign_detail_json(campaign, timelines, actions)
+
+
+def campaign_actions(
+    reader: StoreReader, campaign_id: str, requests: Sequence[Request] | None = None
+) -> list[ActionView]:
+    """The outbox entries of the campaign and of its requests (read when not given), each
+    key once, as the API shows them."""
+    if requests is None:
+        requests = reader.campaign_requests(campaign_id)
+    entries = list(reader.actions_of(campaign_id=campaign_id))
     for request in requests:
         entries += reader.actions_of(request_id=request.request_id)
-    actions = [
+    return [
         ActionView(
             key=e.key,
             kind=e.action.kind.value,
@@ -50,4 +63,3 @@ def campaign_detail(reader: StoreReader, campaign: Campaign) -> dict[str, Any]:
         )
         for e in {entry.key: entry for entry in entries}.values()
     ]
-    return campaign_detail_json(campaign, timelines, actions)

@@ -255,32 +255,36 @@ def submission_defaults(settings: Settings) -> SubmissionDefaults:
     )
 
 
+def build_source_settings(settings: Settings) -> SourceSettings:
+    """Where the sources are, the credentials from the environment and the configured
+    politeness (rate and concurrency per source): the daemon's and the CLI's clients alike."""
+    sources = settings.sources
+    _, credentials = credentials_from_environment()
+    return SourceSettings(
+        taskcluster_root_url=sources.taskcluster_root_url,
+        taskcluster_credentials=credentials,
+        treeherder_url=sources.treeherder_url,
+        hg_url=sources.hg_url,
+        policies={
+            name: Policy(rate_limit=rate, max_concurrency=sources.max_concurrency)
+            for name, rate in (
+                ("taskcluster", sources.taskcluster_rate),
+                ("treeherder", sources.treeherder_rate),
+                ("hgmo", sources.hg_rate),
+            )
+        },
+    )
+
+
 def build_services(settings: Settings, *, pulse_url: str | None = None) -> Services:
     """Taskcluster and hg clients and notification sinks from the settings (one HTTP
     session, closed by the returned closers, or here when building fails)."""
-    sources = settings.sources
     # Refuse a bad [notify] table before the session exists, so no error leaves it unclosed.
     _build_sinks(settings, session=None, credentials=None, pulse_url=pulse_url)
-    _, credentials = credentials_from_environment()
-    concurrency = sources.max_concurrency
+    source_settings = build_source_settings(settings)
+    credentials = source_settings.taskcluster_credentials
     session = create_session()
-    clients = create_clients(
-        session,
-        SourceSettings(
-            taskcluster_root_url=sources.taskcluster_root_url,
-            taskcluster_credentials=credentials,
-            treeherder_url=sources.treeherder_url,
-            hg_url=sources.hg_url,
-            policies={
-                name: Policy(rate_limit=rate, max_concurrency=concurrency)
-                for name, rate in (
-                    ("taskcluster", sources.taskcluster_rate),
-                    ("treeherder", sources.treeherder_rate),
-                    ("hgmo", sources.hg_rate),
-                )
-            },
-        ),
-    )
+    clients = create_clients(session, source_settings)
     sinks = _build_sinks(settings, session=session, credentials=credentials, pulse_url=pulse_url)
 
     async def close() -> None:
@@ -501,21 +505,8 @@ async def offline_campaigns(
 async def task_results_reader(settings: Settings) -> AsyncIterator[ReadTaskResults]:
     """What `mozci-monitor results` reads a task's test results with: the configured
     Taskcluster and Treeherder clients on one polite HTTP session, closed on exit."""
-    configured = settings.sources
-    _, credentials = credentials_from_environment()
-    source_settings = SourceSettings(
-        taskcluster_root_url=configured.taskcluster_root_url,
-        taskcluster_credentials=credentials,
-        treeherder_url=configured.treeherder_url,
-        hg_url=configured.hg_url,
-        policies={
-            "taskcluster": Policy(rate_limit=configured.taskcluster_rate),
-            "treeherder": Policy(rate_limit=configured.treeherder_rate),
-            "hgmo": Policy(rate_limit=configured.hg_rate),
-        },
-    )
     async with create_session() as session:
-        clients = create_clients(session, source_settings)
+        clients = create_clients(session, build_source_settings(settings))
 
         async def read(task_id: str, repo: str, job_id: int | None) -> TaskResults | None:
             return await results_of_task(

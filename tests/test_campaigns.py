@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL
+from support.offline_cli import REVISION, watch_argv
 
 from mozci_monitor.api.submission import SubmissionDefaults
 from mozci_monitor.campaigns import CampaignService
@@ -17,8 +18,6 @@ from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.errors import SubmissionError
 from mozci_monitor.core.model import Request
 from mozci_monitor.store.sqlite import SqliteStore
-
-REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 
 
 class RecordingStarter:
@@ -113,17 +112,7 @@ def test_the_cli_refuses_what_the_api_refuses(
     by the CLI (and fail later at Taskcluster) while the API refused it."""
     code = main(
         [
-            "watch",
-            "--repo",
-            "autoland",
-            "--revision",
-            REVISION,
-            "--task-group",
-            GROUP,
-            "--label",
-            LABEL,
-            "--times",
-            "250",
+            *watch_argv(GROUP, LABEL, "--times", "250"),
             "--store",
             str(tmp_path / "state.sqlite3"),
         ]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, FakeTask, make_request, slug
-from support.offline_cli import every_push_agrees
+from support.offline_cli import REVISION, every_push_agrees, watch_argv
 
 from mozci_monitor.cli import main
 from mozci_monitor.engine import Engine
@@ -20,7 +20,6 @@ from mozci_monitor.store.sqlite import SqliteStore
 
 REF_GROUP = "XrWNyFwpT2in-wLY9frb-w"
 REF_TASK = "A35mWTRuQmyj88yMnIF0fA"  # a task-pending message of REF_GROUP
-REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 
 
 @pytest.fixture(autouse=True)
@@ -45,18 +44,7 @@ class Cli:
         return code, out, err
 
     def watch(self, *extra: str, group: str = GROUP, label: str = LABEL) -> str:
-        code, out, _ = self(
-            "watch",
-            "--repo",
-            "autoland",
-            "--revision",
-            REVISION,
-            "--task-group",
-            group,
-            "--label",
-            label,
-            *extra,
-        )
+        code, out, _ = self(*watch_argv(group, label, *extra))
         assert code == 0
         return out.strip() + "-r1"  # watch prints its campaign; the request is its first
 
@@ -122,21 +110,7 @@ def _write_lines(tmp_path: Path, lines: list[str], name: str = "messages.jsonl")
 
 def test_watch_prints_the_new_campaign_id(cli: Cli, store_path: Path) -> None:
     code, out, err = cli(
-        "watch",
-        "--repo",
-        "autoland",
-        "--revision",
-        REVISION,
-        "--task-group",
-        GROUP,
-        "--label",
-        LABEL,
-        "--times",
-        "2",
-        "--task-id",
-        slug(1),
-        "--task-id",
-        slug(1),
+        *watch_argv(GROUP, LABEL, "--times", "2", "--task-id", slug(1), "--task-id", slug(1))
     )
     assert code == 0
     campaign_id = out.strip()
@@ -154,19 +128,7 @@ def test_watch_prints_the_new_campaign_id(cli: Cli, store_path: Path) -> None:
 
 
 def test_watch_refuses_times_below_one(cli: Cli) -> None:
-    code, out, err = cli(
-        "watch",
-        "--repo",
-        "autoland",
-        "--revision",
-        REVISION,
-        "--task-group",
-        GROUP,
-        "--label",
-        LABEL,
-        "--times",
-        "0",
-    )
+    code, out, err = cli(*watch_argv(GROUP, LABEL, "--times", "0"))
     assert (code, out) == (2, "")
     assert "--times: must be an integer from 1 to 100" in err
 
@@ -543,17 +505,7 @@ def test_campaigns_lists_watch_and_downstream(cli: Cli) -> None:
 
 
 def test_watch_refuses_a_task_group_that_is_not_a_task_id(cli: Cli) -> None:
-    code, _, err = cli(
-        "watch",
-        "--repo",
-        "autoland",
-        "--revision",
-        REVISION,
-        "--task-group",
-        "nope",
-        "--label",
-        LABEL,
-    )
+    code, _, err = cli(*watch_argv("nope", LABEL))
     assert code == 2
     assert "--task-group: must be a Taskcluster slug id" in err
 

@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 import structlog
 from store.pulse_builder import GROUP, LABEL, FakeTask, events, make_request, slug
-from support.offline_cli import every_push_agrees
+from support.offline_cli import every_push_agrees, watch_argv
 
 from mozci_monitor.cli import main
 from mozci_monitor.clock import utc_now
 from mozci_monitor.core.model import FailureKind, RemedyPolicy, RequestState
 from mozci_monitor.engine import Engine
 from mozci_monitor.store.sqlite import SqliteStore
-
-REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"
 
 
 @pytest.fixture(autouse=True)
@@ -61,17 +59,7 @@ def test_a_watch_started_from_the_cli_honours_the_daily_repo_budget(
         [
             "--config",
             str(config),
-            "watch",
-            "--repo",
-            "autoland",
-            "--revision",
-            REVISION,
-            "--task-group",
-            GROUP,
-            "--label",
-            LABEL,
-            "--task-id",
-            slug(1),
+            *watch_argv(GROUP, LABEL, "--task-id", slug(1)),
             "--store",
             str(store_path),
         ]

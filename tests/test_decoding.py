@@ -16,13 +16,14 @@ import pytest
 from core.test_messages import (
     ACCEPTED,
     REJECTIONS,
+    _exchanges,
     _json_values,
-    _key,
-    _paths,
+    _keys,
     base,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.mutation import Edit, apply_edits, field_edits, json_paths
 
 from mozci_monitor import decoding
 from mozci_monitor.core.messages import MalformedMessage, parse_message
@@ -136,36 +137,18 @@ def test_a_decoded_body_goes_to_the_core_parser() -> None:
     assert decode_message(exchange, key, payload) == parse_message(exchange, key, payload)
 
 
-_BASE_PATHS = _paths(base()[2])
-_exchanges = st.sampled_from([*TASK_EXCHANGES, EXCHANGE_PREFIX + "artifact-created", "x"])
-_keys = st.sampled_from([_key(0), _key(None, None), _key(1), "route.x.y"]) | st.text(max_size=60)
+_BASE_PATHS = json_paths(base()[2])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(TASK_EXCHANGES),
-    edits=st.lists(
-        st.tuples(st.sampled_from(_BASE_PATHS), st.one_of(st.just(KeyError), _json_values)),
-        min_size=1,
-        max_size=3,
-    ),
+    edits=field_edits(_BASE_PATHS, _json_values),
     as_text=st.booleans(),
 )
-def test_fuzz_mutated_real_shape_alike(
-    kind: str, edits: list[tuple[tuple[str | int, ...], object]], as_text: bool
-) -> None:
+def test_fuzz_mutated_real_shape_alike(kind: str, edits: list[Edit], as_text: bool) -> None:
     _, key, payload = base()
-    for path, value in edits:
-        target: Any = payload
-        try:
-            for step in path[:-1]:
-                target = target[step]
-            if value is KeyError:
-                del target[path[-1]]
-            else:
-                target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    apply_edits(payload, edits)
     text = json.dumps(payload)
     _assert_alike(kind, key, text if as_text else text.encode())
 

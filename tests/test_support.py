@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from support.cli_process import scene_config
 from support.clock import SimClock
 from support.daemon import assemble_daemon, consumer_settings
+from support.mutation import apply_edits, json_paths
 from support.waiting import until
 
-from mozci_monitor.config import PulseSettings, Settings, StoreSettings
+from mozci_monitor.config import PulseSettings, Settings, StoreSettings, load_settings
 from mozci_monitor.store.sqlite import SqliteStore
 
 
@@ -117,3 +120,36 @@ def test_a_daemon_without_services_only_records(tmp_path: Path) -> None:
         assert daemon.reconciler is None
     finally:
         store.close()
+
+
+def test_json_paths_reach_every_value_depth_first() -> None:
+    assert json_paths({"a": [1, {"b": 2}], "c": 3}) == [
+        ("a",),
+        ("a", 0),
+        ("a", 1),
+        ("a", 1, "b"),
+        ("c",),
+    ]
+
+
+def test_edits_replace_and_delete_in_order_passing_over_paths_gone() -> None:
+    payload = {"a": [1, {"b": 2}], "c": 3}
+    apply_edits(payload, [(("a",), 5), (("a", 1, "b"), 9), (("c",), KeyError), (("d",), 4)])
+    assert payload == {"a": 5, "d": 4}
+
+
+def test_the_cli_settings_of_a_scene_point_at_it_and_ask_no_daemon(tmp_path: Path) -> None:
+    # With the API on, a campaign command first asks 127.0.0.1:8787, where another test
+    # session's daemon may answer and take the campaign.
+    sim = SimpleNamespace(root_url="http://tc", treeherder_url="http://th", hg_url="http://hg")
+    sc: Any = SimpleNamespace(
+        broker_url="memory://", queue="queue/t/q", store_path=tmp_path / "s.sqlite3", sim=sim
+    )
+    settings = load_settings(scene_config(sc, tmp_path))
+    assert settings.api.enabled is False
+    assert (settings.pulse.url, settings.pulse.queue, settings.store.path) == (
+        "memory://",
+        "queue/t/q",
+        str(tmp_path / "s.sqlite3"),
+    )
+    assert settings.sources.taskcluster_root_url == "http://tc"

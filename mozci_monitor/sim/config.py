@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from mozci_monitor.sim.testrun import JobTestModel
 
@@ -21,21 +21,7 @@ Outcome = Literal[
     "canceled",
 ]
 
-OUTCOMES: Final[frozenset[str]] = frozenset(
-    {
-        "completed",
-        "failed",
-        "claim-expired",
-        "worker-shutdown",
-        "intermittent-task",
-        "deadline-exceeded",
-        "superseded",
-        "internal-error",
-        "malformed-payload",
-        "resource-unavailable",
-        "canceled",
-    }
-)
+OUTCOMES: Final[frozenset[str]] = frozenset(get_args(Outcome))
 
 # The queue retries these automatically while retriesLeft > 0 (a new run is created).
 AUTO_RETRIED: Final[frozenset[str]] = frozenset(

@@ -10,7 +10,7 @@ polite call per page, for the same reason.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -110,17 +110,8 @@ class TaskclusterClient:
         """Every task of the group, following continuation tokens page by page."""
         url = self._api("queue", f"task-group/{task_group_id}/list")
         members: list[TaskGroupMember] = []
-        token: str | None = None
-        while True:
-            query: dict[str, str | int] = {"limit": 1000}
-            if token:
-                query["continuationToken"] = token
-            page = await self._call(
-                url,
-                functools.partial(
-                    self._queue.listTaskGroup, params={"taskGroupId": task_group_id}, query=query
-                ),
-            )
+        pages = self._pages(url, self._queue.listTaskGroup, {"taskGroupId": task_group_id})
+        async for page in pages:
             for entry in page.get("tasks", ()):
                 try:
                     members.append(TaskGroupMember.from_json(entry))
@@ -131,9 +122,7 @@ class TaskclusterClient:
                         task_group=task_group_id,
                         reason=error.reason,
                     )
-            token = page.get("continuationToken")
-            if not token:
-                return members
+        return members
 
     async def artifact_json(self, task_id: str, name: str) -> Any:
         """A JSON artifact of the task's latest run (actions.json, label-to-taskid.json...).
@@ -151,23 +140,26 @@ class TaskclusterClient:
         """Names of the artifacts of the task's latest run, every page."""
         url = self._api("queue", f"task/{task_id}/artifacts")
         names: list[str] = []
+        async for page in self._pages(url, self._queue.listLatestArtifacts, {"taskId": task_id}):
+            for artifact in page.get("artifacts", ()):
+                if isinstance(artifact, dict) and isinstance(artifact.get("name"), str):
+                    names.append(artifact["name"])
+        return names
+
+    async def _pages(
+        self, url: str, listing: Callable[..., Awaitable[Any]], params: dict[str, str]
+    ) -> AsyncIterator[Any]:
+        """Every page of a queue listing, following its continuation tokens."""
         token: str | None = None
         while True:
             query: dict[str, str | int] = {"limit": 1000}
             if token:
                 query["continuationToken"] = token
-            page = await self._call(
-                url,
-                functools.partial(
-                    self._queue.listLatestArtifacts, params={"taskId": task_id}, query=query
-                ),
-            )
-            for artifact in page.get("artifacts", ()):
-                if isinstance(artifact, dict) and isinstance(artifact.get("name"), str):
-                    names.append(artifact["name"])
+            page = await self._call(url, functools.partial(listing, params=params, query=query))
+            yield page
             token = page.get("continuationToken")
             if not token:
-                return names
+                return
 
     async def artifact_bytes(self, task_id: str, name: str, *, max_bytes: int) -> BoundedBody:
         """An artifact of the task's latest run as bytes, at most `max_bytes` of it."""

@@ -10,10 +10,11 @@ returns, and the only writer meanwhile: that is what lets the daemon ack after i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mozci_monitor.core.actions import Action, tasks_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
@@ -219,27 +220,17 @@ class SqlStore:
 
     def find_requests(self, prefix: str) -> list[Request]:
         """Requests whose id starts with `prefix` (so people can type a short id)."""
-        where, params = _prefix_range("request_id", prefix)
-        rows = self._sql.execute(
-            f"SELECT * FROM requests WHERE {where} ORDER BY request_id", params
-        ).rows
-        return [_request_from_row(row) for row in rows]
+        return self._by_prefix(_REQUESTS, prefix)
 
     def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[Request]:
         """The newest `limit` requests, for people; loops use `iter_requests`."""
-        where = "WHERE is_open" if open_only else ""
-        rows = self._sql.execute(
-            f"SELECT * FROM requests {where} ORDER BY created_at DESC, request_id LIMIT ?",
-            (limit,),
-        ).rows
-        return [_request_from_row(row) for row in rows]
+        return self._newest(_REQUESTS, open_only, limit)
 
     def iter_requests(
         self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
     ) -> Iterator[Request]:
         """Every request (oldest first), read a page at a time after the last one seen."""
-        for row in self._pages("requests", "request_id", open_only, task_group_id, page):
-            yield _request_from_row(row)
+        return self._pages(_REQUESTS, open_only, task_group_id, page)
 
     def count_open_requests(self) -> int:
         return _count(self._sql.execute("SELECT count(*) AS n FROM requests WHERE is_open").one())
@@ -455,27 +446,17 @@ class SqlStore:
         return _campaign_from_row(row) if row else None
 
     def find_campaigns(self, prefix: str) -> list[Campaign]:
-        where, params = _prefix_range("campaign_id", prefix)
-        rows = self._sql.execute(
-            f"SELECT * FROM campaigns WHERE {where} ORDER BY campaign_id", params
-        ).rows
-        return [_campaign_from_row(row) for row in rows]
+        return self._by_prefix(_CAMPAIGNS, prefix)
 
     def list_campaigns(self, *, open_only: bool = False, limit: int = 1000) -> list[Campaign]:
         """The newest `limit` campaigns, for people; loops use `iter_campaigns`."""
-        where = "WHERE is_open" if open_only else ""
-        rows = self._sql.execute(
-            f"SELECT * FROM campaigns {where} ORDER BY created_at DESC, campaign_id LIMIT ?",
-            (limit,),
-        ).rows
-        return [_campaign_from_row(row) for row in rows]
+        return self._newest(_CAMPAIGNS, open_only, limit)
 
     def iter_campaigns(
         self, *, open_only: bool = False, task_group_id: str | None = None, page: int = 500
     ) -> Iterator[Campaign]:
         """Every campaign (oldest first), read a page at a time after the last one seen."""
-        for row in self._pages("campaigns", "campaign_id", open_only, task_group_id, page):
-            yield _campaign_from_row(row)
+        return self._pages(_CAMPAIGNS, open_only, task_group_id, page)
 
     def campaign_requests(self, campaign_id: str) -> list[Request]:
         rows = self._sql.execute(
@@ -484,11 +465,28 @@ class SqlStore:
         ).rows
         return [_request_from_row(row) for row in rows]
 
+    # Requests and campaigns are read alike: by id prefix, newest first, or paged.
+
+    def _by_prefix(self, listed: _Listed[_T], prefix: str) -> list[_T]:
+        table, key = listed.table, listed.key
+        where, params = _prefix_range(key, prefix)
+        rows = self._sql.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {key}", params)
+        return [listed.from_row(row) for row in rows.rows]
+
+    def _newest(self, listed: _Listed[_T], open_only: bool, limit: int) -> list[_T]:
+        where = "WHERE is_open" if open_only else ""
+        rows = self._sql.execute(
+            f"SELECT * FROM {listed.table} {where} ORDER BY created_at DESC, {listed.key} LIMIT ?",
+            (limit,),
+        )
+        return [listed.from_row(row) for row in rows.rows]
+
     def _pages(
-        self, table: str, key: str, open_only: bool, task_group_id: str | None, page: int
-    ) -> Iterator[Row]:
+        self, listed: _Listed[_T], open_only: bool, task_group_id: str | None, page: int
+    ) -> Iterator[_T]:
         """Keyset paging on (created_at, id): each page starts after the last row of the
         previous one, so rows added meanwhile neither shift nor repeat the walk."""
+        table, key = listed.table, listed.key
         where = ["is_open"] if open_only else []
         params: list[Any] = []
         if task_group_id is not None:
@@ -502,7 +500,7 @@ class SqlStore:
                 f"SELECT * FROM {table} {condition} ORDER BY created_at, {key} LIMIT ?",
                 [*params, *(after or ()), page],
             ).rows
-            yield from rows
+            yield from map(listed.from_row, rows)
             if len(rows) < page:
                 return
             after = (rows[-1]["created_at"], rows[-1][key])
@@ -980,3 +978,20 @@ def _action_task_from_json(data: dict[str, Any]) -> ActionTask:
         completed_at=data.get("completed_at"),
         retry_of=data.get("retry_of"),
     )
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Listed(Generic[_T]):
+    """A table people look through by id and loops walk: its name and key are this
+    module's constants, never user input."""
+
+    table: str
+    key: str
+    from_row: Callable[[Row], _T]
+
+
+_REQUESTS = _Listed("requests", "request_id", _request_from_row)
+_CAMPAIGNS = _Listed("campaigns", "campaign_id", _campaign_from_row)

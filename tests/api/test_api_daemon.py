@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pytest
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
 from support.daemon import assemble_daemon, connected_health
+from support.waiting import until
 
 from mozci_monitor.api import (
     ApiOptions,
@@ -231,10 +232,8 @@ async def test_the_wired_daemon_serves_its_metrics(running: Running) -> None:
         running.consumer.deliver(task, steps)
         assert await client.wait(created["id"], interval=0.05, give_up_after=30) == 0
     running.consumer.deliver(task, steps[-1:])  # a redelivery: a duplicate
-    for _ in range(200):  # the daemon acks, then records, in one step of the loop
-        if len(running.consumer.acked) == 4:
-            break
-        await asyncio.sleep(0.05)
+    # The daemon acks, then records, in one step of the loop.
+    await until(lambda: len(running.consumer.acked) == 4, "the duplicate acked")
     body, _ = metrics.render()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

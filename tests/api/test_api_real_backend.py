@@ -27,6 +27,7 @@ from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request
 from mozci_monitor.engine import Engine
 from mozci_monitor.store.sqlite import SqliteStore
+from mozci_monitor.store_views import campaign_actions
 
 from .conftest import AUTH
 from .fakes import TOKEN, check_response
@@ -64,22 +65,7 @@ class StoreBackend:
         ]
 
     async def campaign_actions(self, campaign_id: str) -> list[ActionView]:
-        entries = self.store.actions_of(campaign_id=campaign_id)
-        for request in self.store.campaign_requests(campaign_id):
-            entries += self.store.actions_of(request_id=request.request_id)
-        unique = {entry.key: entry for entry in entries}
-        return [
-            ActionView(
-                key=e.key,
-                kind=e.action.kind.value,
-                state=e.state,
-                why=e.action.why,
-                result=e.result,
-                error=e.last_error,
-                request_id=e.action.request_id,
-            )
-            for e in unique.values()
-        ]
+        return campaign_actions(self.store, campaign_id)
 
     async def submit(self, submission: CampaignSubmission) -> Campaign:
         campaign, requests = build_campaign(submission, CONFIGURED)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schema_registry import backfill_status, validator_for
+from support.mutation import Edit, apply_edits, field_edits, json_paths
 
 from mozci_monitor.core.machine import decide, matches, observe, phase_of
 from mozci_monitor.core.messages import (
@@ -752,45 +753,18 @@ def test_fuzz_arbitrary_json_objects(exchange: str, key: str, payload: Message) 
     _parse_or_reject(exchange, key, payload)
 
 
-def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for name, child in value.items():
-            found += _paths(child, (*prefix, name))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-_BASE_PATHS = _paths(base()[2])
+_BASE_PATHS = json_paths(base()[2])
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(TASK_EXCHANGES),
-    edits=st.lists(
-        st.tuples(st.sampled_from(_BASE_PATHS), st.one_of(st.just(KeyError), _json_values)),
-        min_size=1,
-        max_size=3,
-    ),
+    edits=field_edits(_BASE_PATHS, _json_values),
     as_text=st.booleans(),
 )
-def test_fuzz_mutated_real_shape(
-    kind: str, edits: list[tuple[tuple[str | int, ...], object]], as_text: bool
-) -> None:
+def test_fuzz_mutated_real_shape(kind: str, edits: list[Edit], as_text: bool) -> None:
     """Replace or delete fields of a valid message deep inside: only MalformedMessage."""
     _, key, payload = base()
-    for path, value in edits:
-        target: Any = payload
-        try:
-            for step in path[:-1]:
-                target = target[step]
-            if value is KeyError:
-                del target[path[-1]]
-            else:
-                target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier edit removed or replaced the path
+    apply_edits(payload, edits)
     body: bytes | str | Message = json.dumps(payload) if as_text else payload
     _parse_or_reject(kind, key, body)

@@ -74,10 +74,11 @@ def _state(store_path: Path, request_id: str = "req-1") -> Any:
         store.close()
 
 
-async def test_messages_drive_a_request_to_completed_and_are_acked(
-    rabbitmq: RabbitMQ, tmp_path: Path
-) -> None:
-    queue = unique_queue_name("daemon")
+def _daemon_watching_one_request(
+    rabbitmq: RabbitMQ, tmp_path: Path, queue_prefix: str
+) -> tuple[Daemon, str, Path]:
+    """A daemon on its own queue and a store holding one open request ("req-1")."""
+    queue = unique_queue_name(queue_prefix)
     store_path = tmp_path / "state.sqlite3"
     Engine(SqliteStore(store_path)).register(make_request(), AT)
     daemon = assemble_daemon(
@@ -85,6 +86,13 @@ async def test_messages_drive_a_request_to_completed_and_are_acked(
         store=SqliteStore(store_path),
         consumer=_consumer(rabbitmq.url, queue),
     )
+    return daemon, queue, store_path
+
+
+async def test_messages_drive_a_request_to_completed_and_are_acked(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    daemon, queue, store_path = _daemon_watching_one_request(rabbitmq, tmp_path, "daemon")
     task = FakeTask(slug(1))
     other_group = FakeTask(slug(2), group=slug(3))
     async with running(daemon):
@@ -122,14 +130,7 @@ async def test_messages_drive_a_request_to_completed_and_are_acked(
 async def test_each_batch_logs_one_summary_line_and_transitions_only_at_debug(
     rabbitmq: RabbitMQ, tmp_path: Path
 ) -> None:
-    queue = unique_queue_name("daemon")
-    store_path = tmp_path / "state.sqlite3"
-    Engine(SqliteStore(store_path)).register(make_request(), AT)
-    daemon = assemble_daemon(
-        _settings(rabbitmq.url, queue, store_path),
-        store=SqliteStore(store_path),
-        consumer=_consumer(rabbitmq.url, queue),
-    )
+    daemon, queue, store_path = _daemon_watching_one_request(rabbitmq, tmp_path, "daemon")
     task = FakeTask(slug(1))
     steps = task.lifecycle()
     with structlog.testing.capture_logs() as logged:
@@ -153,14 +154,7 @@ async def test_each_batch_logs_one_summary_line_and_transitions_only_at_debug(
 async def test_malformed_messages_are_recorded_acked_and_do_not_stop_the_daemon(
     rabbitmq: RabbitMQ, tmp_path: Path
 ) -> None:
-    queue = unique_queue_name("daemon-bad")
-    store_path = tmp_path / "state.sqlite3"
-    Engine(SqliteStore(store_path)).register(make_request(), AT)
-    daemon = assemble_daemon(
-        _settings(rabbitmq.url, queue, store_path),
-        store=SqliteStore(store_path),
-        consumer=_consumer(rabbitmq.url, queue),
-    )
+    daemon, queue, store_path = _daemon_watching_one_request(rabbitmq, tmp_path, "daemon-bad")
     task = FakeTask(slug(1))
     messages = task.lifecycle("failed")
     bad_key = f"primary.{slug(9)}.0._._.p.w.s.{GROUP}._"

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from store.pulse_builder import FakeTask, slug
+from structlog.testing import capture_logs
 from support.daemon import connected_health
 from support.waiting import WITHIN, until
 
@@ -36,9 +37,18 @@ class FullDiskStore(SqliteStore):
             yield
 
 
+class FrozenStore(FullDiskStore):
+    """Unwritable while `full`, probe included (a file made immutable, a read-only mount)."""
+
+    def probe_writable(self) -> None:
+        if self.full:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        super().probe_writable()
+
+
 class OneMessageConsumer:
-    def __init__(self, delivery: Delivery) -> None:
-        self.pending = [delivery]
+    def __init__(self, delivery: Delivery | None) -> None:
+        self.pending = [] if delivery is None else [delivery]
         self.acked: list[Delivery] = []
 
     @property
@@ -68,13 +78,17 @@ class OneMessageConsumer:
         pass
 
 
+def _delivery() -> Delivery:
+    message = FakeTask(slug(1)).pending()
+    return Delivery(
+        message.exchange, message.routing_key, json.dumps(message.payload).encode(), False
+    )
+
+
 async def test_a_failed_commit_keeps_the_daemon_not_ready_until_a_commit_succeeds(
     tmp_path: Path,
 ) -> None:
-    message = FakeTask(slug(1)).pending()
-    delivery = Delivery(
-        message.exchange, message.routing_key, json.dumps(message.payload).encode(), False
-    )
+    delivery = _delivery()
     store = FullDiskStore(tmp_path / "state.sqlite3")
     store.full = True
     consumer = OneMessageConsumer(delivery)
@@ -93,6 +107,40 @@ async def test_a_failed_commit_keeps_the_daemon_not_ready_until_a_commit_succeed
         await until(lambda: consumer.acked == [delivery], "the held batch committed and acked")
         await daemon.probe_store()
         assert daemon.api_health().ready
+    finally:
+        daemon.request_stop()
+        assert await asyncio.wait_for(runner, WITHIN) == 0
+
+
+async def test_a_held_batch_is_logged_even_when_the_probe_found_the_store_unwritable_first(
+    tmp_path: Path,
+) -> None:
+    # The chaos scenario "store unwritable" waits for this line; the 10 s probe falling
+    # between the freeze and the first batch used to silence it (a flake under load).
+    store = FrozenStore(tmp_path / "state.sqlite3")
+    consumer = OneMessageConsumer(None)
+    settings = Settings(daemon=DaemonSettings(batch_wait=0.01, store_retry_max=0.05))
+    daemon = build(settings, store=store, consumer=consumer, services=None, api=False).daemon
+    runner: Awaitable[int] = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    try:
+        with capture_logs() as logs:
+            await until(lambda: daemon.health.started, "the daemon started")
+            store.full = True
+            await daemon.probe_store()
+            assert not daemon.api_health().ready
+            delivery = _delivery()
+            consumer.pending = [delivery]
+            await until(
+                lambda: daemon.health.counters.get("store_errors", 0) > 0, "a failed commit"
+            )
+            store.full = False
+            await until(lambda: consumer.acked == [delivery], "the held batch committed and acked")
+        events = [e["event"] for e in logs if e["event"].startswith("store ")]
+        assert events == [
+            "store not writable",
+            "store not writable; holding the batch unacked",
+            "store writable again",
+        ]
     finally:
         daemon.request_stop()
         assert await asyncio.wait_for(runner, WITHIN) == 0

@@ -21,10 +21,7 @@ from mozci_monitor.core.model import FailureKind, RequestState
 async def test_a_build_watched_three_times_gets_its_runs(broker: Broker, tmp_path: Path) -> None:
     async with scene(broker, tmp_path) as sc:
         build = next(label for label in sc.scheduled if label.startswith("build-"))
-        campaign, request = sc.watch(build, wanted=3)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        _, request, finished = await sc.watch_to_the_end(build, wanted=3)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -32,7 +29,7 @@ async def test_a_build_watched_three_times_gets_its_runs(broker: Broker, tmp_pat
         builds = sc.tasks(build)
         assert len(builds) == 3
         assert [t.definition["tags"]["retrigger"] for t in builds] == ["false"] * 3
-        triggers = [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id]
+        triggers = sc.push_triggers()
         assert [(t.action, t.input) for t in triggers] == [
             ("add-new-jobs", {"tasks": [build], "times": 2})
         ]
@@ -50,15 +47,12 @@ async def test_a_failing_action_task_is_noticed_and_the_request_ends_saying_why(
     failing = live_push_ci(broker.url, action_task_failure_rate=1.0)
     async with scene(broker, tmp_path, failing) as sc:
         label = sc.scheduled_tests[0]
-        campaign, request = sc.watch(label, wanted=2)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label, wanted=2)
 
         assert finished.state is CampaignState.GAVE_UP
         final = sc.request(request.request_id)
         assert (final.state, final.failure) == (RequestState.FAILED, FailureKind.ACTION)
-        triggers = [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id]
+        triggers = sc.push_triggers()
         # retrigger-multiple failed, retried once by add-new-jobs, which failed too
         assert [t.action for t in triggers] == ["retrigger-multiple", "add-new-jobs"]
         failed = [t.action_task_id for t in triggers]
@@ -84,10 +78,7 @@ async def test_a_test_blocked_by_a_failed_build_ends_blocked(
         label = sc.scheduled_tests[0]
         build = sc.sim.world.graph.dependencies(label)["build"]
         sc.plant(build, {0: "failed"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         (build_task,) = sc.tasks(build)
         (test_task,) = sc.tasks(label)
@@ -96,7 +87,7 @@ async def test_a_test_blocked_by_a_failed_build_ends_blocked(
         assert final.state is RequestState.BLOCKED
         assert final.reason == f"blocked by {build} ({build_task.task_id}): failed"
         assert final.actions == 0
-        assert [t for t in sc.sim.hook_triggers if t.task_group_id == sc.push.task_group_id] == []
+        assert sc.push_triggers() == []
         assert sc.sim.stats.reruns == 0
         assert final_state(sc.timeline(request.request_id))["state"] == "blocked"
         assert finished.state is CampaignState.FAILED

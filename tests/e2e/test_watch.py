@@ -35,10 +35,7 @@ async def test_orange_is_recorded_and_left_alone(broker: Broker, tmp_path: Path)
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "failed"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FAILED
         final = sc.request(request.request_id)
@@ -67,10 +64,7 @@ async def test_orange_with_green_required_is_retriggered_until_green(
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "failed"})
-        campaign, request = sc.watch(label, require_green=True)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label, require_green=True)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -103,10 +97,7 @@ async def test_infrastructure_exception_is_rerun_once(broker: Broker, tmp_path: 
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "internal-error"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -136,10 +127,7 @@ async def test_auto_retried_exception_is_left_to_the_queue(broker: Broker, tmp_p
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "claim-expired"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -162,10 +150,7 @@ async def test_coalesced_task_is_scheduled_again_once(broker: Broker, tmp_path: 
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "superseded"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -199,10 +184,7 @@ async def test_label_never_scheduled_is_added_once(broker: Broker, tmp_path: Pat
             for label in sc.unscheduled_tests()
             if sc.sim.world.graph.dependencies(label).get("build") in builds
         )
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -229,10 +211,7 @@ async def test_budget_exhausted_gives_up_after_one_rerun(broker: Broker, tmp_pat
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "internal-error", 1: "internal-error"})
-        campaign, request = sc.watch(label, max_actions=1)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label, max_actions=1)
 
         assert finished.state is CampaignState.GAVE_UP
         final = sc.request(request.request_id)
@@ -300,10 +279,7 @@ async def test_fewer_runs_than_wanted_are_retriggered_in_one_action(
 ) -> None:
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
-        campaign, request = sc.watch(label, wanted=3)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label, wanted=3)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)
@@ -332,10 +308,7 @@ async def test_deadline_exceeded_is_replaced_by_a_retrigger(broker: Broker, tmp_
     async with scene(broker, tmp_path) as sc:
         label = sc.scheduled_tests[0]
         sc.plant(label, {0: "deadline-exceeded"})
-        campaign, request = sc.watch(label)
-        await sc.start(campaign, request)
-        sc.go()
-        finished = await sc.finished(campaign.campaign_id)
+        campaign, request, finished = await sc.watch_to_the_end(label)
 
         assert finished.state is CampaignState.FINISHED
         final = sc.request(request.request_id)

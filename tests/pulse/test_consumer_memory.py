@@ -7,6 +7,7 @@ import uuid
 
 import kombu
 from broker import unique_queue_name
+from support.waiting import until
 
 from mozci_monitor.pulse import ConsumerSettings, Delivery, PulseConsumer
 
@@ -61,11 +62,8 @@ async def test_deliver_and_ack() -> None:
         assert all(d.exchange == exchange and not d.redelivered for d in got)
         consumer.ack(got)
         consumer.ack(got)  # a second ack of the same deliveries is ignored
-        for _ in range(100):
-            if consumer.health.acked == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert consumer.health.acked == 2
+        # The acks are performed on the consumer's thread.
+        await until(lambda: consumer.health.acked == 2, "both deliveries acked")
         assert consumer.health.delivered == 2
     finally:
         await consumer.stop(grace=2)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from support.ci import HISTORY, history_ci
+from support.scene import Scene
 
 from mozci_monitor.sim import Regression, SimConfig
 from sheriff.harness import schedule
@@ -29,6 +30,12 @@ class PlantedRegression:
     ran: tuple[int, ...]  # pushes where the label ran before any campaign
     last_good: int  # the newest push before the culprit where it ran (and passed)
     to_fill: tuple[int, ...]  # pushes between last_good and failing where it did not run
+
+
+def backfill_command(sc: Scene, case: PlantedRegression) -> list[str]:
+    """The CLI's `backfill` of the planted label from the newest push where it failed."""
+    failing = sc.pushes[case.failing].revision
+    return ["backfill", "--repo", sc.repo, "--revision", failing, "--label", case.label]
 
 
 def _tests(labels: frozenset[str]) -> list[str]:

@@ -7,72 +7,18 @@ returns 0 once the daemon running in the test has finished the campaign.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
 
 import pytest
 from support.brokers import Broker
-from support.scene import Scene, scene
+from support.cli_process import run_cli, scene_config
+from support.scene import scene
 
 from mozci_monitor.core.campaign import CampaignKind, CampaignState
 from mozci_monitor.core.model import RemedyPolicy
-from sheriff.scenarios import plant_regression
+from sheriff.scenarios import backfill_command, plant_regression
 
-CLI_WITHIN = 55.0  # seconds the command may take, waiting included
-_MAIN = "import sys; from mozci_monitor.cli import main; sys.exit(main())"
-
-
-def _config(sc: Scene, tmp_path: Path) -> Path:
-    path = tmp_path / "mozci-monitor.toml"
-    path.write_text(
-        "\n".join(
-            [
-                "[pulse]",
-                f"url = {json.dumps(sc.broker_url)}",
-                f"queue = {json.dumps(sc.queue)}",
-                "[store]",
-                f"path = {json.dumps(str(sc.store_path))}",
-                "[sources]",
-                f"taskcluster_root_url = {json.dumps(sc.sim.root_url)}",
-                f"treeherder_url = {json.dumps(sc.sim.treeherder_url)}",
-                f"hg_url = {json.dumps(sc.sim.hg_url)}",
-                "[actions]",
-                "max_per_request = 3",
-                # The scene's daemon serves no API: the CLI records in its store. Without
-                # this, a daemon of someone else's on the default port would be asked.
-                "[api]",
-                "enabled = false",
-                "[log]",
-                'level = "warning"',
-                "",
-            ]
-        )
-    )
-    return path
-
-
-async def _cli(config: Path, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _MAIN,
-        "--config",
-        str(config),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(config.parent)},
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), CLI_WITHIN)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+SWEEP_20 = ("--max-revisions", "20", "--strategy", "sweep")
 
 
 @pytest.mark.parametrize("broker", ["memory"], indirect=True)
@@ -81,23 +27,9 @@ async def test_backfill_dry_run_plans_and_records_the_campaign(
 ) -> None:
     case = plant_regression(broker.url)
     async with scene(broker, tmp_path, case.config, daemon=False) as sc:
-        config = _config(sc, tmp_path)
+        config = scene_config(sc, tmp_path)
         failing = sc.pushes[case.failing]
-        code, out, err = await _cli(
-            config,
-            "backfill",
-            "--repo",
-            sc.repo,
-            "--revision",
-            failing.revision,
-            "--label",
-            case.label,
-            "--max-revisions",
-            "20",
-            "--strategy",
-            "sweep",
-            "--dry-run",
-        )
+        code, out, err = await run_cli(config, *backfill_command(sc, case), *SWEEP_20, "--dry-run")
         assert code == 0, err
         campaign_id = out.splitlines()[0]
         assert f"backfill campaign {campaign_id}: {len(case.to_fill)} request(s) (dry run)" in err
@@ -127,24 +59,10 @@ async def test_backfill_wait_returns_once_the_daemon_finished(
 ) -> None:
     case = plant_regression(broker.url)
     async with scene(broker, tmp_path, case.config) as sc:
-        config = _config(sc, tmp_path)
+        config = scene_config(sc, tmp_path)
         sc.go()
-        code, out, err = await _cli(
-            config,
-            "backfill",
-            "--repo",
-            sc.repo,
-            "--revision",
-            sc.pushes[case.failing].revision,
-            "--label",
-            case.label,
-            "--max-revisions",
-            "20",
-            "--strategy",
-            "sweep",
-            "--wait",
-            "--wait-timeout",
-            "45",
+        code, out, err = await run_cli(
+            config, *backfill_command(sc, case), *SWEEP_20, "--wait", "--wait-timeout", "45"
         )
         assert code == 0, err
         campaign_id = out.splitlines()[0]

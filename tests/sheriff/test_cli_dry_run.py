@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.brokers import Broker
+from support.cli_process import run_cli, scene_config
 from support.scene import scene
 
 from mozci_monitor.core.campaign import CampaignState
-from sheriff.scenarios import plant_regression
-from sheriff.test_cli import _cli, _config
+from sheriff.scenarios import backfill_command, plant_regression
 
 
 async def test_backfill_dry_run_wait_ends_with_what_would_be_done(
@@ -17,21 +17,10 @@ async def test_backfill_dry_run_wait_ends_with_what_would_be_done(
 ) -> None:
     case = plant_regression(broker.url)
     async with scene(broker, tmp_path, case.config) as sc:
-        config = _config(sc, tmp_path)
+        config = scene_config(sc, tmp_path)
         sc.go()
-        code, out, err = await _cli(
-            config,
-            "backfill",
-            "--repo",
-            sc.repo,
-            "--revision",
-            sc.pushes[case.failing].revision,
-            "--label",
-            case.label,
-            "--dry-run",
-            "--wait",
-            "--wait-timeout",
-            "45",
+        code, out, err = await run_cli(
+            config, *backfill_command(sc, case), "--dry-run", "--wait", "--wait-timeout", "45"
         )
         assert code == 0, err
         campaign_id = out.splitlines()[0]

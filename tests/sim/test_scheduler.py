@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
+
+from support.waiting import until
 
 from mozci_monitor.sim import ForcedOutcome, PulseMessage, Regression, Simulator
 
@@ -133,11 +134,7 @@ async def test_cancel_shows_as_usercancel(sim: Simulator) -> None:
 async def test_auto_advance_runs_ci_time(make_sim: Any) -> None:
     # 0.01 wall seconds per CI hour: a few ticks cover hours of CI time
     sim: Simulator = await make_sim(auto_advance=True, time_scale=0.01, tick_seconds=0.01)
-    for _ in range(500):
-        if sim.now > 3600:
-            break
-        await asyncio.sleep(0.01)
-    assert sim.now > 3600
+    await until(lambda: sim.now > 3600, "an hour of CI time", interval=0.01)
     assert sim.pushes[-1].index >= 3
 
 

@@ -14,14 +14,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.task_messages import PROVISIONER, SCHEDULER, WORKER_TYPE, task_routing_key
+
 from mozci_monitor.core.messages import is_slug_id, parse_message
 from mozci_monitor.core.model import EXCHANGE_PREFIX, Push, Request, TaskEvent
 
 LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-e10s-1"
 OTHER_LABEL = "test-windows10-64/debug-xpcshell-3"
-PROVISIONER = "proj-autophone"
-WORKER_TYPE = "gecko-t-linux-large"
-SCHEDULER = "gecko-level-3"
 _EXCHANGE_OF_STATE = {
     "pending": "task-pending",
     "running": "task-running",
@@ -129,20 +128,7 @@ class FakeTask:
         if self.label is not None:
             payload["task"] = {"tags": {"label": self.label, "kind": "test"}}
         worker = self.runs[run_id] if run_id is not None else {}
-        key = ".".join(
-            [
-                "primary",
-                self.task_id,
-                "_" if run_id is None else str(run_id),
-                worker.get("workerGroup", "_"),
-                worker.get("workerId", "_"),
-                PROVISIONER,
-                WORKER_TYPE,
-                SCHEDULER,
-                self.group,
-                "_",
-            ]
-        )
+        key = task_routing_key(self.task_id, self.group, run_id, worker)
         return Message(EXCHANGE_PREFIX + kind, key, payload)
 
 

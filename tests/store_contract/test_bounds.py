@@ -67,6 +67,26 @@ def test_iter_campaigns_pages_through_open_campaigns_of_a_group(store: AnyStore)
     assert walked == [f"c-{n}" for n in range(7)]
 
 
+def test_lists_for_people_are_the_newest_first_open_or_all_up_to_the_limit(
+    store: AnyStore,
+) -> None:
+    push = Push("autoland", "a" * 40, GROUP)
+    with store.transaction():
+        for n, at in enumerate([LONG_AGO, LAST_WEEK, AT]):
+            store.add_request(make_request(f"r-{n}"), at)
+            store.add_campaign(Campaign(f"c-{n}", CampaignKind.WATCH, push), at)
+        store.add_request(make_request("r-x", state=RequestState.COMPLETED), AT)
+        store.add_campaign(
+            Campaign("c-x", CampaignKind.WATCH, push, state=CampaignState.FINISHED), AT
+        )
+
+    assert [r.request_id for r in store.list_requests()] == ["r-2", "r-x", "r-1", "r-0"]
+    assert [r.request_id for r in store.list_requests(open_only=True, limit=2)] == ["r-2", "r-1"]
+    assert [c.campaign_id for c in store.list_campaigns(limit=3)] == ["c-2", "c-x", "c-1"]
+    assert [c.campaign_id for c in store.list_campaigns(open_only=True)] == ["c-2", "c-1", "c-0"]
+    assert [c.campaign_id for c in store.find_campaigns("c-")] == ["c-0", "c-1", "c-2", "c-x"]
+
+
 # -- prefix look-ups -------------------------------------------------------------------------------
 
 

@@ -14,6 +14,16 @@ import pytest
 
 from mozci_monitor import campaigns
 
+REVISION = "219d38523a321229f7f48aca6592f76b993fb1aa"  # the made-up push's revision
+
+
+def watch_argv(group: str, label: str, *options: str) -> list[str]:
+    """`watch` of `label` on the made-up autoland push of task group `group`, then `options`."""
+    return [
+        "watch", "--repo", "autoland", "--revision", REVISION, "--task-group", group,
+        "--label", label, *options,
+    ]  # fmt: skip
+
 
 def every_push_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     async def agrees(params: Any, pushlog: Any, queue: Any) -> Any:

@@ -35,6 +35,7 @@ from mozci_monitor.ports.store import OutboxEntry, StoredEntry
 from mozci_monitor.pulse import TASK_EXCHANGES
 from mozci_monitor.sim import Push as SimPush
 from mozci_monitor.sim import SimConfig, SimTask, Simulator
+from mozci_monitor.sim.actions import HookTrigger
 from mozci_monitor.sim.world import Transition
 from mozci_monitor.store.sqlite import SqliteStore
 from mozci_monitor.wiring import Services, build_services
@@ -217,6 +218,20 @@ class Scene:
     async def start(self, campaign: Campaign, *requests: Request) -> Campaign:
         assert self.daemon is not None
         return await self.daemon.start_campaign(campaign, requests)
+
+    async def watch_to_the_end(
+        self, label: str, **options: Any
+    ) -> tuple[Campaign, Request, Campaign]:
+        """Watch `label` (options as `watch`), let CI time run and wait until the campaign
+        ended and was notified: (the campaign as started, its request, the campaign ended)."""
+        campaign, request = self.watch(label, **options)
+        await self.start(campaign, request)
+        self.go()
+        return campaign, request, await self.finished(campaign.campaign_id)
+
+    def push_triggers(self) -> list[HookTrigger]:
+        """The in-tree actions triggered on the scene's push, in order."""
+        return [t for t in self.sim.hook_triggers if t.task_group_id == self.push.task_group_id]
 
     # -- planning, against the simulator's sources ---------------------------------------
 
