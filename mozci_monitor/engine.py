@@ -77,6 +77,7 @@ from mozci_monitor.core.model import (
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
 from mozci_monitor.patterns import re2_search
 from mozci_monitor.ports.store import EngineStore, TaskResultsStore
+from mozci_monitor.warm_index import WarmIndex
 from mozci_monitor.working_set import WorkingSet
 
 # Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
@@ -139,17 +140,29 @@ class Engine:
         self._repo_day_budget = repo_day_budget
         self._bounds = bounds
         self._root_url = root_url.rstrip("/")  # for links to action tasks' logs
+        # Between transactions: the rows earlier units committed (see warm_index.py).
+        self.index = WarmIndex()
         # Per transaction: what this unit of work read and wrote (see working_set.py).
-        self._ws = WorkingSet(store)
+        self._ws = WorkingSet(store, self.index)
 
     @contextmanager
     def _unit(self, *, rollback: bool = False, buffering: bool = False) -> Iterator[WorkingSet]:
-        self._ws = WorkingSet(self._store, buffering=buffering)
+        index = self.index
         try:
             with self._store.transaction(rollback=rollback):
+                # Under the write lock: has anyone written since this index was right?
+                index.begin(self._store.generation())
+                self._ws = WorkingSet(self._store, index, buffering=buffering)
                 yield self._ws
+        except BaseException:
+            index.clear()  # rolled back, or a commit whose outcome is not known
+            raise
         finally:
-            self._ws = WorkingSet(self._store)
+            working_set, self._ws = self._ws, WorkingSet(self._store, index)
+        if rollback or index.generation is None:
+            return  # a dry run: nothing it wrote is stored
+        written = self._store.written_generation
+        working_set.absorb_into(index, index.generation if written is None else written)
 
     def _get_task(self, task_id: str) -> TaskRecord | None:
         return self._ws.task(task_id)
@@ -528,6 +541,7 @@ class Engine:
         if request.opened_at is None:
             request = replace(request, opened_at=at)  # the start of its bound
         self._store.add_request(request, at)
+        self._ws.request_added()
         self._store.append_timeline(
             request.request_id,
             [

@@ -7,8 +7,9 @@ through this working set, and sees its own changes from memory. In buffering mod
 changed tasks and requests (with their timeline entries) are written back once, at the
 end, instead of once per event; the unit's transaction makes that as durable as before.
 
-Nothing is kept between units: another daemon (PostgreSQL) or the CLI may change the
-store between two batches, and the next unit reads what they wrote.
+What the unit does not find in memory it asks of the engine's `WarmIndex` (what earlier
+units committed, still valid for the store's generation) before the store; once the unit
+committed, the engine gives the index what this unit read and wrote (`absorb_into`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,22 @@ from collections.abc import Sequence
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.model import Request, TaskRecord, TimelineEntry
 from mozci_monitor.ports.store import EngineStore
+from mozci_monitor.warm_index import ServingKey, WarmIndex
 
 
 class WorkingSet:
-    def __init__(self, store: EngineStore, *, buffering: bool = False) -> None:
+    def __init__(
+        self, store: EngineStore, index: WarmIndex | None = None, *, buffering: bool = False
+    ) -> None:
         self._store = store
+        self._index = index if index is not None else WarmIndex()
         self._buffering = buffering
         self._tasks: dict[str, TaskRecord | None] = {}
         self._requests: dict[str, Request] = {}  # the newest version this unit knows
-        self._serving: dict[tuple[str, str, str | None], list[str]] = {}
+        self._serving: dict[ServingKey, tuple[str, ...]] = {}
+        # False once the serving answers may have grown (a request registered, an action
+        # task linked): the index must not keep them past this unit.
+        self.keep_serving = buffering
         self._campaigns: dict[str, Campaign | None] = {}
         self._used: dict[tuple[str, str], int] = {}
         self._dirty_tasks: dict[str, TaskRecord] = {}
@@ -37,11 +45,20 @@ class WorkingSet:
 
     def task(self, task_id: str) -> TaskRecord | None:
         if task_id not in self._tasks:
-            self._tasks[task_id] = self._store.get_task(task_id)
+            known = self._index.tasks.get(task_id)
+            self._tasks[task_id] = known if known is not None else self._store.get_task(task_id)
         return self._tasks[task_id]
 
     def tasks(self, task_ids: Sequence[str]) -> dict[str, TaskRecord]:
-        missing = [t for t in task_ids if t not in self._tasks]
+        missing: list[str] = []
+        warm = self._index.tasks
+        for task_id in task_ids:
+            if task_id not in self._tasks:
+                known = warm.get(task_id)
+                if known is None:
+                    missing.append(task_id)
+                else:
+                    self._tasks[task_id] = known
         if missing:
             found = self._store.get_tasks(missing)
             self._tasks.update((t, found.get(t)) for t in missing)
@@ -71,15 +88,35 @@ class WorkingSet:
         key = (task_id, task_group_id, label)
         ids = self._serving.get(key)
         if ids is None:
-            found = self._store.requests_serving(task_id, task_group_id, label)
-            for request in found:
-                self._requests.setdefault(request.request_id, request)
-            ids = self._serving[key] = [request.request_id for request in found]
-        return [self._requests[request_id] for request_id in ids]
+            ids = self._index.serving.get(key)
+            if ids is None:
+                ids = tuple(self._store.request_ids_serving(task_id, task_group_id, label))
+            self._serving[key] = ids
+        return self._requests_by_id(ids)
+
+    def _requests_by_id(self, ids: Sequence[str]) -> list[Request]:
+        warm = self._index.requests
+        missing = [i for i in ids if i not in self._requests and i not in warm]
+        if missing:
+            self._requests.update((r.request_id, r) for r in self._store.get_requests(missing))
+        found: list[Request] = []
+        for request_id in ids:
+            request = self._requests.get(request_id)
+            if request is None:
+                request = warm.get(request_id)
+            if request is not None:
+                found.append(request)
+        return found
+
+    def request_added(self) -> None:
+        """A request was registered in this unit: serving answers may have grown."""
+        self.keep_serving = False
 
     def save_request(self, request: Request, timeline: Sequence[TimelineEntry], at: str) -> None:
         self._requests[request.request_id] = request
         if not self._buffering:
+            # Written through (outside a batch): it may link action tasks.
+            self.keep_serving = False
             self._store.save_request(request, at)
             if timeline:
                 self._store.append_timeline(request.request_id, timeline, at)
@@ -131,3 +168,16 @@ class WorkingSet:
             at,
         )
         self._dirty_tasks, self._dirty_requests, self._timeline = {}, {}, {}
+
+    # -- after the commit -----------------------------------------------------------------
+
+    def absorb_into(self, index: WarmIndex, generation: int) -> None:
+        """The unit committed, leaving the store at `generation`: what it read and wrote is
+        what is stored."""
+        index.absorb(
+            generation,
+            tasks=self._tasks,
+            requests=self._requests,
+            serving=self._serving,
+            keep_serving=self.keep_serving,
+        )

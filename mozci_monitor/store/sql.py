@@ -61,6 +61,10 @@ _WATCHED_GROUPS = (
 )
 
 
+# Who serves a task: the requests that own it, and the open ones wanting its group and label.
+_OWNING = "SELECT request_id FROM request_tasks WHERE task_id = ?"
+_WANTING = "SELECT request_id FROM requests WHERE is_open AND task_group_id = ? AND label = ?"
+
 _SAVE_TASK = (
     "INSERT INTO tasks (task_id, task_group_id, label, phase, reason, runs, rank, status,"
     " updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (task_id) DO UPDATE SET"
@@ -70,11 +74,19 @@ _SAVE_TASK = (
 )
 
 
+# The meta row counting committed changes to tasks and requests (see
+# `SqlStore.generation`).
+_GENERATION = "engine_generation"
+
+
 class SqlStore:
     def __init__(self, connector: Connector) -> None:
         self._sql = connector
         self._reader: SqlStore | None = None
         self._outbox: SqlStore | None = None
+        self._in_transaction = False
+        self._changed_rows = False  # tasks or requests, in this transaction
+        self.written_generation: int | None = None
 
     @property
     def connector(self) -> Connector:
@@ -107,9 +119,39 @@ class SqlStore:
 
     @contextmanager
     def transaction(self, *, rollback: bool = False) -> Iterator[None]:
-        """One atomic, durable unit of work; `rollback=True` for dry runs."""
+        """One atomic, durable unit of work; `rollback=True` for dry runs.
+
+        A transaction that changed tasks or requests counts one more generation
+        in the same commit; `written_generation` is then its number (None when it changed
+        none of them, or rolled back)."""
+        self.written_generation = None
         with self._sql.transaction(rollback=rollback):
-            yield
+            self._in_transaction, self._changed_rows = True, False
+            try:
+                yield
+                generation = self._next_generation() if self._changed_rows else None
+            finally:
+                self._in_transaction = False
+        if not rollback:
+            self.written_generation = generation
+
+    def generation(self) -> int:
+        """How many committed transactions changed tasks or requests, in this
+        database, by any process. Read inside a transaction (which holds the write lock),
+        it tells whether what a process remembers of those rows is still what is stored."""
+        return int(self.get_meta(_GENERATION) or 0)
+
+    def _next_generation(self) -> int:
+        generation = self.generation() + 1
+        self.set_meta(_GENERATION, str(generation))
+        return generation
+
+    def _rows_changed(self) -> None:
+        """Tasks, requests or campaigns were written: a new generation when this commits."""
+        if self._in_transaction:
+            self._changed_rows = True
+        else:  # a statement on its own (autocommit): it is its own generation
+            self._next_generation()
 
     def probe_writable(self) -> None:
         """Raise StoreError unless a write can be committed now."""
@@ -142,6 +184,7 @@ class SqlStore:
         )
         # Action tasks are linked too, so their messages find the request they serve.
         self._link((*request.task_ids, *request.action_task_ids), request.request_id)
+        self._rows_changed()
 
     def save_request(self, request: Request, at: str) -> None:
         result = self._sql.execute(
@@ -162,6 +205,7 @@ class SqlStore:
             raise StoreError(f"no request {request.request_id}")
         # Action tasks are linked too, so their messages find the request they serve.
         self._link((*request.task_ids, *request.action_task_ids), request.request_id)
+        self._rows_changed()
 
     def save_requests(self, requests: Sequence[Request], at: str) -> None:
         """`save_request` for a batch's requests, in a few statements."""
@@ -205,6 +249,7 @@ class SqlStore:
                 " ON CONFLICT DO NOTHING",
                 links,
             )
+        self._rows_changed()
 
     def _link(self, task_ids: Sequence[str], request_id: str) -> None:
         if task_ids:
@@ -244,20 +289,26 @@ class SqlStore:
         self, task_id: str, task_group_id: str, label: str | None
     ) -> list[Request]:
         """Requests that already own `task_id`, plus open ones wanting its group and label."""
-        rows = self._sql.execute(
-            "SELECT r.* FROM request_tasks rt JOIN requests r USING (request_id)"
-            " WHERE rt.task_id = ?",
-            (task_id,),
-        ).rows
-        if label is not None:
-            rows += self._sql.execute(
-                "SELECT * FROM requests WHERE is_open AND task_group_id = ? AND label = ?",
-                (task_group_id, label),
-            ).rows
-        seen: dict[str, Request] = {}
-        for row in rows:
-            seen.setdefault(row["request_id"], _request_from_row(row))
-        return list(seen.values())
+        return self.get_requests(self.request_ids_serving(task_id, task_group_id, label))
+
+    def request_ids_serving(self, task_id: str, task_group_id: str, label: str | None) -> list[str]:
+        """`requests_serving`'s ids only, in one statement (who keeps the rows in memory
+        reads only those it does not have)."""
+        if label is None:
+            query, params = _OWNING, [task_id]
+        else:
+            query, params = f"{_OWNING} UNION {_WANTING}", [task_id, task_group_id, label]
+        return sorted(row["request_id"] for row in self._sql.execute(query, params).rows)
+
+    def get_requests(self, request_ids: Sequence[str]) -> list[Request]:
+        """The requests of these ids that exist, in the order given."""
+        found: dict[str, Request] = {}
+        for start in range(0, len(request_ids), 500):
+            chunk = list(request_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._sql.execute(f"SELECT * FROM requests WHERE request_id IN ({marks})", chunk)
+            found.update((row["request_id"], _request_from_row(row)) for row in rows.rows)
+        return [found[request_id] for request_id in request_ids if request_id in found]
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -288,6 +339,7 @@ class SqlStore:
         """Insert or update tasks, all in one statement."""
         if records:
             self._sql.executemany(_SAVE_TASK, [self._task_row(record, at) for record in records])
+            self._rows_changed()
 
     def _task_row(self, record: TaskRecord, at: str) -> tuple[Any, ...]:
         runs, rank = progress(record.status)
@@ -769,6 +821,8 @@ class SqlStore:
                     f"DELETE FROM {table} WHERE {key} IN ({select} LIMIT ?)",
                     [*params, policy.batch],
                 ).rowcount
+                if deleted and table == "tasks":
+                    self._rows_changed()
             if deleted:
                 report.add(table, deleted)
         return report
