@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from mozci_monitor.core.actions import (
     RETRIGGER_REASONS,
@@ -354,18 +355,15 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     phases = [record.phase for record in records]
     green = phases.count(Phase.COMPLETED)
     oranges = [record for record in records if record.phase is Phase.ORANGE]
-    request = replace(
-        request,
-        runs_green=green,
-        runs_orange=len(oranges),
-        first_orange=request.first_orange or (oranges[0].task_id if oranges else None),
-    )
+    first_orange = request.first_orange or (oranges[0].task_id if oranges else None)
+    counts = {"runs_green": green, "runs_orange": len(oranges), "first_orange": first_orange}
     if request.remedy is RemedyPolicy.UNTIL_FAIL and oranges:
-        return replace(
+        return _changed(
             request,
+            **counts,
             state=RequestState.FAILED,
             failure=FailureKind.ORANGE,
-            reason=f"failed on run {green + len(oranges)}: task {request.first_orange}",
+            reason=f"failed on run {green + len(oranges)}: task {first_orange}",
         )
     waiting = bool(request.awaiting_rerun) or request.expected_new > 0
     # An expired task waits for the judgement of its dependencies (core.upstream).
@@ -379,16 +377,26 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     # once `wanted` runs finished either way (a hit ends it sooner: `signature_hit`).
     ran = green + (len(oranges) if request.remedy is RemedyPolicy.UNTIL_SIGNATURE else 0)
     if ran >= request.wanted:
-        return replace(request, state=RequestState.COMPLETED, failure=None, reason=None)
+        return _changed(
+            request, **counts, state=RequestState.COMPLETED, failure=None, reason=None
+        )
     if records and not still_open and not waiting and len(records) >= request.wanted:
-        return _outcome(request, records)
+        return _outcome(_changed(request, **counts), records)
     if Phase.RUNNING in phases:
         state = RequestState.RUNNING
     elif request.awaiting_rerun or any(p in (Phase.PENDING, Phase.RETRYING) for p in phases):
         state = RequestState.PENDING
     else:
         state = RequestState.SCHEDULED
-    return replace(request, state=state, failure=None, reason=None)
+    return _changed(request, **counts, state=state, failure=None, reason=None)
+
+
+def _changed(request: Request, **fields: Any) -> Request:
+    """`replace`, without its cost (a new object, every field copied) when nothing changes:
+    settling a request on each of its tasks' messages mostly changes nothing."""
+    if all(getattr(request, name) == value for name, value in fields.items()):
+        return request
+    return replace(request, **fields)
 
 
 def check_missing(

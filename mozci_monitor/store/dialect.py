@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
+import msgspec
+
 Row = Mapping[str, Any]
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of plain data, for a JSON column. msgspec's encoder: ten times
+    the standard library's speed, and a batch encodes every task status, request policy
+    and timeline entry it wrote (non-ASCII is kept as UTF-8 rather than escaped)."""
+    return _ENCODER.encode(value).decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,6 @@ How several daemons share it safely:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,7 +49,7 @@ from psycopg.types.string import TextLoader
 
 from mozci_monitor.core.errors import StoreError
 from mozci_monitor.redact import redact_text
-from mozci_monitor.store.dialect import Result, migrations
+from mozci_monitor.store.dialect import Result, json_text, migrations
 from mozci_monitor.store.sql import SqlStore
 
 log = structlog.get_logger(__name__)
@@ -93,7 +92,7 @@ class PostgresConnector:
 
     def json(self, value: Any) -> str:
         """JSON text for a JSONB column, which refuses \\u0000 escapes (U+FFFD instead)."""
-        return _JSON_NUL.sub(r"\1\\ufffd", json.dumps(value, separators=(",", ":")))
+        return _JSON_NUL.sub(r"\1\\ufffd", json_text(value))
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Result:
         """PostgreSQL text cannot hold NUL, which a hostile Pulse message may carry (SQLite

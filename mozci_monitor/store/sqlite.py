@@ -9,7 +9,6 @@ read beside an open write transaction.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mozci_monitor.core.errors import StoreError
-from mozci_monitor.store.dialect import Result, migrations, statements
+from mozci_monitor.store.dialect import Result, json_text, migrations, statements
 from mozci_monitor.store.sql import SqlStore
 
 MIGRATIONS = migrations("sqlite")
@@ -66,7 +65,7 @@ class SqliteConnector:
         return f"({_NOW} + {seconds})"
 
     def json(self, value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"))
+        return json_text(value)
 
     def _migrate(self) -> None:
         # The version is read under the write lock: a daemon and a CLI command opening a new
