@@ -21,15 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a script: the project root first, so `bench` is imported as a package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import register_all  # noqa: E402
-from bench.workload import lifecycle_workload  # noqa: E402
-from mozci_monitor.core.messages import Rejection  # noqa: E402
-from mozci_monitor.core.model import TaskEvent  # noqa: E402
-from mozci_monitor.decoding import decode_message  # noqa: E402
-from mozci_monitor.engine import Engine  # noqa: E402
-from mozci_monitor.store.sqlite import SqliteStore  # noqa: E402
+from bench.harness import register_all
+from bench.workload import lifecycle_workload
+from mozci_monitor.core.messages import Rejection
+from mozci_monitor.core.model import TaskEvent
+from mozci_monitor.decoding import decode_message
+from mozci_monitor.engine import Engine
+from mozci_monitor.store.sqlite import SqliteStore
 
 AT = "2026-11-22T10:00:00.000Z"
 

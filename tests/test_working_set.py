@@ -115,3 +115,16 @@ def test_a_dry_run_batch_writes_nothing(
     before = _state(tmp_path / "b.sqlite3")
     Engine(batched).apply(events(_workload()), AT, dry_run=True)
     assert _state(tmp_path / "b.sqlite3") == before
+
+
+def test_a_warm_engine_ends_as_a_new_engine_per_batch(
+    stores: tuple[CountingStore, CountingStore], tmp_path: Path
+) -> None:
+    cold, warm = stores
+    engine = Engine(warm)
+    messages = events(_workload())
+    for start in range(0, len(messages), 3):  # a task's messages spread over batches
+        Engine(cold).apply(messages[start : start + 3], AT)
+        engine.apply(messages[start : start + 3], AT)
+    assert _state(tmp_path / "b.sqlite3") == _state(tmp_path / "a.sqlite3")
+    assert engine.index.tasks and engine.index.reloads == 0

@@ -377,9 +377,7 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
     # once `wanted` runs finished either way (a hit ends it sooner: `signature_hit`).
     ran = green + (len(oranges) if request.remedy is RemedyPolicy.UNTIL_SIGNATURE else 0)
     if ran >= request.wanted:
-        return _changed(
-            request, **counts, state=RequestState.COMPLETED, failure=None, reason=None
-        )
+        return _changed(request, **counts, state=RequestState.COMPLETED, failure=None, reason=None)
     if records and not still_open and not waiting and len(records) >= request.wanted:
         return _outcome(_changed(request, **counts), records)
     if Phase.RUNNING in phases:
