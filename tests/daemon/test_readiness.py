@@ -7,6 +7,7 @@ while every real commit fails; it must not turn the daemon ready again on its ow
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
 from collections.abc import Awaitable, Iterator, Sequence
@@ -144,3 +145,22 @@ async def test_a_held_batch_is_logged_even_when_the_probe_found_the_store_unwrit
     finally:
         daemon.request_stop()
         assert await asyncio.wait_for(runner, WITHIN) == 0
+
+
+async def test_what_start_up_built_is_frozen_for_the_collector_while_the_daemon_runs(
+    tmp_path: Path,
+) -> None:
+    delivery = _delivery()
+    consumer = OneMessageConsumer(delivery)
+    settings = Settings(daemon=DaemonSettings(batch_wait=0.01))
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    daemon = build(settings, store=store, consumer=consumer, services=None, api=False).daemon
+    assert gc.get_freeze_count() == 0
+    runner: Awaitable[int] = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    try:
+        await until(lambda: consumer.acked == [delivery], "the message committed and acked")
+        assert gc.get_freeze_count() > 0  # gc.freeze() after start-up
+    finally:
+        daemon.request_stop()
+        assert await asyncio.wait_for(runner, WITHIN) == 0
+    assert gc.get_freeze_count() == 0  # handed back to the collector at the stop
