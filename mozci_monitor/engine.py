@@ -77,7 +77,7 @@ from mozci_monitor.core.model import (
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
 from mozci_monitor.patterns import re2_search
 from mozci_monitor.ports.store import EngineStore, TaskResultsStore
-from mozci_monitor.warm_index import WarmIndex
+from mozci_monitor.warm_index import ServingKey, WarmIndex
 from mozci_monitor.working_set import WorkingSet
 
 # Decisions in a row for one campaign in one transaction (a search adopting runs that exist).
@@ -195,7 +195,9 @@ class Engine:
         outcome = BatchOutcome()
         with self._unit(rollback=dry_run, buffering=True) as working_set:
             watched = self._store.open_task_groups()
-            working_set.preload_tasks([i.task_id for i in items if not isinstance(i, Rejection)])
+            events = [item for item in items if not isinstance(item, Rejection)]
+            working_set.preload_tasks([event.task_id for event in events])
+            working_set.preload_serving(_serving_keys(events, working_set, watched))
             for item in items:
                 if isinstance(item, Rejection):
                     self._store.record_rejection(item, at)
@@ -701,3 +703,21 @@ class Engine:
                         grew = True
                 if not grew:
                     break
+
+
+def _serving_keys(
+    events: Sequence[TaskEvent], working_set: WorkingSet, watched: set[str]
+) -> list[ServingKey]:
+    """The "who serves this task" questions a batch will ask (its tasks read already):
+    each task with the label it will have, unless its group is not watched and the task
+    unknown (nothing is asked of those). A guess that turns out wrong is asked later."""
+    keys: list[ServingKey] = []
+    for event in events:
+        previous = working_set.task(event.task_id)
+        if previous is None and event.task_group_id not in watched:
+            continue
+        label = event.label
+        if label is None and previous is not None:
+            label = previous.label  # as core.machine.observe keeps it
+        keys.append((event.task_id, event.task_group_id, label))
+    return keys

@@ -94,6 +94,17 @@ class WorkingSet:
             self._serving[key] = ids
         return self._requests_by_id(ids)
 
+    def preload_serving(self, keys: Sequence[ServingKey]) -> None:
+        """Ask the store who serves every task of a batch it does not know of, at once,
+        and read the requests it names that are not in memory."""
+        warm = self._index.serving
+        missing = [k for k in dict.fromkeys(keys) if k not in self._serving and k not in warm]
+        if not missing:
+            return
+        answers = self._store.request_ids_serving_many(missing)
+        self._serving.update((key, tuple(ids)) for key, ids in answers.items())
+        self._requests_by_id(list(dict.fromkeys(i for ids in answers.values() for i in ids)))
+
     def _requests_by_id(self, ids: Sequence[str]) -> list[Request]:
         warm = self._index.requests
         missing = [i for i in ids if i not in self._requests and i not in warm]

@@ -300,6 +300,40 @@ class SqlStore:
             query, params = f"{_OWNING} UNION {_WANTING}", [task_id, task_group_id, label]
         return sorted(row["request_id"] for row in self._sql.execute(query, params).rows)
 
+    def request_ids_serving_many(
+        self, keys: Sequence[tuple[str, str, str | None]]
+    ) -> dict[tuple[str, str, str | None], list[str]]:
+        """`request_ids_serving` for a batch's (task id, group, label) keys, in two
+        statements per 500 tasks or groups rather than one per task."""
+        owning: dict[str, set[str]] = {}
+        task_ids = list(dict.fromkeys(task_id for task_id, _, _ in keys))
+        for chunk in _chunks(task_ids):
+            rows = self._sql.execute(
+                "SELECT task_id, request_id FROM request_tasks"
+                f" WHERE task_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).rows
+            for row in rows:
+                owning.setdefault(row["task_id"], set()).add(row["request_id"])
+        wanting: dict[tuple[str, str], set[str]] = {}
+        groups = list(dict.fromkeys(group for _, group, label in keys if label is not None))
+        for chunk in _chunks(groups):
+            rows = self._sql.execute(
+                "SELECT request_id, task_group_id, label FROM requests WHERE is_open"
+                f" AND task_group_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).rows
+            for row in rows:
+                group_label = (row["task_group_id"], row["label"])
+                wanting.setdefault(group_label, set()).add(row["request_id"])
+        return {
+            key: sorted(
+                owning.get(key[0], set())
+                | (wanting.get((key[1], key[2]), set()) if key[2] is not None else set())
+            )
+            for key in keys
+        }
+
     def get_requests(self, request_ids: Sequence[str]) -> list[Request]:
         """The requests of these ids that exist, in the order given."""
         found: dict[str, Request] = {}
@@ -908,6 +942,12 @@ _SCHEDULING_PLACEHOLDERS = ",".join("?" * len(SCHEDULING_KINDS))
 
 def _pool_of_status(status: TaskStatus) -> str | None:
     return pool_of({"provisionerId": status.provisioner_id, "workerType": status.worker_type})
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Slices short enough for an `IN (...)` list on every dialect."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _count(row: Row | None) -> int:

@@ -83,3 +83,23 @@ def test_request_ids_serving_and_get_requests(store: AnyStore) -> None:
     assert store.requests_serving(task.task_id, group, "label") == store.get_requests(
         ["req-label", "req-own"]
     )
+
+
+def test_request_ids_serving_many_answers_as_one_at_a_time(store: AnyStore) -> None:
+    task, other = _task(5), _task(6)
+    with store.transaction():
+        store.add_request(make_request("req-own", label="x", task_ids=(task.task_id,)), AT)
+        store.add_request(make_request("req-label", label="label"), AT)
+        store.add_request(make_request("req-else", label="y"), AT)
+    group = task.task_group_id
+    keys = [
+        (task.task_id, group, "label"),
+        (task.task_id, group, None),
+        (other.task_id, group, "label"),
+        (other.task_id, group, "nothing"),
+        (other.task_id, "another-group", "label"),
+    ]
+    assert store.request_ids_serving_many(keys) == {
+        key: store.request_ids_serving(*key) for key in keys
+    }
+    assert store.request_ids_serving_many(keys)[keys[0]] == ["req-label", "req-own"]

@@ -171,10 +171,15 @@ def test_a_warm_batch_reads_no_row_it_knows(
 
         return call
 
-    for name in ("get_task", "get_tasks", "request_ids_serving", "get_requests"):
+    names = ("get_task", "get_tasks", "request_ids_serving", "request_ids_serving_many")
+    for name in (*names, "get_requests"):
         monkeypatch.setattr(store, name, counted(name))
     engine.apply(batches[1], AT)  # the same tasks move on
     assert reads == []
+    newcomers = [FakeTask(slug(n)) for n in range(20, 25)]
+    engine.apply(events([task.pending() for task in newcomers]), AT)
+    # New tasks: one read of the tasks and one question for all; req-a is in memory.
+    assert reads == ["get_tasks", "request_ids_serving_many"]
     request: Request | None = store.get_request("req-a")
     assert request is not None and request.state is RequestState.RUNNING
     assert request.label == LABEL and request.push.task_group_id == GROUP
