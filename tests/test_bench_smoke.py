@@ -82,3 +82,15 @@ def test_quick_run_prints_every_figure_and_did_the_work(rabbitmq: RabbitMQ, tmp_
     # With several daemons a task's messages race each other: some arrive stale.
     assert all(run["handled"] == run["messages"] for run in details["scaleout"])
     assert all(run["applied"] > 0 for run in details["scaleout"])
+
+
+def test_the_engine_alone_applies_every_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "engine_cpu.py"), "--requests", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert result.stdout.startswith("200 messages (200 applied) in batches of 200")
