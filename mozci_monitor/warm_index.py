@@ -31,9 +31,11 @@ from mozci_monitor.core.model import Request, TaskRecord
 # (task id, task group id, label): the key of a "who serves this task" answer.
 ServingKey = tuple[str, str, str | None]
 
-MAX_TASKS = 100_000
-MAX_REQUESTS = 50_000
-MAX_SERVING = 100_000
+# About 1.5 KB per task row with its status (measured with tracemalloc on the benchmark's
+# tasks of one or two runs): the limits keep the index near 100 MB at most.
+MAX_TASKS = 50_000
+MAX_REQUESTS = 20_000
+MAX_SERVING = 50_000
 
 
 class WarmIndex:
