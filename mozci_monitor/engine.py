@@ -50,6 +50,8 @@ from mozci_monitor.core.campaign import (
 from mozci_monitor.core.errorsummary import summary_from_json
 from mozci_monitor.core.kinds import confirm
 from mozci_monitor.core.machine import (
+    OBSOLETE,
+    OBSOLETE_BEHIND,
     Change,
     Decision,
     TaskUpdate,
@@ -84,6 +86,8 @@ from mozci_monitor.working_set import WorkingSet
 MAX_GROWTH_ROUNDS = 50
 # Campaigns over push ranges: once answered, their runs still open are obsolete.
 RANGE_KINDS = frozenset({CampaignKind.BISECT, CampaignKind.BACKFILL})
+# In a campaign's params: the obsolete runs cancelled so far (its summary's "cleanup").
+OBSOLETE_CANCELLED = "obsolete_cancelled"
 
 
 @dataclass
@@ -643,26 +647,61 @@ class Engine:
         """A range campaign (bisect, backfill) just got its answer: the runs of its label
         still open on its pushes no longer matter and are cancelled, requests still open
         end, and the campaign says how many ("cleanup", on its page). One pass when the
-        campaign ends, never on the per-message path."""
-        cancelled = 0
+        campaign ends, never on the per-message path. Requests a search left behind
+        before the answer had their runs cancelled then (`_retire_left_behind`)."""
         targeted: set[str] = set()  # a run several requests of a push share goes once
+        cancelled = 0
         for request in self._store.campaign_requests(campaign_id):
-            known = self._store.tasks_in_group(request.push.task_group_id)
-            decision = retire_obsolete(request, [t for t in known if t.task_id not in targeted])
-            targeted.update(action.task_id or "" for action in decision.actions)
-            self._record(request, decision, at, outcome)
-            cancelled += len(decision.actions)
-            if decision.actions:
-                note = f"cancelled {len(decision.actions)} obsolete runs"
-                self._store.append_timeline(
-                    request.request_id, [TimelineEntry("cleanup", None, {"note": note})], at
-                )
-        campaign = self._get_campaign(campaign_id)
-        if cancelled and campaign is not None:
-            cleanup = f"cancelled {cancelled} obsolete runs"
-            self._save_campaign(
-                replace(campaign, summary={**campaign.summary, "cleanup": cleanup}), at
+            if request.reason != OBSOLETE_BEHIND:
+                cancelled += self._retire(request, OBSOLETE, targeted, at, outcome)
+        self._count_cleanup(campaign_id, cancelled, at)
+
+    def _retire_left_behind(
+        self, campaign_id: str, request_ids: Sequence[str], at: str, outcome: BatchOutcome
+    ) -> None:
+        """Before its answer, a search left these open requests behind (pushes newer than
+        the first bad one): their runs still out are cancelled and they end."""
+        targeted: set[str] = set()
+        cancelled = 0
+        for request_id in request_ids:
+            request = self._store.get_request(request_id)
+            if request is not None and not request.is_final:
+                cancelled += self._retire(request, OBSOLETE_BEHIND, targeted, at, outcome)
+        self._count_cleanup(campaign_id, cancelled, at)
+
+    def _retire(
+        self, request: Request, reason: str, targeted: set[str], at: str, outcome: BatchOutcome
+    ) -> int:
+        known = self._store.tasks_in_group(request.push.task_group_id)
+        decision = retire_obsolete(
+            request, [t for t in known if t.task_id not in targeted], reason=reason
+        )
+        targeted.update(action.task_id or "" for action in decision.actions)
+        self._record(request, decision, at, outcome)
+        if decision.actions:
+            note = f"cancelled {len(decision.actions)} obsolete runs"
+            if reason == OBSOLETE_BEHIND:
+                note += " (newer than the first bad push)"
+            self._store.append_timeline(
+                request.request_id, [TimelineEntry("cleanup", None, {"note": note})], at
             )
+        return len(decision.actions)
+
+    def _count_cleanup(self, campaign_id: str, cancelled: int, at: str) -> None:
+        """The campaign's "cleanup": the obsolete runs cancelled so far, before and at
+        the answer (the count is kept in its params, which every decision carries)."""
+        campaign = self._get_campaign(campaign_id)
+        if not cancelled or campaign is None:
+            return
+        total = int(campaign.params.get(OBSOLETE_CANCELLED, 0)) + cancelled
+        self._save_campaign(
+            replace(
+                campaign,
+                params={**campaign.params, OBSOLETE_CANCELLED: total},
+                summary={**campaign.summary, "cleanup": f"cancelled {total} obsolete runs"},
+            ),
+            at,
+        )
 
     def _allowance(self, request: Request, at: str) -> Allowance:
         campaign_left: int | None = None
@@ -690,6 +729,9 @@ class Engine:
                 decision = progress_campaign(campaign, self._store.campaign_requests(campaign_id))
                 if decision.changed:
                     self._save_campaign(decision.campaign, at)
+                if decision.obsolete_requests:
+                    self._retire_left_behind(campaign_id, decision.obsolete_requests, at, outcome)
+                if decision.changed:
                     if decision.campaign.is_final:
                         outcome.finished_campaigns[campaign_id] = decision.campaign
                         if decision.campaign.kind in RANGE_KINDS:

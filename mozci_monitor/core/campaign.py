@@ -72,6 +72,9 @@ class CampaignDecision:
     changed: bool = False
     # Requests the campaign grows by (a search's next batch), recorded with the decision.
     new_requests: tuple[Request, ...] = ()
+    # Open requests whose runs still out no longer matter before the answer (a search's
+    # pushes left behind the first bad one): the engine ends them and cancels their runs.
+    obsolete_requests: tuple[str, ...] = ()
 
 
 def summarise(requests: Sequence[Request]) -> dict[str, Any]:

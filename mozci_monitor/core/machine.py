@@ -465,12 +465,17 @@ def check_missing(
 
 
 OBSOLETE = "obsolete: the campaign has its answer"
+# Before the answer: a search's push newer than the first bad one (core.search).
+OBSOLETE_BEHIND = "obsolete: newer than the first bad push"
 
 
-def retire_obsolete(request: Request, tasks: Iterable[TaskRecord]) -> Decision:
-    """The request's campaign has its answer: the runs of its label on its push still
-    open (`tasks`: the push's known tasks) no longer matter and are cancelled, as
-    until-fail cancels the rest of a batch; a request still open ends. A final request
+def retire_obsolete(
+    request: Request, tasks: Iterable[TaskRecord], reason: str = OBSOLETE
+) -> Decision:
+    """The request's campaign has its answer (or, `OBSOLETE_BEHIND`, left its push
+    behind): the runs of its label on its push still open (`tasks`: the push's known
+    tasks) no longer matter and are cancelled, as until-fail cancels the rest of a batch;
+    a request still open ends, saying `reason`. A final request
     may leave runs open too: those it did not need (more runs came than it wanted).
     Only runs its own actions created may go: each cancel names the request's action
     tasks (`created_by`), and the actuator leaves alone a task whose definition names
@@ -479,14 +484,14 @@ def retire_obsolete(request: Request, tasks: Iterable[TaskRecord]) -> Decision:
     entries: list[TimelineEntry] = []
     if not request.is_final:
         ended = replace(
-            request, state=RequestState.CANCELED, failure=None, reason=OBSOLETE, expected_new=0
+            request, state=RequestState.CANCELED, failure=None, reason=reason, expected_new=0
         )
         entries.append(_state_entry(ended))
     cancels: list[Action] = []
     if request.action_tasks:
         created_by = ",".join(request.action_task_ids)
         cancels = [
-            _cancel_extra_run(ended, task_id, why=OBSOLETE, details={"created_by": created_by})
+            _cancel_extra_run(ended, task_id, why=reason, details={"created_by": created_by})
             for task_id in sorted(
                 record.task_id
                 for record in tasks

@@ -12,9 +12,13 @@ The search, like Chromium's flake lookback and LUCI Bisection:
 2. **Bisection** between the last good and the first bad push.
 3. **Sequential sampling** at the probed push: a batch of the runs that would rule it out
    if they all pass; more only while it is neither bad (a hit) nor ruled out; "cannot
-   tell" once its share of the budget is spent.
+   tell" once its share of the budget is spent. A probe's first hit decides it: the
+   search goes on without waiting for the rest of its batch.
 4. **Verification** (LUCI's culprit check): the answer needs a few runs of the suspect and
    holds even without the parent's last few passes.
+5. **Early stop**: the answer is given as soon as it holds whatever the runs still out
+   return (`decided`); those runs, and earlier the ones on pushes newer than the first
+   bad one, are obsolete (`obsolete_pending`): the caller cancels them.
 
 The risk of ruling a push out is `culprit_posterior`'s (the failure starts at one push at
 an unknown rate and never shows before it); the answer's confidence is the suspect's
@@ -100,14 +104,76 @@ def next_step(
     pending: Mapping[int, int] | None = None,
 ) -> SearchStep:
     """Pushes oldest first; the newest is the failing one (it has a hit). `pending`: runs
-    asked for and not finished, per push. One batch at a time: while runs are pending
-    at the probed push, wait for them."""
-    # Nothing is concluded while runs are out: "never failed" may be a run not yet seen.
-    waiting = {push: runs for push, runs in (pending or {}).items() if runs > 0}
-    if waiting:
-        push = min(waiting)
-        return SearchStep(Phase.WAIT, push=push, runs=waiting[push])
-    earliest = next((index for index, c in enumerate(counts) if c.hits), None)
+    asked for and not finished, per push.
+
+    Runs still out are waited for only where they can still matter:
+
+    - at a push older than the earliest hit (or anywhere, before any hit): one hit there
+      moves the earliest bad push, so where to look next depends on it;
+    - at the push the next batch would go to (one batch per push at a time);
+    - for an answer that is not `decided` whatever they return.
+
+    Runs out at the earliest bad push or newer can only add hits there (the verdict of
+    those pushes is made) or passes (a lower rate estimate): the search goes on with the
+    runs finished, and an answer that holds even if every run out passes is given at once
+    (its runs out are then obsolete: `obsolete_pending`).
+    """
+    out = {push: runs for push, runs in (pending or {}).items() if runs > 0}
+    earliest = _earliest(counts)
+    steering = sorted(push for push in out if earliest is None or push < earliest)
+    if steering:
+        return SearchStep(Phase.WAIT, push=steering[0], runs=out[steering[0]])
+    step = _next_step(counts, policy, out)
+    if not out:
+        return step
+    if step.phase is Phase.DONE:
+        assert step.answer is not None
+        answer = decided(counts, policy, out, step.answer)
+        if answer is not None:
+            return replace(step, answer=answer)
+        first = min(out)
+        return SearchStep(Phase.WAIT, push=first, runs=out[first])
+    if step.push is not None and step.push in out:
+        return SearchStep(Phase.WAIT, push=step.push, runs=out[step.push])
+    return step
+
+
+def decided(
+    counts: Sequence[PushCounts],
+    policy: SearchPolicy,
+    out: Mapping[int, int],
+    answer: SearchAnswer,
+) -> SearchAnswer | None:
+    """`answer`, given by the runs finished, when no outcome of the runs still `out` can
+    change it (with the confidence that holds whatever they return); else None.
+
+    The runs out are all at the earliest bad push or newer (`next_step` waits for the
+    others). There a hit moves nothing and raises the rate estimate, which makes the
+    parent's passes weigh more; a pass lowers it. So the worst case for the answer is
+    every run out passing, and any mix of outcomes (or runs lost) lies between that and
+    the runs finished: an answer found in both holds in all. "Older than the range" holds
+    whatever they return (the earliest hit cannot move). "Never failed" and "cannot tell"
+    are never decided with runs out: a run out may show the failure, or tell."""
+    if answer.outcome is Outcome.OLDER_THAN_RANGE:
+        return answer
+    if answer.outcome is not Outcome.CULPRIT or answer.culprit is None:
+        return None
+    if any(push < answer.culprit for push in out):
+        return None
+    all_pass = list(counts)
+    for push, runs in out.items():
+        all_pass[push] = replace(all_pass[push], passes=all_pass[push].passes + runs)
+    worst = _next_step(all_pass, policy, {}).answer
+    if worst is None or (worst.outcome, worst.culprit) != (answer.outcome, answer.culprit):
+        return None
+    return replace(answer, confidence=min(answer.confidence, worst.confidence))
+
+
+def _next_step(
+    counts: Sequence[PushCounts], policy: SearchPolicy, out: Mapping[int, int]
+) -> SearchStep:
+    """The step the runs finished call for; `out` only counts against the budgets."""
+    earliest = _earliest(counts)
     if earliest is None:
         answer = SearchAnswer(Outcome.NEVER_FAILED, "the failure was never seen in the range")
         return SearchStep(Phase.DONE, answer=answer)
@@ -121,14 +187,14 @@ def next_step(
     if _runs(counts[newest]) < policy.initial_runs:
         # Does it still fail where it was seen, and how often: the rate guides the rest.
         wanted = policy.initial_runs - _runs(counts[newest])
-        return _sample(counts, newest, wanted, policy, Phase.LOOKBACK)
+        return _sample(counts, newest, wanted, policy, Phase.LOOKBACK, out)
     parent = earliest - 1
     suspect = counts[earliest]
     if _doubt(counts, parent) < policy.probe_alpha and suspect.hits < policy.verify_hits:
         # The suspect must fail again (LUCI's culprit check); about one failure's worth of
         # runs at the rate it showed so far.
         wanted = max(policy.verify_runs, -(-_runs(suspect) // max(1, suspect.hits)))
-        return _sample(counts, earliest, wanted, policy, Phase.VERIFY)
+        return _sample(counts, earliest, wanted, policy, Phase.VERIFY, out)
     if _doubt(counts, parent, policy.verify_runs) < policy.alpha:
         confidence = culprit_posterior(counts)[earliest]
         answer = SearchAnswer(
@@ -143,7 +209,7 @@ def next_step(
         # The range is narrowed to one push: rule its parent out at the answer's risk,
         # with the verification runs on top.
         wanted = _runs_to_rule_out(counts, parent, policy, policy.alpha, policy.verify_runs)
-        return _sample(counts, parent, wanted, policy, Phase.VERIFY)
+        return _sample(counts, parent, wanted, policy, Phase.VERIFY, out)
 
     # Only a push with runs of its own is a last good one (the prior alone says little).
     last_good = next(
@@ -164,14 +230,24 @@ def next_step(
     # A push already probed and still open is finished first.
     target = max(target, _open_probe(counts, earliest, policy, floor=target))
     wanted = _runs_to_rule_out(counts, target, policy, policy.probe_alpha)
-    return _sample(counts, target, wanted, policy, phase)
+    return _sample(counts, target, wanted, policy, phase, out)
+
+
+def _earliest(counts: Sequence[PushCounts]) -> int | None:
+    return next((index for index, c in enumerate(counts) if c.hits), None)
 
 
 def _sample(
-    counts: Sequence[PushCounts], push: int, wanted: int, policy: SearchPolicy, phase: Phase
+    counts: Sequence[PushCounts],
+    push: int,
+    wanted: int,
+    policy: SearchPolicy,
+    phase: Phase,
+    out: Mapping[int, int],
 ) -> SearchStep:
-    spent = sum(_runs(c) for c in counts)
-    share_left = policy.push_share - _runs(counts[push])
+    # Runs still out are spent already: they count against the budget and the share.
+    spent = sum(_runs(c) for c in counts) + sum(out.values())
+    share_left = policy.push_share - _runs(counts[push]) - out.get(push, 0)
     budget_left = policy.budget - spent
     if share_left <= 0:
         answer = SearchAnswer(
@@ -234,11 +310,17 @@ def obsolete_pending(
 ) -> list[str]:
     """Pending runs that can no longer change the answer, to cancel (as until-fail does).
 
-    Once the answer is known, every pending run; before, the ones on pushes newer than the
-    earliest bad one (a hit there already decided them). The earliest bad push's own runs
-    are its verification and are kept.
+    Once the answer is known (`decided`), every pending run. Before, the ones on pushes
+    newer than the earliest bad one: the interval last good..first bad has left them
+    behind (a hit there already decided them; their passes would only lower the rate
+    estimate, which the answer's rule already allows for). The earliest bad push's own
+    runs are its verification and are kept. Runs older than the earliest bad push are
+    never obsolete before the answer: a hit there would move it (and `next_step` waits for
+    them before probing further, so none are out below a last good push).
     """
     if answered:
         return sorted(task for tasks in pending.values() for task in tasks)
-    earliest = next((index for index, c in enumerate(counts) if c.hits), len(counts))
+    earliest = _earliest(counts)
+    if earliest is None:
+        return []
     return sorted(task for push, tasks in pending.items() if push > earliest for task in tasks)

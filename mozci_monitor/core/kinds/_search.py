@@ -38,6 +38,7 @@ from mozci_monitor.core.search import (
     Strategy,
     confidence_text,
     next_step,
+    obsolete_pending,
 )
 from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
 
@@ -94,16 +95,24 @@ def search_progress(
     usable = [index for index, entry in enumerate(entries) if entry.get("task_group_id")]
     newest = {index: by_id.get(str(entries[index].get("request_id") or "")) for index in usable}
     counts = _with_failing_run_selected([judge(entries[index], newest[index]) for index in usable])
-    pending = {
-        position: 1
+    open_requests = {
+        position: request
         for position, index in enumerate(usable)
         if (request := newest[index]) is not None and not request.is_final
     }
+    pending = {
+        position: max(1, request.wanted - _runs_had(counts[position], request))
+        for position, request in open_requests.items()
+    }
     step = next_step(counts, policy_of(campaign), pending=pending)
-    if step.phase is Phase.WAIT:
-        return summary_only(campaign, requests)
     if step.phase is Phase.DONE:
+        # Given with runs still out only when none of them can change it (`decided`):
+        # the engine cancels them once the campaign has ended.
         return _finish(campaign, requests, entries, usable, counts, step)
+    behind = _left_behind(counts, open_requests)
+    if step.phase is Phase.WAIT:
+        waiting = summary_only(campaign, requests)
+        return replace(waiting, obsolete_requests=behind)
     assert step.push is not None
     index = usable[step.push]
     entry = entries[index]
@@ -136,9 +145,30 @@ def search_progress(
     entries[index] = {**entry, "request_id": request.request_id}
     sampled = [*campaign.params.get("search_steps", ()), _describe_step(step, entry, wanted)]
     params = {**campaign.params, "pushes": entries, "search_steps": sampled}
-    summary = {**summarise(requests), "search": sampled[-1]}
+    summary = {**_kept(campaign), **summarise(requests), "search": sampled[-1]}
     grown = replace(campaign, params=params, summary=summary)
-    return CampaignDecision(grown, (), True, (request,))
+    return CampaignDecision(grown, (), True, (request,), obsolete_requests=behind)
+
+
+def _left_behind(
+    counts: Sequence[PushCounts], open_requests: Mapping[int, Request]
+) -> tuple[str, ...]:
+    """The open requests on pushes newer than the earliest bad one: their runs still out
+    no longer matter (`obsolete_pending`). Only a request whose runs all exist is named
+    (none asked for and not seen yet): a run that shows up after its request ended would
+    be no one's to cancel."""
+    settled = {
+        position: [request.request_id]
+        for position, request in open_requests.items()
+        if request.expected_new == 0 and not request.awaiting_rerun and request.action_tasks
+    }
+    return tuple(obsolete_pending(counts, settled, answered=False))
+
+
+def _kept(campaign: Campaign) -> dict[str, Any]:
+    """What the engine wrote in the summary and the search keeps: the obsolete runs
+    cancelled so far ("cleanup")."""
+    return {key: campaign.summary[key] for key in ("cleanup",) if key in campaign.summary}
 
 
 def _with_failing_run_selected(counts: list[PushCounts]) -> list[PushCounts]:
@@ -255,6 +285,6 @@ def _finish(
     else:
         outcome = f"cannot tell: {found.reason}"
     answer["summary"] = outcome
-    summary = {**summarise(requests), "answer": answer}
+    summary = {**_kept(campaign), **summarise(requests), "answer": answer}
     finished = replace(campaign, state=CampaignState.FINISHED, outcome=outcome, summary=summary)
     return CampaignDecision(finished, (notification_action(finished),), True)
