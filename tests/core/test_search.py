@@ -4,6 +4,8 @@ answers (a culprit with its confidence, or "cannot tell" said honestly)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mozci_monitor.core.by_signature import PushCounts
 from mozci_monitor.core.search import (
@@ -137,3 +139,97 @@ def test_nothing_is_concluded_while_runs_are_out() -> None:
     """The failing push's runs not seen yet: waiting, not "never failed"."""
     step = next_step(pushes(11, {}), POLICY, pending={10: 3})
     assert step == SearchStep(Phase.WAIT, push=10, runs=3)
+
+
+# Early stop: the answer with runs still out (`decided`), and where the search goes on
+# without them. Counts: push 9 the suspect (2 hits), 10 the failing push, 8 the parent.
+SUSPECT = {9: c(2), 10: c(1, 2)}
+
+
+@pytest.mark.parametrize(
+    ("known", "pending", "phase", "push"),
+    [
+        # The parent passed so often that even 8 more passes at the suspect (a lower rate
+        # estimate) leave it ruled out: answered now, the 8 runs out are obsolete.
+        ({**SUSPECT, 8: c(0, 58)}, {9: 8}, Phase.DONE, None),
+        ({**SUSPECT, 8: c(0, 58)}, {9: 2, 10: 3}, Phase.DONE, None),
+        # Enough for the runs finished, not if all 8 runs out pass: wait for them.
+        ({**SUSPECT, 8: c(0, 56)}, {9: 8}, Phase.WAIT, 9),
+        # A run out below the earliest hit may move it: wait, whatever the rest says.
+        ({**SUSPECT, 8: c(0, 58)}, {9: 8, 5: 1}, Phase.WAIT, 5),
+        # Failing on the oldest push: no run out can make the culprit younger.
+        ({0: c(1), 10: c(1, 2)}, {0: 4, 10: 1}, Phase.DONE, None),
+        # No hit yet: "never failed" is never concluded with runs out.
+        ({}, {10: 3}, Phase.WAIT, 10),
+        # A probe's first hit decides it: bisect further while the rest of its batch is
+        # out (the push probed next has none out).
+        ({5: c(0, 10), 7: c(1), 10: c(2, 2)}, {7: 1}, Phase.BISECT, 6),
+        # The suspect still needs a failure and its runs are out: wait for them rather
+        # than ask for more at the same push.
+        ({8: c(0, 30), 9: c(1, 0), 10: c(1, 2)}, {9: 1}, Phase.WAIT, 9),
+    ],
+)
+def test_what_runs_still_out_hold_up(
+    known: dict[int, PushCounts], pending: dict[int, int], phase: Phase, push: int | None
+) -> None:
+    step = next_step(pushes(11, known), POLICY, pending=pending)
+    assert (step.phase, step.push) == (phase, push)
+
+
+def test_an_answer_with_runs_out_states_the_confidence_that_holds_whatever_they_return() -> None:
+    counts = pushes(11, {**SUSPECT, 8: c(0, 58)})
+    finished = next_step(counts, POLICY).answer
+    early = next_step(counts, POLICY, pending={9: 8}).answer
+    assert finished is not None and early is not None
+    assert (early.outcome, early.culprit, early.last_good) == (Outcome.CULPRIT, 9, 8)
+    # Every run out passing is the worst case: the confidence given is that one's.
+    all_pass = next_step(pushes(11, {**SUSPECT, 8: c(0, 58), 9: c(2, 8)}), POLICY).answer
+    assert all_pass is not None
+    assert early.confidence == all_pass.confidence < finished.confidence
+
+
+def test_runs_out_count_against_the_budget_and_the_push_share() -> None:
+    counts = pushes(11, {5: c(0, 10), 7: c(1), 10: c(2, 2)})
+    assert next_step(counts, POLICY, pending={7: 1}).runs == 2
+    # 15 runs finished, 4 out: a budget of 20 leaves one run for the next probe.
+    assert next_step(counts, SearchPolicy(budget=20), pending={7: 4}).runs == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parent_passes=st.integers(0, 80),
+    suspect=st.tuples(st.integers(1, 4), st.integers(0, 6)),
+    newest_passes=st.integers(0, 4),
+    out=st.tuples(st.integers(0, 5), st.integers(0, 3)),
+)
+def test_a_decided_answer_holds_for_every_outcome_of_the_runs_out(
+    parent_passes: int,
+    suspect: tuple[int, int],
+    newest_passes: int,
+    out: tuple[int, int],
+) -> None:
+    """Whatever the runs out at the suspect and the failing push return (hits, passes,
+    or nothing: lost), the answer given early is the answer then, at least as sure."""
+    counts = pushes(11, {8: c(0, parent_passes), 9: c(*suspect), 10: c(1, 2 + newest_passes)})
+    pending = {9: out[0], 10: out[1]}
+    step = next_step(counts, POLICY, pending=pending)
+    if step.phase is not Phase.DONE:
+        return
+    assert step.answer is not None and step.answer.outcome is Outcome.CULPRIT
+    for outcome_9 in _outcomes(out[0]):
+        for outcome_10 in _outcomes(out[1]):
+            after = list(counts)
+            after[9] = c(counts[9].hits + outcome_9[0], counts[9].passes + outcome_9[1])
+            after[10] = c(counts[10].hits + outcome_10[0], counts[10].passes + outcome_10[1])
+            then = next_step(after, POLICY).answer
+            assert then is not None and then.culprit == step.answer.culprit
+            assert then.confidence >= step.answer.confidence - 1e-12
+
+
+def _outcomes(runs: int) -> list[tuple[int, int]]:
+    """(hits, passes) of `runs` runs out, some possibly lost."""
+    return [(h, p) for h in range(runs + 1) for p in range(runs + 1 - h)]
+
+
+def test_no_run_is_obsolete_before_the_failure_was_seen() -> None:
+    assert obsolete_pending(pushes(6, {}), {2: ["T2"], 5: ["T5"]}, answered=False) == []

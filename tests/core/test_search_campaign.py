@@ -9,7 +9,7 @@ from typing import Any
 
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
 from mozci_monitor.core.kinds import bisect
-from mozci_monitor.core.model import FailureKind, Push, Request, RequestState
+from mozci_monitor.core.model import ActionTask, FailureKind, Push, Request, RequestState
 
 REPO = "autoland"
 LABEL = "test-linux1804-64/opt-mochitest-1"
@@ -224,3 +224,58 @@ def test_runs_without_the_test_are_not_asked_for_again_as_the_same_request() -> 
     assert not decision.campaign.is_final, decision.campaign.outcome
     (request,) = decision.new_requests
     assert (request.push.revision, request.wanted) == (revision(106), 5)
+
+
+def _open_request(push_id: int, wanted: int, **fields: Any) -> Request:
+    return Request(
+        f"c-search0001-p{push_id}-n{wanted}",
+        Push(REPO, revision(push_id), group(push_id)),
+        LABEL,
+        wanted=wanted,
+        state=RequestState.RUNNING,
+        campaign_id="c-search0001",
+        action_tasks=(ActionTask("ActionTask0000000000aw", "key", "retrigger"),),
+        **fields,
+    )
+
+
+def _with_request(start: Campaign, index: int, request: Request) -> Campaign:
+    entries = [dict(entry) for entry in start.params["pushes"]]
+    entries[index]["request_id"] = request.request_id
+    return replace(start, params={**start.params, "pushes": entries})
+
+
+def test_runs_out_on_a_push_newer_than_the_first_bad_one_are_obsolete_before_the_answer() -> None:
+    """Push 109 was probed (a batch of 3, one run in, green); push 108 has since shown the
+    failure: 109's runs still out can no longer matter, the search says so and goes on
+    below 108 without waiting for them."""
+    start = campaign([(0, 0)] * 5 + [(10, 0)] + [(0, 0)] + [(0, 1), (0, 0), (0, 0), (2, 1)])
+    probed = _open_request(109, 3, runs_green=1)
+    decision = bisect.progress(_with_request(start, 8, probed), [probed])
+    assert decision.obsolete_requests == (probed.request_id,)
+    (request,) = decision.new_requests
+    assert request.push.revision in {revision(106), revision(107)}  # below the first bad
+    assert not decision.campaign.is_final
+
+
+def test_a_request_with_runs_not_seen_yet_is_not_obsolete_before_the_answer() -> None:
+    """Runs asked for and not seen yet would show up after the request ended, no one's to
+    cancel: such a request is left to finish (its runs go at the answer)."""
+    start = campaign([(0, 0)] * 5 + [(10, 0)] + [(0, 0)] + [(0, 1), (0, 0), (0, 0), (2, 1)])
+    probed = _open_request(109, 3, runs_green=1, expected_new=2)
+    decision = bisect.progress(_with_request(start, 8, probed), [probed])
+    assert decision.obsolete_requests == ()
+    assert len(decision.new_requests) == 1
+
+
+def test_the_answer_comes_with_runs_still_out_when_they_cannot_change_it() -> None:
+    """The suspect (104) already failed twice and its parent passed 70 times: 8 runs out
+    at the suspect, even all passing, leave the answer as it is (at a lower confidence)."""
+    start = campaign([(0, 0)] * 2 + [(70, 0), (0, 2), (2, 1)])
+    verifying = _open_request(104, 10, runs_orange=2)
+    decision = bisect.progress(_with_request(start, 3, verifying), [verifying])
+    done = decision.campaign
+    assert done.state is CampaignState.FINISHED
+    assert done.summary["answer"]["first_worse"]["push_id"] == 104
+    assert 0.99 <= done.summary["answer"]["first_worse"]["confidence"] < 0.995
+    assert [a.kind.value for a in decision.actions] == ["notify"]
