@@ -46,6 +46,7 @@ from mozci_monitor.core.campaign import (
     cancel_campaign,
     fail_campaign,
     progress_campaign,
+    summarise,
 )
 from mozci_monitor.core.errorsummary import summary_from_json
 from mozci_monitor.core.kinds import confirm
@@ -688,20 +689,20 @@ class Engine:
         return len(decision.actions)
 
     def _count_cleanup(self, campaign_id: str, cancelled: int, at: str) -> None:
-        """The campaign's "cleanup": the obsolete runs cancelled so far, before and at
-        the answer (the count is kept in its params, which every decision carries)."""
+        """The campaign's summary after requests were retired: their states, and its
+        "cleanup", the obsolete runs cancelled so far, before and at the answer (the
+        count is kept in its params, which every decision carries)."""
         campaign = self._get_campaign(campaign_id)
-        if not cancelled or campaign is None:
+        if campaign is None:
             return
-        total = int(campaign.params.get(OBSOLETE_CANCELLED, 0)) + cancelled
-        self._save_campaign(
-            replace(
-                campaign,
-                params={**campaign.params, OBSOLETE_CANCELLED: total},
-                summary={**campaign.summary, "cleanup": f"cancelled {total} obsolete runs"},
-            ),
-            at,
-        )
+        summary = {**campaign.summary, **summarise(self._store.campaign_requests(campaign_id))}
+        params = campaign.params
+        if cancelled:
+            total = int(params.get(OBSOLETE_CANCELLED, 0)) + cancelled
+            params = {**params, OBSOLETE_CANCELLED: total}
+            summary["cleanup"] = f"cancelled {total} obsolete runs"
+        if (summary, params) != (campaign.summary, campaign.params):
+            self._save_campaign(replace(campaign, params=params, summary=summary), at)
 
     def _allowance(self, request: Request, at: str) -> Allowance:
         campaign_left: int | None = None

@@ -131,6 +131,18 @@ def next_step(
         answer = decided(counts, policy, out, step.answer)
         if answer is not None:
             return replace(step, answer=answer)
+        # Not yet robust: if more passes at the suspect's parent would make it so (what
+        # the search would do were every run out a pass), ask for them now rather than
+        # wait for runs that may be slow to come (a scarce pool); else wait.
+        worst = _next_step(_all_pass(counts, out), policy, {})
+        culprit = step.answer.culprit
+        if (
+            culprit is not None
+            and worst.phase is Phase.VERIFY
+            and worst.push == culprit - 1
+            and worst.push not in out
+        ):
+            return worst
         first = min(out)
         return SearchStep(Phase.WAIT, push=first, runs=out[first])
     if step.push is not None and step.push in out:
@@ -160,13 +172,18 @@ def decided(
         return None
     if any(push < answer.culprit for push in out):
         return None
-    all_pass = list(counts)
-    for push, runs in out.items():
-        all_pass[push] = replace(all_pass[push], passes=all_pass[push].passes + runs)
-    worst = _next_step(all_pass, policy, {}).answer
+    worst = _next_step(_all_pass(counts, out), policy, {}).answer
     if worst is None or (worst.outcome, worst.culprit) != (answer.outcome, answer.culprit):
         return None
     return replace(answer, confidence=min(answer.confidence, worst.confidence))
+
+
+def _all_pass(counts: Sequence[PushCounts], out: Mapping[int, int]) -> list[PushCounts]:
+    """The runs finished, and every run still `out` a pass."""
+    after = list(counts)
+    for push, runs in out.items():
+        after[push] = replace(after[push], passes=after[push].passes + runs)
+    return after
 
 
 def _next_step(
@@ -306,7 +323,11 @@ def confidence_text(confidence: float) -> str:
 
 
 def obsolete_pending(
-    counts: Sequence[PushCounts], pending: Mapping[int, Sequence[str]], *, answered: bool
+    counts: Sequence[PushCounts],
+    pending: Mapping[int, Sequence[str]],
+    *,
+    answered: bool,
+    needed: int | None = None,
 ) -> list[str]:
     """Pending runs that can no longer change the answer, to cancel (as until-fail does).
 
@@ -314,7 +335,9 @@ def obsolete_pending(
     newer than the earliest bad one: the interval last good..first bad has left them
     behind (a hit there already decided them; their passes would only lower the rate
     estimate, which the answer's rule already allows for). The earliest bad push's own
-    runs are its verification and are kept. Runs older than the earliest bad push are
+    runs are its verification and are kept, and so are the runs of the push the next
+    step samples or waits for (`needed`: the failing push's first runs, which the search
+    asks for wherever the earliest bad push is). Runs older than the earliest bad push are
     never obsolete before the answer: a hit there would move it (and `next_step` waits for
     them before probing further, so none are out below a last good push).
     """
@@ -323,4 +346,9 @@ def obsolete_pending(
     earliest = _earliest(counts)
     if earliest is None:
         return []
-    return sorted(task for push, tasks in pending.items() if push > earliest for task in tasks)
+    return sorted(
+        task
+        for push, tasks in pending.items()
+        if push > earliest and push != needed
+        for task in tasks
+    )

@@ -155,6 +155,12 @@ class World:
         self.failing_action_labels: set[str] = set(config.failing_action_labels)
         # Scenario knob too: other users' pending tasks per worker pool (a test drains it).
         self.pool_backlog: dict[str, int] = dict(config.pool_backlog)
+        # Scenario knob too: (label, push index) -> how many runs of that label on that
+        # push, added from now on, a worker claims at the usual pace; the runs after them
+        # stay pending `held_pending` seconds (a scarce pool), long enough to be cancelled.
+        self.held_after: dict[tuple[str, int], int] = {}
+        self.held_pending = 36_000.0
+        self._runs_added: dict[tuple[str, int], int] = {}
         self._graph_rng = random.Random(f"{config.seed}:graph")
         self._id_rng = random.Random(f"{config.seed}:ids")
         self._run_rng = random.Random(f"{config.seed}:runs")
@@ -439,7 +445,19 @@ class World:
         self.active_runs += 1
         self._emit("pending", task, run_id)
         delay = self._run_rng.expovariate(1.0 / self.config.mean_pending)
+        if self._held(task):
+            delay = self.held_pending
         self.events.after(delay, lambda: self._claim(task, run_id))
+
+    def _held(self, task: SimTask) -> bool:
+        """Is this new run one the `held_after` knob keeps pending?"""
+        if task.push is None or not self.held_after:
+            return False
+        key = (task.label, task.push.index)
+        if key not in self.held_after:
+            return False
+        self._runs_added[key] = self._runs_added.get(key, 0) + 1
+        return self._runs_added[key] > self.held_after[key]
 
     def _claim(self, task: SimTask, run_id: int) -> None:
         run = task.runs[run_id]

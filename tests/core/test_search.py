@@ -153,8 +153,9 @@ SUSPECT = {9: c(2), 10: c(1, 2)}
         # estimate) leave it ruled out: answered now, the 8 runs out are obsolete.
         ({**SUSPECT, 8: c(0, 58)}, {9: 8}, Phase.DONE, None),
         ({**SUSPECT, 8: c(0, 58)}, {9: 2, 10: 3}, Phase.DONE, None),
-        # Enough for the runs finished, not if all 8 runs out pass: wait for them.
-        ({**SUSPECT, 8: c(0, 56)}, {9: 8}, Phase.WAIT, 9),
+        # Enough for the runs finished, not if all 8 runs out pass: the parent is asked
+        # for the passes that would make it enough, rather than waiting for them.
+        ({**SUSPECT, 8: c(0, 56)}, {9: 8}, Phase.VERIFY, 8),
         # A run out below the earliest hit may move it: wait, whatever the rest says.
         ({**SUSPECT, 8: c(0, 58)}, {9: 8, 5: 1}, Phase.WAIT, 5),
         # Failing on the oldest push: no run out can make the culprit younger.
@@ -174,6 +175,12 @@ def test_what_runs_still_out_hold_up(
 ) -> None:
     step = next_step(pushes(11, known), POLICY, pending=pending)
     assert (step.phase, step.push) == (phase, push)
+
+
+def test_an_answer_not_robust_waits_when_the_budget_leaves_no_more_parent_runs() -> None:
+    counts = pushes(11, {**SUSPECT, 8: c(0, 56)})  # 61 runs finished, 8 out
+    step = next_step(counts, SearchPolicy(budget=69), pending={9: 8})
+    assert step == SearchStep(Phase.WAIT, push=9, runs=8)
 
 
 def test_an_answer_with_runs_out_states_the_confidence_that_holds_whatever_they_return() -> None:

@@ -109,7 +109,7 @@ def search_progress(
         # Given with runs still out only when none of them can change it (`decided`):
         # the engine cancels them once the campaign has ended.
         return _finish(campaign, requests, entries, usable, counts, step)
-    behind = _left_behind(counts, open_requests)
+    behind = _left_behind(counts, open_requests, step.push)
     if step.phase is Phase.WAIT:
         waiting = summary_only(campaign, requests)
         return replace(waiting, obsolete_requests=behind)
@@ -151,10 +151,11 @@ def search_progress(
 
 
 def _left_behind(
-    counts: Sequence[PushCounts], open_requests: Mapping[int, Request]
+    counts: Sequence[PushCounts], open_requests: Mapping[int, Request], needed: int | None
 ) -> tuple[str, ...]:
-    """The open requests on pushes newer than the earliest bad one: their runs still out
-    no longer matter (`obsolete_pending`). Only a request whose runs all exist is named
+    """The open requests on pushes newer than the earliest bad one, but the push the next
+    step samples or waits for (`needed`): their runs still out no longer matter
+    (`obsolete_pending`). Only a request whose runs all exist is named
     (none asked for and not seen yet): a run that shows up after its request ended would
     be no one's to cancel."""
     settled = {
@@ -162,7 +163,7 @@ def _left_behind(
         for position, request in open_requests.items()
         if request.expected_new == 0 and not request.awaiting_rerun and request.action_tasks
     }
-    return tuple(obsolete_pending(counts, settled, answered=False))
+    return tuple(obsolete_pending(counts, settled, answered=False, needed=needed))
 
 
 def _kept(campaign: Campaign) -> dict[str, Any]:
