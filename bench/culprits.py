@@ -29,7 +29,11 @@ push with a hit when it is the culprit with probability 0.99 (else "cannot tell"
   search      core.search: lookback in growing steps, bisection, sequential batches per
               push, the suspect shown failing again and its parent passing beyond need;
               at most the sweep's runs; each batch admitted by core.capacity against a
-              daily quota of the pool (over it, the search waits for the next day).
+              daily quota of the pool (over it, the search waits for the next day). A
+              batch's runs come back one at a time; the search goes on, answers and
+              cancels the runs out as soon as they no longer matter (early stop).
+  search-batches  the same search waiting for every run of a batch before it decides
+              again (as before early stop), for comparison.
 
 Accuracy counts the right culprit, or "cannot tell" on a case the budget cannot decide;
 never a wrong culprit. A case is decidable when ruling out the push before the culprit at
@@ -49,6 +53,7 @@ import json
 import math
 import random
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,7 +68,7 @@ from mozci_monitor.core.by_signature import PushCounts, culprit_posterior, next_
 from mozci_monitor.core.capacity import CapacityPolicy, admit, platform_of
 from mozci_monitor.core.errorsummary import parse_errorsummary
 from mozci_monitor.core.search import Outcome as SearchOutcome
-from mozci_monitor.core.search import Phase, SearchPolicy, next_step
+from mozci_monitor.core.search import Phase, SearchPolicy, next_step, obsolete_pending
 from mozci_monitor.core.sheriff import PushResult, Verdict, change_point
 from mozci_monitor.core.signature import (
     SignatureVerdict,
@@ -129,6 +134,9 @@ class Outcome:
     # Why it answered so, and the runs by signature per push it answered from (--explain).
     reason: str = ""
     counts: tuple[PushCounts, ...] = ()
+    # Runs asked for and cancelled before they finished (no longer mattering): scheduled,
+    # so counted in the tasks and the quota, charged half a run of CI time.
+    cancelled: int = 0
 
 
 class Runner:
@@ -262,7 +270,24 @@ def mozci_like(case: Case, judged: Judged | None = None) -> Outcome:
 
 def search(case: Case, judged: Judged | None = None) -> Outcome:
     """core.search: lookback, bisection, sequential batches, verification; every batch
-    admitted by core.capacity against the pool's daily quota (over quota: the next day)."""
+    admitted by core.capacity against the pool's daily quota (over quota: the next day).
+
+    A batch's runs are out together and come back one at a time, in random order (they
+    run in parallel); after each, the search decides again with the runs still out
+    (`pending`). It answers once no run out can change the answer, and cancels the runs
+    out that no longer matter (`obsolete_pending`): at the answer, and before it on
+    pushes newer than the first bad one. A cancelled run is charged half a run of CI time
+    (it was pending or running when cancelled)."""
+    return _search(case, judged, whole_batches=False)
+
+
+def search_batches(case: Case, judged: Judged | None = None) -> Outcome:
+    """The search as it was before early stop: every run of a batch back before it
+    decides again (for comparison)."""
+    return _search(case, judged, whole_batches=True)
+
+
+def _search(case: Case, judged: Judged | None, *, whole_batches: bool) -> Outcome:
     runner = Runner(case, judged)
     counts = [PushCounts()] * (case.pushes - 1) + [PushCounts(hits=1, selected=1)]
     # The runs the sweep would spend are the search's ceiling; it stops well before.
@@ -271,16 +296,39 @@ def search(case: Case, judged: Judged | None = None) -> Outcome:
         alpha=SEARCH_RISK, probe_alpha=PROBE_RISK, budget=ceiling, push_share=ceiling
     )
     capacity = CapacityPolicy(daily_quota={POOL: DAILY_QUOTA})
+    returns = random.Random(case.seed * 7 + 1)  # which run out comes back next
+    out: list[int] = []  # the push of every run asked for and not back yet
     used_today = busiest = 0
-    rounds = days = 0
+    rounds = days = cancelled = 0
     while True:
-        step = next_step(counts, policy)
+        if whole_batches and out:
+            _come_back(runner, counts, out, returns)
+            continue
+        step = next_step(counts, policy, pending=Counter(out))
         if step.phase is Phase.DONE:
             assert step.answer is not None
             found = step.answer.culprit if step.answer.outcome is SearchOutcome.CULPRIT else None
             return Outcome(
-                found, runner.tasks, rounds, days, busiest, step.answer.reason, tuple(counts)
+                found,
+                runner.tasks,
+                rounds,
+                days,
+                busiest,
+                step.answer.reason,
+                tuple(counts),
+                cancelled=cancelled + len(out),
             )
+        by_push = {push: [str(i) for i, p in enumerate(out) if p == push] for push in set(out)}
+        behind = {
+            int(i) for i in obsolete_pending(counts, by_push, answered=False, needed=step.push)
+        }
+        if behind:
+            cancelled += len(behind)
+            out = [push for i, push in enumerate(out) if i not in behind]
+            continue
+        if step.phase is Phase.WAIT:
+            _come_back(runner, counts, out, returns)
+            continue
         assert step.push is not None
         admission = admit(
             capacity,
@@ -290,17 +338,29 @@ def search(case: Case, judged: Judged | None = None) -> Outcome:
             used_today={POOL: used_today},
         )
         if admission.refused:
+            if out:  # the runs out come back meanwhile
+                _come_back(runner, counts, out, returns)
+                continue
             days += 1
             used_today = 0
             continue
         rounds += 1
         used_today += admission.granted
         busiest = max(busiest, used_today)
-        sample = _signature_counts(runner, {step.push: admission.granted}, case.pushes, start=False)
-        counts[step.push] = PushCounts(
-            counts[step.push].hits + sample[step.push].hits,
-            counts[step.push].passes + sample[step.push].passes,
-        )
+        out.extend([step.push] * admission.granted)
+
+
+def _come_back(
+    runner: Runner, counts: list[PushCounts], out: list[int], returns: random.Random
+) -> None:
+    """One run out finishes (any of them: they run in parallel) and is judged."""
+    push = out.pop(returns.randrange(len(out)))
+    verdict = runner.run(push)[1]
+    counts[push] = PushCounts(
+        counts[push].hits + (verdict is SignatureVerdict.HIT),
+        counts[push].passes + (verdict is SignatureVerdict.PASSED),
+        counts[push].selected,
+    )
 
 
 STRATEGIES: dict[str, Callable[[Case, Judged | None], Outcome]] = {
@@ -309,6 +369,7 @@ STRATEGIES: dict[str, Callable[[Case, Judged | None], Outcome]] = {
     "sweep": sweep,
     "mozci-like": mozci_like,
     "search": search,
+    "search-batches": search_batches,
 }
 
 
@@ -365,7 +426,8 @@ def score(
         else:
             wrong += 1
     n = len(cases)
-    tasks = sum(outcome.tasks for outcome in outcomes) / n
+    tasks = sum(outcome.tasks + outcome.cancelled for outcome in outcomes) / n
+    cancelled = sum(outcome.cancelled for outcome in outcomes) / n
     rounds = sum(outcome.rounds for outcome in outcomes) / n
     return {
         "accuracy": round((right + honest) / n, 4),
@@ -375,7 +437,9 @@ def score(
         "false_culprit_rate": round(wrong / n, 4),
         "unknown_rate": round(unknown / n, 4),
         "tasks_per_case": round(tasks, 1),
-        "ci_hours_per_case": round(tasks * TASK_HOURS, 1),
+        "cancelled_per_case": round(cancelled, 1),
+        # Machine time: a cancelled run was pending or running, half a run on average.
+        "ci_hours_per_case": round((tasks - cancelled / 2) * TASK_HOURS, 1),
         # Batches in sequence, each lasting a mean task (queueing and quota days left out).
         "wall_hours_per_case": round(rounds * TASK_HOURS, 1),
         "quota_held_cases": sum(o.busiest_day <= DAILY_QUOTA for o in outcomes),

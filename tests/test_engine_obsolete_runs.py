@@ -10,6 +10,7 @@ from core.builders import record, slug
 
 from mozci_monitor.core.actions import ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
+from mozci_monitor.core.machine import OBSOLETE_BEHIND
 from mozci_monitor.core.model import ActionTask, Phase, Push, RemedyPolicy, Request
 from mozci_monitor.engine import Engine
 from mozci_monitor.store.sqlite import SqliteStore
@@ -99,3 +100,74 @@ def test_the_campaign_text_says_how_many_runs_went(tmp_path: Path) -> None:
         "summary": campaign.summary,
     }
     assert "  cleanup: cancelled 2 obsolete runs" in format_campaign(detail).splitlines()
+
+
+def _search_campaign(open_request_id: str) -> Campaign:
+    """A search over pushes 101-111: 106 passed 10 times, 108 failed (planning found
+    them), 109 was probed and its request is still open; 111 is the failing push."""
+    runs = [(0, 0)] * 5 + [(10, 0), (0, 0), (0, 1), (0, 0), (0, 0), (2, 1)]
+    entries: list[dict[str, object]] = [
+        {
+            "push_id": 101 + i,
+            "revision": f"{101 + i:040x}",
+            "task_group_id": slug(500 + i),
+            "green": green,
+            "orange": orange,
+        }
+        for i, (green, orange) in enumerate(runs)
+    ]
+    entries[8]["request_id"] = open_request_id
+    newest = Push("autoland", f"{111:040x}", slug(510))
+    params = {"strategy": "search", "times": 10, "pushes": entries}
+    return Campaign("c-behind0001", CampaignKind.BISECT, newest, label=LABEL, params=params)
+
+
+def test_a_search_cancels_the_runs_of_a_push_left_behind_before_its_answer(
+    tmp_path: Path,
+) -> None:
+    """Push 108 failed after 109 was probed: 109's runs still out are cancelled (the ones
+    our action created), its request ends, and the campaign goes on below 108, saying
+    how many runs went."""
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    group = slug(508)
+    green, held_1, held_2 = slug(11), slug(12), slug(13)
+    with store.transaction():
+        store.save_tasks(
+            [
+                record(Phase.COMPLETED, task_id=green, group=group),
+                record(Phase.PENDING, task_id=held_1, group=group),
+                record(Phase.PENDING, task_id=held_2, group=group),
+            ],
+            AT,
+        )
+    probed = Request(
+        "c-behind0001-p109-n3",
+        Push("autoland", f"{109:040x}", group),
+        LABEL,
+        wanted=3,
+        remedy=RemedyPolicy.WATCH,
+        max_actions=3,
+        actions=1,
+        campaign_id="c-behind0001",
+        action_tasks=(ActionTask(ACTION_TASK, "c-behind0001-p109-n3/action-1", "retrigger"),),
+    )
+    Engine(store).start_campaign(_search_campaign(probed.request_id), [probed], AT)
+
+    campaign = store.get_campaign("c-behind0001")
+    assert campaign is not None and not campaign.is_final
+    ended = store.get_request(probed.request_id)
+    assert ended is not None
+    assert (ended.state.value, ended.reason) == ("canceled", OBSOLETE_BEHIND)
+    cancels = [
+        e.action
+        for e in store.actions_of(request_id=probed.request_id)
+        if e.action.kind is ActionKind.CANCEL
+    ]
+    assert sorted(a.task_id or "" for a in cancels) == sorted([held_1, held_2])
+    assert {a.details["created_by"] for a in cancels} == {ACTION_TASK}
+    notes = [e.detail["note"] for e in store.timeline(probed.request_id) if e.kind == "cleanup"]
+    assert notes == ["cancelled 2 obsolete runs (newer than the first bad push)"]
+    assert campaign.summary["cleanup"] == "cancelled 2 obsolete runs"
+    # The search went on below the first bad push without waiting for 109.
+    sampled = [step["push_id"] for step in campaign.params["search_steps"]]
+    assert sampled and sampled[-1] < 108
