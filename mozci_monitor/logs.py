@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+import warnings
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +23,17 @@ import structlog
 
 from mozci_monitor.redact import REDACTED, redact_text, redact_value
 
-__all__ = ["REDACTED", "Redactor", "configure_logging", "redact_text"]
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "SavedLogging",
+    "configure_logging",
+    "redact_text",
+    "save_logging",
+]
+
+# Libraries that are chatty at info and below; their warnings and errors are what we need.
+_QUIET_LIBRARIES = ("aiohttp.access", "kombu", "amqp", "psycopg", "taskcluster", "urllib3")
 
 
 class Redactor:
@@ -118,13 +130,70 @@ def _route_standard_logging(renderer: Any, redactor: Redactor, level: int) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Libraries are chatty at info and below; their warnings and errors are what we need.
-    for name in ("aiohttp.access", "kombu", "amqp", "psycopg", "taskcluster", "urllib3"):
+    for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
     # An exception nobody caught would otherwise print a raw, unredacted traceback.
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+
+
+@dataclass(frozen=True)
+class SavedLogging:
+    """The process-wide state :func:`configure_logging` changes, as :func:`save_logging` found it.
+
+    The daemon and the CLI set logging up once for the life of the process. Whoever calls
+    them inside a longer-lived one (the test suite: every `main()` it runs would otherwise
+    leave its level, stream and hooks to the tests after it) puts it back with `restore`.
+    """
+
+    structlog_config: dict[str, Any]
+    structlog_configured: bool
+    own_handlers: tuple[_StderrHandler, ...]
+    root_level: int
+    library_levels: tuple[tuple[str, int], ...]
+    showwarning: Callable[..., None]
+    excepthook: Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+    thread_excepthook: Callable[[threading.ExceptHookArgs], Any]
+
+    def restore(self) -> None:
+        if self.structlog_configured:
+            structlog.configure(**self.structlog_config)
+        else:
+            structlog.reset_defaults()  # is_configured() false again, as it was
+        root = logging.getLogger()
+        # Only the handlers this module installs: others belong to whoever added them
+        # (pytest adds and removes its own around each phase of a test).
+        for later in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+            if later not in self.own_handlers:
+                root.removeHandler(later)
+        for saved in self.own_handlers:
+            root.addHandler(saved)  # a no-op for one still there
+        root.setLevel(self.root_level)
+        for name, level in self.library_levels:
+            logging.getLogger(name).setLevel(level)
+        logging.captureWarnings(False)  # forgets the hook it saved, then the saved one wins
+        warnings.showwarning = self.showwarning
+        sys.excepthook = self.excepthook
+        threading.excepthook = self.thread_excepthook
+
+
+def save_logging() -> SavedLogging:
+    """What :func:`configure_logging` would change, as it is now (see :class:`SavedLogging`)."""
+    config = structlog.get_config()
+    # A copy: get_config hands out the live processor list, which is not ours to keep.
+    config["processors"] = list(config["processors"])
+    root = logging.getLogger()
+    return SavedLogging(
+        structlog_config=config,
+        structlog_configured=structlog.is_configured(),
+        own_handlers=tuple(h for h in root.handlers if isinstance(h, _StderrHandler)),
+        root_level=root.level,
+        library_levels=tuple((name, logging.getLogger(name).level) for name in _QUIET_LIBRARIES),
+        showwarning=warnings.showwarning,
+        excepthook=sys.excepthook,
+        thread_excepthook=threading.excepthook,
+    )
 
 
 def _log_uncaught(

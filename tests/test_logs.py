@@ -7,29 +7,22 @@ import logging
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
-from mozci_monitor.logs import REDACTED, Redactor, configure_logging, redact_text
+from mozci_monitor.logs import (
+    REDACTED,
+    Redactor,
+    configure_logging,
+    redact_text,
+    save_logging,
+)
 
 SECRET = "hunter2-Zq9x"
 TOKEN = "tc-token-7Hk2pQ"
-
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    excepthook, thread_excepthook = sys.excepthook, threading.excepthook
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
-    sys.excepthook, threading.excepthook = excepthook, thread_excepthook
 
 
 def _redact(event: dict[str, Any], secrets: tuple[str, ...] = (SECRET, TOKEN)) -> dict[str, Any]:
@@ -250,3 +243,82 @@ def test_uncaught_exceptions_are_json_lines_and_redacted(capfd: pytest.CaptureFi
     assert "RuntimeError" in in_thread["exception"] and "Bearer ***" in in_thread["exception"]
     assert in_main["event"] == "uncaught exception"
     assert f"amqps://u:{REDACTED}@h/" in in_main["exception"]
+
+
+# -- save_logging / restore: what the tests' autouse fixture (tests/conftest.py) relies on ---------
+
+
+def _process_logging() -> dict[str, Any]:
+    """Everything configure_logging changes, as plain values to compare."""
+    config = structlog.get_config()
+    return {
+        "structlog": {**config, "processors": list(config["processors"])},
+        "configured": structlog.is_configured(),
+        "root handlers": list(logging.getLogger().handlers),
+        "root level": logging.getLogger().level,
+        "kombu level": logging.getLogger("kombu").level,
+        "aiohttp.access level": logging.getLogger("aiohttp.access").level,
+        "showwarning": warnings.showwarning,
+        "excepthook": sys.excepthook,
+        "thread excepthook": threading.excepthook,
+    }
+
+
+def test_restore_undoes_everything_configure_logging_changed() -> None:
+    before = _process_logging()
+    saved = save_logging()
+    configure_logging(format="json", level="error", secrets=[SECRET])
+    during = _process_logging()
+    assert [key for key in before if before[key] != during[key]] == list(before)  # all changed
+    saved.restore()
+    assert _process_logging() == before
+
+
+def test_an_info_event_is_captured_again_once_a_warning_level_set_up_is_restored() -> None:
+    """The order-dependent failure this guards against: a CLI test's `main()` left the
+    warning level behind, and capture_logs, which swaps the processors only, saw nothing."""
+    saved = save_logging()
+    configure_logging(format="json", level="warning")
+    with capture_logs() as leaked:
+        structlog.get_logger("mozci_monitor.test").info("dropped by the level")
+    saved.restore()
+    with capture_logs() as restored:
+        structlog.get_logger("mozci_monitor.test").info("seen")
+    assert leaked == []
+    assert [event["event"] for event in restored] == ["seen"]
+
+
+def test_restore_brings_back_an_earlier_set_up_and_keeps_foreign_handlers(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(format="json", level="info")
+    earlier = _process_logging()
+    saved = save_logging()
+    foreign = logging.NullHandler()  # someone else's (pytest adds its own around each phase)
+    logging.getLogger().addHandler(foreign)
+    try:
+        configure_logging(format="console", level="error")
+        saved.restore()
+        assert set(logging.getLogger().handlers) == {*earlier["root handlers"], foreign}
+    finally:
+        logging.getLogger().removeHandler(foreign)
+    assert _process_logging() == earlier
+    structlog.get_logger("mozci_monitor.test").info("json again")
+    assert [line["event"] for line in _json_lines(capfd.readouterr().err)] == ["json again"]
+
+
+# The two tests below run in this order (pytest keeps a module's order): the first leaves a
+# warning-level set-up behind on purpose, the second must not see it (tests/conftest.py).
+
+
+def test_isolation_1_a_test_that_leaves_logging_configured_at_warning() -> None:
+    configure_logging(format="json", level="warning")
+
+
+def test_isolation_2_the_next_test_starts_from_the_process_defaults() -> None:
+    assert not structlog.is_configured()
+    formatters = [handler.formatter for handler in logging.getLogger().handlers]
+    assert not any(isinstance(f, structlog.stdlib.ProcessorFormatter) for f in formatters)
+    with capture_logs() as logs:
+        structlog.get_logger("mozci_monitor.test").info("seen")
+    assert [event["event"] for event in logs] == ["seen"]
