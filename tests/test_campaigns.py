@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from store.pulse_builder import GROUP, LABEL
 from support.offline_cli import REVISION, watch_argv
 
@@ -98,13 +97,6 @@ async def test_plan_then_start_is_submit_and_cancel_goes_to_the_starter() -> Non
     assert starter.canceled == [(campaign.campaign_id, "not needed")]
 
 
-@pytest.fixture
-def _cli_logging() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()  # main() configured logging for the process
-
-
-@pytest.mark.usefixtures("_cli_logging")
 def test_the_cli_refuses_what_the_api_refuses(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,11 +7,9 @@ never a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from support.daemon import RefusingConsumer
 
 from mozci_monitor import wiring
@@ -22,14 +20,12 @@ BROKER_DOWN = "access to the broker refused (test)"
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     # `run` must not reach a broker: if validation lets a config through, this says so.
     refusing = RefusingConsumer(PermissionError(BROKER_DOWN))
     monkeypatch.setattr(wiring, "build_consumer", lambda settings, store: refusing)
-    yield
-    structlog.reset_defaults()
 
 
 def _token_file(tmp_path: Path, mode: int) -> str:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from store.pulse_builder import GROUP, LABEL, OTHER_GROUP, FakeTask, make_request, slug
 from support.offline_cli import REVISION, every_push_agrees, watch_argv
 
@@ -50,11 +48,9 @@ class Cli:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "TASKCLUSTER_ACCESS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ task that needs a remedy queued it even when the repository's daily budget was s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from store.pulse_builder import GROUP, LABEL, FakeTask, events, make_request, slug
 from support.offline_cli import every_push_agrees, watch_argv
 
@@ -22,11 +20,9 @@ from mozci_monitor.store.sqlite import SqliteStore
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MOZCI_MONITOR_CONFIG", "MOZCI_MONITOR_API_URL", "PULSE_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    yield
-    structlog.reset_defaults()
 
 
 def _spend_the_day_on_autoland(store_path: Path) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
 from support.offline_cli import every_push_agrees
 
@@ -28,13 +26,11 @@ NO_RESULT = {"run", "sim"}
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MOZCI_MONITOR_API_URL", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    yield
-    structlog.reset_defaults()
 
 
 def _json(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 0) -> object:

@@ -4,7 +4,6 @@ lookup, --version, -q/--log-level, and Ctrl-C."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,10 @@ from mozci_monitor.config import Settings, settings_from_dict
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.config file of the tester's
     monkeypatch.chdir(tmp_path)
-    yield
-    structlog.reset_defaults()
 
 
 def _config(path: Path, store: str) -> Path:

@@ -4,11 +4,9 @@ deleted) and `list`, which shows every request, not the newest thousand."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from store.pulse_builder import make_request
 
 from mozci_monitor.cli import main
@@ -20,10 +18,8 @@ FUTURE = "2999-01-01T00:00:00.000Z"  # newer than any run of this test
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-    yield
-    structlog.reset_defaults()  # the CLI configured logging onto the captured stdout
 
 
 def test_prune_dry_run_counts_then_prune_deletes(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import structlog
 from aiohttp import web
 from store.pulse_builder import GROUP, LABEL, FakeTask, slug
 from support.offline_cli import every_push_agrees
@@ -45,11 +44,9 @@ class _Reader:
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MOZCI_MONITOR_API_URL", raising=False)
     monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +52,6 @@ EXPECTED = sorted(
         ("downstream", ("add-new-jobs",)),  # tests optimised away from a build
     ]
 )
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # The CLI configures structlog for the whole process, bound to this test's captured
-    # streams: later tests must not log into them once they are closed.
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _check_summary(out: str) -> dict[str, Any]:

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import logging
 import pkgutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 import mozci_monitor
 from mozci_monitor.cli import main
 from mozci_monitor.core import errors
 from mozci_monitor.core.errors import ConfigError, MozciMonitorError
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # `main` configures logging for the whole process: leave it as it was for later tests.
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
 
 
 def _modules() -> list[str]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from support.daemon import RefusingConsumer
 
 from mozci_monitor import wiring
@@ -18,11 +16,9 @@ from mozci_monitor.wiring import Services, build
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    yield
-    structlog.reset_defaults()
 
 
 async def test_a_failed_start_runs_the_closers_of_what_was_built(tmp_path: Path) -> None:

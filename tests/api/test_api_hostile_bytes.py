@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 
 from mozci_monitor.api import create_app
@@ -19,17 +16,6 @@ from mozci_monitor.logs import configure_logging
 from .fakes import TOKEN, FakeBackend
 
 JSON_BODY = b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 async def _exchange(server: TestServer, raw: bytes) -> tuple[int, bytes]:

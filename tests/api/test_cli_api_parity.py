@@ -9,12 +9,10 @@ both, naming the same field (the CLI names it as its option).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestClient
 from support.offline_cli import every_push_agrees
 
@@ -148,7 +146,7 @@ class _NoServices:
 
 
 @pytest.fixture
-def planned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[AnyParams]]:
+def planned(monkeypatch: pytest.MonkeyPatch) -> list[AnyParams]:
     """What the CLI asked its kind's planner for; the planner itself reads no source."""
     calls: list[AnyParams] = []
 
@@ -165,8 +163,7 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[AnyParams]]:
     # Parsing parity: the push check is the same code on both sides, tested over the
     # simulator (tests/sheriff/test_*push_check.py); here no source is read.
     every_push_agrees(monkeypatch)
-    yield calls
-    structlog.reset_defaults()  # the CLI configured logging onto this test's captured stderr
+    return calls
 
 
 def _run_cli(argv: list[str]) -> int:
