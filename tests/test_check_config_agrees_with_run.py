@@ -20,9 +20,7 @@ BROKER_DOWN = "access to the broker refused (test)"
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     # `run` must not reach a broker: if validation lets a config through, this says so.
     refusing = RefusingConsumer(PermissionError(BROKER_DOWN))
     monkeypatch.setattr(wiring, "build_consumer", lambda settings, store: refusing)

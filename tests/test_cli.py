@@ -47,12 +47,6 @@ class Cli:
         return out.strip() + "-r1"  # watch prints its campaign; the request is its first
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "TASKCLUSTER_ACCESS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "state.sqlite3"

@@ -19,12 +19,6 @@ from mozci_monitor.engine import Engine
 from mozci_monitor.store.sqlite import SqliteStore
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MOZCI_MONITOR_CONFIG", "MOZCI_MONITOR_API_URL", "PULSE_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _spend_the_day_on_autoland(store_path: Path) -> None:
     """One rerun queued today for autoland: an infrastructure exception of a watched task."""
     engine = Engine(SqliteStore(store_path))

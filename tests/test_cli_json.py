@@ -27,8 +27,6 @@ NO_RESULT = {"run", "sim"}
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-    monkeypatch.delenv("MOZCI_MONITOR_API_URL", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
 

@@ -17,7 +17,6 @@ from mozci_monitor.config import Settings, settings_from_dict
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.config file of the tester's
     monkeypatch.chdir(tmp_path)
 

@@ -17,11 +17,6 @@ LONG_AGO = "2020-01-01T00:00:00.000Z"  # older than any retention default
 FUTURE = "2999-01-01T00:00:00.000Z"  # newer than any run of this test
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-
-
 def test_prune_dry_run_counts_then_prune_deletes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,12 +43,6 @@ class _Reader:
         return read(self._store)
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MOZCI_MONITOR_API_URL", raising=False)
-    monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-
-
 @pytest.fixture
 def api_url(tmp_path: Path) -> Iterator[str]:
     """The API over the store at tmp_path/state.sqlite3, served from another thread."""

@@ -305,20 +305,3 @@ def test_restore_brings_back_an_earlier_set_up_and_keeps_foreign_handlers(
     assert _process_logging() == earlier
     structlog.get_logger("mozci_monitor.test").info("json again")
     assert [line["event"] for line in _json_lines(capfd.readouterr().err)] == ["json again"]
-
-
-# The two tests below run in this order (pytest keeps a module's order): the first leaves a
-# warning-level set-up behind on purpose, the second must not see it (tests/conftest.py).
-
-
-def test_isolation_1_a_test_that_leaves_logging_configured_at_warning() -> None:
-    configure_logging(format="json", level="warning")
-
-
-def test_isolation_2_the_next_test_starts_from_the_process_defaults() -> None:
-    assert not structlog.is_configured()
-    formatters = [handler.formatter for handler in logging.getLogger().handlers]
-    assert not any(isinstance(f, structlog.stdlib.ProcessorFormatter) for f in formatters)
-    with capture_logs() as logs:
-        structlog.get_logger("mozci_monitor.test").info("seen")
-    assert [event["event"] for event in logs] == ["seen"]

@@ -15,12 +15,6 @@ from mozci_monitor.config import Settings, StoreSettings
 from mozci_monitor.wiring import Services, build
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MOZCI_MONITOR_CONFIG", "PULSE_PASSWORD", "MOZCI_MONITOR_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
 async def test_a_failed_start_runs_the_closers_of_what_was_built(tmp_path: Path) -> None:
     closed: list[str] = []
 

@@ -156,8 +156,6 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> list[AnyParams]:
         push = Push(params.repo, params.revision, group)
         return Plan(Campaign(new_campaign_id(), params.kind, push), ())
 
-    for name in ("MOZCI_MONITOR_CONFIG", "MOZCI_MONITOR_API_URL"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(planner, "plan_campaign", record)
     monkeypatch.setattr(wiring, "build_services", lambda settings: _NoServices())
     # Parsing parity: the push check is the same code on both sides, tested over the
