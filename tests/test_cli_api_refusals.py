@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from mozci_monitor.cli import main
 
@@ -59,8 +58,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_Api]:
-    monkeypatch.delenv("MOZCI_MONITOR_CONFIG", raising=False)
-    monkeypatch.delenv("MOZCI_MONITOR_API_TOKEN", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     server = _Api(("127.0.0.1", 0), _Handler)
@@ -70,7 +67,6 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_Api]:
     yield server
     server.shutdown()
     server.server_close()
-    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize(
