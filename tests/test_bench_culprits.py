@@ -26,6 +26,7 @@ def test_the_last_line_is_the_summary(capsys: pytest.CaptureFixture[str]) -> Non
         "test-level",
         "sweep",
         "mozci-like",
+        "search-batches",
         "search",
     }
     for figures in summary["strategies"].values():
@@ -35,6 +36,7 @@ def test_the_last_line_is_the_summary(capsys: pytest.CaptureFixture[str]) -> Non
             "false_culprit_rate",
             "unknown_rate",
             "tasks_per_case",
+            "cancelled_per_case",
             "ci_hours_per_case",
             "wall_hours_per_case",
             "quota_held_cases",
@@ -50,6 +52,12 @@ def test_the_last_line_is_the_summary(capsys: pytest.CaptureFixture[str]) -> Non
     assert test["tasks_per_case"] <= job["tasks_per_case"]
     # The search is held to the daily quota in every case.
     assert summary["strategies"]["search"]["quota_held_cases"] == 12
+    # Only the search cancels runs that stopped mattering; the sweeps run everything.
+    assert summary["strategies"]["sweep"]["cancelled_per_case"] == 0
+    assert (
+        summary["strategies"]["search"]["cancelled_per_case"]
+        <= (summary["strategies"]["search"]["tasks_per_case"])
+    )
 
 
 def test_cases_are_planted_as_the_issue_says() -> None:
