@@ -332,7 +332,9 @@ class Engine:
             request = self._store.get_request(request_id)
             if request is None:
                 return outcome
-            decision = check_missing(request, scheduled, graph, self._allowance(request, at))
+            tasks = self._get_tasks(list(request.task_ids)).values()
+            allowance = self._allowance(request, at)
+            decision = check_missing(request, scheduled, graph, allowance, tasks=tasks)
             self._record(request, decision, at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome

@@ -402,6 +402,8 @@ def check_missing(
     scheduled_labels: frozenset[str],
     graph_labels: frozenset[str],
     allowance: Allowance = UNLIMITED,
+    *,
+    tasks: Iterable[TaskRecord] = (),
 ) -> Decision:
     """The push's decision task has finished: make sure `wanted` runs will exist.
 
@@ -411,7 +413,8 @@ def check_missing(
     (what could have been scheduled at all). Call it after the group's tasks were fed in,
     so the request has adopted the tasks that exist. Either is sized down to the tasks the
     budgets leave (`Allowance.fit`); once none are left the request gives up, after the
-    runs it already asked for are in.
+    runs it already asked for are in: seen, and finished (`tasks`, the request's tasks as
+    known, say which still run).
     """
     if request.is_final or request.remedy is RemedyPolicy.RECORD:
         return Decision(request)
@@ -437,8 +440,10 @@ def check_missing(
     kind = ActionKind.RETRIGGER if counted else ActionKind.ADD_NEW_JOBS
     refusal = allowance.exhausted_by(request)
     if refusal is not None:
-        if request.expected_new or request.awaiting_rerun:
-            # The runs asked for before the budget ran out count: wait for them.
+        if request.expected_new or request.awaiting_rerun or _runs_open(request, tasks):
+            # The runs asked for before the budget ran out count: wait until they finished.
+            # Given up earlier, a range campaign would answer without them and then cancel
+            # them as obsolete: tasks the budget paid for, thrown away.
             return Decision(request)
         failed = replace(
             request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
@@ -462,6 +467,15 @@ def check_missing(
     )
     scheduled = replace(charged(request, action), expected_new=request.expected_new + missing)
     return Decision(scheduled, (entry,), (action,), True)
+
+
+def _runs_open(request: Request, tasks: Iterable[TaskRecord]) -> bool:
+    """Is a run the request counts still to finish?"""
+    return any(
+        record.phase in OPEN_PHASES
+        for record in tasks
+        if record.task_id in request.task_ids and record.task_id not in request.replaced
+    )
 
 
 OBSOLETE = "obsolete: the campaign has its answer"

@@ -7,6 +7,8 @@ one action. Now it gets one task, and gives up once that one is in.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mozci_monitor.core.action_tasks import remedy_failed
@@ -18,7 +20,7 @@ from mozci_monitor.core.actions import (
     sized_to,
     tasks_of,
 )
-from mozci_monitor.core.machine import check_missing, decide, observe, signature_hit
+from mozci_monitor.core.machine import Decision, check_missing, decide, observe, signature_hit
 from mozci_monitor.core.model import (
     ActionTask,
     FailureKind,
@@ -188,6 +190,41 @@ def test_the_issue_a_watch_of_100_with_a_budget_of_1_gets_1_task() -> None:
         why,
     )
     assert final.timeline[0] == TimelineEntry("gave-up", None, {"wanted": "retrigger", "why": why})
+
+
+@pytest.mark.parametrize(
+    ("phase", "gives_up"),
+    [
+        pytest.param(Phase.SCHEDULED, False, id="scheduled"),
+        pytest.param(Phase.PENDING, False, id="pending"),
+        pytest.param(Phase.RUNNING, False, id="running"),
+        pytest.param(Phase.RETRYING, False, id="retrying"),
+        pytest.param(Phase.COMPLETED, True, id="completed"),
+        pytest.param(Phase.ORANGE, True, id="orange"),
+    ],
+)
+def test_a_spent_budget_gives_up_once_the_runs_it_paid_for_finished(
+    phase: Phase, gives_up: bool
+) -> None:
+    """Seen is not enough: a run still open is waited for, so that what it paid for counts
+    (a range campaign would answer without it, then cancel it as obsolete)."""
+    req = _watch(wanted=10, max_actions=3, tasks=3, actions=1, task_ids=(TASK_A, TASK_B))
+    tasks = [record(Phase.COMPLETED, task_id=TASK_A), record(phase, task_id=TASK_B)]
+    decision = check_missing(req, frozenset({LABEL}), GRAPH, Allowance(), tasks=tasks)
+    assert decision.actions == ()
+    assert decision.request.is_final is gives_up
+    if gives_up:
+        assert decision.request.failure is FailureKind.BUDGET
+    else:
+        assert decision == Decision(req)
+
+
+def test_a_replaced_run_still_open_is_not_waited_for() -> None:
+    req = _watch(wanted=10, max_actions=1, tasks=1, actions=1, task_ids=(TASK_A, TASK_B))
+    req = replace(req, replaced=(TASK_B,))
+    tasks = [record(Phase.COMPLETED, task_id=TASK_A), record(Phase.PENDING, task_id=TASK_B)]
+    decision = check_missing(req, frozenset({LABEL}), GRAPH, Allowance(), tasks=tasks)
+    assert decision.request.failure is FailureKind.BUDGET
 
 
 @pytest.mark.parametrize(
