@@ -153,10 +153,13 @@ def decide(
     entries: list[TimelineEntry] = []
     joined = record.task_id not in request.task_ids
     if joined:
+        # A task the request set aside before it showed up (a confirm's failing task, not
+        # judged) is none of the new runs its actions asked for, whenever it is seen.
+        stands_in = record.task_id not in request.replaced
         request = replace(
             request,
             task_ids=(*request.task_ids, record.task_id),
-            expected_new=max(0, request.expected_new - 1),
+            expected_new=max(0, request.expected_new - stands_in),
         )
         entries.append(
             TimelineEntry("task-seen", record.task_id, {"label": record.label or ""}),

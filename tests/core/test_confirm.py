@@ -25,9 +25,13 @@ from mozci_monitor.core.confirm import (
 from mozci_monitor.core.errorsummary import parse_errorsummary
 from mozci_monitor.core.kinds import Budgets, ConfirmParams
 from mozci_monitor.core.kinds import confirm as kind
+from mozci_monitor.core.machine import decide, observe
 from mozci_monitor.core.model import FailureKind, Push, RemedyPolicy, RequestState
 from mozci_monitor.core.signature import ConfirmAnswer, SignatureVerdict
 from mozci_monitor.patterns import re2_search
+
+from .builders import LABEL as BUILT_LABEL
+from .builders import TASK_A, TASK_B, request, status
 
 HIT, PASSED, NOT_RUN = SignatureVerdict.HIT, SignatureVerdict.PASSED, SignatureVerdict.NOT_RUN
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "errorsummary"
@@ -321,3 +325,16 @@ def test_a_confirm_whose_action_produced_nothing_gives_up_saying_why() -> None:
         "confirm-failures produced nothing: action task X failed;"
         " cannot tell for 2 test(s) (by -cf tasks)"
     )
+
+
+def test_the_failing_task_seen_after_the_retrigger_was_asked_for_is_no_new_run() -> None:
+    """Under load the failing task's own message can arrive after the campaign's retrigger
+    set the runs awaited: it must not stand for one of them (else one more run is asked)."""
+    asked = request(wanted=3, expected_new=3, replaced=(TASK_A,), judge_by_results=True)
+    failing = decide(asked, {}, observe(None, status("failed", task_id=TASK_A), BUILT_LABEL))
+    assert failing.request.expected_new == 3
+    assert TASK_A in failing.request.task_ids
+    new_run = decide(
+        failing.request, {}, observe(None, status("pending", task_id=TASK_B), BUILT_LABEL)
+    )
+    assert new_run.request.expected_new == 2
