@@ -357,15 +357,13 @@ class Engine:
             self._progress_campaigns(outcome, at)
         return outcome
 
-    def action_withdrawn(
-        self, action: Action, why: str, at: str, *, maybe_performed: bool = False
-    ) -> BatchOutcome:
+    def action_withdrawn(self, action: Action, why: str, at: str) -> BatchOutcome:
         """The actuator closed an action unperformed (`core.withdrawal`): its requests'
         timelines say why, and they stop awaiting the runs it would have made."""
         outcome = BatchOutcome()
         with self._unit():
             for request in self._requests_of(action):
-                decision = withdrawn(request, action, why, maybe_performed=maybe_performed)
+                decision = withdrawn(request, action, why)
                 self._record(request, decision, at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome

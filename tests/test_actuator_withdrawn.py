@@ -87,8 +87,8 @@ class Harness:
             self.abandoned.append(action.key)
             self.engine.action_failed(action, error, AT)
 
-        async def withdrawn(action: Action, why: str, maybe_performed: bool) -> None:
-            self.engine.action_withdrawn(action, why, AT, maybe_performed=maybe_performed)
+        async def withdrawn(action: Action, why: str) -> None:
+            self.engine.action_withdrawn(action, why, AT)
 
         self.actuator = Actuator(
             in_store=in_store,

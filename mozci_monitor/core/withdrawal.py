@@ -58,18 +58,15 @@ def expected_runs(action: Action) -> int:
     return 0
 
 
-def withdrawn(request: Request, action: Action, why: str, *, maybe_performed: bool) -> Decision:
-    """The request's timeline says its action was withdrawn; the runs it would have made
-    are no longer awaited (unless a start before a restart may have made them:
-    `maybe_performed`, then they are awaited, and cancelled, as late runs)."""
+def withdrawn(request: Request, action: Action, why: str) -> Decision:
+    """The request's timeline says its action was withdrawn, and the runs it would have
+    made are no longer awaited (a withdrawn rerun: the task's new run)."""
     entry = TimelineEntry(
         "withdrawn", action.task_id, {"key": action.key, "action": action.kind.value, "note": why}
     )
-    if maybe_performed:
-        return Decision(request, (entry,), (), True)
-    awaiting = tuple(t for t in request.awaiting_rerun if t != action.task_id)
-    if action.kind is not ActionKind.RERUN:
-        awaiting = request.awaiting_rerun
+    awaiting = request.awaiting_rerun
+    if action.kind is ActionKind.RERUN:
+        awaiting = tuple(t for t in awaiting if t != action.task_id)
     after = replace(
         request,
         expected_new=max(0, request.expected_new - expected_runs(action)),

@@ -116,9 +116,7 @@ def test_the_runs_a_withdrawn_action_no_longer_brings(action: Action, runs: int)
 def test_a_withdrawn_action_is_on_the_timeline_and_its_runs_are_no_longer_awaited() -> None:
     ended = replace(FAILED, expected_new=3, remedy=RemedyPolicy.UNTIL_FAIL)
     assert ended.awaits_cancel
-    decision = withdrawn(
-        ended, _action(ActionKind.RETRIGGER, times=3), "why", maybe_performed=False
-    )
+    decision = withdrawn(ended, _action(ActionKind.RETRIGGER, times=3), "why")
     assert decision.request.expected_new == 0 and not decision.request.is_watching
     (entry,) = decision.timeline
     assert (entry.kind, entry.detail["note"], entry.detail["key"]) == (
@@ -130,14 +128,8 @@ def test_a_withdrawn_action_is_on_the_timeline_and_its_runs_are_no_longer_awaite
 
 def test_a_withdrawn_rerun_is_no_longer_awaited() -> None:
     waiting = replace(OPEN, awaiting_rerun=(TASK_A, TASK_B))
-    decision = withdrawn(waiting, _action(ActionKind.RERUN), "why", maybe_performed=False)
+    decision = withdrawn(waiting, _action(ActionKind.RERUN), "why")
     assert decision.request.awaiting_rerun == (TASK_B,)
-
-
-def test_a_start_before_a_restart_keeps_its_runs_awaited() -> None:
-    ended = replace(CANCELLED, expected_new=2)
-    decision = withdrawn(ended, _action(ActionKind.RETRIGGER, times=2), "why", maybe_performed=True)
-    assert decision.request.expected_new == 2 and decision.request.awaits_cancel
 
 
 FOLLOWED = (ActionTask(ACTION_TASK, "req-1/action-1", "retrigger", times=1),)
