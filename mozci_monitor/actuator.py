@@ -4,9 +4,10 @@ Each entry is marked *started* (committed) before it is attempted and *done* (co
 after. An entry found started but not done — the daemon died in between — is *in doubt*:
 before trying it again the actuator asks Taskcluster whether it already happened (the
 task got a new run; the push's group holds the action task), so a crash never performs an
-intent twice. Failures that may pass (5xx, timeouts, breaker open) are retried with
-backoff; failures that will not (the action does not exist, the task cannot be rerun) end
-the request with the reason.
+intent twice. An entry whose request or campaign ended before it was claimed is withdrawn,
+not performed (`core.withdrawal`). Failures that may pass (5xx, timeouts, breaker open)
+are retried with backoff; failures that will not (the action does not exist, the task
+cannot be rerun) end the request with the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mozci_monitor.core.action_routes import (
     choose_retrigger,
     choose_task_action,
 )
-from mozci_monitor.core.actions import Action, ActionKind
+from mozci_monitor.core.actions import Action, ActionKind, served_requests
 from mozci_monitor.core.campaign import Campaign
 from mozci_monitor.core.capacity import SCHEDULING_KINDS
 from mozci_monitor.core.errors import ActionFailed
@@ -36,10 +37,12 @@ from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.links import Links
 from mozci_monitor.core.model import Push
 from mozci_monitor.core.provenance import project_of_decision_task
+from mozci_monitor.core.withdrawal import WITHDRAWABLE_KINDS, WITHDRAWN, withdrawal
 from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
     ActionRetrying,
+    ActionWithdrawn,
     NotificationSent,
     Observer,
     guarded,
@@ -116,7 +119,10 @@ class Actuator:
         capacity: CapacityGate | None = None,
         on_deferred: Callable[[Action, str], Awaitable[None]] | None = None,
         complete_answer: Callable[[Campaign], Awaitable[Campaign]] | None = None,
+        on_withdrawn: Callable[[Action, str], Awaitable[None]] | None = None,
     ) -> None:
+        # (action, why): its requests' timelines say it was withdrawn
+        self._on_withdrawn = on_withdrawn
         self._capacity = capacity
         # Read just before a campaign's end is announced (answer_checks: a later backout)
         self._complete_answer = complete_answer
@@ -198,15 +204,21 @@ class Actuator:
         action = entry.action
         in_doubt = entry.started_at is not None and entry.attempts > 0
         owner = self._settings.owner
-        held = await self._in_store(
-            self._store.mark_action_started, action.key, self._now(), owner=owner
+        held, withdrawn = await self._in_store(
+            self._claim_for_performing, action, self._now(), in_doubt
         )
         if held is False:
             log.warning("outbox entry taken over by another instance", key=action.key)
             return True
+        if withdrawn is not None:
+            await self._withdrawn(action, withdrawn)
+            return True
         try:
             if in_doubt and await self._already_done(action):
                 result = "already performed (confirmed after restart)"
+            elif in_doubt and (why := await self._in_store(self._withdraw_if_ended, action)):
+                await self._withdrawn(action, why)  # it had not happened: it never will
+                return True
             else:
                 result = await self._perform(action)
         except _Permanent as error:
@@ -268,6 +280,56 @@ class Actuator:
             )
         )
         return True
+
+    def _claim_for_performing(
+        self, action: Action, at: str, in_doubt: bool
+    ) -> tuple[bool | None, str | None]:
+        """On the store's thread: mark the entry started, unless what it serves has ended
+        (`core.withdrawal`), then close it as withdrawn, in one transaction with what was
+        read, so that the engine's end of a request is either seen or comes after the
+        start (the action is then in flight: its runs are cancelled as late runs). An
+        entry in doubt (started before) is only marked: whether it already happened is
+        asked first (`_withdraw_if_ended` then). Returns (still held by this instance,
+        why it was withdrawn or None)."""
+        store, owner = self._store, self._settings.owner
+        if in_doubt or action.kind not in WITHDRAWABLE_KINDS:
+            return store.mark_action_started(action.key, at, owner=owner), None
+        with store.transaction():
+            why = self._ended(action)
+            if why is None:
+                return store.mark_action_started(action.key, at, owner=owner), None
+            return store.mark_action_withdrawn(action.key, at, why, owner=owner), why
+
+    def _withdraw_if_ended(self, action: Action) -> str | None:
+        """On the store's thread: close the entry as withdrawn if what it serves has ended
+        (why), in one transaction with what was read."""
+        if action.kind not in WITHDRAWABLE_KINDS:
+            return None
+        with self._store.transaction():
+            why = self._ended(action)
+            if why is None:
+                return None
+            held = self._store.mark_action_withdrawn(
+                action.key, self._now(), why, owner=self._settings.owner
+            )
+            return None if held is False else why
+
+    def _ended(self, action: Action) -> str | None:
+        """Why the action serves nobody any more (`core.withdrawal`), read in the caller's
+        store transaction."""
+        store = self._store
+        requests = store.get_requests(served_requests(action))
+        campaign = store.get_campaign(action.campaign_id) if action.campaign_id else None
+        return withdrawal(action, requests, campaign)
+
+    async def _withdrawn(self, action: Action, why: str) -> None:
+        """A withdrawn entry: counted as its own result, and its requests' timelines say so
+        (they stop awaiting the runs it would have made)."""
+        self._on_result(action.kind.value, WITHDRAWN)
+        log.info("action withdrawn", key=action.key, kind=action.kind.value, why=why)
+        self._observe(ActionWithdrawn(action.key, action.kind.value, why))
+        if self._on_withdrawn is not None:
+            await self._on_withdrawn(action, why)
 
     async def _defer(self, entry: OutboxEntry, reason: str) -> bool:
         """The entry waits for capacity: put back as it was before this attempt (nothing

@@ -750,6 +750,10 @@ class Daemon:
         )
         await self.after_commit(outcome)
 
+    async def action_withdrawn(self, action: Action, why: str) -> None:
+        outcome = await self.in_store(self.engine.action_withdrawn, action, why, self._now())
+        await self.after_commit(outcome)  # requests that stopped awaiting runs: bindings
+
     async def action_deferred(self, action: Action, reason: str) -> None:
         await self.in_store(self.engine.action_deferred, action, reason, self._now())
 

@@ -46,6 +46,7 @@ from mozci_monitor.observe import (
     ActionAbandoned,
     ActionDone,
     ActionRetrying,
+    ActionWithdrawn,
     CampaignFinished,
     Event,
     NotificationSent,
@@ -330,6 +331,8 @@ class Timeline:
                 return f"action  {event.kind:<22} action failed; will retry: {event.error}"
             case ActionAbandoned():
                 return f"action  {event.kind:<22} action abandoned: {event.error}"
+            case ActionWithdrawn():
+                return f"action  {event.kind:<22} {event.why}"
             case CampaignFinished():
                 return f"campaign {event.campaign_id} ({event.kind}) {event.state}: {event.outcome}"
             case NotificationSent():

@@ -78,6 +78,7 @@ from mozci_monitor.core.model import (
     TimelineEntry,
 )
 from mozci_monitor.core.upstream import Upstream, judge_upstreams
+from mozci_monitor.core.withdrawal import withdrawn
 from mozci_monitor.patterns import re2_search
 from mozci_monitor.ports.store import EngineStore, TaskResultsStore
 from mozci_monitor.warm_index import ServingKey, WarmIndex
@@ -353,6 +354,17 @@ class Engine:
             if request is None:
                 return outcome
             self._record(request, action_failed(request, action.key, error), at, outcome)
+            self._progress_campaigns(outcome, at)
+        return outcome
+
+    def action_withdrawn(self, action: Action, why: str, at: str) -> BatchOutcome:
+        """The actuator closed an action unperformed (`core.withdrawal`): its requests'
+        timelines say why, and they stop awaiting the runs it would have made."""
+        outcome = BatchOutcome()
+        with self._unit():
+            for request in self._requests_of(action):
+                decision = withdrawn(request, action, why)
+                self._record(request, decision, at, outcome)
             self._progress_campaigns(outcome, at)
         return outcome
 

@@ -30,7 +30,7 @@ _log = structlog.get_logger(__name__)
 NAMESPACE = "mozci_monitor"
 MESSAGE_OUTCOMES = ("applied", "duplicate", "stale", "unwatched", "rejected")
 # deferred: held back for capacity ([capacity]), tried again later.
-ACTION_RESULTS = ("done", "dry-run", "retry", "deferred", "failed")
+ACTION_RESULTS = ("done", "dry-run", "retry", "deferred", "failed", "withdrawn")
 OTHER_EXCHANGE = "other"
 # From a millisecond (one small batch on a fast disk) to half a minute (fsync under load).
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

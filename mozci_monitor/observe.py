@@ -60,6 +60,15 @@ class ActionAbandoned:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionWithdrawn:
+    """An action was closed unperformed: what it was for had ended (`core.withdrawal`)."""
+
+    key: str
+    kind: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignFinished:
     campaign_id: str
     kind: str
@@ -82,6 +91,7 @@ Event = (
     | ActionDone
     | ActionRetrying
     | ActionAbandoned
+    | ActionWithdrawn
     | CampaignFinished
     | NotificationSent
 )

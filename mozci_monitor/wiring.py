@@ -403,6 +403,7 @@ def build(
                     monotonic=monotonic,
                 ),
                 on_deferred=daemon.action_deferred,
+                on_withdrawn=daemon.action_withdrawn,
                 complete_answer=(
                     AnswerChecks(services.pushlog).complete if services.pushlog else None
                 ),

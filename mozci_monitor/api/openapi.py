@@ -170,7 +170,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "key": {"type": "string"},
             "kind": {"type": "string"},
-            "state": {"type": "string", "enum": ["pending", "done", "failed"]},
+            "state": {"type": "string", "enum": ["pending", "done", "failed", "withdrawn"]},
             "why": {"type": "string"},
             "result": _NULLABLE_STRING,
             "error": _NULLABLE_STRING,

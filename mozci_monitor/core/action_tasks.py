@@ -126,6 +126,8 @@ def remedy_failed(
         )
     ]
     if request.is_final:
+        # Its runs will never come: an ended request awaiting them (to cancel) stops.
+        request = replace(request, expected_new=max(0, request.expected_new - task.times))
         return Decision(request, tuple(entries), (), True)
     if task.route in RETRIABLE_ROUTES and task.retry_of is None:
         refusal = allowance.exhausted_by(request)
@@ -165,7 +167,7 @@ def check_bounds(
 ) -> Decision:
     """Time has passed: remedies whose runs never came, and requests open too long."""
     if request.is_final:
-        return Decision(request)
+        return _late_runs_bound(request, at, bounds) if request.awaits_cancel else Decision(request)
     now = _seconds(at)
     if request.opened_at is not None and now - _seconds(request.opened_at) >= bounds.open_seconds:
         hours = bounds.open_seconds / 3600
@@ -195,6 +197,32 @@ def check_bounds(
         f" within {bounds.run_appear_seconds:g} s"
     )
     return remedy_failed(request, task, why, allowance)
+
+
+def _late_runs_bound(request: Request, at: str, bounds: Bounds) -> Decision:
+    """An ended request awaiting late runs to cancel (`Request.awaits_cancel`) stops
+    awaiting them when they cannot be expected any more: its action tasks completed
+    `run_appear_seconds` ago with no run of theirs seen, or `open_seconds` after it was
+    opened (an action in flight whose hook never answered): no request waits forever."""
+    now = _seconds(at)
+    too_old = (
+        request.opened_at is not None and now - _seconds(request.opened_at) >= bounds.open_seconds
+    )
+    running = any(task.state == "running" for task in request.action_tasks)
+    completed = [t.completed_at for t in request.action_tasks if t.state == "completed"]
+    lapsed = (
+        bool(completed)
+        and not running
+        and all(
+            done is not None and now - _seconds(done) >= bounds.run_appear_seconds
+            for done in completed
+        )
+    )
+    if not (too_old or lapsed):
+        return Decision(request)
+    note = f"stopped awaiting {request.expected_new} late run(s) to cancel: none appeared in time"
+    stopped = replace(request, expected_new=0)
+    return Decision(stopped, (TimelineEntry("late-runs", None, {"note": note}),), (), True)
 
 
 def _give_up(

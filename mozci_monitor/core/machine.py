@@ -284,7 +284,10 @@ def signature_hit(
 
 
 def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
-    """A run of a failed until-fail batch shows up late: it is not needed any more."""
+    """A run the request asked for shows up after it ended: it is not needed any more.
+    A failed until-fail batch cancels it; a request cancelled (by the user, or as
+    obsolete) only if one of its own action tasks created it (`created_by`, as
+    `retire_obsolete`): the run of its label may be one CI scheduled for the push."""
     request_after = replace(
         request,
         task_ids=(*request.task_ids, record.task_id),
@@ -292,11 +295,17 @@ def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
     )
     entries = [TimelineEntry("task-seen", record.task_id, {"label": record.label or ""})]
     actions: list[Action] = []
-    if record.phase in OPEN_PHASES:
+    ended_early = request.state is RequestState.CANCELED
+    if record.phase in OPEN_PHASES and ended_early and request.action_tasks:
+        why = f"late run of an ended request: {request.reason or 'canceled'}"
+        created_by: dict[str, str | int | None] = {"created_by": ",".join(request.action_task_ids)}
+        actions.append(_cancel_extra_run(request, record.task_id, why=why, details=created_by))
+    elif record.phase in OPEN_PHASES and not ended_early:
         actions.append(_cancel_extra_run(request, record.task_id))
-        entries.append(
-            TimelineEntry("action", record.task_id, {"action": "cancel", "key": actions[0].key})
-        )
+    entries.extend(
+        TimelineEntry("action", record.task_id, {"action": "cancel", "key": action.key})
+        for action in actions
+    )
     return Decision(request_after, tuple(entries), tuple(actions), True)
 
 
@@ -500,9 +509,9 @@ def retire_obsolete(
     ended = request
     entries: list[TimelineEntry] = []
     if not request.is_final:
-        ended = replace(
-            request, state=RequestState.CANCELED, failure=None, reason=reason, expected_new=0
-        )
+        # `expected_new` stays: the runs of an action already in flight are cancelled as
+        # they appear (`_cancel_late_run`); its actions still pending are withdrawn.
+        ended = replace(request, state=RequestState.CANCELED, failure=None, reason=reason)
         entries.append(_state_entry(ended))
     cancels: list[Action] = []
     if request.action_tasks:

@@ -249,14 +249,19 @@ class Request:
 
     @property
     def awaits_cancel(self) -> bool:
-        """An until-fail request that failed while runs it asked for had not appeared:
-        those runs are still to be seen, and cancelled."""
+        """Runs it asked for had not appeared when it ended: they are still to be seen, and
+        cancelled. An until-fail request that failed; or one that was cancelled (by the
+        user, or as obsolete) while an action of its was in flight (its actions still
+        pending are withdrawn instead: `core.withdrawal`, which lowers `expected_new`)."""
+        if self.expected_new <= 0:
+            return False
+        if self.state is RequestState.CANCELED:
+            return True
         return (
             self.state is RequestState.FAILED
             and self.failure is FailureKind.ORANGE
             and self.remedy in BATCHED_POLICIES
             and self.cancel_on_fail
-            and self.expected_new > 0
         )
 
     @property

@@ -801,6 +801,19 @@ class SqlStore:
         )
         return None if owner is None else result.rowcount == 1
 
+    def mark_action_withdrawn(
+        self, key: str, at: str, result: str, *, owner: str | None = None
+    ) -> bool | None:
+        """Close a pending entry without performing it (`core.withdrawal`): what it was for
+        has ended. Its own state, so that neither the in-doubt check (`count_done_like`)
+        nor the capacity count (`tasks_scheduled_on`) takes it for a performed one."""
+        updated = self._sql.execute(
+            "UPDATE outbox SET state = 'withdrawn', done_at = ?, result = ?, lease_until = NULL"
+            " WHERE key = ? AND state = 'pending' AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (at, result, key, owner, owner),
+        )
+        return None if owner is None else updated.rowcount == 1
+
     def mark_action_deferred(
         self, key: str, reason: str, *, started_at: str | None, owner: str | None = None
     ) -> bool | None:
