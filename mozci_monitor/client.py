@@ -79,6 +79,7 @@ class MonitorClient:
         self._token = token
         self._session = session
         self._owns_session = session is None
+        self._closed = False  # once closed, no call may create (and leak) a new session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # Backfill and bisect are planned (pushlog, index, queue) before the answer comes.
         self._submit_timeout = aiohttp.ClientTimeout(total=submit_timeout)
@@ -95,9 +96,10 @@ class MonitorClient:
         await self.close()
 
     async def close(self) -> None:
+        self._closed = True
         if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+            session, self._session = self._session, None
+            await session.close()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -204,6 +206,10 @@ class MonitorClient:
         accept: tuple[int, ...] = (200, 201),
         limit: aiohttp.ClientTimeout | None = None,
     ) -> Any:
+        if self._closed:
+            # A call after close() (a task still running at shutdown) would otherwise
+            # create a session nobody closes: asyncio reports it as unclosed when collected.
+            raise ApiClientError(0, "client closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {"Accept": "application/json"}

@@ -288,8 +288,12 @@ def build_services(settings: Settings, *, pulse_url: str | None = None) -> Servi
     sinks = _build_sinks(settings, session=session, credentials=credentials, pulse_url=pulse_url)
 
     async def close() -> None:
-        await close_sinks(sinks)
-        await session.close()
+        try:
+            await close_sinks(sinks)
+        finally:
+            # Also when a sink fails or the bounded shutdown step cancels its closing:
+            # session.close() closes the connector before its first await.
+            await session.close()
 
     taskcluster = clients.taskcluster
 

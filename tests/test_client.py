@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import io
 import json
 import re
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -391,3 +394,24 @@ async def test_the_cli_glue_end_to_end(server: ApiServer, backend: FakeBackend) 
     assert (code, err) == (0, "")
     until = backend.submitted[-1]
     assert (until.batch, until.budget, until.keep_pending) == (2, 10, True)
+
+
+async def test_a_call_after_close_leaves_no_unclosed_session() -> None:
+    """A task still calling at shutdown must not make the closed client open a session
+    nobody closes (asyncio logs "Unclosed client session" when it is collected)."""
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        client = MonitorClient(f"http://127.0.0.1:{_closed_port()}")
+        await client.close()
+        with pytest.raises(ApiClientError, match="client closed"):
+            await client.list()
+        del client
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert [c["message"] for c in reported] == []
+    assert [str(w.message) for w in caught if "Unclosed" in str(w.message)] == []

@@ -10,6 +10,7 @@ import pytest
 from mozci_monitor import wiring
 from mozci_monitor.config import Settings, SourcesSettings
 from mozci_monitor.sources.clients import SourceSettings
+from mozci_monitor.sources.jsonhttp import create_session
 from mozci_monitor.sources.politeness import Policy
 
 CONFIGURED = SourcesSettings(
@@ -53,3 +54,24 @@ async def test_the_results_command_reads_through_the_configured_politeness(
         pass
     assert [dict(s.policies) for s in seen] == [EXPECTED_POLICIES]
     assert seen == [wiring.build_source_settings(Settings(sources=CONFIGURED))]
+
+
+async def test_the_services_session_is_closed_even_when_closing_a_sink_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sessions: list[Any] = []
+
+    def recording_session(**kwargs: Any) -> Any:
+        sessions.append(create_session(**kwargs))
+        return sessions[-1]
+
+    async def failing_close_sinks(sinks: Any) -> None:
+        raise RuntimeError("a sink failed to close")
+
+    monkeypatch.setattr(wiring, "create_session", recording_session)
+    monkeypatch.setattr(wiring, "close_sinks", failing_close_sinks)
+    services = wiring.build_services(Settings(sources=CONFIGURED))
+    (close,) = services.closers
+    with pytest.raises(RuntimeError):
+        await close()
+    assert [session.closed for session in sessions] == [True]
