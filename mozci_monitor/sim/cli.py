@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -189,7 +190,22 @@ async def _serve(config: SimConfig, ns: argparse.Namespace | None, target: Path 
             print(json.dumps({**facts, "try": example}), flush=True)
         elif example is not None:
             print(f"Try:                  {example}", flush=True)
-        await asyncio.Event().wait()
+        await _until_stopped()
+
+
+async def _until_stopped() -> None:
+    """Serve until SIGINT or SIGTERM. Handlers of our own, not Python's KeyboardInterrupt:
+    a process started with SIGINT ignored (a parent's disposition survives exec) would
+    otherwise never stop on Ctrl-C, and SIGTERM (systemd, a container) ends it cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -27,7 +27,9 @@ def test_arguments_become_a_config() -> None:
 
 
 @contextlib.contextmanager
-def _serving(*args: str, cwd: Path) -> Iterator[subprocess.Popen[str]]:
+def _serving(
+    *args: str, cwd: Path, sigint_ignored: bool = False
+) -> Iterator[subprocess.Popen[str]]:
     """The simulator in a process of its own (this checkout's package, whatever else an
     editable install may point at); killed at the end if the test did not stop it."""
     root = Path(__file__).resolve().parents[2]
@@ -40,6 +42,10 @@ def _serving(*args: str, cwd: Path) -> Iterator[subprocess.Popen[str]]:
         text=True,
         env=env,
         cwd=cwd,
+        # as a shell's background job or a parent that ignores Ctrl-C starts it
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
     try:
         assert proc.stdout is not None
@@ -50,10 +56,12 @@ def _serving(*args: str, cwd: Path) -> Iterator[subprocess.Popen[str]]:
             proc.wait()
 
 
-def _alive_then_interrupted(proc: subprocess.Popen[str], root_url: str) -> None:
+def _alive_then_interrupted(
+    proc: subprocess.Popen[str], root_url: str, signum: int = signal.SIGINT
+) -> None:
     with urllib.request.urlopen(f"{root_url}/api/queue/v1/ping", timeout=10) as response:
         assert json.load(response)["alive"] is True
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     assert proc.wait(timeout=20) == 0
 
 
@@ -114,3 +122,20 @@ def test_sim_json_is_one_line_a_script_can_read(tmp_path: Path) -> None:
         assert facts["pulse_broker"] is None
         assert facts["try"].startswith("mozci-monitor watch --repo autoland --revision ")
         _alive_then_interrupted(proc, facts["taskcluster_root_url"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_simulator_stops_on_a_signal_even_started_with_ctrl_c_ignored(
+    tmp_path: Path, signum: int
+) -> None:
+    module = ("-m", "mozci_monitor.sim", "--pushes", "4", "--broker-url", "none")
+    with _serving(*module, cwd=tmp_path, sigint_ignored=True) as proc:
+        assert proc.stdout is not None
+        root_url = None
+        for line in proc.stdout:
+            if line.startswith("Taskcluster root URL:"):
+                root_url = line.split(":", 1)[1].strip()
+            if line.startswith("Pulse broker:"):
+                break
+        assert root_url is not None
+        _alive_then_interrupted(proc, root_url, signum)
