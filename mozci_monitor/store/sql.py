@@ -79,6 +79,12 @@ _SAVE_TASK = (
 _GENERATION = "engine_generation"
 
 
+_UPDATE_REQUEST = (
+    "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
+    " is_open=?, policy=? WHERE request_id=?"
+)
+
+
 class SqlStore:
     def __init__(self, connector: Connector) -> None:
         self._sql = connector
@@ -186,21 +192,21 @@ class SqlStore:
         self._link((*request.task_ids, *request.action_task_ids), request.request_id)
         self._rows_changed()
 
-    def save_request(self, request: Request, at: str) -> None:
-        result = self._sql.execute(
-            "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
-            " is_open=?, policy=? WHERE request_id=?",
-            (
-                request.state.value,
-                request.failure.value if request.failure else None,
-                request.reason,
-                self._sql.json(list(request.task_ids)),
-                at,
-                request.is_watching,
-                self._sql.json(_policy(request)),
-                request.request_id,
-            ),
+    def _request_row(self, request: Request, at: str) -> tuple[object, ...]:
+        """The parameters of `_UPDATE_REQUEST` for one request."""
+        return (
+            request.state.value,
+            request.failure.value if request.failure else None,
+            request.reason,
+            self._sql.json(list(request.task_ids)),
+            at,
+            request.is_watching,
+            self._sql.json(_policy(request)),
+            request.request_id,
         )
+
+    def save_request(self, request: Request, at: str) -> None:
+        result = self._sql.execute(_UPDATE_REQUEST, self._request_row(request, at))
         if result.rowcount != 1:
             raise StoreError(f"no request {request.request_id}")
         # Action tasks are linked too, so their messages find the request they serve.
@@ -212,21 +218,8 @@ class SqlStore:
         if not requests:
             return
         self._sql.executemany(
-            "UPDATE requests SET state=?, failure=?, reason=?, task_ids=?, updated_at=?,"
-            " is_open=?, policy=? WHERE request_id=?",
-            [
-                (
-                    request.state.value,
-                    request.failure.value if request.failure else None,
-                    request.reason,
-                    self._sql.json(list(request.task_ids)),
-                    at,
-                    request.is_watching,
-                    self._sql.json(_policy(request)),
-                    request.request_id,
-                )
-                for request in requests
-            ],
+            _UPDATE_REQUEST,
+            [self._request_row(request, at) for request in requests],
         )
         ids = [request.request_id for request in requests]
         found = 0
