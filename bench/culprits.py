@@ -13,7 +13,8 @@ because it failed: it places the failure, it is no sample of its rate). Every ru
 errorsummary.log is parsed and judged by the project's own code (core.errorsummary,
 core.signature), so the test-level strategy sees exactly what a campaign would.
 
-Strategies, each with the same budget of test tasks (6 per push in range):
+Strategies, each with the same budget of test tasks: today's bisect, 10 runs per push in
+range (SWEEP_TIMES):
   job-level   today's bisect: the budget spread evenly over the pushes, each run counted
               green or orange by the job's result, the change point of the orange rate.
   test-level  runs judged by the signature taken from the failing task; one run at a
@@ -86,7 +87,6 @@ from mozci_monitor.sim.testrun import (
 )
 
 LABEL = "test-linux1804-64/opt-mochitest-browser-chrome-1"
-RUNS_PER_PUSH = 6
 ALPHA = 0.05
 # Risk the test-level search accepts that the push it rules out hid the regression.
 SEARCH_RISK = 0.01
@@ -97,6 +97,8 @@ TASK_HOURS = sum(SimConfig().test_runtime) / 2 / 3600
 # Runs per push of the sweeps: today's bisect default, and mozci's backfill.
 SWEEP_TIMES = 10
 MOZCI_TIMES = 5
+# Every strategy's budget: what today's bisect spends on each push of the range.
+RUNS_PER_PUSH = SWEEP_TIMES
 # The label's worker pool and the daily quota the search is held to (tasks per day).
 POOL = "gecko-t/t-linux-xlarge"
 DAILY_QUOTA = 100
@@ -465,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     chances = oracle_chances(cases)
     summary: dict[str, object] = {
         "cases": len(cases),
-        # The most `accuracy` a strategy can expect with the case budget (6 runs per push).
+        # The most `accuracy` a strategy can expect with the case budget (10 runs per push).
         "accuracy_ceiling": accuracy_ceiling(cases, chances),
         "strategies": {},
     }

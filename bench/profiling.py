@@ -70,7 +70,7 @@ def summarize(
     threads: Counter[str] = Counter()
     self_time: dict[str, Counter[str]] = {}
     inclusive: dict[str, Counter[str]] = {}
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack:
             continue

@@ -143,8 +143,8 @@ def test_test_level_learns_the_rate_at_the_suspect() -> None:
 def test_explain_classifies_every_miss(capsys: pytest.CaptureFixture[str]) -> None:
     assert culprits.main(["--cases", "12", "--seed", "4", "--explain", "--only", "job-level"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("job-level: 5 misses of 12; cannot tell 1; later 3; off by one 1")
-    assert "runs judged 1680: failed judged pass 0, failed judged missing 0" in out
+    assert out.startswith("job-level: 5 misses of 12; cannot tell 2; earlier 2; later 1")
+    assert "runs judged 2800: failed judged pass 0, failed judged missing 0" in out
 
 
 def test_a_miss_is_classified_by_what_the_runs_showed() -> None:
