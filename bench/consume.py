@@ -43,6 +43,10 @@ class ConsumeFigures:
     def ratio(self) -> float:
         return self.daemon_rate / self.raw_rate
 
+    def cpu_us_by_thread(self) -> dict[str, int]:
+        by_thread = self.daemon.cpu_by_thread_s.items()
+        return {name: round(s / self.messages * 1e6) for name, s in by_thread if s > 0}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "messages": self.messages,
@@ -57,6 +61,7 @@ class ConsumeFigures:
             "ratio": round(self.ratio, 3),
             "raw_cpu_us_per_msg": round(self.raw_cpu_s / self.messages * 1e6),
             "daemon_cpu_us_per_msg": round(self.daemon.cpu_s / self.messages * 1e6),
+            "daemon_cpu_us_per_msg_by_thread": self.cpu_us_by_thread(),
             "cpu_ratio": round(self.raw_cpu_s / self.daemon.cpu_s, 3),
             "engine_us_per_msg": round(self.daemon.engine_s / self.messages * 1e6),
             "commit_ms_per_batch": round(self.daemon.commit_s / self.daemon.batches * 1e3, 2),

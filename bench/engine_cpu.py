@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         + (" (under cProfile)" if profiler is not None else "")
     )
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(args.profile)
+        stats.sort_stats("tottime").print_stats(args.profile)
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from bench.rabbit import cpu_seconds
+from bench.rabbit import cpu_by_thread, cpu_seconds
 from mozci_monitor.config import DaemonSettings, PulseSettings, Settings, StoreSettings
 from mozci_monitor.core.model import Request, TimelineEntry
 from mozci_monitor.daemon import Daemon
@@ -90,6 +90,8 @@ class DrainResult:
     engine_s: float  # time inside Engine.apply (store thread, commit included)
     commit_s: float  # of which in COMMIT (the fsync of synchronous=FULL)
     cpu_s: float  # CPU time of the whole process (every thread) from start to last ack
+    # The same per thread (by name; threads started during the drain counted from zero).
+    cpu_by_thread_s: dict[str, float]
 
 
 def bench_settings(
@@ -130,6 +132,7 @@ async def drain(settings: Settings, expected: int, limit_s: float) -> DrainResul
     daemon, consumer, store = make_daemon(settings, expected)
     timings = _time_engine(daemon, store)
     cpu_start = cpu_seconds()
+    threads_start = cpu_by_thread()
     started = time.perf_counter()
     runner = asyncio.create_task(daemon.run(install_signal_handlers=False))
     deadline = time.monotonic() + limit_s
@@ -141,6 +144,7 @@ async def drain(settings: Settings, expected: int, limit_s: float) -> DrainResul
             if consumer.health.acked >= expected:
                 done = time.perf_counter()
                 cpu = cpu_seconds() - cpu_start
+                by_thread = _minus(cpu_by_thread(), threads_start)
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -162,7 +166,12 @@ async def drain(settings: Settings, expected: int, limit_s: float) -> DrainResul
         engine_s=timings["apply"],
         commit_s=timings["commit"],
         cpu_s=cpu,
+        cpu_by_thread_s=by_thread,
     )
+
+
+def _minus(end: dict[str, float], start: dict[str, float]) -> dict[str, float]:
+    return {name: round(end[name] - start.get(name, 0.0), 3) for name in end}
 
 
 def _time_engine(daemon: Daemon, store: SqliteStore) -> dict[str, float]:

@@ -248,7 +248,10 @@ def _throughput(
     )
     raw_us = figures.raw_cpu_s / figures.messages * 1e6
     daemon_us = figures.daemon.cpu_s / figures.messages * 1e6
-    _say(f"    CPU per message (all threads): raw {raw_us:.0f} us, daemon {daemon_us:.0f} us")
+    _say(
+        f"    CPU per message (all threads): raw {raw_us:.0f} us, daemon {daemon_us:.0f} us"
+        f" (by thread: {figures.cpu_us_by_thread()})"
+    )
     _say(
         f"    throughput ratio daemon/raw = {figures.ratio:.3f} (goal >= 0.6);"
         f" CPU per message daemon/raw = {daemon_us / raw_us:.2f} (goal <= 2)"
