@@ -85,6 +85,15 @@ class _Deferred(ActionFailed):
     """No capacity for this action now: it waits, untried, and is admitted again later."""
 
 
+# What marking an entry started found: (still held by this instance, why it was withdrawn).
+_Started = tuple[bool | None, str | None]
+
+
+def _in_doubt(entry: OutboxEntry) -> bool:
+    """Started by an earlier attempt that never said how it ended (the daemon died)."""
+    return entry.started_at is not None and entry.attempts > 0
+
+
 @dataclass(frozen=True)
 class ActuatorSettings:
     dry_run: bool = False
@@ -182,29 +191,42 @@ class Actuator:
 
     async def drain(self) -> bool:
         """Attempt every pending action once; True if some must be retried later."""
-        entries = await self._in_store(
-            self._store.claim_actions,
-            self._settings.owner,
-            lease_seconds=self._settings.lease_seconds,
-            limit=self._settings.batch,
-        )
+        entries, started = await self._in_store(self._claim_and_start)
         # Entries are independent intents: perform several at once (each waits mostly on
         # Taskcluster), bounded so a burst of actions stays polite.
         limit = asyncio.Semaphore(self._settings.concurrency)
 
         async def attempt(entry: OutboxEntry) -> bool:
             async with limit:
-                return await self._attempt(entry)
+                return await self._attempt(entry, started.get(entry.action.key))
 
         results = await asyncio.gather(*(attempt(entry) for entry in entries))
         retry_later = not all(results)
         return retry_later
 
-    async def _attempt(self, entry: OutboxEntry) -> bool:
+    def _claim_and_start(self) -> tuple[list[OutboxEntry], dict[str, _Started]]:
+        """On the store's thread: claim pending entries, and mark started the ones
+        performed at once (the first `concurrency`), in the same trip to that thread. Each
+        trip waits behind the engine's batch in progress, so the first action of a burst
+        leaves after one wait instead of two."""
+        entries = self._store.claim_actions(
+            self._settings.owner,
+            lease_seconds=self._settings.lease_seconds,
+            limit=self._settings.batch,
+        )
+        started = {
+            entry.action.key: self._claim_for_performing(
+                entry.action, self._now(), _in_doubt(entry)
+            )
+            for entry in entries[: self._settings.concurrency]
+        }
+        return entries, started
+
+    async def _attempt(self, entry: OutboxEntry, started: _Started | None = None) -> bool:
         action = entry.action
-        in_doubt = entry.started_at is not None and entry.attempts > 0
+        in_doubt = _in_doubt(entry)
         owner = self._settings.owner
-        held, withdrawn = await self._in_store(
+        held, withdrawn = started or await self._in_store(
             self._claim_for_performing, action, self._now(), in_doubt
         )
         if held is False:
@@ -281,9 +303,7 @@ class Actuator:
         )
         return True
 
-    def _claim_for_performing(
-        self, action: Action, at: str, in_doubt: bool
-    ) -> tuple[bool | None, str | None]:
+    def _claim_for_performing(self, action: Action, at: str, in_doubt: bool) -> _Started:
         """On the store's thread: mark the entry started, unless what it serves has ended
         (`core.withdrawal`), then close it as withdrawn, in one transaction with what was
         read, so that the engine's end of a request is either seen or comes after the

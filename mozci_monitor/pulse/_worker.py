@@ -34,6 +34,7 @@ from mozci_monitor.redact import redact_text, redact_url
 
 from ._acks import Unsettled
 from ._bridge import Settle, SharedState
+from ._read_ahead import ReadAhead
 from ._wakeup import Waker, readable_now, wait_readable
 from .delivery import Delivery
 from .settings import ConsumerSettings
@@ -143,6 +144,7 @@ class KombuWorker:
         self._unsettled = Unsettled()  # of the current channel, for multiple acks
         self._last_frames: int | None = None
         self._last_inbound = time.monotonic()
+        self._read_ahead: ReadAhead | None = None
         self._url = redact_url(settings.url)
         self._log = log.bind(queue=settings.queue_name, url=self._url)
 
@@ -251,6 +253,7 @@ class KombuWorker:
         heartbeat = float(connection.get_heartbeat_interval() or 0)
         self._state.set_heartbeat(heartbeat)
         sock = _amqp_socket(connection)
+        self._read_ahead = ReadAhead.install(connection.connection) if sock else None
         self._last_frames = None
         self._last_inbound = time.monotonic()
         channel = self._open_session(connection)
@@ -442,17 +445,21 @@ class KombuWorker:
             return
         # Wake at least 4 times per heartbeat interval so heartbeat_check runs in time.
         tick = min(1.0, heartbeat / 4) if heartbeat else 1.0
-        ready, _ = wait_readable(sock, self._waker, tick)
-        if not ready:
-            return
+        if not self._buffered():
+            ready, _ = wait_readable(sock, self._waker, tick)
+            if not ready:
+                return
         for _ in range(_MAX_FRAMES_PER_PASS):
             try:
                 # A positive timeout: with 0, py-amqp busy-loops on a half-received frame.
                 connection.drain_events(timeout=tick)
             except TimeoutError:
                 return
-            if not readable_now(sock):
+            if not self._buffered() and not readable_now(sock):
                 return
+
+    def _buffered(self) -> bool:
+        return self._read_ahead is not None and self._read_ahead.buffered()
 
     def _drain_polling(self, connection: Connection) -> None:
         drained = 0

@@ -1,0 +1,52 @@
+"""Reading the AMQP socket a chunk at a time instead of one system call per frame part.
+
+py-amqp reads exactly the bytes it needs next: a frame's 7-byte header, its payload and
+its end octet, each with a recv() of its own, so a Pulse message (three frames) costs nine
+system calls. Its reader keeps whatever a recv() returns beyond what was asked for in the
+transport's buffer and serves the next reads from there, so asking the socket for a chunk
+each time serves the following frames from memory. select() cannot see those bytes:
+`buffered()` says whether the transport holds any, and the worker reads them before it
+waits on the socket again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# Bytes asked of the socket per read. py-amqp slices its buffer at every read (the rest is
+# copied), so a chunk much larger than a few messages costs more in copies than it saves
+# in system calls.
+READ_AHEAD_BYTES = 8192
+# A frame: type (1 byte), channel (2), payload size (4), the payload, the end octet (1).
+_FRAME_OVERHEAD = 8
+
+
+class ReadAhead:
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+
+    @classmethod
+    def install(cls, amqp_connection: Any) -> ReadAhead | None:
+        """Make the transport of an `amqp.Connection` read ahead; None where it has no
+        buffered reader to hook (another transport, another py-amqp)."""
+        transport = getattr(amqp_connection, "transport", None)
+        if transport is None:
+            return None
+        recv: Callable[[int], bytes] | None = getattr(transport, "_quick_recv", None)
+        if recv is None or not isinstance(getattr(transport, "_read_buffer", None), bytes):
+            return None
+
+        def recv_ahead(wanted: int) -> bytes:
+            return recv(max(wanted, READ_AHEAD_BYTES))
+
+        transport._quick_recv = recv_ahead
+        return cls(transport)
+
+    def buffered(self) -> bool:
+        """A whole frame was read from the socket and not parsed yet. Part of a frame does
+        not count: the rest has to come through the socket, which select() can wait for."""
+        buffer: bytes = self._transport._read_buffer
+        if len(buffer) < _FRAME_OVERHEAD:
+            return False
+        return len(buffer) >= _FRAME_OVERHEAD + int.from_bytes(buffer[3:7], "big")

@@ -1,0 +1,134 @@
+"""The kombu thread reads the AMQP socket a chunk at a time (pulse/_read_ahead.py).
+
+Frames read ahead sit in py-amqp's buffer, where select() cannot see them: the worker must
+parse them before it waits on the socket again, or the last messages of a burst wait for
+the next heartbeat. Against a real RabbitMQ, every wait on the socket is checked to start
+with no whole frame buffered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from broker import RabbitMQ, publish_many, unique_queue_name
+from pulse.test_consumer_rabbitmq import COMPLETED, collect, make_settings, routing_key, running
+from pulse.test_consumer_rabbitmq import slugid as new_slug
+
+from mozci_monitor.pulse import _worker, task_group_binding
+from mozci_monitor.pulse._read_ahead import READ_AHEAD_BYTES, ReadAhead
+
+
+class Transport:
+    """The two attributes of py-amqp's transport that read-ahead uses."""
+
+    def __init__(self, buffer: bytes = b"") -> None:
+        self._read_buffer = buffer
+        self.asked: list[int] = []
+
+    def _quick_recv(self, wanted: int) -> bytes:
+        self.asked.append(wanted)
+        return b""
+
+
+class Connection:
+    def __init__(self, transport: object) -> None:
+        self.transport = transport
+
+
+def frame(payload: bytes) -> bytes:
+    return b"\x01\x00\x01" + len(payload).to_bytes(4, "big") + payload + b"\xce"
+
+
+@pytest.mark.parametrize(
+    ("buffer", "whole_frame"),
+    [
+        (b"", False),
+        (frame(b"")[:7], False),  # a header alone
+        (frame(b"x" * 100)[:50], False),  # the payload is still coming
+        (frame(b"x" * 100)[:-1], False),  # all but the end octet
+        (frame(b""), True),
+        (frame(b"x" * 100), True),
+        (frame(b"x" * 100) + frame(b"y")[:3], True),  # one whole frame and part of the next
+    ],
+)
+def test_only_a_whole_frame_counts_as_buffered(buffer: bytes, whole_frame: bool) -> None:
+    read_ahead = ReadAhead.install(Connection(Transport(buffer)))
+    assert read_ahead is not None
+    assert read_ahead.buffered() is whole_frame
+
+
+def test_the_socket_is_asked_for_a_chunk() -> None:
+    transport = Transport()
+    assert ReadAhead.install(Connection(transport)) is not None
+    transport._quick_recv(7)
+    transport._quick_recv(READ_AHEAD_BYTES * 2)
+    assert transport.asked == [READ_AHEAD_BYTES, READ_AHEAD_BYTES * 2]
+
+
+def test_a_transport_without_a_buffered_reader_is_left_alone() -> None:
+    assert ReadAhead.install(Connection(object())) is None
+    assert ReadAhead.install(object()) is None
+
+
+class Watch:
+    """Records, at every wait on the AMQP socket, whether whole frames sat in the buffer."""
+
+    def __init__(self) -> None:
+        self.read_aheads: list[ReadAhead] = []
+        self.waits_with_frames_buffered = 0
+        self.frames_seen_buffered = 0
+
+
+@pytest.fixture
+def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
+    watch = Watch()
+    install, wait, was_buffered = ReadAhead.install, _worker.wait_readable, ReadAhead.buffered
+
+    def installing(amqp_connection: Any) -> ReadAhead | None:
+        read_ahead = install(amqp_connection)
+        if read_ahead is not None:
+            watch.read_aheads.append(read_ahead)
+        return read_ahead
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        watch.waits_with_frames_buffered += any(map(was_buffered, watch.read_aheads))
+        return wait(*args, **kwargs)
+
+    def buffered(self: ReadAhead) -> bool:
+        found = was_buffered(self)
+        watch.frames_seen_buffered += found
+        return found
+
+    monkeypatch.setattr(ReadAhead, "install", staticmethod(installing))
+    monkeypatch.setattr(ReadAhead, "buffered", buffered)
+    monkeypatch.setattr(_worker, "wait_readable", waiting)
+    yield watch
+
+
+@pytest.fixture
+def queue_name(rabbitmq: RabbitMQ) -> Iterator[str]:
+    name = unique_queue_name("read-ahead")
+    yield name
+    with contextlib.suppress(Exception):
+        rabbitmq.delete_queue(name)
+
+
+@pytest.mark.rabbitmq
+async def test_a_burst_is_parsed_from_the_buffer_before_the_socket_is_waited_on(
+    rabbitmq: RabbitMQ, queue_name: str, watch: Watch
+) -> None:
+    group = new_slug()
+    settings = make_settings(rabbitmq.url, queue_name, task_group_binding(group))
+    keys = [routing_key(group) for _ in range(300)]
+    async with running(settings) as consumer:
+        publish_many(rabbitmq.url, COMPLETED, [(key, b"{}") for key in keys])
+        got = await collect(consumer, len(keys))
+        consumer.ack(got)
+    assert sorted(d.routing_key for d in got) == sorted(keys)
+    assert len(watch.read_aheads) == 1  # installed on the session's transport
+    assert watch.waits_with_frames_buffered == 0
+    # The chunks did hold several frames: the buffer, not the socket, served some of them.
+    assert watch.frames_seen_buffered > 0
