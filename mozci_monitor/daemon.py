@@ -602,9 +602,9 @@ class Daemon:
     async def _watch_bindings(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._bindings_due.wait(), self.settings.daemon.bindings_refresh
-                )
+                # not wait_for: it can swallow the shutdown's cancellation (gh-86296)
+                async with asyncio.timeout(self.settings.daemon.bindings_refresh):
+                    await self._bindings_due.wait()
             self._bindings_due.clear()
             await self._refresh_bindings()
 
