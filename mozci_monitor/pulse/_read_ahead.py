@@ -14,10 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import amqp
+
 # Bytes asked of the socket per read. py-amqp slices its buffer at every read (the rest is
 # copied), so a chunk much larger than a few messages costs more in copies than it saves
 # in system calls.
 READ_AHEAD_BYTES = 8192
+# The py-amqp releases whose reader keeps the bytes a recv() returns beyond those asked for
+# (`_read`: `result, self._read_buffer = rbuf[:n], rbuf[n:]`, the same since 2.x; checked
+# with 5.4.2). Another major version is left to read as it does.
+_READER_KEEPS_EXTRA_BYTES = {5}
 # A frame: type (1 byte), channel (2), payload size (4), the payload, the end octet (1).
 _FRAME_OVERHEAD = 8
 
@@ -31,7 +37,7 @@ class ReadAhead:
         """Make the transport of an `amqp.Connection` read ahead; None where it has no
         buffered reader to hook (another transport, another py-amqp)."""
         transport = getattr(amqp_connection, "transport", None)
-        if transport is None:
+        if transport is None or amqp.VERSION[0] not in _READER_KEEPS_EXTRA_BYTES:
             return None
         recv: Callable[[int], bytes] | None = getattr(transport, "_quick_recv", None)
         if recv is None or not isinstance(getattr(transport, "_read_buffer", None), bytes):

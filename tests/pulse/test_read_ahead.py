@@ -12,6 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import amqp
+import amqp.transport
 import pytest
 from broker import RabbitMQ, publish_many, unique_queue_name
 from pulse.test_consumer_rabbitmq import COMPLETED, collect, make_settings, routing_key, running
@@ -71,6 +73,24 @@ def test_the_socket_is_asked_for_a_chunk() -> None:
 def test_a_transport_without_a_buffered_reader_is_left_alone() -> None:
     assert ReadAhead.install(Connection(object())) is None
     assert ReadAhead.install(object()) is None
+
+
+def test_another_py_amqp_major_version_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = Transport()
+    monkeypatch.setattr(amqp, "VERSION", amqp.VERSION._replace(major=6))
+    assert ReadAhead.install(Connection(transport)) is None
+    assert transport._quick_recv(7) == b"" and transport.asked == [7]  # its own reads
+
+
+def test_py_amqp_keeps_what_a_read_returned_beyond_the_bytes_asked_for() -> None:
+    """The assumption read-ahead rests on, on the installed py-amqp's own reader."""
+    sent = frame(b"first") + frame(b"second")
+    transport = amqp.transport.TCPTransport.__new__(amqp.transport.TCPTransport)
+    transport._read_buffer = b""
+    chunks = [sent]
+    transport._quick_recv = lambda wanted: chunks.pop(0)  # everything in one read
+    assert transport._read(7) == sent[:7]
+    assert transport._read_buffer == sent[7:]
 
 
 class Watch:
