@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core.builders import GROUP, LABEL, PUSH, record, slug, status
+from core.builders import GROUP, LABEL, PUSH, bisect_search, record, slug, status
 
 from mozci_monitor import planner
 from mozci_monitor.actuator import Actuator
@@ -159,20 +159,7 @@ def _search_answered(harness: Harness, **fields: Any) -> None:
     campaign starts, and the request probing 109 ends obsolete; its run lost on 109 had
     queued a rerun just before."""
     runs = [(0, 0)] * 5 + [(40, 0), (0, 4), (0, 0), (0, 0), (0, 0), (2, 1)]
-    entries: list[dict[str, object]] = [
-        {
-            "push_id": 101 + i,
-            "revision": f"{101 + i:040x}",
-            "task_group_id": slug(500 + i),
-            "green": green,
-            "orange": orange,
-        }
-        for i, (green, orange) in enumerate(runs)
-    ]
-    entries[8]["request_id"] = PROBED
-    params = {"strategy": "search", "times": 10, "pushes": entries}
-    newest = Push("autoland", f"{111:040x}", slug(510))
-    campaign = Campaign(SEARCH, CampaignKind.BISECT, newest, label=LABEL, params=params)
+    campaign = bisect_search(SEARCH, runs, PROBED, LABEL)
     with harness.store.transaction():
         harness.store.save_tasks([_expired(group=PROBED_GROUP)], AT)
     probed = Request(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.builders import record, slug
+from core.builders import bisect_search, record, slug
 
 from mozci_monitor.core.actions import ActionKind
 from mozci_monitor.core.campaign import Campaign, CampaignKind
@@ -106,20 +106,7 @@ def _search_campaign(open_request_id: str) -> Campaign:
     """A search over pushes 101-111: 106 passed 10 times, 108 failed (planning found
     them), 109 was probed and its request is still open; 111 is the failing push."""
     runs = [(0, 0)] * 5 + [(10, 0), (0, 0), (0, 1), (0, 0), (0, 0), (2, 1)]
-    entries: list[dict[str, object]] = [
-        {
-            "push_id": 101 + i,
-            "revision": f"{101 + i:040x}",
-            "task_group_id": slug(500 + i),
-            "green": green,
-            "orange": orange,
-        }
-        for i, (green, orange) in enumerate(runs)
-    ]
-    entries[8]["request_id"] = open_request_id
-    newest = Push("autoland", f"{111:040x}", slug(510))
-    params = {"strategy": "search", "times": 10, "pushes": entries}
-    return Campaign("c-behind0001", CampaignKind.BISECT, newest, label=LABEL, params=params)
+    return bisect_search("c-behind0001", runs, open_request_id, LABEL)
 
 
 def test_a_search_cancels_the_runs_of_a_push_left_behind_before_its_answer(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from mozci_monitor.core.campaign import Campaign, CampaignKind
 from mozci_monitor.core.machine import phase_of
 from mozci_monitor.core.messages import is_slug_id
 from mozci_monitor.core.model import (
@@ -124,3 +126,25 @@ def request(
         task_ids=task_ids,
         **fields,
     )
+
+
+def bisect_search(
+    campaign_id: str, runs: Sequence[tuple[int, int]], probed: str, label: str = LABEL
+) -> Campaign:
+    """A bisect search over pushes 101, 102, ... (one (green, orange) pair per push: the
+    runs planning found there); push 109 (the ninth) was probed by request `probed`; the
+    last push is the failing one."""
+    entries: list[dict[str, object]] = [
+        {
+            "push_id": 101 + i,
+            "revision": f"{101 + i:040x}",
+            "task_group_id": slug(500 + i),
+            "green": green,
+            "orange": orange,
+        }
+        for i, (green, orange) in enumerate(runs)
+    ]
+    entries[8]["request_id"] = probed
+    newest = Push("autoland", f"{100 + len(runs):040x}", slug(499 + len(runs)))
+    params = {"strategy": "search", "times": 10, "pushes": entries}
+    return Campaign(campaign_id, CampaignKind.BISECT, newest, label=label, params=params)
