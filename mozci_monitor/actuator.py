@@ -205,21 +205,24 @@ class Actuator:
         return retry_later
 
     def _claim_and_start(self) -> tuple[list[OutboxEntry], dict[str, _Started]]:
-        """On the store's thread: claim pending entries, and mark started the ones
-        performed at once (the first `concurrency`), in the same trip to that thread. Each
-        trip waits behind the engine's batch in progress, so the first action of a burst
-        leaves after one wait instead of two."""
+        """On the store's thread: claim pending entries and mark the first one started,
+        in one trip to that thread. Each trip waits behind the engine's batch in progress,
+        so an action leaves after one wait instead of two. Only the first: an entry marked
+        started and then not attempted (the daemon stopped, or died) is in doubt, and no
+        more are left so than when each entry made its own trip. A mark that fails is left
+        to the entry's own attempt, which fails that entry alone, as before."""
         entries = self._store.claim_actions(
             self._settings.owner,
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.batch,
         )
-        started = {
-            entry.action.key: self._claim_for_performing(
-                entry.action, self._now(), _in_doubt(entry)
-            )
-            for entry in entries[: self._settings.concurrency]
-        }
+        started: dict[str, _Started] = {}
+        if entries:
+            first = entries[0]
+            with contextlib.suppress(Exception):
+                started[first.action.key] = self._claim_for_performing(
+                    first.action, self._now(), _in_doubt(first)
+                )
         return entries, started
 
     async def _attempt(self, entry: OutboxEntry, started: _Started | None = None) -> bool:

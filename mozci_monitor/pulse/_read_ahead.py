@@ -2,9 +2,10 @@
 
 py-amqp reads exactly the bytes it needs next: a frame's 7-byte header, its payload and
 its end octet, each with a recv() of its own, so a Pulse message (three frames) costs nine
-system calls. Its reader keeps whatever a recv() returns beyond what was asked for in the
-transport's buffer and serves the next reads from there, so asking the socket for a chunk
-each time serves the following frames from memory. select() cannot see those bytes:
+recv() calls (besides the two timeout switches py-amqp makes around every frame). Its
+reader keeps whatever a recv() returns beyond what was asked for in the transport's buffer
+and serves the next reads from there, so asking the socket for a chunk each time serves
+the following frames from memory. select() cannot see those bytes:
 `buffered()` says whether the transport holds any, and the worker reads them before it
 waits on the socket again.
 """

@@ -9,6 +9,7 @@ with no whole frame buffered.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +20,11 @@ from broker import RabbitMQ, publish_many, unique_queue_name
 from pulse.test_consumer_rabbitmq import COMPLETED, collect, make_settings, routing_key, running
 from pulse.test_consumer_rabbitmq import slugid as new_slug
 
-from mozci_monitor.pulse import _worker, task_group_binding
+from mozci_monitor.pulse import ConsumerSettings, _worker, task_group_binding
+from mozci_monitor.pulse._bridge import SharedState
 from mozci_monitor.pulse._read_ahead import READ_AHEAD_BYTES, ReadAhead
+from mozci_monitor.pulse._wakeup import Waker
+from mozci_monitor.pulse._worker import KombuWorker
 
 
 class Transport:
@@ -82,15 +86,58 @@ def test_another_py_amqp_major_version_is_left_alone(monkeypatch: pytest.MonkeyP
     assert transport._quick_recv(7) == b"" and transport.asked == [7]  # its own reads
 
 
-def test_py_amqp_keeps_what_a_read_returned_beyond_the_bytes_asked_for() -> None:
-    """The assumption read-ahead rests on, on the installed py-amqp's own reader."""
+@pytest.mark.parametrize("kind", [amqp.transport.TCPTransport, amqp.transport.SSLTransport])
+def test_py_amqp_keeps_what_a_read_returned_beyond_the_bytes_asked_for(kind: type) -> None:
+    """The assumption read-ahead rests on, on the installed py-amqp's own readers (plain
+    and TLS: real Pulse is amqps://)."""
     sent = frame(b"first") + frame(b"second")
-    transport = amqp.transport.TCPTransport.__new__(amqp.transport.TCPTransport)
+    transport = kind.__new__(kind)
     transport._read_buffer = b""
     chunks = [sent]
     transport._quick_recv = lambda wanted: chunks.pop(0)  # everything in one read
     assert transport._read(7) == sent[:7]
     assert transport._read_buffer == sent[7:]
+
+
+class Buffered:
+    """A connection whose transport already holds whole frames (read ahead during an
+    earlier call, e.g. a queue_bind between passes) and whose socket has nothing more:
+    `drain_events` parses one frame from the buffer, or times out."""
+
+    def __init__(self, frames: int) -> None:
+        self.transport = Transport(frame(b"x") * frames)
+        self.connection = self  # kombu's `.connection` is py-amqp's, which has the transport
+        self.drained = 0
+
+    def drain_events(self, *, timeout: float) -> None:
+        buffer = self.transport._read_buffer
+        if not buffer:
+            raise TimeoutError
+        self.transport._read_buffer = buffer[8 + int.from_bytes(buffer[3:7], "big") :]
+        self.drained += 1
+
+
+def test_frames_already_buffered_are_parsed_without_waiting_on_the_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+
+    def wait_readable(sock: Any, waker: Any, timeout: float) -> tuple[bool, bool]:
+        waits.append(timeout)
+        return False, False  # nothing arrives on the socket: the frames are all buffered
+
+    monkeypatch.setattr(_worker, "wait_readable", wait_readable)
+    settings = ConsumerSettings(url="memory://", queue_name=unique_queue_name("read-ahead"))
+    worker = KombuWorker(settings, SharedState(()), Waker(), lambda error: None)
+    connection = Buffered(frames=3)
+    worker._read_ahead = ReadAhead.install(connection)
+    quiet, other_end = socket.socketpair()
+    try:
+        worker._wait_and_drain(connection, quiet, heartbeat=60.0)  # type: ignore[arg-type]
+    finally:
+        quiet.close()
+        other_end.close()
+    assert (connection.drained, waits) == (3, [])
 
 
 class Watch:
