@@ -755,6 +755,24 @@ class SqlStore:
     # held it: False means another one took the entry over and this one must not attempt
     # it (or record its outcome).
 
+    def _mark(
+        self,
+        assignments: str,
+        params: Sequence[object],
+        key: str,
+        owner: str | None,
+        *,
+        pending_only: bool = False,
+    ) -> bool | None:
+        """`UPDATE outbox SET <assignments>` on entry `key`, fenced on `owner`'s claim."""
+        state = " AND state = 'pending'" if pending_only else ""
+        result = self._sql.execute(
+            f"UPDATE outbox SET {assignments} WHERE key = ?{state}"
+            " AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
+            (*params, key, owner, owner),
+        )
+        return None if owner is None else result.rowcount == 1
+
     def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
         """Recorded before the action is attempted, so a crash leaves evidence to check.
 
@@ -762,37 +780,37 @@ class SqlStore:
         through the entries it claimed one after the other, and the lease must cover one
         attempt, not the whole batch.
         """
-        result = self._sql.execute(
-            "UPDATE outbox SET attempts = attempts + 1, started_at = ?,"
+        return self._mark(
+            "attempts = attempts + 1, started_at = ?,"
             " lease_until = CASE WHEN CAST(? AS TEXT) IS NULL THEN lease_until"
-            f"  ELSE {self._sql.later('coalesce(lease_seconds, 0)')} END"
-            " WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
-            (at, owner, key, owner, owner),
+            f"  ELSE {self._sql.later('coalesce(lease_seconds, 0)')} END",
+            (at, owner),
+            key,
+            owner,
         )
-        return None if owner is None else result.rowcount == 1
 
     def mark_action_done(
         self, key: str, at: str, result: str, *, owner: str | None = None
     ) -> bool | None:
-        updated = self._sql.execute(
-            "UPDATE outbox SET state = 'done', done_at = ?, result = ?, last_error = NULL,"
-            " lease_until = NULL WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
-            (at, result, key, owner, owner),
+        return self._mark(
+            "state = 'done', done_at = ?, result = ?, last_error = NULL, lease_until = NULL",
+            (at, result),
+            key,
+            owner,
         )
-        return None if owner is None else updated.rowcount == 1
 
     def mark_action_failed(
         self, key: str, at: str, error: str, *, final: bool, owner: str | None = None
     ) -> bool | None:
-        result = self._sql.execute(
-            "UPDATE outbox SET last_error = ?,"
+        return self._mark(
+            "last_error = ?,"
             " state = CASE WHEN ? THEN 'failed' ELSE state END,"
             " done_at = CASE WHEN ? THEN ? ELSE done_at END,"
-            " lease_until = CASE WHEN ? THEN NULL ELSE lease_until END"
-            " WHERE key = ? AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
-            (error[:2000], final, final, at, final, key, owner, owner),
+            " lease_until = CASE WHEN ? THEN NULL ELSE lease_until END",
+            (error[:2000], final, final, at, final),
+            key,
+            owner,
         )
-        return None if owner is None else result.rowcount == 1
 
     def mark_action_withdrawn(
         self, key: str, at: str, result: str, *, owner: str | None = None
@@ -800,26 +818,27 @@ class SqlStore:
         """Close a pending entry without performing it (`core.withdrawal`): what it was for
         has ended. Its own state, so that neither the in-doubt check (`count_done_like`)
         nor the capacity count (`tasks_scheduled_on`) takes it for a performed one."""
-        updated = self._sql.execute(
-            "UPDATE outbox SET state = 'withdrawn', done_at = ?, result = ?, lease_until = NULL"
-            " WHERE key = ? AND state = 'pending' AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
-            (at, result, key, owner, owner),
+        return self._mark(
+            "state = 'withdrawn', done_at = ?, result = ?, lease_until = NULL",
+            (at, result),
+            key,
+            owner,
+            pending_only=True,
         )
-        return None if owner is None else updated.rowcount == 1
 
     def mark_action_deferred(
         self, key: str, reason: str, *, started_at: str | None, owner: str | None = None
     ) -> bool | None:
         """Undo the attempt just started (capacity deferred it before anything was done):
         the attempt count and start stamp go back to what they were, the reason stays."""
-        result = self._sql.execute(
-            "UPDATE outbox SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
-            " started_at = ?, last_error = ?"
-            " WHERE key = ? AND state = 'pending'"
-            " AND (CAST(? AS TEXT) IS NULL OR claimed_by = ?)",
-            (started_at, reason[:2000], key, owner, owner),
+        return self._mark(
+            "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
+            " started_at = ?, last_error = ?",
+            (started_at, reason[:2000]),
+            key,
+            owner,
+            pending_only=True,
         )
-        return None if owner is None else result.rowcount == 1
 
     # -- leases -----------------------------------------------------------------------------
 
