@@ -104,6 +104,16 @@ def test_a_task_written_by_another_connection_empties_the_index(
     assert engine.index.reloads == 1
 
 
+def _warm(open_store: OpenStore) -> tuple[AnyStore, Engine, list[list[Any]]]:
+    """A store with the requests registered, and an engine warmed by the first batch."""
+    store = open_store()
+    _register(store)
+    engine = Engine(store)
+    batches = _batches()
+    engine.apply(batches[0], AT)
+    return store, engine, batches
+
+
 class FailingFlush:
     """Make the next batch's bulk task write fail (a lost connection at the worst time)."""
 
@@ -122,11 +132,7 @@ class FailingFlush:
 def test_a_failed_commit_leaves_nothing_in_memory(
     open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = open_store()
-    _register(store)
-    engine = Engine(store)
-    batches = _batches()
-    engine.apply(batches[0], AT)
+    store, engine, batches = _warm(open_store)
     assert engine.index.tasks  # warm
     monkeypatch.setattr(store, "save_tasks", FailingFlush(store))
     with pytest.raises(StoreError):
@@ -141,11 +147,7 @@ def test_a_failed_commit_leaves_nothing_in_memory(
 
 
 def test_a_dry_run_leaves_the_index_as_the_store(open_store: OpenStore) -> None:
-    store = open_store()
-    _register(store)
-    engine = Engine(store)
-    batches = _batches()
-    engine.apply(batches[0], AT)
+    store, engine, batches = _warm(open_store)
     engine.apply(batches[1], AT, dry_run=True)  # rolled back: the store did not move
     kept = engine.index.tasks[slug(1)]
     stored = store.get_task(slug(1))
@@ -155,11 +157,7 @@ def test_a_dry_run_leaves_the_index_as_the_store(open_store: OpenStore) -> None:
 def test_a_warm_batch_reads_no_row_it_knows(
     open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = open_store()
-    _register(store)
-    engine = Engine(store)
-    batches = _batches()
-    engine.apply(batches[0], AT)
+    store, engine, batches = _warm(open_store)
     reads: list[str] = []
 
     def counted(name: str) -> Any:
