@@ -84,10 +84,14 @@ class CapacityGate:
         if tasks_of(action) <= 0:
             return Verdict(action)
         async with self._lock:
-            verdict = await self._decide(action, day)
-            if verdict.action is not None:
-                granted = verdict.action
-                self._reserved[action.key] = await self._destinations(granted)
+            verdict, destinations = await self._decide(action, day)
+            granted = verdict.action
+            if granted is not None:
+                # Read again only when sized down: the tasks go where they went, fewer.
+                same = granted is action
+                self._reserved[action.key] = (
+                    destinations if same else await self._destinations(granted)
+                )
             return verdict
 
     def release(self, key: str) -> None:
@@ -125,8 +129,15 @@ class CapacityGate:
         self._graph_pools[group] = pools
         return pools
 
-    async def _decide(self, action: Action, day: str) -> Verdict:
-        parts = _by_destination(await self._destinations(action))
+    async def _decide(self, action: Action, day: str) -> tuple[Verdict, list[ScheduledTasks]]:
+        """The verdict, and where the whole action's tasks would go."""
+        destinations = await self._destinations(action)
+        return await self._verdict(action, day, destinations), destinations
+
+    async def _verdict(
+        self, action: Action, day: str, destinations: list[ScheduledTasks]
+    ) -> Verdict:
+        parts = _by_destination(destinations)
         done = await self._in_store(self._store.tasks_scheduled_on, day, owner=self._owner)
         used = _used([*done, *(part for parts in self._reserved.values() for part in parts)])
         policy = self.settings.policy

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from store.pulse_builder import GROUP, slug
 
 from mozci_monitor.actuator import Actuator
@@ -221,3 +222,22 @@ async def test_what_fits_is_granted_the_rest_deferred(tmp_path: Path) -> None:
         Action("again", ActionKind.RETRIGGER, more.push, task_id=slug(1)), day=DAY1[:10]
     )
     assert again.action is None and again.reason.endswith("3 of 3 tasks used today")
+
+
+async def test_an_action_granted_whole_is_located_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where an action's tasks go is a store read (and maybe the full task graph): made
+    once to decide, and again only for an action sized down (fewer tasks to reserve)."""
+    rig = Rig(tmp_path, CapacityPolicy(daily_quota={POOL: 5}), Queue())
+    located: list[str] = []
+    locate = rig.store.tasks_of_action
+
+    def counted(action: Action) -> Any:
+        located.append(action.key)
+        return locate(action)
+
+    monkeypatch.setattr(rig.store, "tasks_of_action", counted)
+    rig.rerun(1)
+    assert await rig.actuator.drain() is False
+    assert located == ["rerun-1"]
