@@ -42,6 +42,10 @@ OLD_ROWS = [
         Action("bf", ActionKind.BACKFILL, PUSH, labels=("a",), times=2, details={"depth": 4}),
         8,
     ),
+    (
+        Action("cf", ActionKind.CONFIRM_FAILURES, PUSH, task_id=slug(4), details={"expect": 3}),
+        3,
+    ),
     (Action("cx", ActionKind.CANCEL, PUSH, campaign_id="c-0123456789", task_id=slug(2)), 0),
     (Action("nt", ActionKind.NOTIFY, PUSH, campaign_id="c-0123456789"), 0),
     (Action("fr", ActionKind.FETCH_RESULTS, PUSH, task_id=slug(3)), 0),

@@ -11,6 +11,9 @@ UPDATE outbox SET tasks = CASE kind
     WHEN 'backfill' THEN
         coalesce((payload -> 'details' ->> 'depth')::integer, 1)
         * coalesce((payload ->> 'times')::integer, 1)
+    WHEN 'confirm-failures' THEN
+        coalesce((payload -> 'details' ->> 'expect')::integer, 1)
+        * coalesce((payload ->> 'times')::integer, 1)
     ELSE 0
 END;
 ALTER TABLE campaigns ADD COLUMN tasks INTEGER NOT NULL DEFAULT 0;

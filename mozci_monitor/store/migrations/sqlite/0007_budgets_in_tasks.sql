@@ -10,6 +10,9 @@ UPDATE outbox SET tasks = CASE kind
     WHEN 'backfill' THEN
         coalesce(json_extract(payload, '$.details.depth'), 1)
         * coalesce(json_extract(payload, '$.times'), 1)
+    WHEN 'confirm-failures' THEN
+        coalesce(json_extract(payload, '$.details.expect'), 1)
+        * coalesce(json_extract(payload, '$.times'), 1)
     ELSE 0
 END;
 ALTER TABLE campaigns ADD COLUMN tasks INTEGER NOT NULL DEFAULT 0;
