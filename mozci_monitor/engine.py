@@ -687,7 +687,10 @@ class Engine:
     def _retire(
         self, request: Request, reason: str, targeted: set[str], at: str, outcome: BatchOutcome
     ) -> int:
-        known = self._store.tasks_in_group(request.push.task_group_id)
+        # Only runs its own actions created may be cancelled: without any, none are read.
+        known = (
+            self._store.tasks_in_group(request.push.task_group_id) if request.action_tasks else []
+        )
         decision = retire_obsolete(
             request, [t for t in known if t.task_id not in targeted], reason=reason
         )
