@@ -198,24 +198,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _wait_options(parser: argparse.ArgumentParser) -> None:
-    # The same options as `submit --wait` and `wait` (--wait-timeout: its older name).
-    parser.add_argument("--wait", action="store_true", help="show progress until the campaign ends")
-    parser.add_argument(
-        "--interval",
-        type=float,
-        metavar="SECONDS",
-        help="seconds between polls (default 5 through the API, 1 on a store)",
-    )
-    parser.add_argument(
-        "--timeout",
-        "--give-up-after",
-        "--wait-timeout",
-        dest="give_up_after",
-        type=float,
-        metavar="SECONDS",
-        default=client.DEFAULT_WAIT_TIMEOUT,
-        help="stop waiting after this many seconds (exit 1; default"
-        f" {client.DEFAULT_WAIT_TIMEOUT:g})",
+    # The options of `submit --wait` and `wait`; --wait-timeout is its older name, and the
+    # interval's default depends on where it polls.
+    client.add_wait_options(
+        parser,
+        flag=True,
+        wait_help="show progress until the campaign ends",
+        interval_default=None,
+        interval_help="seconds between polls (default 5 through the API, 1 on a store)",
+        older_names=("--wait-timeout",),
     )
 
 

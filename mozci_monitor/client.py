@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TextIO, get_type_hints
 from urllib.parse import quote
@@ -443,16 +443,29 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     add_api_options(parser)
 
 
-def add_wait_options(parser: argparse.ArgumentParser, *, flag: bool = False) -> None:
+def add_wait_options(
+    parser: argparse.ArgumentParser,
+    *,
+    flag: bool = False,
+    wait_help: str = "then wait for it to end",
+    interval_default: float | None = 5.0,
+    interval_help: str = "seconds between polls (default 5)",
+    older_names: Sequence[str] = (),
+) -> None:
+    """`--interval` and `--give-up-after` (also `--timeout`, and `older_names`); with
+    `flag`, `--wait` too. Every command that waits takes these, from here."""
     if flag:
-        parser.add_argument("--wait", action="store_true", help="then wait for it to end")
+        parser.add_argument("--wait", action="store_true", help=wait_help)
     parser.add_argument(
-        "--interval", type=float, default=5.0, help="seconds between polls (default 5)"
+        "--interval", type=float, metavar="SECONDS", default=interval_default, help=interval_help
     )
     parser.add_argument(
         "--give-up-after",
         "--timeout",
+        *older_names,
+        dest="give_up_after",
         type=float,
+        metavar="SECONDS",
         default=DEFAULT_WAIT_TIMEOUT,
         help=f"stop waiting after this many seconds (exit 1; default {DEFAULT_WAIT_TIMEOUT:g})",
     )
