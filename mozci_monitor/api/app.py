@@ -267,9 +267,7 @@ async def _show_campaign(request: web.Request) -> web.Response:
     backend = _backend(request)
     campaign = await backend.get_campaign(campaign_id)
     if campaign is None:
-        raise ApiError(
-            404, f"no campaign matches {campaign_id!r} (or several do: give more of the id)", "id"
-        )
+        raise validation.no_campaign(campaign_id)
     requests = await backend.campaign_requests(campaign.campaign_id)
     timelines = [(r, await backend.request_timeline(r.request_id)) for r in requests]
     actions = await backend.campaign_actions(campaign.campaign_id)
@@ -301,13 +299,9 @@ async def _cancel(request: web.Request) -> web.Response:
     backend = _backend(request)
     found = await backend.get_campaign(campaign_id)
     if found is None:
-        raise ApiError(
-            404, f"no campaign matches {campaign_id!r} (or several do: give more of the id)", "id"
-        )
+        raise validation.no_campaign(campaign_id)
     canceled = await backend.cancel(found.campaign_id, reason)
     if canceled is None:
-        raise ApiError(
-            404, f"no campaign matches {campaign_id!r} (or several do: give more of the id)", "id"
-        )
+        raise validation.no_campaign(campaign_id)
     log.info("campaign canceled through the API", campaign=canceled.campaign_id, reason=reason)
     return web.json_response(campaign_json(canceled))

@@ -101,6 +101,13 @@ def parse_list_query(query: Mapping[str, str]) -> tuple[bool, int]:
     return raw_open == "true", limit
 
 
+def no_campaign(campaign_id: str) -> ApiError:
+    """404 for an id (or prefix) that names no campaign, or more than one."""
+    return ApiError(
+        404, f"no campaign matches {campaign_id!r} (or several do: give more of the id)", "id"
+    )
+
+
 def check_campaign_id(campaign_id: str) -> str:
     if re.fullmatch(CAMPAIGN_ID_PATTERN, campaign_id) is None:
         raise ApiError(400, "id: not a campaign id (letters, digits, - and _)", "id")

@@ -15,7 +15,7 @@ from mozci_monitor.api.backend import ApiBackend
 from mozci_monitor.api.pages.campaign import campaign_page
 from mozci_monitor.api.pages.layout import CONTENT_SECURITY_POLICY, page
 from mozci_monitor.api.pages.listing import list_page, parse_filters
-from mozci_monitor.api.validation import MAX_LIST_LIMIT, ApiError, check_campaign_id
+from mozci_monitor.api.validation import MAX_LIST_LIMIT, ApiError, check_campaign_id, no_campaign
 from mozci_monitor.core.links import Links
 
 _Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -60,11 +60,7 @@ def _show(backend: ApiBackend, links: Links) -> Callable[[web.Request], Awaitabl
         campaign_id = check_campaign_id(request.match_info["id"])
         campaign = await backend.get_campaign(campaign_id)
         if campaign is None:
-            raise ApiError(
-                404,
-                f"no campaign matches {campaign_id!r} (or several do: give more of the id)",
-                "id",
-            )
+            raise no_campaign(campaign_id)
         requests = await backend.campaign_requests(campaign.campaign_id)
         timelines = [(r, await backend.request_timeline(r.request_id)) for r in requests]
         actions = await backend.campaign_actions(campaign.campaign_id)
