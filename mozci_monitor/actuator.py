@@ -191,39 +191,38 @@ class Actuator:
 
     async def drain(self) -> bool:
         """Attempt every pending action once; True if some must be retried later."""
-        entries, started = await self._in_store(self._claim_and_start)
+        entries, first_started = await self._in_store(self._claim_and_start)
         # Entries are independent intents: perform several at once (each waits mostly on
         # Taskcluster), bounded so a burst of actions stays polite.
         limit = asyncio.Semaphore(self._settings.concurrency)
 
         async def attempt(entry: OutboxEntry) -> bool:
             async with limit:
-                return await self._attempt(entry, started.get(entry.action.key))
+                return await self._attempt(entry, first_started if entry is entries[0] else None)
 
         results = await asyncio.gather(*(attempt(entry) for entry in entries))
         retry_later = not all(results)
         return retry_later
 
-    def _claim_and_start(self) -> tuple[list[OutboxEntry], dict[str, _Started]]:
+    def _claim_and_start(self) -> tuple[list[OutboxEntry], _Started | None]:
         """On the store's thread: claim pending entries and mark the first one started,
         in one trip to that thread. Each trip waits behind the engine's batch in progress,
         so an action leaves after one wait instead of two. Only the first: an entry marked
         started and then not attempted (the daemon stopped, or died) is in doubt, and no
         more are left so than when each entry made its own trip. A mark that fails is left
-        to the entry's own attempt, which fails that entry alone, as before."""
+        to the entry's own attempt (None), which fails that entry alone, as before."""
         entries = self._store.claim_actions(
             self._settings.owner,
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.batch,
         )
-        started: dict[str, _Started] = {}
-        if entries:
-            first = entries[0]
-            with contextlib.suppress(Exception):
-                started[first.action.key] = self._claim_for_performing(
-                    first.action, self._now(), _in_doubt(first)
-                )
-        return entries, started
+        if not entries:
+            return entries, None
+        first = entries[0]
+        try:
+            return entries, self._claim_for_performing(first.action, self._now(), _in_doubt(first))
+        except Exception:
+            return entries, None
 
     async def _attempt(self, entry: OutboxEntry, started: _Started | None = None) -> bool:
         action = entry.action
