@@ -223,8 +223,7 @@ class SqlStore:
         )
         ids = [request.request_id for request in requests]
         found = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             found += _count(
                 self._sql.execute(
@@ -330,8 +329,7 @@ class SqlStore:
     def get_requests(self, request_ids: Sequence[str]) -> list[Request]:
         """The requests of these ids that exist, in the order given."""
         found: dict[str, Request] = {}
-        for start in range(0, len(request_ids), 500):
-            chunk = list(request_ids[start : start + 500])
+        for chunk in _chunks(list(request_ids)):
             marks = ",".join("?" * len(chunk))
             rows = self._sql.execute(f"SELECT * FROM requests WHERE request_id IN ({marks})", chunk)
             found.update((row["request_id"], _request_from_row(row)) for row in rows.rows)
@@ -346,8 +344,7 @@ class SqlStore:
     def get_tasks(self, task_ids: Iterable[str]) -> dict[str, TaskRecord]:
         ids = list(task_ids)
         found: dict[str, TaskRecord] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             rows = self._sql.execute(f"SELECT * FROM tasks WHERE task_id IN ({marks})", chunk)
             found.update((row["task_id"], _task_from_row(row)) for row in rows.rows)
