@@ -29,9 +29,8 @@ from mozci_monitor.core.action_routes import (
     choose_retrigger,
     choose_task_action,
 )
-from mozci_monitor.core.actions import Action, ActionKind, served_requests
+from mozci_monitor.core.actions import SCHEDULING_KINDS, Action, ActionKind, served_requests
 from mozci_monitor.core.campaign import Campaign
-from mozci_monitor.core.capacity import SCHEDULING_KINDS
 from mozci_monitor.core.errors import ActionFailed
 from mozci_monitor.core.errorsummary import summary_to_json
 from mozci_monitor.core.links import Links

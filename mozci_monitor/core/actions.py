@@ -30,6 +30,9 @@ class ActionKind(StrEnum):
 # Kinds that act on Firefox CI (a campaign's `actions` counts them): all but the
 # notification and the reads. What the budgets count is not actions but `tasks_of` them.
 CI_ACTION_KINDS = frozenset(ActionKind) - {ActionKind.NOTIFY, ActionKind.FETCH_RESULTS}
+# The ones that put tasks on worker pools (a capacity check admits them): all but the
+# cancel, which frees one. How many each schedules is `tasks_of`'s.
+SCHEDULING_KINDS = CI_ACTION_KINDS - {ActionKind.CANCEL}
 
 
 # The queue resolved these as exceptions; a rerun is worth trying.

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mozci_monitor.core.actions import ActionKind
-
 
 @dataclass(frozen=True, slots=True)
 class CapacityPolicy:
@@ -84,19 +82,6 @@ def platform_of(label: str) -> str:
     head = label.split("/", 1)[0]
     kind, _, platform = head.partition("-")
     return platform if platform and kind in {"test", "build", "source"} else head
-
-
-# The actions that put tasks on worker pools (the ones a capacity check admits); how many
-# each one schedules is `core.actions.tasks_of`'s, the budgets' count.
-SCHEDULING_KINDS = frozenset(
-    {
-        ActionKind.RERUN,
-        ActionKind.RETRIGGER,
-        ActionKind.ADD_NEW_JOBS,
-        ActionKind.BACKFILL,
-        ActionKind.CONFIRM_FAILURES,
-    }
-)
 
 
 def pool_of(definition: Mapping[str, Any]) -> str | None:

@@ -27,8 +27,9 @@ posterior probability. Every run that exists is counted: the caller passes all o
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -128,21 +129,19 @@ def next_step(
         return step
     if step.phase is Phase.DONE:
         assert step.answer is not None
-        answer = decided(counts, policy, out, step.answer)
+        # What the search would do were every run out a pass: computed once, if needed.
+        worst_case = functools.cache(lambda: _next_step(_all_pass(counts, out), policy, {}))
+        answer = _decided(out, step.answer, worst_case)
         if answer is not None:
             return replace(step, answer=answer)
-        # Not yet robust: if more passes at the suspect's parent would make it so (what
-        # the search would do were every run out a pass), ask for them now rather than
-        # wait for runs that may be slow to come (a scarce pool); else wait.
-        worst = _next_step(_all_pass(counts, out), policy, {})
+        # Not yet robust: if more passes at the suspect's parent would make it so, ask for
+        # them now rather than wait for runs that may be slow to come (a scarce pool);
+        # else wait.
         culprit = step.answer.culprit
-        if (
-            culprit is not None
-            and worst.phase is Phase.VERIFY
-            and worst.push == culprit - 1
-            and worst.push not in out
-        ):
-            return worst
+        if culprit is not None:
+            worst = worst_case()
+            if worst.phase is Phase.VERIFY and worst.push == culprit - 1 and worst.push not in out:
+                return worst
         first = min(out)
         return SearchStep(Phase.WAIT, push=first, runs=out[first])
     if step.push is not None and step.push in out:
@@ -166,13 +165,21 @@ def decided(
     the runs finished: an answer found in both holds in all. "Older than the range" holds
     whatever they return (the earliest hit cannot move). "Never failed" and "cannot tell"
     are never decided with runs out: a run out may show the failure, or tell."""
+    return _decided(out, answer, lambda: _next_step(_all_pass(counts, out), policy, {}))
+
+
+def _decided(
+    out: Mapping[int, int], answer: SearchAnswer, worst_case: Callable[[], SearchStep]
+) -> SearchAnswer | None:
+    """`decided`, with the search's step were every run out a pass (`worst_case`) asked
+    for only when the answer depends on it."""
     if answer.outcome is Outcome.OLDER_THAN_RANGE:
         return answer
     if answer.outcome is not Outcome.CULPRIT or answer.culprit is None:
         return None
     if any(push < answer.culprit for push in out):
         return None
-    worst = _next_step(_all_pass(counts, out), policy, {}).answer
+    worst = worst_case().answer
     if worst is None or (worst.outcome, worst.culprit) != (answer.outcome, answer.culprit):
         return None
     return replace(answer, confidence=min(answer.confidence, worst.confidence))

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mozci_monitor.core.actions import Action, ActionKind, served_requests
+from mozci_monitor.core.actions import SCHEDULING_KINDS, Action, ActionKind, served_requests
 from mozci_monitor.core.campaign import Campaign
-from mozci_monitor.core.capacity import SCHEDULING_KINDS
 from mozci_monitor.core.machine import Decision
 from mozci_monitor.core.model import Request, TimelineEntry
 

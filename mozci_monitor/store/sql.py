@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from mozci_monitor.core.actions import Action, tasks_of
+from mozci_monitor.core.actions import SCHEDULING_KINDS, Action, tasks_of
 from mozci_monitor.core.campaign import Campaign, CampaignKind, CampaignState
-from mozci_monitor.core.capacity import SCHEDULING_KINDS, platform_of, pool_of
+from mozci_monitor.core.capacity import platform_of, pool_of
 from mozci_monitor.core.codec import (
     action_from_json,
     action_to_json,
