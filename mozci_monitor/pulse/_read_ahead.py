@@ -8,6 +8,11 @@ and serves the next reads from there, so asking the socket for a chunk each time
 the following frames from memory. select() cannot see those bytes:
 `buffered()` says whether the transport holds any, and the worker reads them before it
 waits on the socket again.
+
+py-amqp's `drain_events(timeout)` switches the socket to that timeout and back around
+every frame it reads (`having_timeout`: two `settimeout` calls, each a system call, per
+frame). A frame already whole in memory cannot time out, so `parse_buffered_frame` hands
+it to the connection's frame handler directly, as `blocking_read` does after its read.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ _FRAME_OVERHEAD = 8
 
 
 class ReadAhead:
-    def __init__(self, transport: Any) -> None:
+    def __init__(self, connection: Any, transport: Any) -> None:
+        self._connection = connection
         self._transport = transport
 
     @classmethod
@@ -48,7 +54,7 @@ class ReadAhead:
             return recv(max(wanted, READ_AHEAD_BYTES))
 
         transport._quick_recv = recv_ahead
-        return cls(transport)
+        return cls(amqp_connection, transport)
 
     def buffered(self) -> bool:
         """A whole frame was read from the socket and not parsed yet. Part of a frame does
@@ -57,3 +63,11 @@ class ReadAhead:
         if len(buffer) < _FRAME_OVERHEAD:
             return False
         return len(buffer) >= _FRAME_OVERHEAD + int.from_bytes(buffer[3:7], "big")
+
+    def parse_buffered_frame(self) -> None:
+        """Parse one frame `buffered()` said is whole, without py-amqp's timeout switches.
+
+        The frame handler raises what `drain_events` would (the connection's errors), and
+        calls the consumer's callback once a message's last frame is in.
+        """
+        self._connection.on_inbound_frame(self._transport.read_frame())

@@ -450,11 +450,14 @@ class KombuWorker:
             if not ready:
                 return
         for _ in range(_MAX_FRAMES_PER_PASS):
-            try:
-                # A positive timeout: with 0, py-amqp busy-loops on a half-received frame.
-                connection.drain_events(timeout=tick)
-            except TimeoutError:
-                return
+            if self._read_ahead is not None and self._read_ahead.buffered():
+                self._read_ahead.parse_buffered_frame()
+            else:
+                try:
+                    # A positive timeout: with 0, py-amqp busy-loops on a half-received frame.
+                    connection.drain_events(timeout=tick)
+                except TimeoutError:
+                    return
             if not self._buffered() and not readable_now(sock):
                 return
 
