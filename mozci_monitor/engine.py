@@ -200,9 +200,11 @@ class Engine:
         """Apply a batch atomically; on return (without dry_run) it is durable."""
         outcome = BatchOutcome()
         with self._unit(rollback=dry_run, buffering=True) as working_set:
-            watched = self._store.open_task_groups()
             events = [item for item in items if not isinstance(item, Rejection)]
             working_set.preload_tasks([event.task_id for event in events])
+            # Only a task the store does not know yet is judged by its group.
+            unknown = {e.task_group_id for e in events if working_set.task(e.task_id) is None}
+            watched = self._store.watched_among(unknown) if unknown else set()
             working_set.preload_serving(_serving_keys(events, working_set, watched))
             for item in items:
                 if isinstance(item, Rejection):

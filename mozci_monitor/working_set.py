@@ -39,6 +39,8 @@ class WorkingSet:
         self._used: dict[tuple[str, str], int] = {}
         self._dirty_tasks: dict[str, TaskRecord] = {}
         self._dirty_requests: dict[str, Request] = {}
+        # Of a buffered request, the tasks its stored version links (so not linked again).
+        self._linked: dict[str, tuple[str, ...]] = {}
         self._timeline: dict[str, list[TimelineEntry]] = {}
 
     # -- tasks ----------------------------------------------------------------------------
@@ -124,7 +126,12 @@ class WorkingSet:
         self.keep_serving = False
 
     def save_request(self, request: Request, timeline: Sequence[TimelineEntry], at: str) -> None:
-        self._requests[request.request_id] = request
+        request_id = request.request_id
+        if self._buffering and request_id not in self._dirty_requests:
+            stored = self._requests.get(request_id) or self._index.requests.get(request_id)
+            if stored is not None:  # what this unit or an earlier one read, as stored
+                self._linked[request_id] = stored.task_ids
+        self._requests[request_id] = request
         if not self._buffering:
             # Written through (outside a batch): it may link action tasks.
             self.keep_serving = False
@@ -169,7 +176,9 @@ class WorkingSet:
         requests) reads the store and must find everything there."""
         self._buffering = False
         self._store.save_tasks(list(self._dirty_tasks.values()), at)
-        self._store.save_requests(list(self._dirty_requests.values()), at)
+        self._store.save_requests(
+            list(self._dirty_requests.values()), at, already_linked=self._linked
+        )
         self._store.append_timelines(
             [
                 (request_id, entry)
@@ -179,6 +188,7 @@ class WorkingSet:
             at,
         )
         self._dirty_tasks, self._dirty_requests, self._timeline = {}, {}, {}
+        self._linked = {}
 
     # -- after the commit -----------------------------------------------------------------
 

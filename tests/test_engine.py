@@ -440,10 +440,10 @@ class _FailingStore(SqliteStore):
         self._count_save()
         super().save_request(request, at)
 
-    def save_requests(self, requests: Sequence[Request], at: str) -> None:
+    def save_requests(self, requests: Sequence[Request], at: str, **linked: Any) -> None:
         for _ in requests:
             self._count_save()
-        super().save_requests(requests, at)
+        super().save_requests(requests, at, **linked)
 
 
 def test_a_failing_batch_commits_nothing(db_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store.pulse_builder import FakeTask, Message, events, make_request, slug
@@ -27,9 +28,9 @@ class CountingStore(SqliteStore):
         self.request_saves.append(request.request_id)
         super().save_request(request, at)
 
-    def save_requests(self, requests: Sequence[Request], at: str) -> None:
+    def save_requests(self, requests: Sequence[Request], at: str, **linked: Any) -> None:
         self.request_saves += [request.request_id for request in requests]
-        super().save_requests(requests, at)
+        super().save_requests(requests, at, **linked)
 
     def save_tasks(self, records: Sequence[TaskRecord], at: str) -> None:
         self.task_saves += [record.task_id for record in records]
@@ -50,7 +51,21 @@ def _state(path: Path) -> dict[str, list[tuple[object, ...]]]:
             "timeline": db.execute(
                 "SELECT request_id, kind, task_id, detail FROM timeline ORDER BY request_id, seq"
             ).fetchall(),
+            "links": db.execute(
+                "SELECT request_id, task_id FROM request_tasks ORDER BY request_id, task_id"
+            ).fetchall(),
         }
+
+
+def _unlinked(path: Path) -> list[tuple[str, str]]:
+    """A request's tasks its "who serves this task" link is missing for."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT r.request_id, j.value FROM requests r, json_each(r.task_ids) j"
+            " WHERE NOT EXISTS (SELECT 1 FROM request_tasks l"
+            "  WHERE l.request_id = r.request_id AND l.task_id = j.value)"
+        ).fetchall()
+    return [(str(request_id), str(task_id)) for request_id, task_id in rows]
 
 
 def _workload() -> list[Message]:
@@ -128,3 +143,6 @@ def test_a_warm_engine_ends_as_a_new_engine_per_batch(
         engine.apply(messages[start : start + 3], AT)
     assert _state(tmp_path / "b.sqlite3") == _state(tmp_path / "a.sqlite3")
     assert engine.index.tasks and engine.index.reloads == 0
+    # Each batch links only the tasks a request gained: none is left unlinked.
+    assert _state(tmp_path / "b.sqlite3")["links"]
+    assert _unlinked(tmp_path / "a.sqlite3") == _unlinked(tmp_path / "b.sqlite3") == []

@@ -104,12 +104,13 @@ class PostgresConnector:
             raise StoreError(f"store {self.description}: {error}") from error
         return Result(rows, cursor.rowcount)
 
-    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
         try:
             with self.connection.cursor() as cursor:
                 cursor.executemany(
                     _placeholders(query), [[_text(value) for value in row] for row in rows]
                 )
+                return cursor.rowcount  # summed over the rows (psycopg >= 3.1)
         except psycopg.Error as error:
             raise StoreError(f"store {self.description}: {error}") from error
 

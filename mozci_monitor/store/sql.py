@@ -10,7 +10,7 @@ returns, and the only writer meanwhile: that is what lets the daemon ack after i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -213,27 +213,32 @@ class SqlStore:
         self._link((*request.task_ids, *request.action_task_ids), request.request_id)
         self._rows_changed()
 
-    def save_requests(self, requests: Sequence[Request], at: str) -> None:
-        """`save_request` for a batch's requests, in a few statements."""
+    def save_requests(
+        self,
+        requests: Sequence[Request],
+        at: str,
+        *,
+        already_linked: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        """`save_request` for a batch's requests, in a few statements. `already_linked`:
+        for some requests, the task ids their stored version links (the working set knows
+        them); only their other tasks are linked, where linking again would change nothing."""
         if not requests:
             return
-        self._sql.executemany(
+        updated = self._sql.executemany(
             _UPDATE_REQUEST,
             [self._request_row(request, at) for request in requests],
         )
-        ids = [request.request_id for request in requests]
-        found = 0
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found += _count(
-                self._sql.execute(
-                    f"SELECT count(*) AS n FROM requests WHERE request_id IN ({marks})", chunk
-                ).one()
-            )
-        if found != len(set(ids)):
-            raise StoreError(f"{len(set(ids)) - found} of the batch's requests do not exist")
+        if updated != len(requests):
+            ids = [request.request_id for request in requests]
+            missing = len(set(ids)) - len(self.get_requests(list(dict.fromkeys(ids))))
+            raise StoreError(f"{missing} of the batch's requests do not exist")
+        linked = already_linked or {}
         links = [
-            (task_id, request.request_id) for request in requests for task_id in request.task_ids
+            (task_id, request.request_id)
+            for request in requests
+            for task_id in request.task_ids
+            if task_id not in linked.get(request.request_id, ())
         ]
         if links:
             self._sql.executemany(
@@ -276,6 +281,22 @@ class SqlStore:
         """Groups to watch: those of open requests and of open campaigns (a fill or a
         downstream campaign watches its push before it has any request)."""
         return {row["task_group_id"] for row in self._sql.execute(_WATCHED_GROUPS).rows}
+
+    def watched_among(self, task_group_ids: Iterable[str]) -> set[str]:
+        """Which of these groups `open_task_groups` holds, found by index: a batch asks only
+        about the groups of tasks it does not know, not for every open group."""
+        watched: set[str] = set()
+        # Two lists per statement, so half the `IN` list length `_chunks` allows.
+        for chunk in _chunks(sorted(set(task_group_ids)), 250):
+            marks = ",".join("?" * len(chunk))
+            rows = self._sql.execute(
+                f"SELECT task_group_id FROM requests WHERE is_open AND task_group_id IN ({marks})"
+                " UNION SELECT task_group_id FROM campaigns"
+                f" WHERE is_open AND task_group_id IN ({marks})",
+                [*chunk, *chunk],
+            ).rows
+            watched.update(row["task_group_id"] for row in rows)
+        return watched
 
     def requests_serving(
         self, task_id: str, task_group_id: str, label: str | None

@@ -87,9 +87,9 @@ class SqliteConnector:
             raise StoreError(f"store {self.path}: {error}") from error
         return Result(rows, cursor.rowcount)
 
-    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
         try:
-            self._db.executemany(query, rows)
+            return self._db.executemany(query, rows).rowcount  # summed over the rows
         except sqlite3.Error as error:
             raise StoreError(f"store {self.path}: {error}") from error
 

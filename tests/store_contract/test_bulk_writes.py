@@ -55,6 +55,17 @@ def test_save_requests_updates_each_request_and_links_its_tasks(store: AnyStore)
     ]
 
 
+def test_save_requests_links_only_the_tasks_not_already_linked(store: AnyStore) -> None:
+    with store.transaction():
+        store.add_request(replace(make_request("req-1", wanted=3), task_ids=(slug(1),)), AT)
+        gained = replace(make_request("req-1", wanted=3), task_ids=(slug(1), slug(2), slug(3)))
+        # The caller vouches for slug(1) (stored with the request) and, wrongly, for slug(3).
+        store.save_requests([gained], LATER, already_linked={"req-1": (slug(1), slug(3))})
+    group = _running(1).task_group_id
+    serving = {n: store.request_ids_serving(slug(n), group, None) for n in (1, 2, 3)}
+    assert serving == {1: ["req-1"], 2: ["req-1"], 3: []}
+
+
 def test_save_requests_refuses_a_request_that_does_not_exist(store: AnyStore) -> None:
     with pytest.raises(StoreError), store.transaction():
         store.add_request(make_request("req-1"), AT)

@@ -185,8 +185,20 @@ def test_open_task_groups_are_groups_of_open_requests_and_campaigns(store: AnySt
     fill = Campaign("c-fill", CampaignKind.FILL, Push("autoland", "b" * 40, third))
     store.add_campaign(fill, AT)
     assert store.open_task_groups() == {GROUP, third}
+    assert store.watched_among([GROUP, OTHER_GROUP, third, slug(4_000)]) == {GROUP, third}
     store.save_campaign(replace(fill, state=CampaignState.FINISHED), LATER)
     assert store.open_task_groups() == {GROUP}
+    assert store.watched_among([third, OTHER_GROUP]) == set()
+    assert store.watched_among([]) == set()
+
+
+def test_watched_among_answers_for_more_groups_than_one_statement_lists(
+    store: AnyStore,
+) -> None:
+    groups = [slug(5_000 + n) for n in range(600)]
+    for n, group in enumerate(groups[::3]):
+        store.add_request(make_request(f"r{n}", group=group), AT)
+    assert store.watched_among([*groups, GROUP]) == set(groups[::3])
 
 
 def test_meta_values_are_kept_and_replaced(store: AnyStore, open_store: OpenStore) -> None:
