@@ -8,7 +8,7 @@ runs exist, how far the last one got) and anything not strictly further is a no-
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from mozci_monitor.core.actions import (
     fetch_results_action,
     remedy_for,
 )
+from mozci_monitor.core.evolve import evolve
 from mozci_monitor.core.model import (
     ACTING_POLICIES,
     AUTO_RETRIED_REASONS,
@@ -116,7 +117,7 @@ def observe(previous: TaskRecord | None, status: TaskStatus, label: str | None) 
         return TaskUpdate(record, Change.ADVANCED, previous)
     if label is not None and previous.label is None:
         # A late message may still teach us the label; progress stays where it was.
-        previous = replace(previous, label=label)
+        previous = evolve(previous, label=label)
     return TaskUpdate(previous, Change.DUPLICATE if ahead == known else Change.STALE, previous)
 
 
@@ -156,7 +157,7 @@ def decide(
         # A task the request set aside before it showed up (a confirm's failing task, not
         # judged) is none of the new runs its actions asked for, whenever it is seen.
         stands_in = record.task_id not in request.replaced
-        request = replace(
+        request = evolve(
             request,
             task_ids=(*request.task_ids, record.task_id),
             expected_new=max(0, request.expected_new - stands_in),
@@ -170,7 +171,7 @@ def decide(
         entries.append(_phase_entry(record))
         if record.task_id in request.awaiting_rerun:
             awaiting = tuple(t for t in request.awaiting_rerun if t != record.task_id)
-            request = replace(request, awaiting_rerun=awaiting)
+            request = evolve(request, awaiting_rerun=awaiting)
     actions: list[Action] = []
     acting = request.remedy in ACTING_POLICIES
     if fresh and acting and not request.is_final:
@@ -208,7 +209,7 @@ def _remedy(
         entries.append(
             TimelineEntry("gave-up", record.task_id, {"wanted": remedy.kind.value, "why": refusal})
         )
-        return replace(
+        return evolve(
             request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
         )
     action = build_action(request, remedy, record)
@@ -220,7 +221,7 @@ def _remedy(
             {"action": action.kind.value, "key": action.key, "why": action.why},
         )
     )
-    return replace(
+    return evolve(
         charged(request, action),
         expected_new=request.expected_new + (0 if remedy.awaits_rerun else 1),
         replaced=(*request.replaced, record.task_id) if remedy.replaces_task else request.replaced,
@@ -267,7 +268,7 @@ def signature_hit(
     judged): the batches end there, and the runs still open are cancelled."""
     if request.remedy is not RemedyPolicy.UNTIL_SIGNATURE or request.is_final:
         return Decision(request)
-    failed = replace(
+    failed = evolve(
         request,
         state=RequestState.FAILED,
         failure=FailureKind.ORANGE,
@@ -288,7 +289,7 @@ def _cancel_late_run(request: Request, record: TaskRecord) -> Decision:
     A failed until-fail batch cancels it; a request cancelled (by the user, or as
     obsolete) only if one of its own action tasks created it (`created_by`, as
     `retire_obsolete`): the run of its label may be one CI scheduled for the push."""
-    request_after = replace(
+    request_after = evolve(
         request,
         task_ids=(*request.task_ids, record.task_id),
         expected_new=request.expected_new - 1,
@@ -330,7 +331,7 @@ def _until_fail(
     refusal = allowance.exhausted_by(request)
     if refusal is not None:
         entries.append(TimelineEntry("gave-up", None, {"wanted": "retrigger", "why": refusal}))
-        failed = replace(
+        failed = evolve(
             request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
         )
         entries.append(_state_entry(failed))
@@ -339,7 +340,7 @@ def _until_fail(
     times = allowance.fit(request, min(max(request.batch, 1), request.wanted - total))
     source = counted[0]  # the task the batches started from: each batch clones it
     remedy = Remedy(ActionKind.RETRIGGER, f"no failure in {total} runs: {times} more", False, False)
-    action = replace(build_action(request, remedy, source), task_id=source.task_id, times=times)
+    action = evolve(build_action(request, remedy, source), task_id=source.task_id, times=times)
     actions.append(action)
     entries.append(
         TimelineEntry(
@@ -348,7 +349,7 @@ def _until_fail(
             {"action": action.kind.value, "key": action.key, "why": action.why},
         )
     )
-    return replace(
+    return evolve(
         charged(request, action),
         expected_new=request.expected_new + times,
         state=RequestState.PENDING,
@@ -406,7 +407,7 @@ def _changed(request: Request, **fields: Any) -> Request:
     settling a request on each of its tasks' messages mostly changes nothing."""
     if all(getattr(request, name) == value for name, value in fields.items()):
         return request
-    return replace(request, **fields)
+    return evolve(request, **fields)
 
 
 def check_missing(
@@ -439,7 +440,7 @@ def check_missing(
     if not counted and request.label in scheduled_labels:
         return Decision(request)  # its task exists but was not adopted yet: wait for it
     if not counted and request.label not in graph_labels:
-        failed = replace(
+        failed = evolve(
             request,
             state=RequestState.FAILED,
             failure=FailureKind.EXCEPTION,
@@ -457,7 +458,7 @@ def check_missing(
             # Given up earlier, a range campaign would answer without them and then cancel
             # them as obsolete: tasks the budget paid for, thrown away.
             return Decision(request)
-        failed = replace(
+        failed = evolve(
             request, state=RequestState.FAILED, failure=FailureKind.BUDGET, reason=refusal
         )
         gave_up = TimelineEntry("gave-up", None, {"wanted": kind.value, "why": refusal})
@@ -473,11 +474,11 @@ def check_missing(
     else:
         remedy = Remedy(kind, "never scheduled", False, False)
         source_task = None
-    action = replace(build_action(request, remedy, None), task_id=source_task, times=missing)
+    action = evolve(build_action(request, remedy, None), task_id=source_task, times=missing)
     entry = TimelineEntry(
         "action", source_task, {"action": action.kind.value, "key": action.key, "why": action.why}
     )
-    scheduled = replace(charged(request, action), expected_new=request.expected_new + missing)
+    scheduled = evolve(charged(request, action), expected_new=request.expected_new + missing)
     return Decision(scheduled, (entry,), (action,), True)
 
 
@@ -511,7 +512,7 @@ def retire_obsolete(
     if not request.is_final:
         # `expected_new` stays: the runs of an action already in flight are cancelled as
         # they appear (`_cancel_late_run`); its actions still pending are withdrawn.
-        ended = replace(request, state=RequestState.CANCELED, failure=None, reason=reason)
+        ended = evolve(request, state=RequestState.CANCELED, failure=None, reason=reason)
         entries.append(_state_entry(ended))
     cancels: list[Action] = []
     if request.action_tasks:
@@ -537,7 +538,7 @@ def cancel(request: Request, reason: str) -> Decision:
     """The user withdrew the request."""
     if request.is_final:
         return Decision(request)
-    canceled = replace(request, state=RequestState.CANCELED, failure=None, reason=reason)
+    canceled = evolve(request, state=RequestState.CANCELED, failure=None, reason=reason)
     return Decision(canceled, (_state_entry(canceled),), (), True)
 
 
@@ -547,23 +548,23 @@ def _outcome(request: Request, finished: list[TaskRecord]) -> Request:
     judged_by_colour = request.remedy is not RemedyPolicy.UNTIL_SIGNATURE
     if Phase.ORANGE in by_phase and judged_by_colour:
         oranges = sum(1 for record in finished if record.phase is Phase.ORANGE)
-        return replace(
+        return evolve(
             request,
             state=RequestState.FAILED,
             failure=FailureKind.ORANGE,
             reason=f"{oranges} of {len(finished)} runs failed",
         )
     if Phase.EXCEPTION in by_phase:
-        return replace(
+        return evolve(
             request,
             state=RequestState.FAILED,
             failure=FailureKind.EXCEPTION,
             reason=by_phase[Phase.EXCEPTION].reason,
         )
     if Phase.COALESCED in by_phase:
-        return replace(request, state=RequestState.COALESCED, failure=None, reason="superseded")
+        return evolve(request, state=RequestState.COALESCED, failure=None, reason="superseded")
     # What is left is canceled: an all-green set would have satisfied the request already.
-    return replace(request, state=RequestState.CANCELED, failure=None, reason="canceled")
+    return evolve(request, state=RequestState.CANCELED, failure=None, reason="canceled")
 
 
 def _new_run(update: TaskUpdate) -> bool:
@@ -596,7 +597,7 @@ def action_failed(request: Request, key: str, error: str) -> Decision:
     """A remedy could not be performed: the request ends, saying why."""
     if request.is_final:
         return Decision(request)
-    failed = replace(
+    failed = evolve(
         request,
         state=RequestState.FAILED,
         failure=FailureKind.ACTION,
