@@ -57,7 +57,9 @@ class PulseConsumer:
         self._inbox_ready = asyncio.Event()
         self._thread_done = asyncio.Event()
         self._all_acked = asyncio.Event()
-        self._outstanding: set[Delivery] = set()
+        # Handed out and not settled, by identity: hashing a frozen Delivery hashes its
+        # body, twice per message, and only the very objects handed out may be settled.
+        self._outstanding: dict[int, Delivery] = {}
         self._outstanding_lock = threading.Lock()
         self._stopping = False
         self._log = log.bind(queue=settings.queue_name, url=redact_url(settings.url))
@@ -161,7 +163,7 @@ class PulseConsumer:
                 batch.append(delivery)
         if batch:
             with self._outstanding_lock:
-                self._outstanding.update(batch)
+                self._outstanding.update((id(delivery), delivery) for delivery in batch)
                 self._all_acked.clear()
         return batch
 
@@ -194,8 +196,10 @@ class PulseConsumer:
 
     def _settle(self, deliveries: Sequence[Delivery], how: Settle) -> None:
         with self._outstanding_lock:
-            fresh = [d for d in deliveries if d in self._outstanding]
-            self._outstanding.difference_update(fresh)
+            outstanding = self._outstanding
+            fresh = [d for d in deliveries if outstanding.get(id(d)) is d]
+            for delivery in fresh:
+                del outstanding[id(delivery)]
             drained = not self._outstanding
         if fresh:
             self._state.request_settle(fresh, how)

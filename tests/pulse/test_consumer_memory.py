@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import kombu
 from broker import unique_queue_name
@@ -65,6 +66,22 @@ async def test_deliver_and_ack() -> None:
         # The acks are performed on the consumer's thread.
         await until(lambda: consumer.health.acked == 2, "both deliveries acked")
         assert consumer.health.delivered == 2
+    finally:
+        await consumer.stop(grace=2)
+    assert not consumer.health.connected
+
+
+async def test_only_the_deliveries_handed_out_are_settled() -> None:
+    exchange = _exchange_name()
+    consumer = PulseConsumer(_settings(exchange))
+    await consumer.start()
+    try:
+        _publish(exchange, "primary.a", b"one")
+        got = await _collect(consumer, 1)
+        consumer.ack([replace(d) for d in got])  # equal copies: not what was handed out
+        consumer.reject(got, requeue=False)
+        await until(lambda: consumer.health.rejected == 1, "the delivery rejected")
+        assert consumer.health.acked == 0
     finally:
         await consumer.stop(grace=2)
     assert not consumer.health.connected
