@@ -23,9 +23,7 @@ from mozci_monitor.core.model import (
     EXCHANGE_PREFIX,
     REASONS_CREATED,
     REASONS_RESOLVED,
-    RUN_STATES,
     TASK_STATES,
-    Run,
     RunState,
     TaskEvent,
     TaskEventKind,
@@ -38,7 +36,6 @@ _MAX_BRACKETS = 256
 _MAX_LABEL = 4096
 _PRIMARY_FIELDS = 10
 _KINDS = {EXCHANGE_PREFIX + kind.value: kind for kind in TaskEventKind}
-_RUN_STATES = {state: RunState(state) for state in RUN_STATES}
 _OPEN_RUN_STATES = frozenset({RunState.PENDING, RunState.RUNNING})
 
 
@@ -60,10 +57,11 @@ class _Status(msgspec.Struct, rename="camel"):
     state: str
     retries_left: int
     runs: list[_Run]
-    provisioner_id: str | None = None
-    worker_type: str | None = None
-    scheduler_id: str | None = None
-    deadline: str | None = None
+    # The core's defaults for fields a message may leave out (a null is for the core).
+    provisioner_id: str = ""
+    worker_type: str = ""
+    scheduler_id: str = ""
+    deadline: str = ""
 
 
 class _Tags(msgspec.Struct, rename="camel"):
@@ -82,6 +80,7 @@ class _Body(msgspec.Struct, rename="camel"):
 
 
 _DECODER = msgspec.json.Decoder(_Body)
+_TO_STATUS = msgspec.convert
 
 
 class _Doubt(InputError):
@@ -126,43 +125,22 @@ def _fast(exchange: str, routing_key: str, body: bytes | str) -> TaskEvent:
     return TaskEvent(kind=kind, status=status, run_id=run_id, label=label, routing_key=routing_key)
 
 
-def _status(status: _Status) -> TaskStatus:
+def _status(wire: _Status) -> TaskStatus:
+    # The core's records built by msgspec in C, field by field of the same names (the
+    # records' own __init__ sets each field through the frozen guard: most of the cost).
+    status = _TO_STATUS(wire, type=TaskStatus, from_attributes=True)
     _check(is_slug_id(status.task_id) and is_slug_id(status.task_group_id))
     _check(status.state in TASK_STATES and 0 <= status.retries_left <= 999)
-    runs = tuple(_run(index, run) for index, run in enumerate(status.runs))
+    runs = status.runs
+    for index, run in enumerate(runs):
+        _check(run.run_id == index and run.reason_created in REASONS_CREATED)
+        if run.state in _OPEN_RUN_STATES:
+            # The core drops an open run's resolution reason; a message with one is for it.
+            _check(run.reason_resolved is None)
+        else:
+            _check(run.reason_resolved in REASONS_RESOLVED)
     _check(status.state == (runs[-1].state.value if runs else "unscheduled"))
-    return TaskStatus(
-        task_id=status.task_id,
-        task_group_id=status.task_group_id,
-        state=status.state,
-        retries_left=status.retries_left,
-        runs=runs,
-        provisioner_id=status.provisioner_id or "",
-        worker_type=status.worker_type or "",
-        scheduler_id=status.scheduler_id or "",
-        deadline=status.deadline or "",
-    )
-
-
-def _run(index: int, run: _Run) -> Run:
-    state = _RUN_STATES.get(run.state)
-    if state is None:
-        raise _Doubt
-    _check(run.run_id == index and run.reason_created in REASONS_CREATED)
-    final = state not in _OPEN_RUN_STATES
-    if final:
-        _check(run.reason_resolved in REASONS_RESOLVED)
-    return Run(
-        run_id=index,
-        state=state,
-        reason_created=run.reason_created,
-        reason_resolved=run.reason_resolved if final else None,
-        scheduled=run.scheduled,
-        started=run.started,
-        resolved=run.resolved,
-        worker_group=run.worker_group,
-        worker_id=run.worker_id,
-    )
+    return status
 
 
 def _check_routing_key(routing_key: str, status: TaskStatus, run_id: int | None) -> None:
