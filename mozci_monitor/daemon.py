@@ -19,6 +19,7 @@ import contextlib
 import functools
 import gc
 import json
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -40,7 +41,7 @@ from mozci_monitor.core.model import FINAL_REQUEST_STATES, Request, TaskEvent
 from mozci_monitor.decoding import decode_message
 from mozci_monitor.engine import BatchOutcome, Engine
 from mozci_monitor.metrics import LiveValues, Metrics
-from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded
+from mozci_monitor.observe import CampaignFinished, Observer, RequestChanged, guarded, ignore
 from mozci_monitor.ports.pulse import ConsumerPort, Delivery, task_group_binding
 from mozci_monitor.ports.store import DaemonStore, RetentionPolicy, StoreReader
 from mozci_monitor.reconciler import Reconciler
@@ -562,26 +563,35 @@ class Daemon:
                     routing_key=item.routing_key[:200],
                     reason=item.reason,
                 )
-        finished = 0
-        for request in outcome.changed_requests.values():
-            # One line per transition would cost more than the work it reports (measured:
-            # a quarter of the event loop's time under load): they are debug, and the
-            # batch's summary below is the info line.
-            finished += request.is_final
+        changed = outcome.changed_requests.values()
+        finished = sum(request.is_final for request in changed)
+        # One line per transition would cost more than the work it reports (measured:
+        # a quarter of the event loop's time under load): they are debug, and the
+        # batch's summary below is the info line. Nor is anything built per request
+        # for nobody (`log.debug` binds a logger on every call even when filtered out).
+        debug = log.is_enabled_for(logging.DEBUG)
+        observing = self._observe is not ignore
+        for request in changed if debug or observing else ():
             failure = request.failure.value if request.failure else None
-            log.debug(
-                "request changed",
-                request=request.request_id,
-                label=request.label,
-                state=request.state.value,
-                failure=failure,
-                reason=request.reason,
-            )
-            self._observe(
-                RequestChanged(
-                    request.request_id, request.label, request.state.value, failure, request.reason
+            if debug:
+                log.debug(
+                    "request changed",
+                    request=request.request_id,
+                    label=request.label,
+                    state=request.state.value,
+                    failure=failure,
+                    reason=request.reason,
                 )
-            )
+            if observing:
+                self._observe(
+                    RequestChanged(
+                        request.request_id,
+                        request.label,
+                        request.state.value,
+                        failure,
+                        request.reason,
+                    )
+                )
         log.info(
             "batch committed",
             messages=len(items),
