@@ -445,21 +445,25 @@ class KombuWorker:
             return
         # Wake at least 4 times per heartbeat interval so heartbeat_check runs in time.
         tick = min(1.0, heartbeat / 4) if heartbeat else 1.0
+        socket_ready = False
         if not self._buffered():
-            ready, _ = wait_readable(sock, self._waker, tick)
-            if not ready:
+            socket_ready, _ = wait_readable(sock, self._waker, tick)
+            if not socket_ready:
                 return
-        for _ in range(_MAX_FRAMES_PER_PASS):
-            if self._read_ahead is not None and self._read_ahead.buffered():
-                self._read_ahead.parse_buffered_frame()
-            else:
-                try:
-                    # A positive timeout: with 0, py-amqp busy-loops on a half-received frame.
-                    connection.drain_events(timeout=tick)
-                except TimeoutError:
-                    return
-            if not self._buffered() and not readable_now(sock):
+        frames = 0
+        while frames < _MAX_FRAMES_PER_PASS:
+            if self._read_ahead is not None:
+                frames += self._read_ahead.parse_buffered_frames(_MAX_FRAMES_PER_PASS - frames)
+            # What is left is part of a frame, or nothing: the socket has the rest, if any.
+            if frames >= _MAX_FRAMES_PER_PASS or not (socket_ready or readable_now(sock)):
                 return
+            socket_ready = False
+            try:
+                # A positive timeout: with 0, py-amqp busy-loops on a half-received frame.
+                connection.drain_events(timeout=tick)
+            except TimeoutError:
+                return
+            frames += 1
 
     def _buffered(self) -> bool:
         return self._read_ahead is not None and self._read_ahead.buffered()

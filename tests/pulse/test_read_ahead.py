@@ -16,6 +16,7 @@ from typing import Any
 import amqp
 import amqp.transport
 import pytest
+from amqp.exceptions import UnexpectedFrame
 from broker import RabbitMQ, publish_many, unique_queue_name
 from pulse.test_consumer_rabbitmq import COMPLETED, collect, make_settings, routing_key, running
 from pulse.test_consumer_rabbitmq import slugid as new_slug
@@ -105,18 +106,11 @@ class Buffered:
     Frames parsed from the buffer go to its frame handler; `drain_events` (which switches
     the socket's timeout around every frame) must not be needed for them."""
 
-    def __init__(self, frames: int) -> None:
-        self.transport = Transport(frame(b"x") * frames)
-        self.transport.read_frame = self._read_frame  # type: ignore[attr-defined]
+    def __init__(self, buffer: bytes) -> None:
+        self.transport = Transport(buffer)
         self.connection = self  # kombu's `.connection` is py-amqp's, which has the transport
         self.parsed: list[tuple[int, int, bytes]] = []
         self.drain_calls = 0
-
-    def _read_frame(self) -> tuple[int, int, bytes]:
-        buffer = self.transport._read_buffer
-        size = int.from_bytes(buffer[3:7], "big")
-        self.transport._read_buffer = buffer[8 + size :]
-        return buffer[0], int.from_bytes(buffer[1:3], "big"), buffer[7 : 7 + size]
 
     def on_inbound_frame(self, frame: tuple[int, int, bytes]) -> bool:
         self.parsed.append(frame)
@@ -139,7 +133,8 @@ def test_frames_already_buffered_are_parsed_without_waiting_on_the_socket(
     monkeypatch.setattr(_worker, "wait_readable", wait_readable)
     settings = ConsumerSettings(url="memory://", queue_name=unique_queue_name("read-ahead"))
     worker = KombuWorker(settings, SharedState(()), Waker(), lambda error: None)
-    connection = Buffered(frames=3)
+    partial = frame(b"next")[:5]
+    connection = Buffered(frame(b"x") + frame(b"") + b"\x08\x00\x00" + frame(b"y")[3:] + partial)
     worker._read_ahead = ReadAhead.install(connection)
     quiet, other_end = socket.socketpair()
     try:
@@ -147,9 +142,46 @@ def test_frames_already_buffered_are_parsed_without_waiting_on_the_socket(
     finally:
         quiet.close()
         other_end.close()
-    assert connection.parsed == [(1, 1, b"x")] * 3
-    # Neither a wait on the socket nor py-amqp's drain (and its timeout switches) for them.
+    assert connection.parsed == [(1, 1, b"x"), (1, 1, b""), (8, 0, b"y")]
+    # Neither a wait on the socket nor py-amqp's drain (and its timeout switches) for them;
+    # the start of the next frame is left for the socket to finish.
     assert (waits, connection.drain_calls) == ([], 0)
+    assert connection.transport._read_buffer == partial
+
+
+def test_parsing_stops_at_the_limit_and_keeps_the_rest() -> None:
+    connection = Buffered(frame(b"a") + frame(b"b") + frame(b"c"))
+    read_ahead = ReadAhead.install(connection)
+    assert read_ahead is not None
+    assert read_ahead.parse_buffered_frames(2) == 2
+    assert connection.transport._read_buffer == frame(b"c")
+    assert read_ahead.parse_buffered_frames(5) == 1
+    assert [payload for _, _, payload in connection.parsed] == [b"a", b"b", b"c"]
+    assert connection.transport._read_buffer == b""
+
+
+def test_a_frame_with_a_wrong_end_octet_is_refused_as_py_amqp_refuses_it() -> None:
+    broken = frame(b"a")[:-1] + b"\x00"
+    connection = Buffered(frame(b"ok") + broken)
+    read_ahead = ReadAhead.install(connection)
+    assert read_ahead is not None
+    with pytest.raises(UnexpectedFrame):
+        read_ahead.parse_buffered_frames(10)
+    assert connection.parsed == [(1, 1, b"ok")]  # the good frame before it went through
+
+
+def test_a_handler_that_resets_the_transport_keeps_its_reset() -> None:
+    connection = Buffered(frame(b"close") + frame(b"after"))
+
+    def closing(frame: tuple[int, int, bytes]) -> bool:
+        connection.transport._read_buffer = b""  # what a connection close does
+        return True
+
+    connection.on_inbound_frame = closing  # type: ignore[method-assign]
+    read_ahead = ReadAhead.install(connection)
+    assert read_ahead is not None
+    read_ahead.parse_buffered_frames(1)
+    assert connection.transport._read_buffer == b""
 
 
 class Watch:
@@ -158,7 +190,6 @@ class Watch:
     def __init__(self) -> None:
         self.read_aheads: list[ReadAhead] = []
         self.waits_with_frames_buffered = 0
-        self.frames_seen_buffered = 0
         self.frames_parsed_from_buffer = 0
 
 
@@ -166,7 +197,7 @@ class Watch:
 def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
     watch = Watch()
     install, wait, was_buffered = ReadAhead.install, _worker.wait_readable, ReadAhead.buffered
-    parse = ReadAhead.parse_buffered_frame
+    parse = ReadAhead.parse_buffered_frames
 
     def installing(amqp_connection: Any) -> ReadAhead | None:
         read_ahead = install(amqp_connection)
@@ -178,18 +209,13 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
         watch.waits_with_frames_buffered += any(map(was_buffered, watch.read_aheads))
         return wait(*args, **kwargs)
 
-    def buffered(self: ReadAhead) -> bool:
-        found = was_buffered(self)
-        watch.frames_seen_buffered += found
-        return found
-
-    def parsing(self: ReadAhead) -> None:
-        watch.frames_parsed_from_buffer += 1
-        parse(self)
+    def parsing(self: ReadAhead, limit: int) -> int:
+        parsed = parse(self, limit)
+        watch.frames_parsed_from_buffer += parsed
+        return parsed
 
     monkeypatch.setattr(ReadAhead, "install", staticmethod(installing))
-    monkeypatch.setattr(ReadAhead, "parse_buffered_frame", parsing)
-    monkeypatch.setattr(ReadAhead, "buffered", buffered)
+    monkeypatch.setattr(ReadAhead, "parse_buffered_frames", parsing)
     monkeypatch.setattr(_worker, "wait_readable", waiting)
     yield watch
 
@@ -216,7 +242,6 @@ async def test_a_burst_is_parsed_from_the_buffer_before_the_socket_is_waited_on(
     assert sorted(d.routing_key for d in got) == sorted(keys)
     assert len(watch.read_aheads) == 1  # installed on the session's transport
     assert watch.waits_with_frames_buffered == 0
-    # The chunks did hold several frames: the buffer, not the socket, served some of them,
-    # parsed by the frame handler directly (py-amqp's drain would switch timeouts for each).
-    assert watch.frames_seen_buffered > 0
-    assert watch.frames_parsed_from_buffer > 0
+    # The chunks did hold several frames: the buffer, not the socket, served most of them,
+    # cut out here (py-amqp's drain would switch timeouts for each): 3 frames a message.
+    assert watch.frames_parsed_from_buffer > len(keys)
