@@ -23,7 +23,6 @@ from mozci_monitor.core.codec import (
     action_from_json,
     action_to_json,
     status_from_json,
-    status_to_json,
 )
 from mozci_monitor.core.errors import StoreError
 from mozci_monitor.core.machine import progress
@@ -50,6 +49,7 @@ from mozci_monitor.ports.store import (
     StoreReader,
 )
 from mozci_monitor.store.dialect import Connector, Row
+from mozci_monitor.store.documents import status_document
 
 # Keep enough of a hostile message to see what it was, not all of it: 2,000 rejected
 # messages of 60 KB once added 120 MB.
@@ -396,7 +396,7 @@ class SqlStore:
             record.reason,
             runs,
             rank,
-            self._sql.json(status_to_json(record.status)),
+            self._sql.json(status_document(record.status)),
             at,
         )
 
