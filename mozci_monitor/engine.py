@@ -605,7 +605,7 @@ class Engine:
         else:
             outcome.applied += 1
             outcome.tally(exchange, "applied")
-        if update.record == previous:
+        if update.record is previous:  # observe keeps the very record when nothing moved
             return
         self._save_task(update.record, at)
         if update.record.label is None:

@@ -385,7 +385,7 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
         acting
         and any(r.phase is Phase.EXCEPTION and r.reason in RETRIGGER_REASONS for r in records)
     )
-    still_open = any(phase in OPEN_PHASES for phase in phases)
+    still_open = not OPEN_PHASES.isdisjoint(phases)
     # Judged by a signature, an orange run is a run like a green one: the budget is spent
     # once `wanted` runs finished either way (a hit ends it sooner: `signature_hit`).
     ran = green + (len(oranges) if request.remedy is RemedyPolicy.UNTIL_SIGNATURE else 0)
@@ -395,7 +395,7 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
         return _outcome(_changed(request, **counts), records)
     if Phase.RUNNING in phases:
         state = RequestState.RUNNING
-    elif request.awaiting_rerun or any(p in (Phase.PENDING, Phase.RETRYING) for p in phases):
+    elif request.awaiting_rerun or Phase.PENDING in phases or Phase.RETRYING in phases:
         state = RequestState.PENDING
     else:
         state = RequestState.SCHEDULED
@@ -405,9 +405,10 @@ def settle(request: Request, tasks: Iterable[TaskRecord]) -> Request:
 def _changed(request: Request, **fields: Any) -> Request:
     """`replace`, without its cost (a new object, every field copied) when nothing changes:
     settling a request on each of its tasks' messages mostly changes nothing."""
-    if all(getattr(request, name) == value for name, value in fields.items()):
-        return request
-    return evolve(request, **fields)
+    for name, value in fields.items():
+        if getattr(request, name) != value:
+            return evolve(request, **fields)
+    return request
 
 
 def check_missing(
