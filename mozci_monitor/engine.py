@@ -20,6 +20,7 @@ from mozci_monitor.core.action_tasks import (
     action_task_created,
     check_bounds,
     remedy_failed,
+    sized_off,
 )
 from mozci_monitor.core.actions import (
     CI_ACTION_KINDS,
@@ -391,14 +392,31 @@ class Engine:
         """
         outcome = BatchOutcome()
         with self._unit():
+            first_seen = False
             for request in self._requests_of(action):
                 decision = action_task_created(request, action, action_task_id, route)
                 self._record(request, decision, at, outcome)
+                first_seen = first_seen or decision.changed
                 known = self._get_task(action_task_id)
                 if known is not None and decision.changed:
                     self._follow(decision.request, known, at, outcome)
+            if first_seen:
+                self._refund_campaign(action, at)
             self._progress_campaigns(outcome, at)
         return outcome
+
+    def _refund_campaign(self, action: Action, at: str) -> None:
+        """The capacity gate cut runs from an action its campaign was charged for as
+        decided (`_queue_action`): those runs will not be scheduled, and are charged
+        again when they are asked for again."""
+        cut = sized_off(action)
+        if not cut or action.campaign_id is None or action.kind not in CI_ACTION_KINDS:
+            return
+        campaign = self._get_campaign(action.campaign_id)
+        if campaign is None:
+            return
+        refund = tasks_of(replace(action, times=action.times + cut)) - tasks_of(action)
+        self._save_campaign(replace(campaign, tasks=max(0, campaign.tasks - refund)), at)
 
     def _requests_of(self, action: Action) -> list[Request]:
         """The requests an action serves: its own, or those a campaign-level one lists."""

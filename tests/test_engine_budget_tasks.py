@@ -6,6 +6,7 @@ campaign-level action to what fits."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,29 @@ def test_tasks_queued_earlier_in_a_batch_count_for_the_rest_of_it(store: SqliteS
     assert _queued(store, "f1") == []
     assert _request(store, "f1").reason == f"daily task budget for {REPO} spent"
     assert store.count_tasks(repo=REPO, day=DAY) == 4
+
+
+def test_runs_the_capacity_gate_cut_are_given_back_to_the_budgets_once(
+    store: SqliteStore,
+) -> None:
+    """A retrigger of 3 is performed as 1 (capacity): the request and its campaign were
+    charged 3 tasks when it was decided, and only 1 was scheduled."""
+    engine = Engine(store)
+    campaign = Campaign("c-1", CampaignKind.WATCH, PUSH, label=LABEL, max_actions=3)
+    request = make_request("c-1-r1", wanted=10, remedy=RemedyPolicy.WATCH, max_actions=20)
+    engine.start_campaign(campaign, [request], AT)
+    _run_once(engine, FakeTask(slug(1)))
+    engine.check_missing("c-1-r1", frozenset({LABEL}), GRAPH, AT)
+    (decided,) = _queued(store, "c-1-r1")
+    before = _request(store, "c-1-r1")
+    assert (decided.times, before.tasks) == (3, 3)
+
+    performed = replace(decided, times=1, details={**decided.details, "sized_from": 3})
+    for _ in range(2):  # the hook's answer seen twice: given back once
+        engine.action_task_created(performed, slug(99), "retrigger-multiple", AT)
+
+    after = _request(store, "c-1-r1")
+    stored = store.get_campaign("c-1")
+    assert stored is not None
+    assert (after.tasks, after.expected_new) == (1, before.expected_new - 2)
+    assert (stored.tasks, stored.tasks_left) == (1, 2)

@@ -27,6 +27,7 @@ from mozci_monitor.core.actions import (
     Allowance,
     action_key,
     charged,
+    tasks_of,
 )
 from mozci_monitor.core.machine import Decision
 from mozci_monitor.core.model import (
@@ -79,11 +80,21 @@ def action_task_created(
     )
     followed = replace(request, action_tasks=(*request.action_tasks, task))
     # Performed with fewer runs than decided (capacity): those cut will not come; the
-    # request's next decision asks for them again.
-    cut = int(action.details.get("sized_from") or action.times) - action.times
+    # request's next decision asks for them again, and is charged for them then.
+    cut = sized_off(action)
     if cut > 0:
         followed = replace(followed, expected_new=max(0, followed.expected_new - cut))
+        if action.request_id == request.request_id:
+            # Its own action was charged to its budget as decided (`charged`); a
+            # campaign-level one was not charged to it that way and gives nothing back here.
+            refund = tasks_of(replace(action, times=action.times + cut)) - tasks_of(action)
+            followed = replace(followed, tasks=max(0, followed.tasks - refund))
     return Decision(followed, (entry,), (), True)
+
+
+def sized_off(action: Action) -> int:
+    """The runs the capacity gate cut from `action` (its `sized_from`), 0 if none."""
+    return max(0, int(action.details.get("sized_from") or action.times) - action.times)
 
 
 def action_task_changed(

@@ -77,18 +77,29 @@ def test_the_created_action_task_is_followed_once():
 
 
 @pytest.mark.parametrize(
-    ("times", "sized_from", "expected_new"),
+    ("times", "sized_from", "expected_new", "tasks"),
     [
-        (2, None, 2),  # performed as decided: both runs expected
-        (1, 2, 1),  # capacity cut one run: it will not come, the request asks again
-        (1, 5, 0),  # never below nothing
+        (2, None, 2, 2),  # performed as decided: both runs expected, both charged
+        (1, 2, 1, 1),  # capacity cut one run: not waited for, not charged (asked again)
+        (1, 5, 0, 0),  # never below nothing
     ],
 )
-def test_runs_cut_for_capacity_are_not_waited_for(times, sized_from, expected_new):
+def test_runs_cut_for_capacity_are_not_waited_for_nor_charged(
+    times, sized_from, expected_new, tasks
+):
     details = {} if sized_from is None else {"sized_from": sized_from}
     action = replace(retrigger(times=times), details=details)
-    decided = action_task_created(watching(expected_new=2), action, ACTION_TASK, "retrigger")
-    assert decided.request.expected_new == expected_new
+    before = watching(expected_new=2, actions=1, tasks=2)
+    decided = action_task_created(before, action, ACTION_TASK, "retrigger")
+    assert (decided.request.expected_new, decided.request.tasks) == (expected_new, tasks)
+    assert decided.request.actions == 1  # the action still counts as one
+
+
+def test_a_campaign_level_action_cut_gives_back_runs_not_budget():
+    """Its requests were not charged for it by `charged`: only the wait shrinks."""
+    action = replace(retrigger(times=1), request_id=None, details={"sized_from": 3})
+    decided = action_task_created(watching(expected_new=3, tasks=1), action, ACTION_TASK, "x")
+    assert (decided.request.expected_new, decided.request.tasks) == (1, 1)
 
 
 @pytest.mark.parametrize("phase", [Phase.SCHEDULED, Phase.PENDING, Phase.RUNNING])
