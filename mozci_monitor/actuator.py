@@ -407,6 +407,11 @@ class Actuator:
         if self._capacity is None or action.kind not in SCHEDULING_KINDS:
             return await self._schedule(action)
         admitted, sized = await self._admit(action)
+        if admitted is not action:
+            # Recorded before it is scheduled: the budgets count what is, not what was asked.
+            await self._in_store(
+                self._store.mark_action_sized, admitted, owner=self._settings.owner
+            )
         try:
             result = await self._schedule(admitted)
         finally:

@@ -241,3 +241,37 @@ async def test_an_action_granted_whole_is_located_once(
     rig.rerun(1)
     assert await rig.actuator.drain() is False
     assert located == ["rerun-1"]
+
+
+async def test_an_action_sized_down_is_recorded_before_it_is_scheduled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrigger of five with two left in the quota schedules two; the outbox says so
+    before the trigger, so the daily budget and the quota count two, not five."""
+    rig = Rig(tmp_path, CapacityPolicy(daily_quota={POOL: 3}), Queue())
+    rig.rerun(1)
+    assert await rig.actuator.drain() is False  # the rerun: one task of the quota's three
+    push = Push("autoland", REVISION, GROUP)
+    decided = Action(
+        "more",
+        ActionKind.RETRIGGER,
+        push,
+        request_id="req-1",
+        task_id=slug(1),
+        labels=(LABEL,),
+        times=5,
+    )
+    with rig.store.transaction():
+        rig.store.add_action(decided, rig.now)
+    assert rig.store.count_tasks(repo="autoland", day=DAY1[:10]) == 1 + 5
+    seen: list[tuple[int, int]] = []
+
+    async def schedule(action: Action) -> str:
+        seen.append((action.times, rig.store.count_tasks(repo="autoland", day=DAY1[:10])))
+        return "retriggered"
+
+    monkeypatch.setattr(rig.actuator, "_schedule", schedule)
+    await rig.actuator.drain()
+    assert seen == [(2, 1 + 2)]  # the rerun's task and the two the retrigger schedules
+    (done,) = rig.store.actions_of(request_id="req-1")
+    assert (done.action.times, done.action.details.get("sized_from")) == (2, 5)

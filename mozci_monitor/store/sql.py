@@ -791,6 +791,18 @@ class SqlStore:
         )
         return None if owner is None else result.rowcount == 1
 
+    def mark_action_sized(self, action: Action, *, owner: str | None = None) -> bool | None:
+        """The capacity gate sized the entry's action down (`sized_from`): what it will
+        schedule is this action, so the daily budget (`count_tasks`) and the capacity
+        quota (`tasks_scheduled_on`) count it rather than the action as decided."""
+        return self._mark(
+            "payload = ?, tasks = ?",
+            (self._sql.json(action_to_json(action)), tasks_of(action)),
+            action.key,
+            owner,
+            pending_only=True,
+        )
+
     def mark_action_started(self, key: str, at: str, *, owner: str | None = None) -> bool | None:
         """Recorded before the action is attempted, so a crash leaves evidence to check.
 

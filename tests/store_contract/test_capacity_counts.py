@@ -101,3 +101,32 @@ def test_entries_waiting_for_capacity_are_claimed_after_the_others(store: AnySto
     assert [e.key for e in store.claim_actions("me", lease_seconds=300.0, limit=1)] == ["a-newer"]
     claimed = store.claim_actions("me", lease_seconds=300.0, limit=3)
     assert sorted(e.key for e in claimed) == ["a-newer", "b-old", "c-old"]
+
+
+def test_an_action_sized_down_counts_what_it_schedules(store: AnyStore) -> None:
+    """The daily budget and the capacity quota count the sized action once it is recorded,
+    and only the instance holding the entry may record it."""
+    with store.transaction():
+        _known_task(store, 1, LABEL, "gecko-t/t-linux-xlarge")
+        decided = Action("r", ActionKind.RETRIGGER, PUSH, task_id=slug(1), labels=(LABEL,), times=5)
+        store.add_action(decided, AT)
+    assert store.count_tasks(repo=PUSH.repo, day=AT[:10]) == 5
+    store.claim_actions("mine", lease_seconds=300.0)
+    store.mark_action_started("r", AT, owner="mine")
+    sized = Action(
+        "r",
+        ActionKind.RETRIGGER,
+        PUSH,
+        task_id=slug(1),
+        labels=(LABEL,),
+        times=2,
+        details={"sized_from": 5},
+    )
+    assert store.mark_action_sized(sized, owner="someone-else") is False
+    assert store.mark_action_sized(sized, owner="mine") is True
+    assert store.count_tasks(repo=PUSH.repo, day=AT[:10]) == 2
+    assert store.tasks_scheduled_on(AT[:10], owner="other") == [
+        ScheduledTasks("gecko-t/t-linux-xlarge", "linux1804-64", 2, LABEL)
+    ]
+    (entry,) = store.pending_actions()
+    assert entry.action == sized  # a retry performs what was admitted
