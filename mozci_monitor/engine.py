@@ -20,7 +20,7 @@ from mozci_monitor.core.action_tasks import (
     action_task_created,
     check_bounds,
     remedy_failed,
-    sized_off,
+    sized_off_tasks,
 )
 from mozci_monitor.core.actions import (
     CI_ACTION_KINDS,
@@ -409,13 +409,12 @@ class Engine:
         """The capacity gate cut runs from an action its campaign was charged for as
         decided (`_queue_action`): those runs will not be scheduled, and are charged
         again when they are asked for again."""
-        cut = sized_off(action)
-        if not cut or action.campaign_id is None or action.kind not in CI_ACTION_KINDS:
+        refund = sized_off_tasks(action)
+        if not refund or action.campaign_id is None or action.kind not in CI_ACTION_KINDS:
             return
         campaign = self._get_campaign(action.campaign_id)
         if campaign is None:
             return
-        refund = tasks_of(replace(action, times=action.times + cut)) - tasks_of(action)
         self._save_campaign(replace(campaign, tasks=max(0, campaign.tasks - refund)), at)
 
     def _requests_of(self, action: Action) -> list[Request]:

@@ -50,6 +50,16 @@ def _run_once(engine: Engine, task: FakeTask) -> None:
     engine.apply(events(task.lifecycle("completed")), AT)
 
 
+def _campaign_with_one_run(store: SqliteStore) -> Engine:
+    """Campaign c-1 (budget 3 tasks) with request c-1-r1 wanting 10 runs, one run seen."""
+    engine = Engine(store)
+    campaign = Campaign("c-1", CampaignKind.WATCH, PUSH, label=LABEL, max_actions=3)
+    request = make_request("c-1-r1", wanted=10, remedy=RemedyPolicy.WATCH, max_actions=20)
+    engine.start_campaign(campaign, [request], AT)
+    _run_once(engine, FakeTask(slug(1)))
+    return engine
+
+
 def test_the_issue_a_watch_of_100_runs_with_a_budget_of_1_schedules_1_task(
     store: SqliteStore,
 ) -> None:
@@ -128,11 +138,7 @@ def test_the_daily_budget_counts_tasks_across_requests(store: SqliteStore) -> No
 
 
 def test_a_campaign_budget_caps_the_tasks_of_its_requests(store: SqliteStore) -> None:
-    engine = Engine(store)
-    campaign = Campaign("c-1", CampaignKind.WATCH, PUSH, label=LABEL, max_actions=3)
-    request = make_request("c-1-r1", wanted=10, remedy=RemedyPolicy.WATCH, max_actions=20)
-    engine.start_campaign(campaign, [request], AT)
-    _run_once(engine, FakeTask(slug(1)))
+    engine = _campaign_with_one_run(store)
 
     engine.check_missing("c-1-r1", frozenset({LABEL}), GRAPH, AT)
 
@@ -241,11 +247,7 @@ def test_runs_the_capacity_gate_cut_are_given_back_to_the_budgets_once(
 ) -> None:
     """A retrigger of 3 is performed as 1 (capacity): the request and its campaign were
     charged 3 tasks when it was decided, and only 1 was scheduled."""
-    engine = Engine(store)
-    campaign = Campaign("c-1", CampaignKind.WATCH, PUSH, label=LABEL, max_actions=3)
-    request = make_request("c-1-r1", wanted=10, remedy=RemedyPolicy.WATCH, max_actions=20)
-    engine.start_campaign(campaign, [request], AT)
-    _run_once(engine, FakeTask(slug(1)))
+    engine = _campaign_with_one_run(store)
     engine.check_missing("c-1-r1", frozenset({LABEL}), GRAPH, AT)
     (decided,) = _queued(store, "c-1-r1")
     before = _request(store, "c-1-r1")

@@ -87,14 +87,19 @@ def action_task_created(
         if action.request_id == request.request_id:
             # Its own action was charged to its budget as decided (`charged`); a
             # campaign-level one was not charged to it that way and gives nothing back here.
-            refund = tasks_of(replace(action, times=action.times + cut)) - tasks_of(action)
-            followed = replace(followed, tasks=max(0, followed.tasks - refund))
+            followed = replace(followed, tasks=max(0, followed.tasks - sized_off_tasks(action)))
     return Decision(followed, (entry,), (), True)
 
 
 def sized_off(action: Action) -> int:
     """The runs the capacity gate cut from `action` (its `sized_from`), 0 if none."""
     return max(0, int(action.details.get("sized_from") or action.times) - action.times)
+
+
+def sized_off_tasks(action: Action) -> int:
+    """The tasks of the runs `sized_off` counts: what the budgets were charged for them."""
+    cut = sized_off(action)
+    return tasks_of(replace(action, times=action.times + cut)) - tasks_of(action) if cut else 0
 
 
 def action_task_changed(
